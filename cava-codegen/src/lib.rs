@@ -1,0 +1,1 @@
+//! Code generators (issue 6): not built yet.
