@@ -8,6 +8,7 @@ pub mod ast;
 pub mod codes;
 pub mod descriptors;
 pub mod diagnostic;
+pub mod fmt;
 pub mod lexer;
 mod parser;
 pub mod render;

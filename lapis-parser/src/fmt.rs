@@ -1,0 +1,1 @@
+//! `cava fmt`: being written.
