@@ -313,11 +313,11 @@ api opencl {
 }
 ```";
 
-    ElementOnNonPointer = "L0509", "`element` on a value that is not a pointer or array",
-"`element { ... }` describes the values a pointer or array refers to; the described value has no elements.
+    ElementOnNonPointer = "L0509", "`buffer` or `element` on a value that is not a pointer or array",
+"`buffer(n)` and `element { ... }` describe the values a pointer or array refers to; the described value has no elements.
 
 ```lapis
-argument(size) { element { opaque; } }   // size_t
+argument(size) { buffer(1); element { opaque; } }   // size_t
 ```";
 
     FieldOnNonStruct = "L0510", "`field` on a value that is not a struct or union",

@@ -5,14 +5,17 @@
 //! files or the network; the `cava` binary and the LSP live at the edges.
 
 pub mod ast;
+pub mod check;
 pub mod codes;
 pub mod descriptors;
 pub mod diagnostic;
 pub mod fmt;
+pub mod ir;
 pub mod lexer;
 mod parser;
 pub mod render;
 pub mod span;
 
 pub use diagnostic::{Diagnostic, Severity};
+pub use check::{check, check_source, Checked};
 pub use parser::parse;

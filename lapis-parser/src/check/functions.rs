@@ -1,0 +1,727 @@
+//! Functions, callbacks and utilities: signatures, function descriptors,
+//! argument scopes, and the rules that need a whole function (async calls
+//! that copy back, userdata without a callback) or the whole spec
+//! (`deallocate` without `allocate`, unused declarations).
+
+use std::collections::HashMap;
+
+use super::exprs::Env;
+use super::types::Shape;
+use super::values::{for_each_leaf, for_each_leaf_mut, Layer, Subject, UNRESOLVED_CALLBACK};
+use super::{Checker, Declared};
+use crate::ast::{self, DescriptorArg, ItemKind, ReplaceSide, SourceFile, StmtKind, TypeExprKind};
+use crate::descriptors::Place;
+use crate::diagnostic::{Code, Diagnostic};
+use crate::ir::{self, BuiltinType, CallMode, ResourceKind, ResourceUseKind, Type, Value, ValueKind};
+use crate::span::{Span, Spanned};
+
+/// A prototype's pieces.
+struct Signature {
+    name: Spanned<String>,
+    ret: Type,
+    params: Vec<(Spanned<String>, Type)>,
+    variadic: bool,
+}
+
+/// Statements of a body sorted by what they describe.
+#[derive(Default)]
+struct Sorted {
+    arguments: HashMap<String, Vec<Layer>>,
+    return_value: Vec<Layer>,
+}
+
+impl Checker {
+    fn signature(&mut self, decl: &ast::Declaration) -> Option<Signature> {
+        let name = decl.name.clone()?;
+        let TypeExprKind::Function { ret, params, variadic } = &decl.ty.kind else { return None };
+        let ret = self.lower_type(ret);
+        let mut lowered = Vec::new();
+        let mut ok = ret.is_some();
+        let mut seen: HashMap<String, Span> = HashMap::new();
+        for (i, p) in params.iter().enumerate() {
+            let pname = p.name.clone().unwrap_or_else(|| Spanned::new(format!("arg{i}"), p.span));
+            if let Some(first) = seen.insert(pname.node.clone(), pname.span) {
+                self.duplicate("parameter", &pname.node, pname.span, first);
+            }
+            match self.lower_type(&p.ty) {
+                // a parameter declared as a function is a function pointer, as in C
+                Some(Type::Function(sig)) => lowered.push((
+                    pname,
+                    Type::Pointer {
+                        pointee: Box::new(Type::Function(sig)),
+                        pointee_const: false,
+                    },
+                )),
+                Some(ty) => lowered.push((pname, ty)),
+                None => ok = false,
+            }
+        }
+        ok.then(|| Signature {
+            name,
+            ret: ret.unwrap_or(Type::Builtin(BuiltinType::Void)),
+            params: lowered,
+            variadic: *variadic,
+        })
+    }
+
+    fn env_for(params: &[(Spanned<String>, Type)]) -> Env {
+        Env {
+            params: params.iter().map(|(n, t)| (n.node.clone(), t.clone())).collect(),
+            runtime: true,
+            ..Env::default()
+        }
+    }
+
+    pub(super) fn resolve_utilities(&mut self, file: &SourceFile) {
+        let mut bodies = Vec::new();
+        for item in &file.items {
+            let ItemKind::Utility(utility) = &item.kind else { continue };
+            let Some(sig) = self.signature(&utility.decl) else { continue };
+            if let Some(first) = self.utility_names.get(&sig.name.node) {
+                let first = first.span;
+                self.duplicate("utility", &sig.name.node, sig.name.span, first);
+                continue;
+            }
+            let id = ir::UtilityId(self.spec.utilities.len() as u32);
+            self.utility_names.insert(sig.name.node.clone(), Declared { id, span: sig.name.span });
+            self.spec.utilities.push(ir::Utility {
+                name: sig.name.node.clone(),
+                ret: sig.ret.clone(),
+                params: sig.params.iter().map(|(n, t)| (n.node.clone(), t.clone())).collect(),
+                body: ir::Expr {
+                    kind: ir::ExprKind::Int(0),
+                    ty: sig.ret.clone(),
+                },
+            });
+            bodies.push((id, Self::env_for(&sig.params), &utility.body));
+        }
+        for (id, env, body) in bodies {
+            if let Some(resolved) = self.resolve_expr(body, &env) {
+                self.spec.utilities[id.index()].body = resolved;
+            }
+        }
+    }
+
+    pub(super) fn resolve_callbacks(&mut self, file: &SourceFile) {
+        let mut pending = Vec::new();
+        for item in &file.items {
+            let ItemKind::Callback(function) = &item.kind else { continue };
+            let Some(sig) = self.signature(&function.decl) else { continue };
+            if let Some(first) = self.callback_names.get(&sig.name.node) {
+                let first = first.span;
+                self.duplicate("callback", &sig.name.node, sig.name.span, first);
+                continue;
+            }
+            let id = ir::CallbackId(self.spec.callbacks.len() as u32);
+            self.callback_names.insert(sig.name.node.clone(), Declared { id, span: sig.name.span });
+            self.spec.callbacks.push(ir::Callback {
+                name: sig.name.node.clone(),
+                ret: sig.ret.clone(),
+                params: Vec::new(),
+            });
+            pending.push((id, sig, function.body.as_ref()));
+        }
+        for (id, sig, body) in pending {
+            let sorted = match body {
+                Some(block) => self.sort_body(&block.stmts, &sig, None),
+                None => Sorted::default(),
+            };
+            // a callback's userdata is the pointer the guest registered: nothing to link
+            let (mut params, _) = self.resolve_params(&sig, sorted.arguments, &[]);
+            for p in &mut params {
+                for_each_leaf_mut(&mut p.value, &mut |s| {
+                    if let ValueKind::Userdata { callback_param } = &mut s.kind {
+                        *callback_param = None;
+                    }
+                });
+            }
+            self.spec.callbacks[id.index()].params = params;
+        }
+    }
+
+    pub(super) fn resolve_functions(&mut self, file: &SourceFile) {
+        for item in &file.items {
+            let ItemKind::Function(function) = &item.kind else { continue };
+            let Some(sig) = self.signature(&function.decl) else { continue };
+            if let Some(first) = self.function_names.get(&sig.name.node) {
+                let first = first.span;
+                self.duplicate("function", &sig.name.node, sig.name.span, first);
+                continue;
+            }
+            let id = ir::FunctionId(self.spec.functions.len() as u32);
+            self.function_names.insert(sig.name.node.clone(), Declared { id, span: sig.name.span });
+            let resolved = self.resolve_function(&sig, function.body.as_ref());
+            self.spec.functions.push(resolved);
+        }
+    }
+
+    fn resolve_function(&mut self, sig: &Signature, body: Option<&ast::Block>) -> ir::Function {
+        let mut function = ir::Function {
+            name: sig.name.node.clone(),
+            ret: sig.ret.clone(),
+            params: Vec::new(),
+            variadic: sig.variadic,
+            described: body.is_some(),
+            mode: CallMode::Sync,
+            unsupported: None,
+            replace_guest: None,
+            replace_server: None,
+            resources: Vec::new(),
+            contextual: Vec::new(),
+            return_value: Value::Leaf(Box::new(void_spec())),
+            actions: Vec::new(),
+        };
+        let stmts = body.map_or(&[][..], |b| &b.stmts[..]);
+        let mut env = Self::env_for(&sig.params);
+        let mut mode: Option<(&'static str, Span)> = None;
+        let mut success: Option<(i128, Span)> = None;
+        let mut contextual_spans = Vec::new();
+        for stmt in stmts {
+            match &stmt.kind {
+                StmtKind::Descriptor(d) => {
+                    let Some(info) = self.descriptor_info(d, stmt.span, Place::Function) else { continue };
+                    let args: Vec<&ast::Expr> = d
+                        .args
+                        .iter()
+                        .flatten()
+                        .filter_map(|a| match a {
+                            DescriptorArg::Expr(e) => Some(e),
+                            DescriptorArg::Type(_) => None,
+                        })
+                        .collect();
+                    match info.name {
+                        "sync" | "async" => {
+                            if let Some((other, span)) = mode {
+                                let (primary, message) = if other == info.name {
+                                    (Code::DuplicateDescriptor, format!("`{other}` is given twice"))
+                                } else {
+                                    (Code::ContradictoryDescriptors, format!("`{}` contradicts `{other}`", info.name))
+                                };
+                                self.report(Diagnostic::error(primary, message).with_primary(d.name.span, "here").with_secondary(span, "first given here"));
+                                continue;
+                            }
+                            mode = Some((info.name, d.name.span));
+                        }
+                        "success" => {
+                            if let Some(v) = self.const_int(args[0]) {
+                                success = Some((v, d.name.span));
+                            }
+                        }
+                        "unsupported" => {
+                            if let Some(v) = self.const_int(args[0]) {
+                                if !self.is_error_type(&sig.ret) {
+                                    self.report(
+                                        Diagnostic::error(Code::UnsupportedValue, format!("`{}` cannot be `unsupported`", sig.name.node))
+                                            .with_primary(d.name.span, format!("it returns `{}`, not the API's error type", self.type_name(&sig.ret)))
+                                            .with_help("give it a hand-written replacement with `replace_guest { ... }` instead"),
+                                    );
+                                }
+                                function.unsupported = Some(v);
+                            }
+                        }
+                        "allocates_rc" | "deallocates_rc" | "consumes_rc" => {
+                            if let Some(use_) = self.resource_use(info.name, &args, d.name.span, &env) {
+                                function.resources.push(use_);
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+                StmtKind::ContextualArgument { decl, value } => {
+                    let Some(name) = &decl.name else { continue };
+                    if env.params.iter().chain(&env.contextual).any(|(n, _)| *n == name.node) {
+                        self.report(
+                            Diagnostic::error(Code::DuplicateDefinition, format!("`{}` is already an argument", name.node))
+                                .with_primary(name.span, "choose another name"),
+                        );
+                        continue;
+                    }
+                    let (Some(ty), Some(init)) = (self.lower_type(&decl.ty), self.resolve_expr(value, &env)) else { continue };
+                    env.contextual.push((name.node.clone(), ty.clone()));
+                    contextual_spans.push(name.clone());
+                    function.contextual.push(ir::Contextual {
+                        name: name.node.clone(),
+                        ty,
+                        init,
+                        value: Value::Leaf(Box::new(void_spec())),
+                    });
+                }
+                StmtKind::Replace { side, code } => {
+                    let slot = match side {
+                        ReplaceSide::Guest => &mut function.replace_guest,
+                        ReplaceSide::Server => &mut function.replace_server,
+                    };
+                    if slot.is_some() {
+                        self.report(Diagnostic::error(Code::DuplicateDescriptor, "the replacement is given twice").with_primary(stmt.span, "given again here"));
+                        continue;
+                    }
+                    *slot = Some(code.node.clone());
+                }
+                StmtKind::Expr(e) => {
+                    if let Some(action) = self.action(e, &env) {
+                        function.actions.push(action);
+                    }
+                }
+                _ => {}
+            }
+        }
+        let sorted = self.sort_body(stmts, sig, Some(&env.contextual));
+        let (params, param_spans) = self.resolve_params(sig, sorted.arguments.clone(), &contextual_spans);
+        self.link_userdata(sig, &params, &param_spans);
+        // contextual arguments are described by `argument(name)` scopes too
+        let mut arguments = sorted.arguments;
+        for (i, name) in contextual_spans.iter().enumerate() {
+            let layers = arguments.remove(&name.node).unwrap_or_default();
+            let subject = Subject {
+                span: name.span,
+                what: format!("contextual argument `{}`", name.node),
+                top_level: true,
+            };
+            let ty = function.contextual[i].ty.clone();
+            function.contextual[i].value = self.resolve_value(&ty, layers, &env, &subject, 0);
+        }
+        function.params = params;
+        if self.shape(&sig.ret) == Shape::Void {
+            if let Some(first) = sorted.return_value.first().and_then(|l| l.stmts.first()) {
+                self.report(
+                    Diagnostic::error(Code::ReturnValueOnVoid, format!("`{}` returns nothing", sig.name.node))
+                        .with_primary(first.span, "no return value to describe"),
+                );
+            }
+        } else {
+            let subject = Subject {
+                span: sig.name.span,
+                what: format!("the return value of `{}`", sig.name.node),
+                top_level: true,
+            };
+            let mut value = self.resolve_value(&sig.ret, sorted.return_value, &env, &subject, 0);
+            // a result comes back from the server: it is an output unless the spec says more
+            for_each_leaf_mut(&mut value, &mut |spec| {
+                if !spec.input && !spec.output && !spec.no_copy || spec.ty == sig.ret {
+                    spec.output = true;
+                }
+            });
+            function.return_value = value;
+        }
+        let unsupported_or_replaced = function.unsupported.is_some() || function.replace_guest.is_some();
+        if function.unsupported.is_some() && (function.replace_guest.is_some() || function.replace_server.is_some()) {
+            self.report(
+                Diagnostic::error(Code::ContradictoryDescriptors, format!("`{}` is both `unsupported` and replaced", sig.name.node))
+                    .with_primary(sig.name.span, "choose one")
+                    .with_help("`unsupported` returns an error without running anything; a replacement runs hand-written code"),
+            );
+        }
+        if sig.variadic && !unsupported_or_replaced {
+            self.report(
+                Diagnostic::error(Code::VariadicFunction, format!("`{}` takes a variable number of arguments", sig.name.node))
+                    .with_primary(sig.name.span, "cannot be forwarded")
+                    .with_help("mark it `unsupported(v);` or write `replace_guest { ... }`"),
+            );
+        }
+        function.mode = self.call_mode(sig, &function, mode, success, &param_spans);
+        function
+    }
+
+    fn call_mode(&mut self, sig: &Signature, function: &ir::Function, mode: Option<(&str, Span)>, success: Option<(i128, Span)>, param_spans: &[Span]) -> CallMode {
+        let Some(("async", async_span)) = mode else {
+            if let Some((_, span)) = success {
+                self.report(
+                    Diagnostic::warning(Code::ConflictingAsync, "`success` has no effect on a synchronous function")
+                        .with_primary(span, "only used by `async` calls")
+                        .with_help("add `async;` or remove `success(...)`"),
+                );
+            }
+            return CallMode::Sync;
+        };
+        let ret_shape = self.shape(&sig.ret);
+        let success_value = match (ret_shape, success) {
+            (Shape::Void, _) => 0,
+            (_, Some((v, _))) if self.is_error_type(&sig.ret) => v,
+            (_, None) if self.is_error_type(&sig.ret) => self.spec.api.success,
+            _ => {
+                self.report(
+                    Diagnostic::error(Code::AsyncWithoutSuccess, format!("`{}` cannot be asynchronous", sig.name.node))
+                        .with_primary(async_span, "returns before the API server runs the call")
+                        .with_secondary(sig.name.span, format!("but its result is a `{}` the guest cannot know in advance", self.type_name(&sig.ret)))
+                        .with_help("only functions returning nothing or the API's error type can be `async`"),
+                );
+                0
+            }
+        };
+        for (i, param) in function.params.iter().enumerate() {
+            let mut copies_back = false;
+            for_each_leaf(&param.value, &mut |spec| copies_back |= spec.output && !spec.no_copy && !spec.zerocopy);
+            if copies_back {
+                self.report(
+                    Diagnostic::error(Code::AsyncCopiesBack, format!("asynchronous `{}` copies `{}` back", sig.name.node, param.name))
+                        .with_primary(param_spans[i], "an `out` value")
+                        .with_secondary(async_span, "the call returns before the data exists")
+                        .with_help("make the call `sync`, or mark the data `no_copy` with `lifetime(manual)` and copy it back from a synchronizing call"),
+                );
+            }
+        }
+        CallMode::Async { success: success_value }
+    }
+
+    fn is_error_type(&self, ty: &Type) -> bool {
+        self.spec.resolve(ty) == self.spec.resolve(&self.spec.api.error_type)
+    }
+
+    fn resource_use(&mut self, descriptor: &str, args: &[&ast::Expr], span: Span, env: &Env) -> Option<ir::ResourceUse> {
+        let (kind, wanted) = match descriptor {
+            "allocates_rc" => (ResourceUseKind::Allocates, ResourceKind::Continuous),
+            "deallocates_rc" => (ResourceUseKind::Deallocates, ResourceKind::Continuous),
+            _ => (ResourceUseKind::Consumes, ResourceKind::Instantaneous),
+        };
+        let name = match &args[0].kind {
+            ast::ExprKind::Name(n) => n.clone(),
+            _ => {
+                self.report(Diagnostic::error(Code::UnknownResource, "expected a resource name").with_primary(args[0].span, "not a name"));
+                return None;
+            }
+        };
+        let amount = self.resolve_expr(args[1], env);
+        let Some(declared) = self.resource_names.get(&name).copied() else {
+            let mut d = Diagnostic::error(Code::UnknownResource, format!("unknown resource `{name}`")).with_primary(args[0].span, "not declared");
+            if let Some(best) = crate::diagnostic::suggest(&name, self.resource_names.keys().map(String::as_str)) {
+                d = d.with_help(format!("did you mean `{best}`?")).with_fix(args[0].span, best, format!("use `{best}`"));
+            } else {
+                let decl = if wanted == ResourceKind::Continuous { "continuous_rc" } else { "instantaneous_rc" };
+                d = d.with_help(format!("declare it with `{decl} {name};`"));
+            }
+            self.report(d);
+            return None;
+        };
+        self.usage.resources.insert(declared.id);
+        let actual = self.spec.resources[declared.id.index()].kind;
+        if actual != wanted {
+            let (is, needs) = match actual {
+                ResourceKind::Continuous => ("continuous", "consumed needs an `instantaneous_rc`"),
+                ResourceKind::Instantaneous => ("instantaneous", "allocated and deallocated needs a `continuous_rc`"),
+            };
+            self.report(
+                Diagnostic::error(Code::UnknownResource, format!("`{name}` is an {is} resource"))
+                    .with_primary(args[0].span, format!("a resource that is {needs}"))
+                    .with_secondary(declared.span, "declared here")
+                    .with_help(if actual == ResourceKind::Continuous { "use `allocates_rc`/`deallocates_rc`" } else { "use `consumes_rc`" }),
+            );
+            let _ = span;
+            return None;
+        }
+        let amount = amount?;
+        self.expect_number(&amount, args[1].span, true)?;
+        Some(ir::ResourceUse {
+            kind,
+            resource: declared.id,
+            amount,
+        })
+    }
+
+    /// An expression statement: a library call or an assignment to metadata.
+    fn action(&mut self, e: &ast::Expr, env: &Env) -> Option<ir::Expr> {
+        let resolved = self.resolve_expr(e, env)?;
+        let allowed = match &resolved.kind {
+            ir::ExprKind::Library(f, _) => matches!(f, ir::LibraryFn::RegisterBuf | ir::LibraryFn::ZerocopyFree | ir::LibraryFn::Metadata),
+            ir::ExprKind::Assign(target, _) => rooted_in_metadata(target),
+            _ => false,
+        };
+        if !allowed {
+            self.report(
+                Diagnostic::error(Code::MisplacedDescriptor, "this statement has no effect")
+                    .with_primary(e.span, "not a library call or metadata assignment")
+                    .with_help("statements in a function's body are `register_buf(...)`, `zerocopy_free(...)` or `metadata(key)->field = value`"),
+            );
+            return None;
+        }
+        Some(resolved)
+    }
+
+    /// Sorts a body's scopes by the argument they describe, turning an `if`
+    /// around argument scopes into an `if` inside each of them.
+    fn sort_body(&mut self, stmts: &[ast::Stmt], sig: &Signature, contextual: Option<&Vec<(String, Type)>>) -> Sorted {
+        let mut sorted = Sorted::default();
+        let mut first_scope: HashMap<String, Span> = HashMap::new();
+        let is_function = contextual.is_some();
+        for stmt in stmts {
+            match &stmt.kind {
+                StmtKind::Argument { name, body } => {
+                    let known = sig.params.iter().any(|(p, _)| p.node == name.node) || contextual.is_some_and(|c| c.iter().any(|(n, _)| *n == name.node));
+                    if !known {
+                        self.unknown_argument(name, sig);
+                        continue;
+                    }
+                    if let Some(first) = first_scope.insert(name.node.clone(), name.span) {
+                        self.report(
+                            Diagnostic::error(Code::DuplicateDefinition, format!("argument `{}` is described twice", name.node))
+                                .with_primary(name.span, "described again here")
+                                .with_secondary(first, "first described here")
+                                .with_help("merge the two blocks into one"),
+                        );
+                    }
+                    sorted.arguments.entry(name.node.clone()).or_default().push(Layer::explicit(body.stmts.clone()));
+                }
+                StmtKind::ReturnValue(block) => sorted.return_value.push(Layer::explicit(block.stmts.clone())),
+                StmtKind::If { cond, then, otherwise } => {
+                    let inner_then = self.sort_body(&then.stmts, sig, contextual);
+                    let inner_else = otherwise.as_ref().map(|b| self.sort_body(&b.stmts, sig, contextual)).unwrap_or_default();
+                    let mut names: Vec<&String> = inner_then.arguments.keys().chain(inner_else.arguments.keys()).collect();
+                    names.sort();
+                    names.dedup();
+                    for name in names {
+                        let branch = |s: &Sorted| ast::Block {
+                            stmts: s.arguments.get(name).map(|ls| ls.iter().flat_map(|l| l.stmts.clone()).collect()).unwrap_or_default(),
+                            span: stmt.span,
+                        };
+                        let conditional = ast::Stmt {
+                            kind: StmtKind::If {
+                                cond: cond.clone(),
+                                then: branch(&inner_then),
+                                otherwise: Some(branch(&inner_else)),
+                            },
+                            span: stmt.span,
+                        };
+                        sorted.arguments.entry(name.clone()).or_default().push(Layer::explicit(vec![conditional]));
+                    }
+                    if !inner_then.return_value.is_empty() || !inner_else.return_value.is_empty() {
+                        let conditional = ast::Stmt {
+                            kind: StmtKind::If {
+                                cond: cond.clone(),
+                                then: ast::Block {
+                                    stmts: inner_then.return_value.iter().flat_map(|l| l.stmts.clone()).collect(),
+                                    span: stmt.span,
+                                },
+                                otherwise: Some(ast::Block {
+                                    stmts: inner_else.return_value.iter().flat_map(|l| l.stmts.clone()).collect(),
+                                    span: stmt.span,
+                                }),
+                            },
+                            span: stmt.span,
+                        };
+                        sorted.return_value.push(Layer::explicit(vec![conditional]));
+                    }
+                    self.conditional_function_descriptors(&then.stmts);
+                    if let Some(b) = otherwise {
+                        self.conditional_function_descriptors(&b.stmts);
+                    }
+                }
+                StmtKind::Element(_) | StmtKind::Field { .. } => self.misplaced_statement(stmt, "a function's body"),
+                StmtKind::ContextualArgument { .. } | StmtKind::Replace { .. } | StmtKind::Expr(_) if !is_function => {
+                    self.misplaced_statement(stmt, "a callback's body")
+                }
+                StmtKind::Descriptor(d) if !is_function && !matches!(d.name.node.as_str(), "todo") => {
+                    if let Some(info) = crate::descriptors::lookup(&d.name.node) {
+                        self.report(
+                            Diagnostic::error(Code::MisplacedDescriptor, format!("`{}` cannot stand in a callback's body", info.name))
+                                .with_primary(d.name.span, "callbacks take only `argument(...)` scopes"),
+                        );
+                    } else {
+                        self.descriptor_info(d, stmt.span, Place::Function);
+                    }
+                }
+                StmtKind::Descriptor(d) if !is_function => {
+                    self.descriptor_info(d, stmt.span, Place::Function);
+                }
+                _ => {}
+            }
+        }
+        sorted
+    }
+
+    /// Inside an `if` in a function's body, only argument scopes may stand.
+    fn conditional_function_descriptors(&mut self, stmts: &[ast::Stmt]) {
+        for stmt in stmts {
+            match &stmt.kind {
+                StmtKind::Descriptor(d) => {
+                    if d.name.node == "todo" {
+                        self.descriptor_info(d, stmt.span, Place::Function);
+                        continue;
+                    }
+                    self.report(
+                        Diagnostic::error(Code::MisplacedDescriptor, format!("`{}` cannot be conditional", d.name.node))
+                            .with_primary(d.name.span, "inside `if` in a function's body")
+                            .with_help("an `if` in a function's body may hold `argument(...)` and `return_value` scopes; for a resource, put the condition in the amount: `consumes_rc(r, c ? n : 0)`"),
+                    );
+                }
+                StmtKind::ContextualArgument { .. } | StmtKind::Replace { .. } | StmtKind::Expr(_) => self.misplaced_statement(stmt, "an `if` in a function's body"),
+                _ => {}
+            }
+        }
+    }
+
+    fn unknown_argument(&mut self, name: &Spanned<String>, sig: &Signature) {
+        let params: Vec<&str> = sig.params.iter().map(|(p, _)| p.node.as_str()).collect();
+        let mut d = Diagnostic::error(Code::UnknownArgument, format!("`{}` has no argument `{}`", sig.name.node, name.node)).with_primary(name.span, "unknown argument");
+        if let Some(best) = crate::diagnostic::suggest(&name.node, params.iter().copied()) {
+            d = d.with_help(format!("did you mean `{best}`?")).with_fix(name.span, best, format!("use `{best}`"));
+        } else if params.is_empty() {
+            d = d.with_help(format!("`{}` takes no arguments", sig.name.node));
+        } else {
+            d = d.with_help(format!("its arguments are: {}", params.join(", ")));
+        }
+        self.report(d);
+    }
+
+    fn resolve_params(&mut self, sig: &Signature, mut arguments: HashMap<String, Vec<Layer>>, _contextual: &[Spanned<String>]) -> (Vec<ir::Param>, Vec<Span>) {
+        let env = Self::env_for(&sig.params);
+        let mut params = Vec::new();
+        let mut spans = Vec::new();
+        for (name, ty) in &sig.params {
+            let layers = arguments.remove(&name.node).unwrap_or_default();
+            let subject = Subject {
+                span: name.span,
+                what: format!("argument `{}` of `{}`", name.node, sig.name.node),
+                top_level: true,
+            };
+            let value = self.resolve_value(ty, layers, &env, &subject, 0);
+            params.push(ir::Param {
+                name: name.node.clone(),
+                ty: ty.clone(),
+                value,
+            });
+            spans.push(name.span);
+        }
+        (params, spans)
+    }
+
+    /// Points each `userdata` at its callback argument.
+    fn link_userdata(&mut self, sig: &Signature, params: &[ir::Param], spans: &[Span]) {
+        let mut callbacks = Vec::new();
+        for (i, p) in params.iter().enumerate() {
+            let mut is_callback = false;
+            for_each_leaf(&p.value, &mut |s| is_callback |= matches!(s.kind, ValueKind::Callback(_)));
+            if is_callback {
+                callbacks.push(i);
+            }
+        }
+        let mut problems = Vec::new();
+        for (i, p) in params.iter().enumerate() {
+            for_each_leaf(&p.value, &mut |s| {
+                if let ValueKind::Userdata { callback_param: Some(callback_param) } = s.kind {
+                    let ok = if callback_param == UNRESOLVED_CALLBACK { callbacks.len() == 1 } else { callbacks.contains(&callback_param) };
+                    if !ok {
+                        problems.push(i);
+                    }
+                }
+            });
+        }
+        problems.dedup();
+        for i in problems {
+            let why = if callbacks.len() > 1 {
+                "it has several callbacks: name one with `userdata(cb)`".to_string()
+            } else if callbacks.is_empty() {
+                format!("`{}` has no argument described with `callback(T)`", sig.name.node)
+            } else {
+                "the named argument is not a callback".to_string()
+            };
+            self.report(
+                Diagnostic::error(Code::UserdataWithoutCallback, format!("`userdata` on `{}` has no callback", params[i].name))
+                    .with_primary(spans[i], why)
+                    .with_help("describe the function pointer with `callback(T)`"),
+            );
+        }
+    }
+
+    pub(super) fn whole_spec_rules(&mut self, file: &SourceFile) {
+        // resolve the single-callback userdata links now that they are checked
+        for f in &mut self.spec.functions {
+            let callbacks: Vec<usize> = f
+                .params
+                .iter()
+                .enumerate()
+                .filter(|(_, p)| {
+                    let mut is_callback = false;
+                    for_each_leaf(&p.value, &mut |s| is_callback |= matches!(s.kind, ValueKind::Callback(_)));
+                    is_callback
+                })
+                .map(|(i, _)| i)
+                .collect();
+            if let [only] = callbacks[..] {
+                for p in &mut f.params {
+                    for_each_leaf_mut(&mut p.value, &mut |s| {
+                        if let ValueKind::Userdata { callback_param } = &mut s.kind {
+                            if *callback_param == Some(UNRESOLVED_CALLBACK) {
+                                *callback_param = Some(only);
+                            }
+                        }
+                    });
+                }
+            }
+        }
+        let deallocated = std::mem::take(&mut self.usage.deallocated_handles);
+        for (ty, span) in deallocated {
+            if !self.usage.allocated_handles.contains(&ty) {
+                let name = self.type_name(&ty);
+                self.report(
+                    Diagnostic::error(Code::DeallocateNeverAllocated, format!("`deallocate` on a `{name}`, which no function allocates"))
+                        .with_primary(span, "nothing creates this kind of object")
+                        .with_help(format!("mark the value that creates a `{name}` (an out element or a return value) with `allocate`")),
+                );
+            }
+        }
+        if !self.usage.manual_buffers {
+            for span in std::mem::take(&mut self.usage.deallocated_buffers) {
+                self.report(
+                    Diagnostic::error(Code::DeallocateNeverAllocated, "`deallocate` on a buffer, but no buffer outlives its call")
+                        .with_primary(span, "nothing to deallocate")
+                        .with_help("a buffer kept with `lifetime(manual)` is released by a later `deallocate`"),
+                );
+            }
+        }
+        let mut unused = Vec::new();
+        for (name, d) in &self.resource_names {
+            if !self.usage.resources.contains(&d.id) {
+                unused.push(("resource", name.clone(), d.span));
+            }
+        }
+        for (name, d) in &self.registry_names {
+            if !self.usage.registries.contains(&d.id) {
+                unused.push(("buffer registry", name.clone(), d.span));
+            }
+        }
+        for (name, d) in &self.callback_names {
+            if !self.usage.callbacks.contains(&d.id) {
+                unused.push(("callback", name.clone(), d.span));
+            }
+        }
+        for (name, d) in &self.utility_names {
+            if !self.usage.utilities.contains(&d.id) {
+                unused.push(("utility", name.clone(), d.span));
+            }
+        }
+        unused.sort_by_key(|(_, _, span)| *span);
+        for (what, name, span) in unused {
+            self.report(
+                Diagnostic::warning(Code::UnusedDeclaration, format!("{what} `{name}` is never used"))
+                    .with_primary(span, "declared here")
+                    .with_help("remove it, or add the descriptor that uses it"),
+            );
+        }
+        let _ = file;
+    }
+}
+
+fn rooted_in_metadata(e: &ir::Expr) -> bool {
+    match &e.kind {
+        ir::ExprKind::Library(ir::LibraryFn::Metadata, _) => true,
+        ir::ExprKind::Member { base, .. } | ir::ExprKind::Index(base, _) => rooted_in_metadata(base),
+        ir::ExprKind::Unary(ir::UnaryOp::Deref, inner) => rooted_in_metadata(inner),
+        _ => false,
+    }
+}
+
+fn void_spec() -> ir::ValueSpec {
+    ir::ValueSpec {
+        ty: Type::Builtin(BuiltinType::Void),
+        kind: ValueKind::Opaque,
+        input: false,
+        output: false,
+        no_copy: false,
+        lifetime: ir::Lifetime::Call,
+        allocate: false,
+        deallocate: false,
+        zerocopy: false,
+        obj_record: false,
+        depends_on: Vec::new(),
+        state_callbacks: None,
+    }
+}

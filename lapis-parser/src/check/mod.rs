@@ -1,0 +1,234 @@
+//! The checker: syntax tree in, resolved [`Spec`] plus diagnostics out.
+//!
+//! It runs in passes over the whole file so that nothing depends on
+//! declaration order: names are collected first, then C types are lowered,
+//! then constants, utilities, callbacks and functions are resolved, and last
+//! the whole-spec rules (`deallocate` without `allocate`, unused
+//! declarations) run. Every pass reports and goes on; a broken item yields a
+//! placeholder, and errors caused only by earlier errors are not repeated.
+
+mod api;
+mod exprs;
+mod functions;
+mod types;
+mod values;
+
+use std::collections::{HashMap, HashSet};
+
+use crate::ast::{self, ItemKind, SourceFile};
+use crate::diagnostic::{self, Code, Diagnostic};
+use crate::ir::{self, Spec, Type};
+use crate::span::Span;
+
+/// The result of checking: the model (complete even when there are errors,
+/// with placeholders where items were broken) and every diagnostic.
+#[derive(Debug)]
+pub struct Checked {
+    pub spec: Spec,
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+impl Checked {
+    pub fn has_errors(&self) -> bool {
+        self.diagnostics.iter().any(Diagnostic::is_error)
+    }
+}
+
+/// Checks a parsed spec.
+pub fn check(file: &SourceFile) -> Checked {
+    let mut checker = Checker::default();
+    checker.run(file);
+    let mut diagnostics = std::mem::take(&mut checker.diagnostics);
+    dedupe(&mut diagnostics);
+    Checked {
+        spec: checker.spec,
+        diagnostics,
+    }
+}
+
+/// Parses and checks, returning the syntax tree too (for `dump` and the LSP).
+pub fn check_source(source: &str) -> (SourceFile, Checked) {
+    let (file, mut diagnostics) = crate::parse(source);
+    let mut checked = check(&file);
+    diagnostics.append(&mut checked.diagnostics);
+    dedupe(&mut diagnostics);
+    checked.diagnostics = diagnostics;
+    (file, checked)
+}
+
+/// Sorts by position and drops exact repeats, which arise when a value is
+/// resolved once per branch of an `if`.
+fn dedupe(diagnostics: &mut Vec<Diagnostic>) {
+    diagnostic::sort(diagnostics);
+    let mut seen = HashSet::new();
+    diagnostics.retain(|d| seen.insert((d.code, d.primary.span, d.message.clone())));
+}
+
+/// Where a name was declared, for "defined more than once" and go-to-definition.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Declared<T> {
+    pub id: T,
+    pub span: Span,
+}
+
+/// Something an expression name can stand for at top level.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum GlobalValue {
+    Constant(ir::ConstantId),
+}
+
+#[derive(Default)]
+pub(crate) struct Checker {
+    pub spec: Spec,
+    pub diagnostics: Vec<Diagnostic>,
+    /// Typedef names and tag names (`struct T` is stored as "struct T").
+    pub type_names: HashMap<String, Declared<ir::TypeId>>,
+    pub globals: HashMap<String, Declared<GlobalValue>>,
+    pub function_names: HashMap<String, Declared<ir::FunctionId>>,
+    pub callback_names: HashMap<String, Declared<ir::CallbackId>>,
+    pub utility_names: HashMap<String, Declared<ir::UtilityId>>,
+    pub resource_names: HashMap<String, Declared<ir::ResourceId>>,
+    pub registry_names: HashMap<String, Declared<ir::RegistryId>>,
+    /// `type(T) { ... }` blocks, keyed by the lowered `T`.
+    pub type_scopes: Vec<(Type, ast::Block)>,
+    /// `default(category) { ... }` blocks.
+    pub category_scopes: Vec<(types::Category, ast::Block)>,
+    /// Evaluation state of each constant, indexed like `spec.constants`.
+    pub const_states: Vec<types::ConstState>,
+    /// Tracking for whole-spec rules.
+    pub usage: Usage,
+}
+
+#[derive(Default)]
+pub(crate) struct Usage {
+    pub resources: HashSet<ir::ResourceId>,
+    pub registries: HashSet<ir::RegistryId>,
+    pub callbacks: HashSet<ir::CallbackId>,
+    pub utilities: HashSet<ir::UtilityId>,
+    /// Resolved handle types some value `allocate`s.
+    pub allocated_handles: HashSet<Type>,
+    /// `deallocate` on handles, checked once all functions are known.
+    pub deallocated_handles: Vec<(Type, Span)>,
+    pub manual_buffers: bool,
+    pub deallocated_buffers: Vec<Span>,
+}
+
+impl Default for Spec {
+    fn default() -> Spec {
+        Spec {
+            api: api::placeholder(),
+            types: Vec::new(),
+            functions: Vec::new(),
+            callbacks: Vec::new(),
+            resources: Vec::new(),
+            registries: Vec::new(),
+            utilities: Vec::new(),
+            constants: Vec::new(),
+            metadata: None,
+            policies: Vec::new(),
+        }
+    }
+}
+
+impl Checker {
+    fn run(&mut self, file: &SourceFile) {
+        self.collect_types(file);
+        self.lower_type_definitions(file);
+        self.collect_values(file);
+        let api = file.items.iter().find_map(|item| match &item.kind {
+            ItemKind::Api(block) => Some((block, item.span)),
+            _ => None,
+        });
+        self.check_api(api, file);
+        self.collect_scopes(file);
+        self.resolve_utilities(file);
+        self.resolve_callbacks(file);
+        self.resolve_functions(file);
+        self.whole_spec_rules(file);
+    }
+
+    pub(crate) fn report(&mut self, diagnostic: Diagnostic) {
+        self.diagnostics.push(diagnostic);
+    }
+
+    /// Reports a second definition of `name`.
+    pub(crate) fn duplicate(&mut self, what: &str, name: &str, span: Span, first: Span) {
+        self.report(
+            Diagnostic::error(Code::DuplicateDefinition, format!("{what} `{name}` is defined more than once"))
+                .with_primary(span, "defined again here")
+                .with_secondary(first, "first defined here"),
+        );
+    }
+
+    /// Values, resources, registries and other non-type names.
+    fn collect_values(&mut self, file: &SourceFile) {
+        for item in &file.items {
+            match &item.kind {
+                ItemKind::Resource { kind, name } => {
+                    let id = ir::ResourceId(self.spec.resources.len() as u32);
+                    if let Some(first) = self.resource_names.get(&name.node) {
+                        let first = first.span;
+                        self.duplicate("resource", &name.node, name.span, first);
+                        continue;
+                    }
+                    self.resource_names.insert(name.node.clone(), Declared { id, span: name.span });
+                    self.spec.resources.push(ir::Resource {
+                        name: name.node.clone(),
+                        kind: *kind,
+                    });
+                }
+                ItemKind::BufRegistry(name) => {
+                    let id = ir::RegistryId(self.spec.registries.len() as u32);
+                    if let Some(first) = self.registry_names.get(&name.node) {
+                        let first = first.span;
+                        self.duplicate("buffer registry", &name.node, name.span, first);
+                        continue;
+                    }
+                    self.registry_names.insert(name.node.clone(), Declared { id, span: name.span });
+                    self.spec.registries.push(ir::Registry { name: name.node.clone() });
+                }
+                ItemKind::Policy(file) => self.spec.policies.push(file.node.clone()),
+                ItemKind::DeclareMetadata(ty) => {
+                    if self.spec.metadata.is_some() {
+                        self.report(
+                            Diagnostic::error(Code::DuplicateDefinition, "the metadata type is declared more than once")
+                                .with_primary(item.span, "declared again here")
+                                .with_help("a spec has one metadata type; put everything in one struct"),
+                        );
+                        continue;
+                    }
+                    self.spec.metadata = self.lower_type(ty);
+                }
+                _ => {}
+            }
+        }
+        self.resolve_constants(file);
+    }
+
+    fn collect_scopes(&mut self, file: &SourceFile) {
+        for item in &file.items {
+            match &item.kind {
+                ItemKind::TypeScope { ty, body } => {
+                    if let Some(lowered) = self.lower_type(ty) {
+                        self.type_scopes.push((types::strip_const(lowered), body.clone()));
+                    }
+                }
+                ItemKind::Default { category, body } => match types::Category::parse(&category.node) {
+                    Some(cat) => self.category_scopes.push((cat, body.clone())),
+                    None => {
+                        let names = crate::descriptors::CATEGORIES.iter().map(|(n, _)| *n);
+                        let mut d = Diagnostic::error(Code::UnknownCategory, format!("unknown type category `{}`", category.node))
+                            .with_primary(category.span, "not a category");
+                        if let Some(best) = diagnostic::suggest(&category.node, names) {
+                            d = d.with_help(format!("did you mean `{best}`?")).with_fix(category.span, best, format!("use `{best}`"));
+                        } else {
+                            d = d.with_help("categories: pointer, const_pointer, string, function_pointer, integer, float, struct");
+                        }
+                        self.report(d);
+                    }
+                },
+                _ => {}
+            }
+        }
+    }
+}

@@ -1,0 +1,852 @@
+//! Value descriptors: merging the layers that describe one value (built-in
+//! defaults, `default(C)`, `type(T)`, then the spec's own scopes, lowest
+//! priority first), splitting on `if`, and checking each complete
+//! description (the leaves of the decision tree).
+//!
+//! Within one layer, two descriptors that disagree are an error. Between
+//! layers, the later one wins: `argument(p) { out; }` replaces the direction
+//! a `default(pointer) { in; }` gave.
+
+use std::collections::HashMap;
+
+use super::exprs::Env;
+use super::types::Shape;
+use super::Checker;
+use crate::ast::{self, DescriptorArg, StmtKind};
+use crate::descriptors::{self, Args, Place};
+use crate::diagnostic::{self, Code, Diagnostic};
+use crate::ir::{self, BuiltinType, CallbackRef, Lifetime, Type, Value, ValueKind, ValueSpec};
+use crate::span::{Span, Spanned};
+
+/// Statements from one source of descriptors.
+#[derive(Clone, Debug)]
+pub(crate) struct Layer {
+    pub stmts: Vec<ast::Stmt>,
+    /// False for `type(T)` and `default(C)` scopes and the built-in defaults:
+    /// they describe a value wherever it appears, so they cannot name the
+    /// arguments of one function (only `this`, fields and constants).
+    pub sees_arguments: bool,
+}
+
+impl Layer {
+    pub fn explicit(stmts: Vec<ast::Stmt>) -> Layer {
+        Layer { stmts, sees_arguments: true }
+    }
+
+    fn implicit(stmts: Vec<ast::Stmt>) -> Layer {
+        Layer { stmts, sees_arguments: false }
+    }
+
+    /// A layer made from a block inside this one inherits its visibility.
+    fn inner(&self, stmts: Vec<ast::Stmt>) -> Layer {
+        Layer { stmts, sees_arguments: self.sees_arguments }
+    }
+}
+
+/// The environment a layer's expressions are resolved in.
+fn layer_env(env: &Env, layer: &Layer) -> Env {
+    if layer.sees_arguments {
+        return env.clone();
+    }
+    Env {
+        params: Vec::new(),
+        contextual: Vec::new(),
+        ..env.clone()
+    }
+}
+
+/// What is being described, for messages.
+#[derive(Clone, Debug)]
+pub(crate) struct Subject {
+    pub span: Span,
+    pub what: String,
+    /// A function's argument or return value (an array here is a pointer).
+    pub top_level: bool,
+}
+
+impl Subject {
+    fn nested(&self, what: String, span: Option<Span>) -> Subject {
+        Subject {
+            span: span.unwrap_or(self.span),
+            what,
+            top_level: false,
+        }
+    }
+}
+
+/// Most nested `if`s and `element`s one value may have.
+const MAX_NESTING: u32 = 24;
+
+#[derive(Clone, Debug)]
+enum Kind {
+    Opaque,
+    Handle,
+    Buffer(ir::Expr),
+    Callback(CallbackRef),
+    /// The callback argument it belongs to, when named.
+    Userdata(Option<usize>),
+}
+
+impl Kind {
+    fn name(&self) -> &'static str {
+        match self {
+            Kind::Opaque => "opaque",
+            Kind::Handle => "handle",
+            Kind::Buffer(_) => "buffer",
+            Kind::Callback(_) => "callback",
+            Kind::Userdata(_) => "userdata",
+        }
+    }
+}
+
+/// Descriptors gathered from one layer or merged from all.
+#[derive(Default)]
+struct Attrs {
+    kind: Option<(Kind, Span)>,
+    direction: Option<(bool, bool, bool, Span)>,
+    lifetime: Option<(Lifetime, Span)>,
+    allocate: Option<Span>,
+    deallocate: Option<Span>,
+    zerocopy: Option<Span>,
+    obj_record: bool,
+    depends_on: Vec<ir::Expr>,
+    state_callbacks: Option<(ir::UtilityId, ir::UtilityId)>,
+    cast: Option<(Type, Span)>,
+    elements: Vec<Layer>,
+    fields: Vec<(Spanned<String>, Layer)>,
+    userdata_site: Option<Span>,
+}
+
+/// A userdata whose callback argument is found once all arguments are known.
+pub(crate) const UNRESOLVED_CALLBACK: usize = usize::MAX;
+
+impl Checker {
+    /// Describes one value of type `ty` from the spec's scopes (`explicit`,
+    /// lowest priority first) and the defaults that apply to its type.
+    pub(crate) fn resolve_value(&mut self, ty: &Type, explicit: Vec<Layer>, env: &Env, subject: &Subject, depth: u32) -> Value {
+        let mut layers = self.implicit_layers(ty, subject.span);
+        layers.extend(explicit);
+        self.resolve_layers(ty, layers, env, subject, depth)
+    }
+
+    fn implicit_layers(&self, ty: &Type, span: Span) -> Vec<Layer> {
+        let mut layers = Vec::new();
+        if self.is_object_pointer(ty) {
+            // pointers to incomplete structs are API objects unless the spec says otherwise
+            layers.push(Layer::implicit(vec![synthetic("handle", span)]));
+        }
+        if let Some(category) = self.category(ty) {
+            for (cat, block) in &self.category_scopes {
+                if *cat == category {
+                    layers.push(Layer::implicit(block.stmts.clone()));
+                }
+            }
+        }
+        for name in self.type_chain(ty).iter().rev() {
+            for (key, block) in &self.type_scopes {
+                if key == name {
+                    layers.push(Layer::implicit(block.stmts.clone()));
+                }
+            }
+        }
+        layers
+    }
+
+    fn resolve_layers(&mut self, ty: &Type, layers: Vec<Layer>, env: &Env, subject: &Subject, depth: u32) -> Value {
+        let env = &Env {
+            this: Some(ty.clone()),
+            ..env.clone()
+        };
+        if depth > MAX_NESTING {
+            self.report(
+                Diagnostic::error(Code::TypeMismatch, format!("the description of {} nests too deeply", subject.what))
+                    .with_primary(subject.span, format!("more than {MAX_NESTING} levels of `if` and `element`"))
+                    .with_help("a recursive type needs a `handle`, `opaque` or `no_copy` somewhere to stop the recursion"),
+            );
+            return opaque_leaf(ty);
+        }
+        for (li, layer) in layers.iter().enumerate() {
+            for (si, stmt) in layer.stmts.iter().enumerate() {
+                let StmtKind::If { cond, then, otherwise } = &stmt.kind else { continue };
+                let resolved = self.resolve_expr(cond, &layer_env(env, layer)).and_then(|c| {
+                    self.expect_condition(&c, cond.span)?;
+                    Some(c)
+                });
+                let mut then_layers = layers.clone();
+                then_layers[li].stmts.splice(si..=si, then.stmts.iter().cloned());
+                let mut else_layers = layers.clone();
+                else_layers[li].stmts.splice(si..=si, otherwise.iter().flat_map(|b| b.stmts.iter().cloned()));
+                let then_value = self.resolve_layers(ty, then_layers, env, subject, depth + 1);
+                let else_value = self.resolve_layers(ty, else_layers, env, subject, depth + 1);
+                return match resolved {
+                    Some(cond) => Value::If {
+                        cond,
+                        then: Box::new(then_value),
+                        otherwise: Box::new(else_value),
+                    },
+                    None => then_value,
+                };
+            }
+        }
+        self.leaf(ty, layers, env, subject, depth)
+    }
+
+    fn leaf(&mut self, ty: &Type, layers: Vec<Layer>, env: &Env, subject: &Subject, depth: u32) -> Value {
+        let mut merged = Attrs::default();
+        for layer in &layers {
+            let attrs = self.layer_attrs(layer, &layer_env(env, layer));
+            overlay(&mut merged, attrs);
+        }
+        if let (Some(a), Some(d)) = (merged.allocate, merged.deallocate) {
+            self.report(
+                Diagnostic::error(Code::ContradictoryDescriptors, "`allocate` and `deallocate` on the same value")
+                    .with_primary(d, "deallocated here")
+                    .with_secondary(a, "allocated here"),
+            );
+        }
+        let ty = match merged.cast.take() {
+            Some((cast, span)) => {
+                self.check_cast(ty, &cast, span);
+                cast
+            }
+            None => ty.clone(),
+        };
+        let shape = self.shape(&ty);
+        let (input, output, no_copy) = match merged.direction {
+            Some((i, o, n, _)) => (i, o, n),
+            None => (!matches!(shape, Shape::Pointer { .. } | Shape::Array { .. }), false, false),
+        };
+        let lifetime = merged.lifetime.as_ref().map_or(Lifetime::Call, |(l, _)| l.clone());
+        let kind = self.finish_kind(&ty, &shape, &mut merged, env, subject, depth, (input, output, no_copy));
+        if let (Some(span), ValueKind::Handle) = (merged.allocate, &kind) {
+            let _ = span;
+            self.usage.allocated_handles.insert(self.spec.resolve(&ty).clone());
+        }
+        if let Some(span) = merged.deallocate {
+            match &kind {
+                ValueKind::Handle => self.usage.deallocated_handles.push((self.spec.resolve(&ty).clone(), span)),
+                _ => self.usage.deallocated_buffers.push(span),
+            }
+        }
+        if matches!(kind, ValueKind::Buffer { .. }) && lifetime == Lifetime::Manual {
+            self.usage.manual_buffers = true;
+        }
+        if !merged.fields.is_empty() && !matches!(kind, ValueKind::Struct { .. }) {
+            let span = merged.fields[0].0.span;
+            self.report(
+                Diagnostic::error(Code::FieldOnNonStruct, format!("`field` on {}, which is not a struct or union", subject.what))
+                    .with_primary(span, format!("{} is `{}`", subject.what, self.type_name(&ty))),
+            );
+        }
+        Value::Leaf(Box::new(ValueSpec {
+            ty,
+            kind,
+            input,
+            output,
+            no_copy,
+            lifetime,
+            allocate: merged.allocate.is_some(),
+            deallocate: merged.deallocate.is_some(),
+            zerocopy: merged.zerocopy.is_some(),
+            obj_record: merged.obj_record,
+            depends_on: merged.depends_on,
+            state_callbacks: merged.state_callbacks,
+        }))
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn finish_kind(&mut self, ty: &Type, shape: &Shape, merged: &mut Attrs, env: &Env, subject: &Subject, depth: u32, dir: (bool, bool, bool)) -> ValueKind {
+        let (input, output, no_copy) = dir;
+        let type_name = self.type_name(ty);
+        match merged.kind.take() {
+            Some((Kind::Opaque, _)) => ValueKind::Opaque,
+            Some((Kind::Handle, span)) => {
+                if !matches!(shape, Shape::Pointer { .. }) {
+                    self.report(
+                        Diagnostic::error(Code::HandleOnNonPointer, format!("`handle` on {}, which is not a pointer", subject.what))
+                            .with_primary(span, "only pointers can be handles")
+                            .with_secondary(subject.span, format!("this is `{type_name}`"))
+                            .with_help("use `opaque` to pass the value through unchanged"),
+                    );
+                }
+                ValueKind::Handle
+            }
+            Some((Kind::Callback(callback), span)) => {
+                let is_function_pointer = match shape {
+                    Shape::Pointer { pointee, .. } => self.shape(pointee) == Shape::Function,
+                    Shape::Function => true,
+                    _ => false,
+                };
+                if !is_function_pointer {
+                    self.report(
+                        Diagnostic::error(Code::CallbackOnNonFunctionPointer, format!("`callback` on {}, which is not a function pointer", subject.what))
+                            .with_primary(span, format!("this is `{type_name}`")),
+                    );
+                }
+                ValueKind::Callback(callback)
+            }
+            Some((Kind::Userdata(param), span)) => {
+                merged.userdata_site = Some(span);
+                ValueKind::Userdata {
+                    callback_param: Some(param.unwrap_or(UNRESOLVED_CALLBACK)),
+                }
+            }
+            Some((Kind::Buffer(size), span)) => {
+                let element_ty = match shape {
+                    Shape::Pointer { pointee, .. } => Some(pointee.clone()),
+                    Shape::Array { element } => Some(element.clone()),
+                    _ => None,
+                };
+                let Some(element_ty) = element_ty else {
+                    self.report(
+                        Diagnostic::error(Code::ElementOnNonPointer, format!("`buffer` on {}, which is not a pointer or array", subject.what))
+                            .with_primary(span, format!("this is `{type_name}`")),
+                    );
+                    return ValueKind::Opaque;
+                };
+                if !(input || output || no_copy || merged.zerocopy.is_some()) {
+                    self.no_direction(subject, &type_name);
+                }
+                self.buffer(element_ty, size, std::mem::take(&mut merged.elements), env, subject, depth)
+            }
+            None => match shape {
+                Shape::Record { id, incomplete: false } => {
+                    let fields = std::mem::take(&mut merged.fields);
+                    self.record(*id, fields, env, subject, depth)
+                }
+                Shape::Array { element } => {
+                    if subject.top_level && !(input || output || no_copy) {
+                        self.no_direction(subject, &type_name);
+                    }
+                    let len = match self.spec.resolve(ty) {
+                        Type::Array { len, .. } => *len,
+                        _ => 0,
+                    };
+                    let size = ir::Expr {
+                        kind: ir::ExprKind::Int(len as i128),
+                        ty: Type::Builtin(BuiltinType::Size),
+                    };
+                    self.buffer(element.clone(), size, std::mem::take(&mut merged.elements), env, subject, depth)
+                }
+                Shape::Pointer { pointee, .. } => {
+                    if self.shape(pointee) == Shape::Function {
+                        self.report(
+                            Diagnostic::error(Code::PointerWithoutDirection, format!("{} is a function pointer with no description", subject.what))
+                                .with_primary(subject.span, format!("`{type_name}`"))
+                                .with_help("describe it with `callback(T)`, or `opaque` if the API never calls it"),
+                        );
+                    } else if !(input || output || no_copy) {
+                        self.no_direction(subject, &type_name);
+                    } else if !no_copy && merged.zerocopy.is_none() {
+                        self.report(
+                            Diagnostic::error(Code::PointerWithoutSize, format!("{} is copied but its size is unknown", subject.what))
+                                .with_primary(subject.span, format!("`{type_name}` needs `buffer(n)`"))
+                                .with_help("add `buffer(n)`, where `n` counts elements (bytes for `void *`)"),
+                        );
+                    }
+                    if !merged.elements.is_empty() {
+                        let size = ir::Expr {
+                            kind: ir::ExprKind::Int(1),
+                            ty: Type::Builtin(BuiltinType::Size),
+                        };
+                        return self.buffer(pointee.clone(), size, std::mem::take(&mut merged.elements), env, subject, depth);
+                    }
+                    ValueKind::Opaque
+                }
+                Shape::Function => {
+                    self.report(
+                        Diagnostic::error(Code::PointerWithoutDirection, format!("{} is a function pointer with no description", subject.what))
+                            .with_primary(subject.span, format!("`{type_name}`"))
+                            .with_help("describe it with `callback(T)`"),
+                    );
+                    ValueKind::Opaque
+                }
+                _ => {
+                    if let Some(first) = merged.elements.first().and_then(|l| l.stmts.first()) {
+                        self.report(
+                            Diagnostic::error(Code::ElementOnNonPointer, format!("`element` on {}, which is not a pointer or array", subject.what))
+                                .with_primary(first.span, format!("{} is `{type_name}`", subject.what)),
+                        );
+                    }
+                    ValueKind::Opaque
+                }
+            },
+        }
+    }
+
+    fn no_direction(&mut self, subject: &Subject, type_name: &str) {
+        self.report(
+            Diagnostic::error(Code::PointerWithoutDirection, format!("{} has no known direction", subject.what))
+                .with_primary(subject.span, format!("`{type_name}` is a pointer: is it copied in, out, or both?"))
+                .with_help("add `in`, `out` (or both) with `buffer(n)`, or `handle`, `opaque` or `no_copy`"),
+        );
+    }
+
+    fn buffer(&mut self, element_ty: Type, size: ir::Expr, element_layers: Vec<Layer>, env: &Env, subject: &Subject, depth: u32) -> ValueKind {
+        let element_ty = if self.shape(&element_ty) == Shape::Void {
+            Type::Builtin(BuiltinType::Uint8)
+        } else {
+            element_ty
+        };
+        let mut inner = env.clone();
+        inner.element_depth += 1;
+        let element_subject = subject.nested(format!("an element of {}", subject.what), None);
+        let element = self.resolve_value(&element_ty, element_layers, &inner, &element_subject, depth + 1);
+        ValueKind::Buffer {
+            size,
+            element: Box::new(element),
+        }
+    }
+
+    fn record(&mut self, id: ir::TypeId, field_layers: Vec<(Spanned<String>, Layer)>, env: &Env, subject: &Subject, depth: u32) -> ValueKind {
+        let fields = self.record_fields(id);
+        let record_name = self.spec.types[id.index()].name.clone();
+        let mut by_field: HashMap<usize, Vec<Layer>> = HashMap::new();
+        for (name, layer) in field_layers {
+            match fields.iter().position(|(n, _)| *n == name.node) {
+                Some(i) => by_field.entry(i).or_default().push(layer),
+                None => {
+                    let mut d = Diagnostic::error(Code::UnknownField, format!("no field `{}` in `{record_name}`", name.node)).with_primary(name.span, "unknown field");
+                    if let Some(best) = diagnostic::suggest(&name.node, fields.iter().map(|(n, _)| n.as_str())) {
+                        d = d.with_help(format!("did you mean `{best}`?")).with_fix(name.span, best, format!("use `{best}`"));
+                    }
+                    self.report(d);
+                }
+            }
+        }
+        let mut field_env = env.clone();
+        field_env.siblings = fields.clone();
+        let values = fields
+            .iter()
+            .enumerate()
+            .map(|(i, (name, ty))| {
+                let field_subject = subject.nested(format!("field `{name}` of `{record_name}` in {}", subject.what), None);
+                self.resolve_value(ty, by_field.remove(&i).unwrap_or_default(), &field_env, &field_subject, depth + 1)
+            })
+            .collect();
+        ValueKind::Struct { fields: values }
+    }
+
+    fn check_cast(&mut self, from: &Type, to: &Type, span: Span) {
+        let (a, b) = (self.shape(from), self.shape(to));
+        let compatible = match (&a, &b) {
+            (Shape::Pointer { .. } | Shape::Array { .. }, Shape::Pointer { .. }) => true,
+            (Shape::Integer, Shape::Integer) | (Shape::Float, Shape::Float) => {
+                super::types::eval(&size_expr(from), self) == super::types::eval(&size_expr(to), self)
+            }
+            _ => a == b,
+        };
+        if !compatible {
+            let (from, to) = (self.type_name(from), self.type_name(to));
+            self.report(
+                Diagnostic::error(Code::InvalidCast, format!("cannot cast `{from}` to `{to}`"))
+                    .with_primary(span, "the value would change size or kind on the wire")
+                    .with_help("cast pointers to pointers, or integers to integers of the same size"),
+            );
+        }
+    }
+
+    /// The descriptors of one layer, with disagreements inside it reported.
+    fn layer_attrs(&mut self, layer: &Layer, env: &Env) -> Attrs {
+        let mut attrs = Attrs::default();
+        let mut seen: HashMap<&'static str, Span> = HashMap::new();
+        for stmt in &layer.stmts {
+            match &stmt.kind {
+                StmtKind::Descriptor(d) => {
+                    let Some(info) = self.descriptor_info(d, stmt.span, Place::Value) else { continue };
+                    if let Some(first) = seen.insert(info.name, d.name.span) {
+                        if info.args == Args::None {
+                            self.report(
+                                Diagnostic::warning(Code::DuplicateDescriptor, format!("`{}` is given twice", info.name))
+                                    .with_primary(d.name.span, "repeated here")
+                                    .with_secondary(first, "first given here")
+                                    .with_fix(stmt.span, "", "remove the repeat"),
+                            );
+                            continue;
+                        }
+                        if info.name != "obj_depends_on" {
+                            self.report(
+                                Diagnostic::error(Code::DuplicateDescriptor, format!("`{}` is given twice in one scope", info.name))
+                                    .with_primary(d.name.span, "given again here")
+                                    .with_secondary(first, "first given here")
+                                    .with_help("keep one; in different branches, use `if`"),
+                            );
+                            continue;
+                        }
+                    }
+                    self.apply_descriptor(&mut attrs, info, d, stmt.span, env);
+                }
+                StmtKind::Element(block) => attrs.elements.push(layer.inner(block.stmts.clone())),
+                StmtKind::Field { name, body } => attrs.fields.push((name.clone(), layer.inner(body.stmts.clone()))),
+                StmtKind::Error | StmtKind::If { .. } => {}
+                StmtKind::Argument { .. } | StmtKind::ReturnValue(_) | StmtKind::ContextualArgument { .. } | StmtKind::Replace { .. } | StmtKind::Expr(_) => {
+                    self.misplaced_statement(stmt, "a value scope")
+                }
+            }
+        }
+        attrs
+    }
+
+    /// Reports a scope or statement that cannot stand where it is.
+    pub(crate) fn misplaced_statement(&mut self, stmt: &ast::Stmt, place: &str) {
+        let (what, help) = match &stmt.kind {
+            StmtKind::Argument { .. } => ("`argument(...)`", "argument scopes stand directly in a function's body"),
+            StmtKind::ReturnValue(_) => ("`return_value`", "`return_value` stands directly in a function's body"),
+            StmtKind::ContextualArgument { .. } => ("`contextual_argument`", "contextual arguments are declared in a function's body"),
+            StmtKind::Replace { .. } => ("a replacement", "replacements stand directly in a function's body"),
+            StmtKind::Expr(_) => ("a statement", "library calls and metadata assignments stand in a function's body"),
+            StmtKind::Element(_) => ("`element`", "`element` describes what an argument points to: put it inside `argument(x) { ... }`"),
+            StmtKind::Field { .. } => ("`field(...)`", "`field` describes a struct member: put it inside `type(struct T) { ... }` or an argument's `element`"),
+            _ => ("this", ""),
+        };
+        self.report(
+            Diagnostic::error(Code::MisplacedDescriptor, format!("{what} cannot stand in {place}"))
+                .with_primary(stmt.span, "not allowed here")
+                .with_help(help),
+        );
+    }
+
+    /// Looks a descriptor up and checks where it stands and what it was given.
+    pub(crate) fn descriptor_info(&mut self, d: &ast::Descriptor, span: Span, place: Place) -> Option<&'static descriptors::DescriptorInfo> {
+        let Some(info) = descriptors::lookup(&d.name.node) else {
+            self.unknown_descriptor(d);
+            return None;
+        };
+        if info.name == "todo" {
+            let reason = match d.args.as_deref() {
+                Some([DescriptorArg::Expr(ast::Expr {
+                    kind: ast::ExprKind::Str(s), ..
+                })]) => s.clone(),
+                _ => String::new(),
+            };
+            self.report(
+                Diagnostic::error(Code::TodoLeft, format!("`todo` left in the spec: {reason}"))
+                    .with_primary(span, "a person must decide this")
+                    .with_help("replace the `todo` with descriptors that describe the API"),
+            );
+            return None;
+        }
+        if info.place != Place::Anywhere && info.place != place {
+            let (wanted, here) = match info.place {
+                Place::Function => ("a function's body", "a value scope"),
+                _ => ("a value scope (`argument`, `element`, `field`, `return_value`, `type`, `default`)", "a function's body"),
+            };
+            self.report(
+                Diagnostic::error(Code::MisplacedDescriptor, format!("`{}` cannot stand in {here}", info.name))
+                    .with_primary(d.name.span, "not allowed here")
+                    .with_help(format!("`{}` belongs in {wanted}", info.name)),
+            );
+            return None;
+        }
+        let count = d.args.as_ref().map_or(0, Vec::len);
+        let ok = match info.args {
+            Args::None => d.args.is_none(),
+            Args::Expr | Args::Type | Args::Str => count == 1,
+            Args::OptionalExpr => count <= 1,
+            Args::TwoExprs => count == 2,
+        };
+        if !ok {
+            self.report(
+                Diagnostic::error(Code::DescriptorArguments, format!("wrong arguments for `{}`", info.name))
+                    .with_primary(span, format!("written `{}`", info.syntax.trim_end_matches(';')))
+                    .with_help(format!("write it as `{}`", info.syntax)),
+            );
+            return None;
+        }
+        Some(info)
+    }
+
+    fn unknown_descriptor(&mut self, d: &ast::Descriptor) {
+        let name = &d.name.node;
+        let mut diag = Diagnostic::error(Code::UnknownDescriptor, format!("unknown descriptor `{name}`")).with_primary(d.name.span, "not a LAPIS descriptor");
+        if let Some(rest) = name.strip_prefix("lifetime_") {
+            diag = diag.with_help(format!("lifetimes are written `lifetime({rest})`"));
+            if matches!(rest, "call" | "manual" | "static") && d.args.is_none() {
+                diag = diag.with_fix(d.name.span, format!("lifetime({rest})"), format!("use `lifetime({rest})`"));
+            }
+        } else {
+            let names = descriptors::DESCRIPTORS.iter().map(|d| d.name).chain(descriptors::SCOPE_KEYWORDS.iter().copied());
+            if let Some(best) = diagnostic::suggest(name, names) {
+                diag = diag.with_help(format!("did you mean `{best}`?")).with_fix(d.name.span, best, format!("use `{best}`"));
+            } else {
+                diag = diag.with_help("see `cava explain L0301` or the LAPIS reference for the list of descriptors");
+            }
+        }
+        self.report(diag);
+    }
+
+    fn apply_descriptor(&mut self, attrs: &mut Attrs, info: &descriptors::DescriptorInfo, d: &ast::Descriptor, span: Span, env: &Env) {
+        let args = d.args.as_deref().unwrap_or(&[]);
+        let expr_arg = |i: usize| match args.get(i) {
+            Some(DescriptorArg::Expr(e)) => Some(e),
+            _ => None,
+        };
+        let name_span = d.name.span;
+        let set_kind = |this: &mut Checker, attrs: &mut Attrs, kind: Kind| {
+            if let Some((old, old_span)) = &attrs.kind {
+                this.report(
+                    Diagnostic::error(Code::ContradictoryDescriptors, format!("`{}` contradicts `{}`", kind.name(), old.name()))
+                        .with_primary(name_span, format!("makes the value a {}", kind.name()))
+                        .with_secondary(*old_span, format!("already a {}", old.name())),
+                );
+                return;
+            }
+            attrs.kind = Some((kind, name_span));
+        };
+        match info.name {
+            "handle" => set_kind(self, attrs, Kind::Handle),
+            "opaque" => set_kind(self, attrs, Kind::Opaque),
+            "buffer" => {
+                let Some(e) = expr_arg(0) else { return };
+                if let Some(size) = self.resolve_expr(e, env) {
+                    if self.expect_number(&size, e.span, true).is_some() {
+                        set_kind(self, attrs, Kind::Buffer(size));
+                    }
+                }
+            }
+            "callback" => {
+                let Some(DescriptorArg::Type(t)) = args.first() else { return };
+                if let Some(callback) = self.callback_ref(t) {
+                    set_kind(self, attrs, Kind::Callback(callback));
+                }
+            }
+            "userdata" => {
+                let param = match expr_arg(0) {
+                    None => None,
+                    Some(ast::Expr {
+                        kind: ast::ExprKind::Name(n), ..
+                    }) if env.params.iter().any(|(p, _)| p == n) => env.params.iter().position(|(p, _)| p == n),
+                    Some(e) => {
+                        self.report(
+                            Diagnostic::error(Code::UserdataWithoutCallback, "`userdata(...)` must name the callback argument")
+                                .with_primary(e.span, "not an argument of this function"),
+                        );
+                        return;
+                    }
+                };
+                set_kind(self, attrs, Kind::Userdata(param));
+                attrs.userdata_site = Some(name_span);
+            }
+            "in" | "out" | "no_copy" => {
+                let (mut i, mut o, mut n, first) = attrs.direction.unwrap_or((false, false, false, name_span));
+                match info.name {
+                    "in" => i = true,
+                    "out" => o = true,
+                    _ => n = true,
+                }
+                if n && (i || o) {
+                    self.report(
+                        Diagnostic::error(Code::ContradictoryDescriptors, "`no_copy` contradicts `in` and `out`")
+                            .with_primary(name_span, "here")
+                            .with_secondary(first, "the direction is given here")
+                            .with_help("a value that is not copied has no direction; keep `no_copy` only with a lifetime"),
+                    );
+                }
+                attrs.direction = Some((i, o, n, first));
+            }
+            "lifetime" => {
+                let Some(e) = expr_arg(0) else { return };
+                let lifetime = match &e.kind {
+                    ast::ExprKind::Name(n) if n == "call" => Lifetime::Call,
+                    ast::ExprKind::Name(n) if n == "manual" => Lifetime::Manual,
+                    ast::ExprKind::Name(n) if n == "static" => Lifetime::Static,
+                    ast::ExprKind::Call(n, inner) if n.node == "coupled" && inner.len() == 1 => match self.resolve_expr(&inner[0], env) {
+                        Some(obj) => Lifetime::Coupled(obj),
+                        None => return,
+                    },
+                    _ => {
+                        self.report(
+                            Diagnostic::error(Code::DescriptorArguments, "unknown lifetime")
+                                .with_primary(e.span, "expected `call`, `manual`, `static` or `coupled(obj)`"),
+                        );
+                        return;
+                    }
+                };
+                attrs.lifetime = Some((lifetime, name_span));
+            }
+            "allocate" => attrs.allocate = Some(name_span),
+            "deallocate" => attrs.deallocate = Some(name_span),
+            "zerocopy" => attrs.zerocopy = Some(name_span),
+            "obj_record" => attrs.obj_record = true,
+            "obj_depends_on" => {
+                if let Some(obj) = expr_arg(0).and_then(|e| self.resolve_expr(e, env)) {
+                    attrs.depends_on.push(obj);
+                }
+            }
+            "obj_state_cbs" => {
+                let write = expr_arg(0).and_then(|e| self.utility_ref(e));
+                let read = expr_arg(1).and_then(|e| self.utility_ref(e));
+                if let (Some(w), Some(r)) = (write, read) {
+                    attrs.state_callbacks = Some((w, r));
+                }
+            }
+            "type_cast" => {
+                let Some(DescriptorArg::Type(t)) = args.first() else { return };
+                if let Some(ty) = self.lower_type(t) {
+                    attrs.cast = Some((ty, name_span));
+                }
+            }
+            _ => {}
+        }
+        if attrs.zerocopy.is_some() {
+            if let Some((_, _, true, first)) = attrs.direction {
+                let zc = attrs.zerocopy.unwrap_or(span);
+                self.report(
+                    Diagnostic::error(Code::ContradictoryDescriptors, "`zerocopy` contradicts `no_copy`")
+                        .with_primary(zc, "the buffer is shared, never copied")
+                        .with_secondary(first, "`no_copy` here"),
+                );
+                attrs.zerocopy = None;
+            }
+        }
+    }
+
+    fn callback_ref(&mut self, t: &ast::TypeExpr) -> Option<CallbackRef> {
+        if let ast::TypeExprKind::Named(name) = &t.kind {
+            if let Some(declared) = self.callback_names.get(name).copied() {
+                self.usage.callbacks.insert(declared.id);
+                return Some(CallbackRef::Declared(declared.id));
+            }
+            if !self.type_names.contains_key(name) {
+                let mut d = Diagnostic::error(Code::UnknownCallbackType, format!("unknown callback type `{name}`")).with_primary(t.span, "no `callback` declaration or function-pointer typedef");
+                if let Some(best) = diagnostic::suggest(name, self.callback_names.keys().map(String::as_str)) {
+                    d = d.with_help(format!("did you mean `{best}`?")).with_fix(t.span, best, format!("use `{best}`"));
+                }
+                self.report(d);
+                return None;
+            }
+        }
+        let ty = self.lower_type(t)?;
+        let signature = match self.spec.resolve(&ty) {
+            Type::Pointer { pointee, .. } => match self.spec.resolve(pointee) {
+                Type::Function(sig) => Some(sig.clone()),
+                _ => None,
+            },
+            Type::Function(sig) => Some(sig.clone()),
+            _ => None,
+        };
+        match signature {
+            Some(sig) => Some(CallbackRef::Signature(sig)),
+            None => {
+                let name = self.type_name(&ty);
+                self.report(
+                    Diagnostic::error(Code::UnknownCallbackType, format!("`{name}` is not a function type"))
+                        .with_primary(t.span, "expected a `callback` declaration or a function-pointer typedef"),
+                );
+                None
+            }
+        }
+    }
+
+    fn utility_ref(&mut self, e: &ast::Expr) -> Option<ir::UtilityId> {
+        if let ast::ExprKind::Name(name) = &e.kind {
+            if let Some(declared) = self.utility_names.get(name).copied() {
+                self.usage.utilities.insert(declared.id);
+                return Some(declared.id);
+            }
+        }
+        self.report(
+            Diagnostic::error(Code::UnknownFunction, "expected the name of a utility function")
+                .with_primary(e.span, "not a utility declared in this spec")
+                .with_help("declare it with `utility T name(params) { return expr; }`"),
+        );
+        None
+    }
+}
+
+/// Puts a later layer's descriptors over the merged ones.
+fn overlay(merged: &mut Attrs, layer: Attrs) {
+    if layer.kind.is_some() {
+        merged.kind = layer.kind;
+    }
+    if layer.direction.is_some() {
+        merged.direction = layer.direction;
+    }
+    if layer.lifetime.is_some() {
+        merged.lifetime = layer.lifetime;
+    }
+    if layer.cast.is_some() {
+        merged.cast = layer.cast;
+    }
+    if layer.state_callbacks.is_some() {
+        merged.state_callbacks = layer.state_callbacks;
+    }
+    merged.allocate = layer.allocate.or(merged.allocate);
+    merged.deallocate = layer.deallocate.or(merged.deallocate);
+    merged.zerocopy = layer.zerocopy.or(merged.zerocopy);
+    merged.obj_record |= layer.obj_record;
+    merged.depends_on.extend(layer.depends_on);
+    merged.elements.extend(layer.elements);
+    merged.fields.extend(layer.fields);
+    merged.userdata_site = layer.userdata_site.or(merged.userdata_site);
+}
+
+fn synthetic(name: &str, span: Span) -> ast::Stmt {
+    ast::Stmt {
+        kind: StmtKind::Descriptor(ast::Descriptor {
+            name: Spanned::new(name.to_string(), span),
+            args: None,
+        }),
+        span,
+    }
+}
+
+fn opaque_leaf(ty: &Type) -> Value {
+    Value::Leaf(Box::new(ValueSpec {
+        ty: ty.clone(),
+        kind: ValueKind::Opaque,
+        input: true,
+        output: false,
+        no_copy: false,
+        lifetime: Lifetime::Call,
+        allocate: false,
+        deallocate: false,
+        zerocopy: false,
+        obj_record: false,
+        depends_on: Vec::new(),
+        state_callbacks: None,
+    }))
+}
+
+fn size_expr(ty: &Type) -> ir::Expr {
+    ir::Expr {
+        kind: ir::ExprKind::SizeOf(ty.clone()),
+        ty: Type::Builtin(BuiltinType::Size),
+    }
+}
+
+/// Calls `f` on every leaf of a value, including elements and fields.
+pub(crate) fn for_each_leaf(value: &Value, f: &mut impl FnMut(&ValueSpec)) {
+    match value {
+        Value::If { then, otherwise, .. } => {
+            for_each_leaf(then, f);
+            for_each_leaf(otherwise, f);
+        }
+        Value::Leaf(spec) => {
+            f(spec);
+            match &spec.kind {
+                ValueKind::Buffer { element, .. } => for_each_leaf(element, f),
+                ValueKind::Struct { fields } => fields.iter().for_each(|v| for_each_leaf(v, f)),
+                _ => {}
+            }
+        }
+    }
+}
+
+/// Like `for_each_leaf`, mutably.
+pub(crate) fn for_each_leaf_mut(value: &mut Value, f: &mut impl FnMut(&mut ValueSpec)) {
+    match value {
+        Value::If { then, otherwise, .. } => {
+            for_each_leaf_mut(then, f);
+            for_each_leaf_mut(otherwise, f);
+        }
+        Value::Leaf(spec) => {
+            f(spec);
+            match &mut spec.kind {
+                ValueKind::Buffer { element, .. } => for_each_leaf_mut(element, f),
+                ValueKind::Struct { fields } => fields.iter_mut().for_each(|v| for_each_leaf_mut(v, f)),
+                _ => {}
+            }
+        }
+    }
+}
