@@ -359,7 +359,15 @@ impl Lexer<'_> {
 
     fn escape(&mut self) -> Option<u32> {
         // self.pos is at the character after the backslash
+        if self.pos >= self.src.len() {
+            return None;
+        }
         let c = self.peek(0);
+        if !c.is_ascii() {
+            // skip the whole character so that positions stay on char boundaries
+            self.pos += self.text[self.pos..].chars().next().map_or(1, char::len_utf8);
+            return None;
+        }
         self.pos += 1;
         Some(match c {
             b'n' => '\n' as u32,

@@ -219,6 +219,7 @@ impl Parser {
         self.check_depth(depth)?;
         let mut ops = Vec::new();
         while self.at_punct(Punct::Star) {
+            self.check_depth(depth + ops.len())?;
             let star = self.bump().span;
             let mut is_const = false;
             while self.at_keyword("const") || self.at_keyword("volatile") {
