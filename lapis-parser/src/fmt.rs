@@ -14,8 +14,9 @@
 //! comment is printed exactly once and in order.
 
 use crate::ast::{
-    ApiBlock, ApiValue, BinaryOp, Block, Declaration, Descriptor, DescriptorArg, Expr, ExprKind, Function, Item, ItemKind,
-    ReplaceSide, ResourceKind, SourceFile, Stmt, StmtKind, TagBody, TagKind, TypeExpr, TypeExprKind, UnaryOp,
+    ApiBlock, ApiValue, BinaryOp, Block, Declaration, Descriptor, DescriptorArg, Expr, ExprKind,
+    Function, Item, ItemKind, ReplaceSide, ResourceKind, SourceFile, Stmt, StmtKind, TagBody,
+    TagKind, TypeExpr, TypeExprKind, UnaryOp,
 };
 use crate::descriptors;
 use crate::lexer::Comment;
@@ -28,8 +29,8 @@ const MAX_WIDTH: usize = 100;
 
 /// Words after which the parser reads `sizeof(...)` as a type (mirrors its lookahead).
 const TYPE_WORDS: &[&str] = &[
-    "void", "char", "short", "int", "long", "float", "double", "signed", "unsigned", "_Bool", "bool", "struct", "union",
-    "enum", "const",
+    "void", "char", "short", "int", "long", "float", "double", "signed", "unsigned", "_Bool",
+    "bool", "struct", "union", "enum", "const",
 ];
 
 /// Formats a spec in canonical form. Refuses (returns the parse diagnostics)
@@ -114,7 +115,9 @@ impl<'a> Printer<'a> {
 
     /// Whether the source between two offsets contains an empty line.
     fn blank_between(&self, from: usize, to: usize) -> bool {
-        let Some(gap) = self.src.get(from..to) else { return false };
+        let Some(gap) = self.src.get(from..to) else {
+            return false;
+        };
         let mut seen_newline = false;
         let mut only_space = true;
         for ch in gap.chars() {
@@ -131,6 +134,8 @@ impl<'a> Printer<'a> {
         false
     }
 
+    /// Leaves a blank line before what starts at `start` when one is forced
+    /// or the source had one there (never right after a `{`).
     fn separate(&mut self, start: usize) {
         let blank = self.force_blank || (!self.after_open && self.blank_between(self.last, start));
         self.force_blank = false;
@@ -217,7 +222,10 @@ impl<'a> Printer<'a> {
     fn verbatim(&mut self, start: usize, end: usize) {
         self.leading(start);
         self.separate(start);
-        while self.pending().is_some_and(|c| (c.span.start as usize) < end) {
+        while self
+            .pending()
+            .is_some_and(|c| (c.span.start as usize) < end)
+        {
             // these are part of the verbatim text already
             self.next += 1;
         }
@@ -233,7 +241,10 @@ impl<'a> Printer<'a> {
             while bytes.get(pos).is_some_and(u8::is_ascii_whitespace) {
                 pos += 1;
             }
-            match self.comments.binary_search_by_key(&pos, |c| c.span.start as usize) {
+            match self
+                .comments
+                .binary_search_by_key(&pos, |c| c.span.start as usize)
+            {
                 Ok(i) => pos = self.comments[i].span.end as usize,
                 Err(_) => break,
             }
@@ -246,7 +257,10 @@ impl<'a> Printer<'a> {
         let bytes = self.src.as_bytes();
         let mut pos = pos;
         while let Some(&byte) = bytes.get(pos) {
-            if let Ok(i) = self.comments.binary_search_by_key(&pos, |c| c.span.start as usize) {
+            if let Ok(i) = self
+                .comments
+                .binary_search_by_key(&pos, |c| c.span.start as usize)
+            {
                 pos = self.comments[i].span.end as usize;
             } else if byte == ch {
                 return Some(pos + 1);
@@ -274,16 +288,20 @@ impl<'a> Printer<'a> {
 
     fn group(&self, item: &Item) -> Option<Group> {
         match &item.kind {
-            ItemKind::Typedef(decl) if inline_body(self.split(&decl.ty, decl.name.as_ref().map(|n| n.node.as_str())).0).is_none() => {
+            ItemKind::Typedef(decl) if inline_body(self.split_declaration(decl).0).is_none() => {
                 Some(Group::Typedef)
             }
             ItemKind::Resource { .. } => Some(Group::Resource),
             ItemKind::BufRegistry(_) => Some(Group::BufRegistry),
             ItemKind::Constant(_) => Some(Group::Constant),
-            ItemKind::Function(Function { decl, body: None }) if !self.prototype("", decl, ";").contains('\n') => {
+            ItemKind::Function(Function { decl, body: None })
+                if !self.prototype("", decl, ";").contains('\n') =>
+            {
                 Some(Group::Prototype)
             }
-            ItemKind::Callback(Function { decl, body: None }) if !self.prototype("callback ", decl, ";").contains('\n') => {
+            ItemKind::Callback(Function { decl, body: None })
+                if !self.prototype("callback ", decl, ";").contains('\n') =>
+            {
                 Some(Group::CallbackPrototype)
             }
             _ => None,
@@ -317,7 +335,11 @@ impl<'a> Printer<'a> {
                 self.close("}", end);
             }
             ItemKind::Constant(constant) => {
-                let text = format!("{} = {};", self.declaration(&constant.decl), self.expr_at(&constant.value, TERNARY));
+                let text = format!(
+                    "{} = {};",
+                    self.declaration(&constant.decl),
+                    self.expr_at(&constant.value, TERNARY)
+                );
                 self.line(start, &text, end);
             }
             ItemKind::TypeScope { ty, body } => {
@@ -334,12 +356,18 @@ impl<'a> Printer<'a> {
                 };
                 self.line(start, &format!("{keyword} {};", name.node), end);
             }
-            ItemKind::Policy(file) => self.line(start, &format!("policy({});", string_literal(&file.node)), end),
+            ItemKind::Policy(file) => self.line(
+                start,
+                &format!("policy({});", string_literal(&file.node)),
+                end,
+            ),
             ItemKind::DeclareMetadata(ty) => {
                 let text = format!("declare_metadata({});", self.type_name(ty));
                 self.line(start, &text, end);
             }
-            ItemKind::BufRegistry(name) => self.line(start, &format!("buf_registry {};", name.node), end),
+            ItemKind::BufRegistry(name) => {
+                self.line(start, &format!("buf_registry {};", name.node), end)
+            }
             ItemKind::Error => self.verbatim(start, end),
         }
     }
@@ -366,7 +394,8 @@ impl<'a> Printer<'a> {
                     }
                 }
                 ApiValue::List(items) => {
-                    let items: Vec<String> = items.iter().map(|e| self.expr_at(e, TERNARY)).collect();
+                    let items: Vec<String> =
+                        items.iter().map(|e| self.expr_at(e, TERNARY)).collect();
                     format!("[{}]", items.join(", "))
                 }
                 ApiValue::Todo(reason) => format!("todo({})", string_literal(&reason.node)),
@@ -398,19 +427,29 @@ impl<'a> Printer<'a> {
         if width <= MAX_WIDTH {
             return one_line;
         }
-        let (TypeExprKind::Function { ret, params, variadic }, Some(name)) = (&decl.ty.kind, &decl.name) else {
+        let (
+            TypeExprKind::Function {
+                ret,
+                params,
+                variadic,
+            },
+            Some(name),
+        ) = (&decl.ty.kind, &decl.name)
+        else {
             return one_line;
         };
         // Only when the parameter list ends the declarator (the return type
         // adds nothing but stars) can it be broken over lines.
         let mut base = ret.as_ref();
-        loop {
-            match &base.kind {
-                TypeExprKind::Pointer(inner) | TypeExprKind::Const(inner) => base = inner,
-                _ => break,
-            }
+        while let TypeExprKind::Pointer(inner) | TypeExprKind::Const(inner) = &base.kind {
+            base = inner;
         }
-        if params.is_empty() || matches!(base.kind, TypeExprKind::Array { .. } | TypeExprKind::Function { .. }) {
+        if params.is_empty()
+            || matches!(
+                base.kind,
+                TypeExprKind::Array { .. } | TypeExprKind::Function { .. }
+            )
+        {
             return one_line;
         }
         let (spec, head) = self.split(ret, Some(&format!("{}(", name.node)));
@@ -418,13 +457,24 @@ impl<'a> Printer<'a> {
         for param in &mut params {
             param.insert_str(0, INDENT);
         }
-        format!("{prefix}{}\n{}\n)", join(&self.specifiers(spec), &head), params.join(",\n"))
+        format!(
+            "{prefix}{}\n{}\n)",
+            join(&self.specifiers(spec), &head),
+            params.join(",\n")
+        )
     }
 
     /// A declaration on its own line (a typedef or a field): an inline
     /// `struct`/`union`/`enum` body is laid out one member per line.
-    fn declaration_line(&mut self, start: usize, prefix: &str, decl: &Declaration, suffix: &str, end: usize) {
-        let (spec, declarator) = self.split(&decl.ty, decl.name.as_ref().map(|n| n.node.as_str()));
+    fn declaration_line(
+        &mut self,
+        start: usize,
+        prefix: &str,
+        decl: &Declaration,
+        suffix: &str,
+        end: usize,
+    ) {
+        let (spec, declarator) = self.split_declaration(decl);
         let Some((is_const, kind, name, body)) = inline_body(spec) else {
             let text = format!("{prefix}{}{suffix}", self.declaration(decl));
             self.line(start, &text, end);
@@ -432,17 +482,33 @@ impl<'a> Printer<'a> {
         };
         let spec_start = spec.span.start as usize;
         let open = self.find(spec_start, b'{').unwrap_or(spec_start);
-        let mut head = format!("{prefix}{}{}", if is_const { "const " } else { "" }, kind.keyword());
+        let mut head = format!(
+            "{prefix}{}{}",
+            if is_const { "const " } else { "" },
+            kind.keyword()
+        );
         if let Some(name) = name {
             head.push(' ');
             head.push_str(name);
         }
-        let tail = if declarator.is_empty() { suffix.to_string() } else { format!(" {declarator}{suffix}") };
+        let tail = if declarator.is_empty() {
+            suffix.to_string()
+        } else {
+            format!(" {declarator}{suffix}")
+        };
         self.tag_body(start, &head, open, body, &tail, end);
     }
 
     /// `head {` members `}tail`, or `head {}tail` when there are none.
-    fn tag_body(&mut self, start: usize, head: &str, open: usize, body: &TagBody, tail: &str, end: usize) {
+    fn tag_body(
+        &mut self,
+        start: usize,
+        head: &str,
+        open: usize,
+        body: &TagBody,
+        tail: &str,
+        end: usize,
+    ) {
         let empty = match body {
             TagBody::Fields(fields) => fields.is_empty(),
             TagBody::Enumerators(enumerators) => enumerators.is_empty(),
@@ -481,7 +547,8 @@ impl<'a> Printer<'a> {
     // ----- descriptor blocks -----
 
     fn is_empty_block(&self, block: &Block) -> bool {
-        block.stmts.is_empty() && !self.has_comment_in(block.span.start as usize, block.span.end as usize)
+        block.stmts.is_empty()
+            && !self.has_comment_in(block.span.start as usize, block.span.end as usize)
     }
 
     /// Blocks that share lines: `header {` ... `} header {` ... `}`. An empty
@@ -535,16 +602,31 @@ impl<'a> Printer<'a> {
                 let text = format!("{};", self.descriptor(descriptor));
                 self.line(start, &text, end);
             }
-            StmtKind::Argument { name, body } => self.chain(start, &[(format!("argument({})", name.node), body)], end),
+            StmtKind::Argument { name, body } => {
+                self.chain(start, &[(format!("argument({})", name.node), body)], end)
+            }
             StmtKind::Element(body) => self.chain(start, &[("element".to_string(), body)], end),
-            StmtKind::ReturnValue(body) => self.chain(start, &[("return_value".to_string(), body)], end),
-            StmtKind::Field { name, body } => self.chain(start, &[(format!("field({})", name.node), body)], end),
-            StmtKind::If { cond, then, otherwise } => {
+            StmtKind::ReturnValue(body) => {
+                self.chain(start, &[("return_value".to_string(), body)], end)
+            }
+            StmtKind::Field { name, body } => {
+                self.chain(start, &[(format!("field({})", name.node), body)], end)
+            }
+            StmtKind::If {
+                cond,
+                then,
+                otherwise,
+            } => {
                 let mut segments = vec![(format!("if ({})", self.expr_at(cond, TERNARY)), then)];
                 let mut otherwise = otherwise.as_ref();
                 while let Some(block) = otherwise {
                     if let [Stmt {
-                        kind: StmtKind::If { cond, then, otherwise: next },
+                        kind:
+                            StmtKind::If {
+                                cond,
+                                then,
+                                otherwise: next,
+                            },
                         ..
                     }] = block.stmts.as_slice()
                     {
@@ -558,7 +640,11 @@ impl<'a> Printer<'a> {
                 self.chain(start, &segments, end);
             }
             StmtKind::ContextualArgument { decl, value } => {
-                let text = format!("contextual_argument {} = {};", self.declaration(decl), self.expr_at(value, TERNARY));
+                let text = format!(
+                    "contextual_argument {} = {};",
+                    self.declaration(decl),
+                    self.expr_at(value, TERNARY)
+                );
                 self.line(start, &text, end);
             }
             StmtKind::Replace { side, code } => {
@@ -630,8 +716,14 @@ impl<'a> Printer<'a> {
                 }
                 TypeExprKind::Const(inner) => {
                     // a const base type (`const char`) belongs to the specifiers
-                    let TypeExprKind::Pointer(pointee) = &inner.kind else { return (ty, declarator) };
-                    declarator = if declarator.is_empty() { "* const".to_string() } else { format!("* const {declarator}") };
+                    let TypeExprKind::Pointer(pointee) = &inner.kind else {
+                        return (ty, declarator);
+                    };
+                    declarator = if declarator.is_empty() {
+                        "* const".to_string()
+                    } else {
+                        format!("* const {declarator}")
+                    };
                     starred = true;
                     ty = pointee;
                 }
@@ -640,21 +732,35 @@ impl<'a> Printer<'a> {
                         declarator = format!("({declarator})");
                         starred = false;
                     }
-                    let len = len.as_ref().map(|len| self.expr_at(len, TERNARY)).unwrap_or_default();
+                    let len = len
+                        .as_ref()
+                        .map(|len| self.expr_at(len, TERNARY))
+                        .unwrap_or_default();
                     declarator = format!("{declarator}[{len}]");
                     ty = element;
                 }
-                TypeExprKind::Function { ret, params, variadic } => {
+                TypeExprKind::Function {
+                    ret,
+                    params,
+                    variadic,
+                } => {
                     if starred {
                         declarator = format!("({declarator})");
                         starred = false;
                     }
-                    declarator = format!("{declarator}({})", self.params(params, *variadic).join(", "));
+                    declarator = format!(
+                        "{declarator}({})",
+                        self.params(params, *variadic).join(", ")
+                    );
                     ty = ret;
                 }
                 _ => return (ty, declarator),
             }
         }
+    }
+
+    fn split_declaration<'t>(&self, decl: &'t Declaration) -> (&'t TypeExpr, String) {
+        self.split(&decl.ty, decl.name.as_ref().map(|n| n.node.as_str()))
     }
 
     fn params(&self, params: &[Declaration], variadic: bool) -> Vec<String> {
@@ -668,7 +774,7 @@ impl<'a> Printer<'a> {
     }
 
     fn declaration(&self, decl: &Declaration) -> String {
-        let (spec, declarator) = self.split(&decl.ty, decl.name.as_ref().map(|n| n.node.as_str()));
+        let (spec, declarator) = self.split_declaration(decl);
         join(&self.specifiers(spec), &declarator)
     }
 
@@ -692,11 +798,16 @@ impl<'a> Printer<'a> {
                 }
                 if let Some(body) = body {
                     let members: Vec<String> = match body.as_ref() {
-                        TagBody::Fields(fields) => fields.iter().map(|f| format!("{};", self.declaration(f))).collect(),
+                        TagBody::Fields(fields) => fields
+                            .iter()
+                            .map(|f| format!("{};", self.declaration(f)))
+                            .collect(),
                         TagBody::Enumerators(enumerators) => enumerators
                             .iter()
                             .map(|e| match &e.value {
-                                Some(value) => format!("{} = {}", e.name.node, self.expr_at(value, TERNARY)),
+                                Some(value) => {
+                                    format!("{} = {}", e.name.node, self.expr_at(value, TERNARY))
+                                }
                                 None => e.name.node.clone(),
                             })
                             .collect(),
@@ -738,15 +849,28 @@ impl<'a> Printer<'a> {
             ExprKind::Unary(op, operand) => {
                 let operand = self.expr_at(operand, UNARY);
                 // `& &x`: written together they would lex as `&&`
-                let space = if *op == UnaryOp::AddrOf && operand.starts_with('&') { " " } else { "" };
+                let space = if *op == UnaryOp::AddrOf && operand.starts_with('&') {
+                    " "
+                } else {
+                    ""
+                };
                 format!("{}{space}{operand}", op.as_str())
             }
             ExprKind::Binary(op, lhs, rhs) => {
                 let strength = binary_strength(*op);
-                format!("{} {} {}", self.expr_at(lhs, strength), op.as_str(), self.expr_at(rhs, strength + 1))
+                format!(
+                    "{} {} {}",
+                    self.expr_at(lhs, strength),
+                    op.as_str(),
+                    self.expr_at(rhs, strength + 1)
+                )
             }
             ExprKind::Assign(target, value) => {
-                format!("{} = {}", self.expr_at(target, TERNARY), self.expr_at(value, TERNARY))
+                format!(
+                    "{} = {}",
+                    self.expr_at(target, TERNARY),
+                    self.expr_at(value, TERNARY)
+                )
             }
             ExprKind::Ternary(cond, then, otherwise) => format!(
                 "{} ? {} : {}",
@@ -766,10 +890,23 @@ impl<'a> Printer<'a> {
             }
             ExprKind::SizeofType(ty) => format!("sizeof({})", self.type_name(ty)),
             ExprKind::Member { base, field, arrow } => {
-                format!("{}{}{}", self.postfix_base(base), if *arrow { "->" } else { "." }, field.node)
+                format!(
+                    "{}{}{}",
+                    self.postfix_base(base),
+                    if *arrow { "->" } else { "." },
+                    field.node
+                )
             }
-            ExprKind::Index(base, index) => format!("{}[{}]", self.postfix_base(base), self.expr_at(index, TERNARY)),
-            ExprKind::Error => self.src.get(expr.span.range()).unwrap_or_default().to_string(),
+            ExprKind::Index(base, index) => format!(
+                "{}[{}]",
+                self.postfix_base(base),
+                self.expr_at(index, TERNARY)
+            ),
+            ExprKind::Error => self
+                .src
+                .get(expr.span.range())
+                .unwrap_or_default()
+                .to_string(),
         }
     }
 
@@ -825,7 +962,9 @@ fn join(specifiers: &str, declarator: &str) -> String {
 
 /// The leading identifier of `text` and what follows it.
 fn leading_word(text: &str) -> Option<(&str, &str)> {
-    let len = text.find(|c: char| !(c == '_' || c.is_ascii_alphanumeric())).unwrap_or(text.len());
+    let len = text
+        .find(|c: char| !(c == '_' || c.is_ascii_alphanumeric()))
+        .unwrap_or(text.len());
     let word = &text[..len];
     let starts_like_ident = word.starts_with(|c: char| c == '_' || c.is_ascii_alphabetic());
     starts_like_ident.then(|| (word, text[len..].trim_start()))
@@ -833,7 +972,9 @@ fn leading_word(text: &str) -> Option<(&str, &str)> {
 
 /// Whether the parser reads `sizeof(text)` as `sizeof` of a type.
 fn reads_as_type(text: &str) -> bool {
-    leading_word(text).is_some_and(|(word, rest)| TYPE_WORDS.contains(&word) || rest.is_empty() || rest.starts_with('*'))
+    leading_word(text).is_some_and(|(word, rest)| {
+        TYPE_WORDS.contains(&word) || rest.is_empty() || rest.starts_with('*')
+    })
 }
 
 /// Whether the parser reads the statement `text` as an expression statement
@@ -842,8 +983,13 @@ fn reads_as_expression(text: &str) -> bool {
     if text.starts_with(['(', '*']) {
         return true;
     }
-    let Some((word, rest)) = leading_word(text) else { return false };
-    if matches!(word, "if" | "contextual_argument" | "replace_guest" | "replace_server") {
+    let Some((word, rest)) = leading_word(text) else {
+        return false;
+    };
+    if matches!(
+        word,
+        "if" | "contextual_argument" | "replace_guest" | "replace_server"
+    ) {
         return false;
     }
     if matches!(word, "argument" | "field") && rest.starts_with('(') {
@@ -903,5 +1049,10 @@ fn push_escaped(out: &mut String, ch: char) {
 /// A comment as printed: without trailing whitespace on any of its lines (a
 /// line comment read from a CRLF file ends in `\r`).
 fn comment_text(comment: &Comment) -> String {
-    comment.text.lines().map(str::trim_end).collect::<Vec<_>>().join("\n")
+    comment
+        .text
+        .lines()
+        .map(str::trim_end)
+        .collect::<Vec<_>>()
+        .join("\n")
 }

@@ -9,16 +9,18 @@ use crate::descriptors::STDLIB_FUNCTIONS;
 use crate::diagnostic::{self, Code, Diagnostic};
 use crate::ir::{self, BinaryOp, BuiltinType, ExprKind, LibraryFn, Type, UnaryOp};
 use crate::span::Span;
+use std::rc::Rc;
 
 /// What names mean where an expression stands.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Env {
-    /// Parameters of the function, callback or utility.
-    pub params: Vec<(String, Type)>,
+    /// Parameters of the function, callback or utility (shared: an `Env` is
+    /// copied for every value described).
+    pub params: Rc<[(String, Type)]>,
     /// Contextual arguments declared so far.
     pub contextual: Vec<(String, Type)>,
     /// Fields of the struct whose field is being described.
-    pub siblings: Vec<(String, Type)>,
+    pub siblings: Rc<[(String, Type)]>,
     /// How many `element` scopes enclose the expression (for `index`).
     pub element_depth: u32,
     /// False where only constants are allowed.
@@ -170,7 +172,7 @@ impl Checker {
     }
 
     fn name_is_value(&self, name: &str, env: &Env) -> bool {
-        env.params.iter().chain(&env.contextual).chain(&env.siblings).any(|(n, _)| n == name) || self.globals.contains_key(name)
+        env.params.iter().chain(env.contextual.iter()).chain(env.siblings.iter()).any(|(n, _)| n == name) || self.globals.contains_key(name)
     }
 
     pub(crate) fn record_fields(&self, id: ir::TypeId) -> Vec<(String, Type)> {
@@ -208,7 +210,7 @@ impl Checker {
             let ty = self.spec.constants[id.index()].ty.clone();
             return Some(expr(ExprKind::Constant(id), ty));
         }
-        let is_param = env.params.iter().chain(&env.contextual).any(|(n, _)| n == name);
+        let is_param = env.params.iter().chain(env.contextual.iter()).any(|(n, _)| n == name);
         let mut d = Diagnostic::error(Code::UnknownName, format!("cannot find `{name}` here")).with_primary(span, "not found in this scope");
         if is_param || (name == "index" && !env.runtime) {
             d = d.with_help("only constants are allowed here");
@@ -219,7 +221,7 @@ impl Checker {
         } else {
             let mut candidates: Vec<&str> = self.globals.keys().map(String::as_str).collect();
             if env.runtime {
-                candidates.extend(env.params.iter().chain(&env.contextual).chain(&env.siblings).map(|(n, _)| n.as_str()));
+                candidates.extend(env.params.iter().chain(env.contextual.iter()).chain(env.siblings.iter()).map(|(n, _)| n.as_str()));
             }
             if let Some(best) = diagnostic::suggest(name, candidates) {
                 d = d.with_help(format!("did you mean `{best}`?")).with_fix(span, best, format!("use `{best}`"));

@@ -229,7 +229,7 @@ impl Checker {
                 }
                 StmtKind::ContextualArgument { decl, value } => {
                     let Some(name) = &decl.name else { continue };
-                    if env.params.iter().chain(&env.contextual).any(|(n, _)| *n == name.node) {
+                    if env.params.iter().chain(env.contextual.iter()).any(|(n, _)| *n == name.node) {
                         self.report(
                             Diagnostic::error(Code::DuplicateDefinition, format!("`{}` is already an argument", name.node))
                                 .with_primary(name.span, "choose another name"),

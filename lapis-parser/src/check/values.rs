@@ -49,7 +49,7 @@ fn layer_env(env: &Env, layer: &Layer) -> Env {
         return env.clone();
     }
     Env {
-        params: Vec::new(),
+        params: Default::default(),
         contextual: Vec::new(),
         ..env.clone()
     }
@@ -257,7 +257,6 @@ impl Checker {
     #[allow(clippy::too_many_arguments)]
     fn finish_kind(&mut self, ty: &Type, shape: &Shape, merged: &mut Attrs, env: &Env, subject: &Subject, depth: u32, dir: (bool, bool, bool)) -> ValueKind {
         let (input, output, no_copy) = dir;
-        let type_name = self.type_name(ty);
         match merged.kind.take() {
             Some((Kind::Opaque, _)) => ValueKind::Opaque,
             Some((Kind::Handle, span)) => {
@@ -265,7 +264,7 @@ impl Checker {
                     self.report(
                         Diagnostic::error(Code::HandleOnNonPointer, format!("`handle` on {}, which is not a pointer", subject.what))
                             .with_primary(span, "only pointers can be handles")
-                            .with_secondary(subject.span, format!("this is `{type_name}`"))
+                            .with_secondary(subject.span, format!("this is `{}`", self.type_name(ty)))
                             .with_help("use `opaque` to pass the value through unchanged"),
                     );
                 }
@@ -280,7 +279,7 @@ impl Checker {
                 if !is_function_pointer {
                     self.report(
                         Diagnostic::error(Code::CallbackOnNonFunctionPointer, format!("`callback` on {}, which is not a function pointer", subject.what))
-                            .with_primary(span, format!("this is `{type_name}`")),
+                            .with_primary(span, format!("this is `{}`", self.type_name(ty))),
                     );
                 }
                 ValueKind::Callback(callback)
@@ -300,12 +299,12 @@ impl Checker {
                 let Some(element_ty) = element_ty else {
                     self.report(
                         Diagnostic::error(Code::ElementOnNonPointer, format!("`buffer` on {}, which is not a pointer or array", subject.what))
-                            .with_primary(span, format!("this is `{type_name}`")),
+                            .with_primary(span, format!("this is `{}`", self.type_name(ty))),
                     );
                     return ValueKind::Opaque;
                 };
                 if !(input || output || no_copy || merged.zerocopy.is_some()) {
-                    self.no_direction(subject, &type_name);
+                    self.no_direction(subject, &self.type_name(ty));
                 }
                 self.buffer(element_ty, size, std::mem::take(&mut merged.elements), env, subject, depth)
             }
@@ -316,7 +315,7 @@ impl Checker {
                 }
                 Shape::Array { element } => {
                     if subject.top_level && !(input || output || no_copy) {
-                        self.no_direction(subject, &type_name);
+                        self.no_direction(subject, &self.type_name(ty));
                     }
                     let len = match self.spec.resolve(ty) {
                         Type::Array { len, .. } => *len,
@@ -332,15 +331,15 @@ impl Checker {
                     if self.shape(pointee) == Shape::Function {
                         self.report(
                             Diagnostic::error(Code::PointerWithoutDirection, format!("{} is a function pointer with no description", subject.what))
-                                .with_primary(subject.span, format!("`{type_name}`"))
+                                .with_primary(subject.span, format!("`{}`", self.type_name(ty)))
                                 .with_help("describe it with `callback(T)`, or `opaque` if the API never calls it"),
                         );
                     } else if !(input || output || no_copy) {
-                        self.no_direction(subject, &type_name);
+                        self.no_direction(subject, &self.type_name(ty));
                     } else if !no_copy && merged.zerocopy.is_none() {
                         self.report(
                             Diagnostic::error(Code::PointerWithoutSize, format!("{} is copied but its size is unknown", subject.what))
-                                .with_primary(subject.span, format!("`{type_name}` needs `buffer(n)`"))
+                                .with_primary(subject.span, format!("`{}` needs `buffer(n)`", self.type_name(ty)))
                                 .with_help("add `buffer(n)`, where `n` counts elements (bytes for `void *`)"),
                         );
                     }
@@ -356,7 +355,7 @@ impl Checker {
                 Shape::Function => {
                     self.report(
                         Diagnostic::error(Code::PointerWithoutDirection, format!("{} is a function pointer with no description", subject.what))
-                            .with_primary(subject.span, format!("`{type_name}`"))
+                            .with_primary(subject.span, format!("`{}`", self.type_name(ty)))
                             .with_help("describe it with `callback(T)`"),
                     );
                     ValueKind::Opaque
@@ -365,7 +364,7 @@ impl Checker {
                     if let Some(first) = merged.elements.first().and_then(|l| l.stmts.first()) {
                         self.report(
                             Diagnostic::error(Code::ElementOnNonPointer, format!("`element` on {}, which is not a pointer or array", subject.what))
-                                .with_primary(first.span, format!("{} is `{type_name}`", subject.what)),
+                                .with_primary(first.span, format!("{} is `{}`", subject.what, self.type_name(ty))),
                         );
                     }
                     ValueKind::Opaque
@@ -415,7 +414,7 @@ impl Checker {
             }
         }
         let mut field_env = env.clone();
-        field_env.siblings = fields.clone();
+        field_env.siblings = fields.clone().into();
         let values = fields
             .iter()
             .enumerate()

@@ -123,12 +123,12 @@ impl Parser {
 
     /// `struct T`, `union T`, `enum T`, each with an optional body.
     fn tag_type(&mut self, depth: usize) -> PResult<TypeExprKind> {
-        let keyword = self.bump();
-        let kind = match &keyword.kind {
+        let kind = match self.peek() {
             TokenKind::Ident(w) if w == "struct" => TagKind::Struct,
             TokenKind::Ident(w) if w == "union" => TagKind::Union,
             _ => TagKind::Enum,
         };
+        self.bump();
         let name = match self.peek().clone() {
             TokenKind::Ident(name) if !RESERVED.contains(&name.as_str()) => {
                 self.bump();
@@ -220,7 +220,7 @@ impl Parser {
         let mut ops = Vec::new();
         while self.at_punct(Punct::Star) {
             self.check_depth(depth + ops.len())?;
-            let star = self.bump().span;
+            let star = self.bump();
             let mut is_const = false;
             while self.at_keyword("const") || self.at_keyword("volatile") {
                 is_const |= self.at_keyword("const");
@@ -239,19 +239,19 @@ impl Parser {
             self.expect_punct(Punct::RParen, "to close the declarator")?;
         } else if let TokenKind::Ident(word) = self.peek().clone() {
             if !RESERVED.contains(&word.as_str()) {
-                let span = self.bump().span;
+                let span = self.bump();
                 name = Some(Spanned::new(word, span));
             }
         }
         let mut suffixes = Vec::new();
         loop {
             if self.at_punct(Punct::LBracket) {
-                let open = self.bump().span;
+                let open = self.bump();
                 let len = if self.at_punct(Punct::RBracket) { None } else { Some(Box::new(self.expr(depth + 1)?)) };
                 let close = self.expect_punct(Punct::RBracket, "to close the array length")?;
                 suffixes.push(Op::Array { len, span: open.to(close) });
             } else if self.at_punct(Punct::LParen) {
-                let open = self.bump().span;
+                let open = self.bump();
                 let (params, variadic) = self.params(depth + 1)?;
                 let close = self.prev_span();
                 suffixes.push(Op::Function {

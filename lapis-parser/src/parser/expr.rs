@@ -99,7 +99,7 @@ impl Parser {
             _ => None,
         };
         if let Some(op) = op {
-            let start = self.bump().span;
+            let start = self.bump();
             let operand = self.unary(depth + 1)?;
             let span = start.to(operand.span);
             return Ok(Expr {
@@ -114,7 +114,8 @@ impl Parser {
     fn postfix(&mut self, mut expr: Expr, depth: usize) -> PResult<Expr> {
         loop {
             if self.at_punct(Punct::Dot) || self.at_punct(Punct::Arrow) {
-                let arrow = self.bump().kind == TokenKind::Punct(Punct::Arrow);
+                let arrow = self.at_punct(Punct::Arrow);
+                self.bump();
                 let field = self.expect_ident("a field name")?;
                 let span = expr.span.to(field.span);
                 expr = Expr {
@@ -202,7 +203,7 @@ impl Parser {
     /// `sizeof(T)` or `sizeof(expr)`. A lone name is read as a type; the
     /// checker falls back to a value of that name if no such type exists.
     fn sizeof(&mut self, depth: usize) -> PResult<Expr> {
-        let start = self.bump().span;
+        let start = self.bump();
         self.expect_punct(Punct::LParen, "after `sizeof`")?;
         let is_type = match self.peek() {
             TokenKind::Ident(word) => {

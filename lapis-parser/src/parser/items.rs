@@ -35,7 +35,7 @@ impl Parser {
     fn item(&mut self) -> PResult<ItemKind> {
         let TokenKind::Ident(word) = self.peek().clone() else {
             if self.at_punct(Punct::Semi) {
-                let span = self.bump().span;
+                let span = self.bump();
                 return Err(self.error(
                     Diagnostic::error(Code::UnexpectedToken, "stray `;`")
                         .with_primary(span, "nothing to end here")
@@ -165,11 +165,12 @@ impl Parser {
     }
 
     fn tag_definition(&mut self) -> PResult<ItemKind> {
-        let kind = match self.bump().kind {
+        let kind = match self.peek() {
             TokenKind::Ident(w) if w == "struct" => TagKind::Struct,
             TokenKind::Ident(w) if w == "union" => TagKind::Union,
             _ => TagKind::Enum,
         };
+        self.bump();
         let name = self.expect_ident("the type's name")?;
         let body = self.tag_body(kind, 0)?;
         self.expect_punct(Punct::Semi, "after the type definition")?;

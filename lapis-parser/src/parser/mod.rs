@@ -69,12 +69,13 @@ impl Parser {
         }
     }
 
-    fn bump(&mut self) -> Token {
-        let token = self.tokens[self.pos].clone();
-        if !matches!(token.kind, TokenKind::Eof) {
+    /// Consumes the current token (never `Eof`) and returns its span.
+    fn bump(&mut self) -> Span {
+        let span = self.tokens[self.pos].span;
+        if !matches!(self.tokens[self.pos].kind, TokenKind::Eof) {
             self.pos += 1;
         }
-        token
+        span
     }
 
     fn at_eof(&self) -> bool {
@@ -117,7 +118,7 @@ impl Parser {
 
     fn expect_punct(&mut self, p: Punct, context: &str) -> PResult<Span> {
         if self.at_punct(p) {
-            Ok(self.bump().span)
+            Ok(self.bump())
         } else {
             Err(self.unexpected(&format!("`{}` {context}", p.as_str())))
         }
@@ -126,7 +127,7 @@ impl Parser {
     fn expect_ident(&mut self, what: &str) -> PResult<Spanned<String>> {
         match self.peek().clone() {
             TokenKind::Ident(name) => {
-                let span = self.bump().span;
+                let span = self.bump();
                 Ok(Spanned::new(name, span))
             }
             _ => Err(self.unexpected(what)),
@@ -136,7 +137,7 @@ impl Parser {
     fn expect_string(&mut self, what: &str) -> PResult<Spanned<String>> {
         match self.peek().clone() {
             TokenKind::Str(value) => {
-                let span = self.bump().span;
+                let span = self.bump();
                 Ok(Spanned::new(value, span))
             }
             _ => Err(self.unexpected(what)),

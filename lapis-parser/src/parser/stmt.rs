@@ -90,7 +90,7 @@ impl Parser {
                 let TokenKind::RawBlock(code) = self.peek().clone() else {
                     return Err(self.unexpected("`{` and the Rust code of the replacement"));
                 };
-                let span = self.bump().span;
+                let span = self.bump();
                 self.eat_punct(Punct::Semi);
                 Ok(StmtKind::Replace {
                     side,
