@@ -128,8 +128,9 @@ fn check(args: &CheckArgs) -> Result<ExitCode> {
             MessageFormat::Json => print!("{}", render::render_json(&name, &source, diagnostics)),
             MessageFormat::Human => {
                 eprint!("{}", render::render_text(&name, &source, diagnostics, color));
-                if let Some(summary) = render::summary(&name, diagnostics) {
-                    eprintln!("{summary}");
+                match render::summary(&name, diagnostics) {
+                    Some(summary) => eprintln!("{summary}"),
+                    None => eprintln!("ok: `{name}` ({} functions)", checked.spec.functions.len()),
                 }
             }
         }

@@ -37,4 +37,3 @@ pub fn generated_spec(n: usize) -> String {
     }
     s
 }
-

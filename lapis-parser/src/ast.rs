@@ -226,13 +226,19 @@ pub enum StmtKind {
     /// `name;` or `name(args);` where `name` is a descriptor (or a misspelt one).
     Descriptor(Descriptor),
     /// `argument(x) { ... }`
-    Argument { name: Ident, body: Block },
+    Argument {
+        name: Ident,
+        body: Block,
+    },
     /// `element { ... }`
     Element(Block),
     /// `return_value { ... }`
     ReturnValue(Block),
     /// `field(name) { ... }`
-    Field { name: Ident, body: Block },
+    Field {
+        name: Ident,
+        body: Block,
+    },
     /// `if (cond) { ... } else { ... }`; `else if` nests in `otherwise`.
     If {
         cond: Expr,
@@ -240,9 +246,15 @@ pub enum StmtKind {
         otherwise: Option<Block>,
     },
     /// `contextual_argument T name = expr;`
-    ContextualArgument { decl: Declaration, value: Expr },
+    ContextualArgument {
+        decl: Declaration,
+        value: Expr,
+    },
     /// `replace_guest { rust }` / `replace_server { rust }`
-    Replace { side: ReplaceSide, code: Spanned<String> },
+    Replace {
+        side: ReplaceSide,
+        code: Spanned<String>,
+    },
     /// An expression statement: a library call (`register_buf(...)`) or an
     /// assignment to metadata (`metadata(k)->argc = n;`).
     Expr(Expr),

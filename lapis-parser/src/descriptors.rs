@@ -100,16 +100,8 @@ pub fn is_stdlib_function(name: &str) -> bool {
 }
 
 /// Keywords that open a scope inside a block.
-pub const SCOPE_KEYWORDS: &[&str] = &[
-    "argument",
-    "element",
-    "return_value",
-    "field",
-    "if",
-    "contextual_argument",
-    "replace_guest",
-    "replace_server",
-];
+pub const SCOPE_KEYWORDS: &[&str] =
+    &["argument", "element", "return_value", "field", "if", "contextual_argument", "replace_guest", "replace_server"];
 
 /// The type categories `default(C)` accepts.
 pub const CATEGORIES: &[(&str, &str)] = &[

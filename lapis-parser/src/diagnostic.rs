@@ -54,10 +54,7 @@ impl Diagnostic {
             severity,
             code,
             message: message.into(),
-            primary: Label {
-                span: Span::default(),
-                message: String::new(),
-            },
+            primary: Label { span: Span::default(), message: String::new() },
             secondary: Vec::new(),
             help: None,
             notes: Vec::new(),
@@ -66,18 +63,12 @@ impl Diagnostic {
     }
 
     pub fn with_primary(mut self, span: Span, message: impl Into<String>) -> Diagnostic {
-        self.primary = Label {
-            span,
-            message: message.into(),
-        };
+        self.primary = Label { span, message: message.into() };
         self
     }
 
     pub fn with_secondary(mut self, span: Span, message: impl Into<String>) -> Diagnostic {
-        self.secondary.push(Label {
-            span,
-            message: message.into(),
-        });
+        self.secondary.push(Label { span, message: message.into() });
         self
     }
 
@@ -92,11 +83,7 @@ impl Diagnostic {
     }
 
     pub fn with_fix(mut self, span: Span, replacement: impl Into<String>, title: impl Into<String>) -> Diagnostic {
-        self.fix = Some(Fix {
-            span,
-            replacement: replacement.into(),
-            title: title.into(),
-        });
+        self.fix = Some(Fix { span, replacement: replacement.into(), title: title.into() });
         self
     }
 

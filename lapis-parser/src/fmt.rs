@@ -14,9 +14,8 @@
 //! comment is printed exactly once and in order.
 
 use crate::ast::{
-    ApiBlock, ApiValue, BinaryOp, Block, Declaration, Descriptor, DescriptorArg, Expr, ExprKind,
-    Function, Item, ItemKind, ReplaceSide, ResourceKind, SourceFile, Stmt, StmtKind, TagBody,
-    TagKind, TypeExpr, TypeExprKind, UnaryOp,
+    ApiBlock, ApiValue, BinaryOp, Block, Declaration, Descriptor, DescriptorArg, Expr, ExprKind, Function, Item, ItemKind, ReplaceSide,
+    ResourceKind, SourceFile, Stmt, StmtKind, TagBody, TagKind, TypeExpr, TypeExprKind, UnaryOp,
 };
 use crate::descriptors;
 use crate::lexer::Comment;
@@ -28,10 +27,8 @@ const INDENT: &str = "    ";
 const MAX_WIDTH: usize = 100;
 
 /// Words after which the parser reads `sizeof(...)` as a type (mirrors its lookahead).
-const TYPE_WORDS: &[&str] = &[
-    "void", "char", "short", "int", "long", "float", "double", "signed", "unsigned", "_Bool",
-    "bool", "struct", "union", "enum", "const",
-];
+const TYPE_WORDS: &[&str] =
+    &["void", "char", "short", "int", "long", "float", "double", "signed", "unsigned", "_Bool", "bool", "struct", "union", "enum", "const"];
 
 /// Formats a spec in canonical form. Refuses (returns the parse diagnostics)
 /// when the source has syntax errors, so formatting never loses text.
@@ -49,16 +46,8 @@ pub fn format_source(source: &str) -> Result<String, Vec<Diagnostic>> {
 pub fn format_file(file: &SourceFile, source: &str) -> String {
     let mut comments: Vec<&Comment> = file.comments.iter().collect();
     comments.sort_by_key(|c| c.span.start);
-    let mut printer = Printer {
-        src: source,
-        comments,
-        next: 0,
-        out: String::new(),
-        depth: 0,
-        last: 0,
-        after_open: false,
-        force_blank: false,
-    };
+    let mut printer =
+        Printer { src: source, comments, next: 0, out: String::new(), depth: 0, last: 0, after_open: false, force_blank: false };
     printer.items(&file.items);
     printer.out
 }
@@ -106,11 +95,7 @@ impl<'a> Printer<'a> {
 
     /// Whether a not-yet-printed comment starts strictly between `open` and `close`.
     fn has_comment_in(&self, open: usize, close: usize) -> bool {
-        self.comments[self.next..]
-            .iter()
-            .map(|c| c.span.start as usize)
-            .take_while(|&start| start < close)
-            .any(|start| start > open)
+        self.comments[self.next..].iter().map(|c| c.span.start as usize).take_while(|&start| start < close).any(|start| start > open)
     }
 
     /// Whether the source between two offsets contains an empty line.
@@ -168,11 +153,8 @@ impl<'a> Printer<'a> {
         let mut pos = end;
         while let Some(comment) = self.pending() {
             let start = comment.span.start as usize;
-            let same_line = start >= pos
-                && self
-                    .src
-                    .get(pos..start)
-                    .is_some_and(|gap| gap.chars().all(|ch| ch != '\n' && ch.is_whitespace()));
+            let same_line =
+                start >= pos && self.src.get(pos..start).is_some_and(|gap| gap.chars().all(|ch| ch != '\n' && ch.is_whitespace()));
             if !same_line {
                 break;
             }
@@ -222,10 +204,7 @@ impl<'a> Printer<'a> {
     fn verbatim(&mut self, start: usize, end: usize) {
         self.leading(start);
         self.separate(start);
-        while self
-            .pending()
-            .is_some_and(|c| (c.span.start as usize) < end)
-        {
+        while self.pending().is_some_and(|c| (c.span.start as usize) < end) {
             // these are part of the verbatim text already
             self.next += 1;
         }
@@ -241,10 +220,7 @@ impl<'a> Printer<'a> {
             while bytes.get(pos).is_some_and(u8::is_ascii_whitespace) {
                 pos += 1;
             }
-            match self
-                .comments
-                .binary_search_by_key(&pos, |c| c.span.start as usize)
-            {
+            match self.comments.binary_search_by_key(&pos, |c| c.span.start as usize) {
                 Ok(i) => pos = self.comments[i].span.end as usize,
                 Err(_) => break,
             }
@@ -257,10 +233,7 @@ impl<'a> Printer<'a> {
         let bytes = self.src.as_bytes();
         let mut pos = pos;
         while let Some(&byte) = bytes.get(pos) {
-            if let Ok(i) = self
-                .comments
-                .binary_search_by_key(&pos, |c| c.span.start as usize)
-            {
+            if let Ok(i) = self.comments.binary_search_by_key(&pos, |c| c.span.start as usize) {
                 pos = self.comments[i].span.end as usize;
             } else if byte == ch {
                 return Some(pos + 1);
@@ -288,20 +261,12 @@ impl<'a> Printer<'a> {
 
     fn group(&self, item: &Item) -> Option<Group> {
         match &item.kind {
-            ItemKind::Typedef(decl) if inline_body(self.split_declaration(decl).0).is_none() => {
-                Some(Group::Typedef)
-            }
+            ItemKind::Typedef(decl) if inline_body(self.split_declaration(decl).0).is_none() => Some(Group::Typedef),
             ItemKind::Resource { .. } => Some(Group::Resource),
             ItemKind::BufRegistry(_) => Some(Group::BufRegistry),
             ItemKind::Constant(_) => Some(Group::Constant),
-            ItemKind::Function(Function { decl, body: None })
-                if !self.prototype("", decl, ";").contains('\n') =>
-            {
-                Some(Group::Prototype)
-            }
-            ItemKind::Callback(Function { decl, body: None })
-                if !self.prototype("callback ", decl, ";").contains('\n') =>
-            {
+            ItemKind::Function(Function { decl, body: None }) if !self.prototype("", decl, ";").contains('\n') => Some(Group::Prototype),
+            ItemKind::Callback(Function { decl, body: None }) if !self.prototype("callback ", decl, ";").contains('\n') => {
                 Some(Group::CallbackPrototype)
             }
             _ => None,
@@ -335,11 +300,7 @@ impl<'a> Printer<'a> {
                 self.close("}", end);
             }
             ItemKind::Constant(constant) => {
-                let text = format!(
-                    "{} = {};",
-                    self.declaration(&constant.decl),
-                    self.expr_at(&constant.value, TERNARY)
-                );
+                let text = format!("{} = {};", self.declaration(&constant.decl), self.expr_at(&constant.value, TERNARY));
                 self.line(start, &text, end);
             }
             ItemKind::TypeScope { ty, body } => {
@@ -356,18 +317,12 @@ impl<'a> Printer<'a> {
                 };
                 self.line(start, &format!("{keyword} {};", name.node), end);
             }
-            ItemKind::Policy(file) => self.line(
-                start,
-                &format!("policy({});", string_literal(&file.node)),
-                end,
-            ),
+            ItemKind::Policy(file) => self.line(start, &format!("policy({});", string_literal(&file.node)), end),
             ItemKind::DeclareMetadata(ty) => {
                 let text = format!("declare_metadata({});", self.type_name(ty));
                 self.line(start, &text, end);
             }
-            ItemKind::BufRegistry(name) => {
-                self.line(start, &format!("buf_registry {};", name.node), end)
-            }
+            ItemKind::BufRegistry(name) => self.line(start, &format!("buf_registry {};", name.node), end),
             ItemKind::Error => self.verbatim(start, end),
         }
     }
@@ -394,8 +349,7 @@ impl<'a> Printer<'a> {
                     }
                 }
                 ApiValue::List(items) => {
-                    let items: Vec<String> =
-                        items.iter().map(|e| self.expr_at(e, TERNARY)).collect();
+                    let items: Vec<String> = items.iter().map(|e| self.expr_at(e, TERNARY)).collect();
                     format!("[{}]", items.join(", "))
                 }
                 ApiValue::Todo(reason) => format!("todo({})", string_literal(&reason.node)),
@@ -427,15 +381,7 @@ impl<'a> Printer<'a> {
         if width <= MAX_WIDTH {
             return one_line;
         }
-        let (
-            TypeExprKind::Function {
-                ret,
-                params,
-                variadic,
-            },
-            Some(name),
-        ) = (&decl.ty.kind, &decl.name)
-        else {
+        let (TypeExprKind::Function { ret, params, variadic }, Some(name)) = (&decl.ty.kind, &decl.name) else {
             return one_line;
         };
         // Only when the parameter list ends the declarator (the return type
@@ -444,12 +390,7 @@ impl<'a> Printer<'a> {
         while let TypeExprKind::Pointer(inner) | TypeExprKind::Const(inner) = &base.kind {
             base = inner;
         }
-        if params.is_empty()
-            || matches!(
-                base.kind,
-                TypeExprKind::Array { .. } | TypeExprKind::Function { .. }
-            )
-        {
+        if params.is_empty() || matches!(base.kind, TypeExprKind::Array { .. } | TypeExprKind::Function { .. }) {
             return one_line;
         }
         let (spec, head) = self.split(ret, Some(&format!("{}(", name.node)));
@@ -457,23 +398,12 @@ impl<'a> Printer<'a> {
         for param in &mut params {
             param.insert_str(0, INDENT);
         }
-        format!(
-            "{prefix}{}\n{}\n)",
-            join(&self.specifiers(spec), &head),
-            params.join(",\n")
-        )
+        format!("{prefix}{}\n{}\n)", join(&self.specifiers(spec), &head), params.join(",\n"))
     }
 
     /// A declaration on its own line (a typedef or a field): an inline
     /// `struct`/`union`/`enum` body is laid out one member per line.
-    fn declaration_line(
-        &mut self,
-        start: usize,
-        prefix: &str,
-        decl: &Declaration,
-        suffix: &str,
-        end: usize,
-    ) {
+    fn declaration_line(&mut self, start: usize, prefix: &str, decl: &Declaration, suffix: &str, end: usize) {
         let (spec, declarator) = self.split_declaration(decl);
         let Some((is_const, kind, name, body)) = inline_body(spec) else {
             let text = format!("{prefix}{}{suffix}", self.declaration(decl));
@@ -482,33 +412,17 @@ impl<'a> Printer<'a> {
         };
         let spec_start = spec.span.start as usize;
         let open = self.find(spec_start, b'{').unwrap_or(spec_start);
-        let mut head = format!(
-            "{prefix}{}{}",
-            if is_const { "const " } else { "" },
-            kind.keyword()
-        );
+        let mut head = format!("{prefix}{}{}", if is_const { "const " } else { "" }, kind.keyword());
         if let Some(name) = name {
             head.push(' ');
             head.push_str(name);
         }
-        let tail = if declarator.is_empty() {
-            suffix.to_string()
-        } else {
-            format!(" {declarator}{suffix}")
-        };
+        let tail = if declarator.is_empty() { suffix.to_string() } else { format!(" {declarator}{suffix}") };
         self.tag_body(start, &head, open, body, &tail, end);
     }
 
     /// `head {` members `}tail`, or `head {}tail` when there are none.
-    fn tag_body(
-        &mut self,
-        start: usize,
-        head: &str,
-        open: usize,
-        body: &TagBody,
-        tail: &str,
-        end: usize,
-    ) {
+    fn tag_body(&mut self, start: usize, head: &str, open: usize, body: &TagBody, tail: &str, end: usize) {
         let empty = match body {
             TagBody::Fields(fields) => fields.is_empty(),
             TagBody::Enumerators(enumerators) => enumerators.is_empty(),
@@ -547,8 +461,7 @@ impl<'a> Printer<'a> {
     // ----- descriptor blocks -----
 
     fn is_empty_block(&self, block: &Block) -> bool {
-        block.stmts.is_empty()
-            && !self.has_comment_in(block.span.start as usize, block.span.end as usize)
+        block.stmts.is_empty() && !self.has_comment_in(block.span.start as usize, block.span.end as usize)
     }
 
     /// Blocks that share lines: `header {` ... `} header {` ... `}`. An empty
@@ -602,34 +515,15 @@ impl<'a> Printer<'a> {
                 let text = format!("{};", self.descriptor(descriptor));
                 self.line(start, &text, end);
             }
-            StmtKind::Argument { name, body } => {
-                self.chain(start, &[(format!("argument({})", name.node), body)], end)
-            }
+            StmtKind::Argument { name, body } => self.chain(start, &[(format!("argument({})", name.node), body)], end),
             StmtKind::Element(body) => self.chain(start, &[("element".to_string(), body)], end),
-            StmtKind::ReturnValue(body) => {
-                self.chain(start, &[("return_value".to_string(), body)], end)
-            }
-            StmtKind::Field { name, body } => {
-                self.chain(start, &[(format!("field({})", name.node), body)], end)
-            }
-            StmtKind::If {
-                cond,
-                then,
-                otherwise,
-            } => {
+            StmtKind::ReturnValue(body) => self.chain(start, &[("return_value".to_string(), body)], end),
+            StmtKind::Field { name, body } => self.chain(start, &[(format!("field({})", name.node), body)], end),
+            StmtKind::If { cond, then, otherwise } => {
                 let mut segments = vec![(format!("if ({})", self.expr_at(cond, TERNARY)), then)];
                 let mut otherwise = otherwise.as_ref();
                 while let Some(block) = otherwise {
-                    if let [Stmt {
-                        kind:
-                            StmtKind::If {
-                                cond,
-                                then,
-                                otherwise: next,
-                            },
-                        ..
-                    }] = block.stmts.as_slice()
-                    {
+                    if let [Stmt { kind: StmtKind::If { cond, then, otherwise: next }, .. }] = block.stmts.as_slice() {
                         segments.push((format!("else if ({})", self.expr_at(cond, TERNARY)), then));
                         otherwise = next.as_ref();
                     } else {
@@ -640,11 +534,7 @@ impl<'a> Printer<'a> {
                 self.chain(start, &segments, end);
             }
             StmtKind::ContextualArgument { decl, value } => {
-                let text = format!(
-                    "contextual_argument {} = {};",
-                    self.declaration(decl),
-                    self.expr_at(value, TERNARY)
-                );
+                let text = format!("contextual_argument {} = {};", self.declaration(decl), self.expr_at(value, TERNARY));
                 self.line(start, &text, end);
             }
             StmtKind::Replace { side, code } => {
@@ -719,11 +609,7 @@ impl<'a> Printer<'a> {
                     let TypeExprKind::Pointer(pointee) = &inner.kind else {
                         return (ty, declarator);
                     };
-                    declarator = if declarator.is_empty() {
-                        "* const".to_string()
-                    } else {
-                        format!("* const {declarator}")
-                    };
+                    declarator = if declarator.is_empty() { "* const".to_string() } else { format!("* const {declarator}") };
                     starred = true;
                     ty = pointee;
                 }
@@ -732,26 +618,16 @@ impl<'a> Printer<'a> {
                         declarator = format!("({declarator})");
                         starred = false;
                     }
-                    let len = len
-                        .as_ref()
-                        .map(|len| self.expr_at(len, TERNARY))
-                        .unwrap_or_default();
+                    let len = len.as_ref().map(|len| self.expr_at(len, TERNARY)).unwrap_or_default();
                     declarator = format!("{declarator}[{len}]");
                     ty = element;
                 }
-                TypeExprKind::Function {
-                    ret,
-                    params,
-                    variadic,
-                } => {
+                TypeExprKind::Function { ret, params, variadic } => {
                     if starred {
                         declarator = format!("({declarator})");
                         starred = false;
                     }
-                    declarator = format!(
-                        "{declarator}({})",
-                        self.params(params, *variadic).join(", ")
-                    );
+                    declarator = format!("{declarator}({})", self.params(params, *variadic).join(", "));
                     ty = ret;
                 }
                 _ => return (ty, declarator),
@@ -798,10 +674,7 @@ impl<'a> Printer<'a> {
                 }
                 if let Some(body) = body {
                     let members: Vec<String> = match body.as_ref() {
-                        TagBody::Fields(fields) => fields
-                            .iter()
-                            .map(|f| format!("{};", self.declaration(f)))
-                            .collect(),
+                        TagBody::Fields(fields) => fields.iter().map(|f| format!("{};", self.declaration(f))).collect(),
                         TagBody::Enumerators(enumerators) => enumerators
                             .iter()
                             .map(|e| match &e.value {
@@ -849,35 +722,19 @@ impl<'a> Printer<'a> {
             ExprKind::Unary(op, operand) => {
                 let operand = self.expr_at(operand, UNARY);
                 // `& &x`: written together they would lex as `&&`
-                let space = if *op == UnaryOp::AddrOf && operand.starts_with('&') {
-                    " "
-                } else {
-                    ""
-                };
+                let space = if *op == UnaryOp::AddrOf && operand.starts_with('&') { " " } else { "" };
                 format!("{}{space}{operand}", op.as_str())
             }
             ExprKind::Binary(op, lhs, rhs) => {
                 let strength = binary_strength(*op);
-                format!(
-                    "{} {} {}",
-                    self.expr_at(lhs, strength),
-                    op.as_str(),
-                    self.expr_at(rhs, strength + 1)
-                )
+                format!("{} {} {}", self.expr_at(lhs, strength), op.as_str(), self.expr_at(rhs, strength + 1))
             }
             ExprKind::Assign(target, value) => {
-                format!(
-                    "{} = {}",
-                    self.expr_at(target, TERNARY),
-                    self.expr_at(value, TERNARY)
-                )
+                format!("{} = {}", self.expr_at(target, TERNARY), self.expr_at(value, TERNARY))
             }
-            ExprKind::Ternary(cond, then, otherwise) => format!(
-                "{} ? {} : {}",
-                self.expr_at(cond, TERNARY + 1),
-                self.expr_at(then, TERNARY),
-                self.expr_at(otherwise, TERNARY)
-            ),
+            ExprKind::Ternary(cond, then, otherwise) => {
+                format!("{} ? {} : {}", self.expr_at(cond, TERNARY + 1), self.expr_at(then, TERNARY), self.expr_at(otherwise, TERNARY))
+            }
             ExprKind::Call(name, args) => {
                 let args: Vec<String> = args.iter().map(|a| self.expr_at(a, TERNARY)).collect();
                 let args = args.join(", ");
@@ -890,23 +747,10 @@ impl<'a> Printer<'a> {
             }
             ExprKind::SizeofType(ty) => format!("sizeof({})", self.type_name(ty)),
             ExprKind::Member { base, field, arrow } => {
-                format!(
-                    "{}{}{}",
-                    self.postfix_base(base),
-                    if *arrow { "->" } else { "." },
-                    field.node
-                )
+                format!("{}{}{}", self.postfix_base(base), if *arrow { "->" } else { "." }, field.node)
             }
-            ExprKind::Index(base, index) => format!(
-                "{}[{}]",
-                self.postfix_base(base),
-                self.expr_at(index, TERNARY)
-            ),
-            ExprKind::Error => self
-                .src
-                .get(expr.span.range())
-                .unwrap_or_default()
-                .to_string(),
+            ExprKind::Index(base, index) => format!("{}[{}]", self.postfix_base(base), self.expr_at(index, TERNARY)),
+            ExprKind::Error => self.src.get(expr.span.range()).unwrap_or_default().to_string(),
         }
     }
 
@@ -941,11 +785,7 @@ fn inline_body(spec: &TypeExpr) -> Option<(bool, TagKind, Option<&str>, &TagBody
         _ => (false, spec),
     };
     match &spec.kind {
-        TypeExprKind::Tag {
-            kind,
-            name,
-            body: Some(body),
-        } => Some((is_const, *kind, name.as_deref(), body)),
+        TypeExprKind::Tag { kind, name, body: Some(body) } => Some((is_const, *kind, name.as_deref(), body)),
         _ => None,
     }
 }
@@ -962,9 +802,7 @@ fn join(specifiers: &str, declarator: &str) -> String {
 
 /// The leading identifier of `text` and what follows it.
 fn leading_word(text: &str) -> Option<(&str, &str)> {
-    let len = text
-        .find(|c: char| !(c == '_' || c.is_ascii_alphanumeric()))
-        .unwrap_or(text.len());
+    let len = text.find(|c: char| !(c == '_' || c.is_ascii_alphanumeric())).unwrap_or(text.len());
     let word = &text[..len];
     let starts_like_ident = word.starts_with(|c: char| c == '_' || c.is_ascii_alphabetic());
     starts_like_ident.then(|| (word, text[len..].trim_start()))
@@ -972,9 +810,7 @@ fn leading_word(text: &str) -> Option<(&str, &str)> {
 
 /// Whether the parser reads `sizeof(text)` as `sizeof` of a type.
 fn reads_as_type(text: &str) -> bool {
-    leading_word(text).is_some_and(|(word, rest)| {
-        TYPE_WORDS.contains(&word) || rest.is_empty() || rest.starts_with('*')
-    })
+    leading_word(text).is_some_and(|(word, rest)| TYPE_WORDS.contains(&word) || rest.is_empty() || rest.starts_with('*'))
 }
 
 /// Whether the parser reads the statement `text` as an expression statement
@@ -986,10 +822,7 @@ fn reads_as_expression(text: &str) -> bool {
     let Some((word, rest)) = leading_word(text) else {
         return false;
     };
-    if matches!(
-        word,
-        "if" | "contextual_argument" | "replace_guest" | "replace_server"
-    ) {
+    if matches!(word, "if" | "contextual_argument" | "replace_guest" | "replace_server") {
         return false;
     }
     if matches!(word, "argument" | "field") && rest.starts_with('(') {
@@ -1049,10 +882,5 @@ fn push_escaped(out: &mut String, ch: char) {
 /// A comment as printed: without trailing whitespace on any of its lines (a
 /// line comment read from a CRLF file ends in `\r`).
 fn comment_text(comment: &Comment) -> String {
-    comment
-        .text
-        .lines()
-        .map(str::trim_end)
-        .collect::<Vec<_>>()
-        .join("\n")
+    comment.text.lines().map(str::trim_end).collect::<Vec<_>>().join("\n")
 }

@@ -64,8 +64,14 @@ pub struct Api {
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
 pub enum Type {
     Builtin(BuiltinType),
-    Pointer { pointee: Box<Type>, pointee_const: bool },
-    Array { element: Box<Type>, len: u64 },
+    Pointer {
+        pointee: Box<Type>,
+        pointee_const: bool,
+    },
+    Array {
+        element: Box<Type>,
+        len: u64,
+    },
     /// A typedef, struct, union or enum declared in the spec.
     Named(TypeId),
     Function(Box<Signature>),
@@ -89,9 +95,15 @@ pub enum TypeDefKind {
     Typedef(Type),
     /// `fields` is `None` for an incomplete struct (`struct _cl_mem;`), the
     /// usual shape of an API object.
-    Struct { fields: Option<Vec<FieldDef>> },
-    Union { fields: Option<Vec<FieldDef>> },
-    Enum { variants: Vec<(String, i128)> },
+    Struct {
+        fields: Option<Vec<FieldDef>>,
+    },
+    Union {
+        fields: Option<Vec<FieldDef>>,
+    },
+    Enum {
+        variants: Vec<(String, i128)>,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -126,7 +138,9 @@ pub struct Function {
 pub enum CallMode {
     Sync,
     /// Returns `success` at once; errors surface on a later call.
-    Async { success: i128 },
+    Async {
+        success: i128,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -283,7 +297,11 @@ pub enum ExprKind {
     Binary(BinaryOp, Box<Expr>, Box<Expr>),
     Assign(Box<Expr>, Box<Expr>),
     Ternary(Box<Expr>, Box<Expr>, Box<Expr>),
-    Member { base: Box<Expr>, field: usize, arrow: bool },
+    Member {
+        base: Box<Expr>,
+        field: usize,
+        arrow: bool,
+    },
     Index(Box<Expr>, Box<Expr>),
     SizeOf(Type),
     Library(LibraryFn, Vec<Expr>),

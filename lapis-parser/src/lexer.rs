@@ -137,12 +137,7 @@ pub struct Lexed {
 pub const RAW_BLOCK_KEYWORDS: [&str; 2] = ["replace_guest", "replace_server"];
 
 pub fn lex(source: &str) -> Lexed {
-    let mut lexer = Lexer {
-        src: source.as_bytes(),
-        text: source,
-        pos: 0,
-        out: Lexed::default(),
-    };
+    let mut lexer = Lexer { src: source.as_bytes(), text: source, pos: 0, out: Lexed::default() };
     lexer.run();
     lexer.out
 }
@@ -160,16 +155,11 @@ impl Lexer<'_> {
     }
 
     fn push(&mut self, kind: TokenKind, start: usize) {
-        self.out.tokens.push(Token {
-            kind,
-            span: Span::new(start, self.pos),
-        });
+        self.out.tokens.push(Token { kind, span: Span::new(start, self.pos) });
     }
 
     fn error(&mut self, code: Code, message: String, span: Span, label: &str) {
-        self.out
-            .diagnostics
-            .push(Diagnostic::error(code, message).with_primary(span, label));
+        self.out.diagnostics.push(Diagnostic::error(code, message).with_primary(span, label));
     }
 
     fn run(&mut self) {
@@ -224,17 +214,11 @@ impl Lexer<'_> {
             }
         }
         let end = self.src.len();
-        self.out.tokens.push(Token {
-            kind: TokenKind::Eof,
-            span: Span::new(end, end),
-        });
+        self.out.tokens.push(Token { kind: TokenKind::Eof, span: Span::new(end, end) });
     }
 
     fn comment(&mut self, start: usize) {
-        self.out.comments.push(Comment {
-            text: self.text[start..self.pos].to_string(),
-            span: Span::new(start, self.pos),
-        });
+        self.out.comments.push(Comment { text: self.text[start..self.pos].to_string(), span: Span::new(start, self.pos) });
     }
 
     fn punct(&self) -> Option<(Punct, usize)> {

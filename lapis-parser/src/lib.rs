@@ -16,6 +16,6 @@ mod parser;
 pub mod render;
 pub mod span;
 
-pub use diagnostic::{Diagnostic, Severity};
 pub use check::{check, check_source, Checked};
+pub use diagnostic::{Diagnostic, Severity};
 pub use parser::parse;

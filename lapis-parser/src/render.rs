@@ -55,11 +55,7 @@ fn to_codespan(d: &Diagnostic, len: usize) -> CsDiagnostic<()> {
     if let Some(help) = &d.help {
         notes.push(format!("help: {help}"));
     }
-    CsDiagnostic::new(severity)
-        .with_code(d.code.as_str())
-        .with_message(&d.message)
-        .with_labels(labels)
-        .with_notes(notes)
+    CsDiagnostic::new(severity).with_code(d.code.as_str()).with_message(&d.message).with_labels(labels).with_notes(notes)
 }
 
 #[derive(Serialize)]
@@ -101,10 +97,7 @@ pub fn render_json(file_name: &str, source: &str, diagnostics: &[Diagnostic]) ->
             start: span.start,
             end: span.end,
             begin: JsonPosition { line, column },
-            finish: JsonPosition {
-                line: end_line,
-                column: end_column,
-            },
+            finish: JsonPosition { line: end_line, column: end_column },
             message,
         }
     }

@@ -5,8 +5,8 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use lapis_parser::ast::{
-    ApiValue, Constant, Declaration, DescriptorArg, Expr, ExprKind, Function, Item, ItemKind,
-    SourceFile, Stmt, StmtKind, TagBody, TypeExpr, TypeExprKind,
+    ApiValue, Constant, Declaration, DescriptorArg, Expr, ExprKind, Function, Item, ItemKind, SourceFile, Stmt, StmtKind, TagBody,
+    TypeExpr, TypeExprKind,
 };
 use lapis_parser::fmt::{format_file, format_source};
 use lapis_parser::span::{Span, Spanned};
@@ -25,10 +25,7 @@ fn format(source: &str) -> String {
 fn parse_clean(source: &str) -> SourceFile {
     let (file, diagnostics) = lapis_parser::parse(source);
     let errors: Vec<_> = diagnostics.iter().filter(|d| d.is_error()).collect();
-    assert!(
-        errors.is_empty(),
-        "syntax errors in:\n{source}\n{errors:#?}"
-    );
+    assert!(errors.is_empty(), "syntax errors in:\n{source}\n{errors:#?}");
     file
 }
 
@@ -52,16 +49,7 @@ fn model(file: &SourceFile) -> Value {
 
 /// Comment texts, with the trailing whitespace the formatter drops.
 fn comments(file: &SourceFile) -> Vec<String> {
-    file.comments
-        .iter()
-        .map(|c| {
-            c.text
-                .lines()
-                .map(str::trim_end)
-                .collect::<Vec<_>>()
-                .join("\n")
-        })
-        .collect()
+    file.comments.iter().map(|c| c.text.lines().map(str::trim_end).collect::<Vec<_>>().join("\n")).collect()
 }
 
 /// Properties 1-3: idempotence, same model, same comments.
@@ -69,31 +57,13 @@ fn assert_properties(name: &str, source: &str) -> String {
     let original = parse_clean(source);
     let formatted = format(source);
     let reparsed = parse_clean(&formatted);
-    assert_eq!(
-        model(&original),
-        model(&reparsed),
-        "{name}: formatting changed the model:\n{formatted}"
-    );
-    assert_eq!(
-        comments(&original),
-        comments(&reparsed),
-        "{name}: comments not kept:\n{formatted}"
-    );
-    assert_eq!(
-        format(&formatted),
-        formatted,
-        "{name}: formatting is not idempotent"
-    );
+    assert_eq!(model(&original), model(&reparsed), "{name}: formatting changed the model:\n{formatted}");
+    assert_eq!(comments(&original), comments(&reparsed), "{name}: comments not kept:\n{formatted}");
+    assert_eq!(format(&formatted), formatted, "{name}: formatting is not idempotent");
     if !formatted.is_empty() {
-        assert!(
-            formatted.ends_with('\n') && !formatted.ends_with("\n\n"),
-            "{name}: must end with one newline"
-        );
+        assert!(formatted.ends_with('\n') && !formatted.ends_with("\n\n"), "{name}: must end with one newline");
     }
-    assert!(
-        !formatted.contains("\n\n\n"),
-        "{name}: at most one blank line in a row:\n{formatted}"
-    );
+    assert!(!formatted.contains("\n\n\n"), "{name}: at most one blank line in a row:\n{formatted}");
     formatted
 }
 
@@ -281,10 +251,7 @@ const RICH: &[(&str, &str)] = &[("cuda", CUDA), ("opencl", OPENCL), ("comments",
 fn rich_specs_keep_their_model_and_comments() {
     for (name, source) in RICH {
         let formatted = assert_properties(name, source);
-        assert!(
-            formatted.lines().all(|line| line == line.trim_end()),
-            "{name}: trailing whitespace:\n{formatted}"
-        );
+        assert!(formatted.lines().all(|line| line == line.trim_end()), "{name}: trailing whitespace:\n{formatted}");
     }
 }
 
@@ -294,11 +261,7 @@ fn rich_specs_with_crlf_line_endings() {
         let crlf = source.replace('\n', "\r\n");
         let formatted = assert_properties(name, &crlf);
         // only the Rust of `replace_*` blocks keeps its `\r`: it is verbatim
-        assert_eq!(
-            formatted.replace('\r', ""),
-            format(source),
-            "{name}: line endings changed the output"
-        );
+        assert_eq!(formatted.replace('\r', ""), format(source), "{name}: line endings changed the output");
     }
 }
 
@@ -316,10 +279,7 @@ fn comments_between_any_two_tokens() {
                 let Ok(formatted) = format_source(&edited) else {
                     // between `replace_guest` and its `{` a comment is a syntax error
                     let before = source[..at].trim_end();
-                    assert!(
-                        before.ends_with("replace_guest") || before.ends_with("replace_server"),
-                        "{case}"
-                    );
+                    assert!(before.ends_with("replace_guest") || before.ends_with("replace_server"), "{case}");
                     continue;
                 };
                 let reparsed = parse_clean(&formatted);
@@ -328,11 +288,7 @@ fn comments_between_any_two_tokens() {
                 let written: Vec<&str> = written.iter().map(|c| c.text.trim_end()).collect();
                 let kept: Vec<&str> = reparsed.comments.iter().map(|c| c.text.as_str()).collect();
                 assert_eq!(kept, written, "{case}:\n{formatted}");
-                assert_eq!(
-                    format_file(&reparsed, &formatted),
-                    formatted,
-                    "{case}: not idempotent"
-                );
+                assert_eq!(format_file(&reparsed, &formatted), formatted, "{case}: not idempotent");
             }
         }
     }
@@ -416,10 +372,7 @@ impl Kinds {
     fn tag_body(&mut self, body: &TagBody) {
         match body {
             TagBody::Fields(fields) => fields.iter().for_each(|f| self.decl(f)),
-            TagBody::Enumerators(list) => list
-                .iter()
-                .filter_map(|e| e.value.as_ref())
-                .for_each(|e| self.expr(e)),
+            TagBody::Enumerators(list) => list.iter().filter_map(|e| e.value.as_ref()).for_each(|e| self.expr(e)),
         }
     }
 
@@ -472,16 +425,9 @@ impl Kinds {
                 body.stmts.iter().for_each(|s| self.stmt(s));
                 "Field"
             }
-            StmtKind::If {
-                cond,
-                then,
-                otherwise,
-            } => {
+            StmtKind::If { cond, then, otherwise } => {
                 self.expr(cond);
-                then.stmts
-                    .iter()
-                    .chain(otherwise.iter().flat_map(|b| &b.stmts))
-                    .for_each(|s| self.stmt(s));
+                then.stmts.iter().chain(otherwise.iter().flat_map(|b| &b.stmts)).for_each(|s| self.stmt(s));
                 "If"
             }
             StmtKind::ContextualArgument { decl, value } => {
@@ -545,10 +491,7 @@ impl Kinds {
 fn rich_specs_cover_every_kind() {
     let mut kinds = Kinds::default();
     for (_, source) in RICH {
-        parse_clean(source)
-            .items
-            .iter()
-            .for_each(|item| kinds.item(item));
+        parse_clean(source).items.iter().for_each(|item| kinds.item(item));
     }
     let expected: BTreeSet<&str> = [
         // items
@@ -625,10 +568,7 @@ fn repository_specs_keep_their_model_and_comments() {
         let (_, diagnostics) = lapis_parser::parse(&source);
         if diagnostics.iter().any(|d| d.is_error()) {
             // a UI test of a syntax error: the formatter must leave it alone
-            assert!(
-                format_source(&source).is_err(),
-                "{name}: formatted despite syntax errors"
-            );
+            assert!(format_source(&source).is_err(), "{name}: formatted despite syntax errors");
             continue;
         }
         assert_properties(&name, &source);
@@ -650,10 +590,7 @@ fn syntax_errors_are_refused() {
         "int f(void) { in; } }",
     ] {
         let diagnostics = format_source(source).expect_err(source);
-        assert!(
-            diagnostics.iter().any(|d| d.is_error()),
-            "{source}: refused without an error"
-        );
+        assert!(diagnostics.iter().any(|d| d.is_error()), "{source}: refused without an error");
     }
 }
 
@@ -661,10 +598,7 @@ fn syntax_errors_are_refused() {
 fn empty_and_comment_only_files() {
     assert_eq!(format(""), "");
     assert_eq!(format("  \n\n"), "");
-    assert_eq!(
-        format("// a\n\n\n/* b */  // c\n"),
-        "// a\n\n/* b */\n// c\n"
-    );
+    assert_eq!(format("// a\n\n\n/* b */  // c\n"), "// a\n\n/* b */\n// c\n");
 }
 
 // ----- exact output -----
@@ -840,24 +774,15 @@ fn sp<T>(node: T) -> Spanned<T> {
 }
 
 fn ty(kind: TypeExprKind) -> TypeExpr {
-    TypeExpr {
-        kind,
-        span: Span::default(),
-    }
+    TypeExpr { kind, span: Span::default() }
 }
 
 fn ex(kind: ExprKind) -> Expr {
-    Expr {
-        kind,
-        span: Span::default(),
-    }
+    Expr { kind, span: Span::default() }
 }
 
 fn item(kind: ItemKind) -> Item {
-    Item {
-        kind,
-        span: Span::default(),
-    }
+    Item { kind, span: Span::default() }
 }
 
 fn base_type() -> impl Strategy<Value = TypeExpr> {
@@ -866,57 +791,25 @@ fn base_type() -> impl Strategy<Value = TypeExpr> {
         Just(ty(TypeExprKind::Builtin(BuiltinType::Int))),
         Just(ty(TypeExprKind::Builtin(BuiltinType::UnsignedLongLong))),
         Just(ty(TypeExprKind::Named("cl_mem".into()))),
-        Just(ty(TypeExprKind::Tag {
-            kind: TagKind::Struct,
-            name: Some("s".into()),
-            body: None
-        })),
+        Just(ty(TypeExprKind::Tag { kind: TagKind::Struct, name: Some("s".into()), body: None })),
     ]
-    .prop_flat_map(|base| {
-        prop_oneof![
-            Just(base.clone()),
-            Just(ty(TypeExprKind::Const(Box::new(base))))
-        ]
-    })
+    .prop_flat_map(|base| prop_oneof![Just(base.clone()), Just(ty(TypeExprKind::Const(Box::new(base))))])
 }
 
 fn declarator_type() -> impl Strategy<Value = TypeExpr> {
     base_type().prop_recursive(4, 16, 3, |inner| {
-        let param = (
-            inner.clone(),
-            prop::option::of(prop_oneof![Just("a"), Just("b")]),
-        )
-            .prop_map(|(ty, name)| Declaration {
-                ty,
-                name: name.map(|n| sp(n.to_string())),
-                span: Span::default(),
-            });
+        let param = (inner.clone(), prop::option::of(prop_oneof![Just("a"), Just("b")])).prop_map(|(ty, name)| Declaration {
+            ty,
+            name: name.map(|n| sp(n.to_string())),
+            span: Span::default(),
+        });
         prop_oneof![
-            inner
-                .clone()
-                .prop_map(|t| ty(TypeExprKind::Pointer(Box::new(t)))),
-            inner
-                .clone()
-                .prop_map(
-                    |t| ty(TypeExprKind::Const(Box::new(ty(TypeExprKind::Pointer(
-                        Box::new(t)
-                    )))))
-                ),
-            (inner.clone(), prop::option::of(0u64..100)).prop_map(|(t, len)| ty(
-                TypeExprKind::Array {
-                    element: Box::new(t),
-                    len: len.map(|n| Box::new(ex(ExprKind::Int(n)))),
-                }
-            )),
-            (inner, prop::collection::vec(param, 0..3), any::<bool>()).prop_map(
-                |(ret, params, variadic)| {
-                    ty(TypeExprKind::Function {
-                        ret: Box::new(ret),
-                        params,
-                        variadic,
-                    })
-                }
-            ),
+            inner.clone().prop_map(|t| ty(TypeExprKind::Pointer(Box::new(t)))),
+            inner.clone().prop_map(|t| ty(TypeExprKind::Const(Box::new(ty(TypeExprKind::Pointer(Box::new(t))))))),
+            (inner.clone(), prop::option::of(0u64..100))
+                .prop_map(|(t, len)| ty(TypeExprKind::Array { element: Box::new(t), len: len.map(|n| Box::new(ex(ExprKind::Int(n)))) })),
+            (inner, prop::collection::vec(param, 0..3), any::<bool>())
+                .prop_map(|(ret, params, variadic)| { ty(TypeExprKind::Function { ret: Box::new(ret), params, variadic }) }),
         ]
     })
 }
@@ -927,24 +820,15 @@ fn expression() -> impl Strategy<Value = Expr> {
     let leaf = prop_oneof![
         any::<u64>().prop_map(|v| ex(ExprKind::Int(v))),
         any::<f64>()
-            .prop_filter("a literal is finite and positive", |v| v.is_finite()
-                && v.is_sign_positive())
+            .prop_filter("a literal is finite and positive", |v| v.is_finite() && v.is_sign_positive())
             .prop_map(|v| ex(ExprKind::Float(v))),
         any::<String>().prop_map(|s| ex(ExprKind::Str(s))),
         any::<char>().prop_map(|c| ex(ExprKind::Char(c as u32))),
         name.clone().prop_map(|n| ex(ExprKind::Name(n))),
-        Just(ex(ExprKind::SizeofType(ty(TypeExprKind::Pointer(
-            Box::new(ty(TypeExprKind::Named("T".into())))
-        ))))),
+        Just(ex(ExprKind::SizeofType(ty(TypeExprKind::Pointer(Box::new(ty(TypeExprKind::Named("T".into())))))))),
     ];
     leaf.prop_recursive(5, 32, 3, move |inner| {
-        let unary = prop_oneof![
-            Just(Neg),
-            Just(Not),
-            Just(BitNot),
-            Just(Deref),
-            Just(AddrOf)
-        ];
+        let unary = prop_oneof![Just(Neg), Just(Not), Just(BitNot), Just(Deref), Just(AddrOf)];
         let binary = prop_oneof![
             Just(Mul),
             Just(Div),
@@ -968,37 +852,20 @@ fn expression() -> impl Strategy<Value = Expr> {
         let b = |e: Expr| Box::new(e);
         prop_oneof![
             (unary, inner.clone()).prop_map(move |(op, e)| ex(ExprKind::Unary(op, b(e)))),
-            (binary, inner.clone(), inner.clone())
-                .prop_map(move |(op, l, r)| ex(ExprKind::Binary(op, b(l), b(r)))),
-            (inner.clone(), inner.clone(), inner.clone())
-                .prop_map(move |(c, t, o)| ex(ExprKind::Ternary(b(c), b(t), b(o)))),
-            (
-                prop_oneof![Just("f"), Just("min"), Just("sizeof")],
-                prop::collection::vec(inner.clone(), 0..3)
-            )
-                .prop_map(|(f, args)| {
-                    // the parser only makes one-operand `sizeof` calls
-                    let args = if f == "sizeof" {
-                        args.into_iter().take(1).collect::<Vec<_>>()
-                    } else {
-                        args
-                    };
-                    let f = if f == "sizeof" && args.is_empty() {
-                        "f"
-                    } else {
-                        f
-                    };
-                    ex(ExprKind::Call(sp(f.to_string()), args))
-                }),
-            (inner.clone(), name.clone(), any::<bool>()).prop_map(move |(base, field, arrow)| ex(
-                ExprKind::Member {
-                    base: b(base),
-                    field: sp(field),
-                    arrow,
-                }
-            )),
-            (inner.clone(), inner)
-                .prop_map(move |(base, index)| ex(ExprKind::Index(b(base), b(index)))),
+            (binary, inner.clone(), inner.clone()).prop_map(move |(op, l, r)| ex(ExprKind::Binary(op, b(l), b(r)))),
+            (inner.clone(), inner.clone(), inner.clone()).prop_map(move |(c, t, o)| ex(ExprKind::Ternary(b(c), b(t), b(o)))),
+            (prop_oneof![Just("f"), Just("min"), Just("sizeof")], prop::collection::vec(inner.clone(), 0..3)).prop_map(|(f, args)| {
+                // the parser only makes one-operand `sizeof` calls
+                let args = if f == "sizeof" { args.into_iter().take(1).collect::<Vec<_>>() } else { args };
+                let f = if f == "sizeof" && args.is_empty() { "f" } else { f };
+                ex(ExprKind::Call(sp(f.to_string()), args))
+            }),
+            (inner.clone(), name.clone(), any::<bool>()).prop_map(move |(base, field, arrow)| ex(ExprKind::Member {
+                base: b(base),
+                field: sp(field),
+                arrow,
+            })),
+            (inner.clone(), inner).prop_map(move |(base, index)| ex(ExprKind::Index(b(base), b(index)))),
         ]
     })
 }
@@ -1006,16 +873,10 @@ fn expression() -> impl Strategy<Value = Expr> {
 /// Formats a tree built by hand (no source text) and checks that the text
 /// parses back to the same tree.
 fn assert_round_trip(items: Vec<Item>) -> Result<(), TestCaseError> {
-    let file = SourceFile {
-        items,
-        comments: Vec::new(),
-    };
+    let file = SourceFile { items, comments: Vec::new() };
     let text = format_file(&file, "");
     let (reparsed, diagnostics) = lapis_parser::parse(&text);
-    prop_assert!(
-        diagnostics.iter().all(|d| !d.is_error()),
-        "{text}\n{diagnostics:#?}"
-    );
+    prop_assert!(diagnostics.iter().all(|d| !d.is_error()), "{text}\n{diagnostics:#?}");
     prop_assert_eq!(model(&file), model(&reparsed), "{}", text);
     prop_assert_eq!(format_file(&reparsed, &text), text);
     Ok(())

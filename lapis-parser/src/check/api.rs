@@ -50,7 +50,8 @@ impl Checker {
         for entry in &block.entries {
             let key = entry.key.node.as_str();
             if !KEYS.contains(&key) {
-                let mut d = Diagnostic::error(Code::ApiBlock, format!("unknown `api` setting `{key}`")).with_primary(entry.key.span, "not a setting");
+                let mut d = Diagnostic::error(Code::ApiBlock, format!("unknown `api` setting `{key}`"))
+                    .with_primary(entry.key.span, "not a setting");
                 if let Some(best) = diagnostic::suggest(key, KEYS.iter().copied()) {
                     d = d.with_help(format!("did you mean `{best}`?")).with_fix(entry.key.span, best, format!("use `{best}`"));
                 } else {
@@ -85,7 +86,9 @@ impl Checker {
                 }
                 ApiValue::List(items) => {
                     let span = items.first().map_or(entry.span, |e| e.span);
-                    self.report(Diagnostic::error(Code::TypeMismatch, format!("`{key}` takes one value, not a list")).with_primary(span, "a list"));
+                    self.report(
+                        Diagnostic::error(Code::TypeMismatch, format!("`{key}` takes one value, not a list")).with_primary(span, "a list"),
+                    );
                     continue;
                 }
                 ApiValue::Expr(e) => e,
@@ -136,9 +139,12 @@ impl Checker {
         let missing: Vec<&str> = REQUIRED.iter().copied().filter(|k| !seen.iter().any(|(s, _)| s == k)).collect();
         if !missing.is_empty() {
             self.report(
-                Diagnostic::error(Code::ApiBlock, format!("the `api` block is missing {}", missing.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ")))
-                    .with_primary(block.name.span, "incomplete")
-                    .with_help(format!("a complete block looks like:\n{EXAMPLE}")),
+                Diagnostic::error(
+                    Code::ApiBlock,
+                    format!("the `api` block is missing {}", missing.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ")),
+                )
+                .with_primary(block.name.span, "incomplete")
+                .with_help(format!("a complete block looks like:\n{EXAMPLE}")),
             );
         }
     }

@@ -62,13 +62,9 @@ impl Checker {
             }
             A::Float(v) => expr(ExprKind::Float(*v), Type::Builtin(BuiltinType::Double)),
             A::Char(c) => expr(ExprKind::Int(*c as i128), Type::Builtin(BuiltinType::Char)),
-            A::Str(s) => expr(
-                ExprKind::Str(s.clone()),
-                Type::Pointer {
-                    pointee: Box::new(Type::Builtin(BuiltinType::Char)),
-                    pointee_const: true,
-                },
-            ),
+            A::Str(s) => {
+                expr(ExprKind::Str(s.clone()), Type::Pointer { pointee: Box::new(Type::Builtin(BuiltinType::Char)), pointee_const: true })
+            }
             A::Name(name) => return self.resolve_name(name, e.span, env),
             A::Unary(op, inner) => {
                 let inner = self.resolve_expr(inner, env)?;
@@ -83,10 +79,7 @@ impl Checker {
                         Shape::Array { element } => element,
                         _ => return self.invalid_operand(e.span, "`*` needs a pointer", &inner.ty),
                     },
-                    UnaryOp::AddrOf => Type::Pointer {
-                        pointee: Box::new(inner.ty.clone()),
-                        pointee_const: false,
-                    },
+                    UnaryOp::AddrOf => Type::Pointer { pointee: Box::new(inner.ty.clone()), pointee_const: false },
                 };
                 expr(ExprKind::Unary(*op, Box::new(inner)), ty)
             }
@@ -126,8 +119,11 @@ impl Checker {
                 let fields = self.record_fields(id);
                 let Some(index) = fields.iter().position(|(n, _)| *n == field.node) else {
                     let names = fields.iter().map(|(n, _)| n.as_str());
-                    let mut d = Diagnostic::error(Code::UnknownField, format!("no field `{}` in `{}`", field.node, self.spec.types[id.index()].name))
-                        .with_primary(field.span, "unknown field");
+                    let mut d = Diagnostic::error(
+                        Code::UnknownField,
+                        format!("no field `{}` in `{}`", field.node, self.spec.types[id.index()].name),
+                    )
+                    .with_primary(field.span, "unknown field");
                     if let Some(best) = diagnostic::suggest(&field.node, names) {
                         d = d.with_help(format!("did you mean `{best}`?")).with_fix(field.span, best, format!("use `{best}`"));
                     }
@@ -135,14 +131,7 @@ impl Checker {
                     return None;
                 };
                 let ty = fields[index].1.clone();
-                expr(
-                    ExprKind::Member {
-                        base: Box::new(base),
-                        field: index,
-                        arrow: *arrow,
-                    },
-                    ty,
-                )
+                expr(ExprKind::Member { base: Box::new(base), field: index, arrow: *arrow }, ty)
             }
             A::Index(base, index) => {
                 let (base, index) = (self.resolve_expr(base, env), self.resolve_expr(index, env));
@@ -211,7 +200,8 @@ impl Checker {
             return Some(expr(ExprKind::Constant(id), ty));
         }
         let is_param = env.params.iter().chain(env.contextual.iter()).any(|(n, _)| n == name);
-        let mut d = Diagnostic::error(Code::UnknownName, format!("cannot find `{name}` here")).with_primary(span, "not found in this scope");
+        let mut d =
+            Diagnostic::error(Code::UnknownName, format!("cannot find `{name}` here")).with_primary(span, "not found in this scope");
         if is_param || (name == "index" && !env.runtime) {
             d = d.with_help("only constants are allowed here");
             d.code = Code::NotConstant;
@@ -294,10 +284,7 @@ impl Checker {
             rest = &args[1..];
         }
         resolved.extend(self.resolve_args(rest, env)?);
-        let void_ptr = |pointee_const| Type::Pointer {
-            pointee: Box::new(Type::Builtin(BuiltinType::Void)),
-            pointee_const,
-        };
+        let void_ptr = |pointee_const| Type::Pointer { pointee: Box::new(Type::Builtin(BuiltinType::Void)), pointee_const };
         let ty = match library {
             LibraryFn::Metadata => {
                 let Some(meta) = self.spec.metadata.clone() else {
@@ -309,20 +296,14 @@ impl Checker {
                     return None;
                 };
                 self.expect_key(&resolved[0], args[0].span)?;
-                Type::Pointer {
-                    pointee: Box::new(meta),
-                    pointee_const: false,
-                }
+                Type::Pointer { pointee: Box::new(meta), pointee_const: false }
             }
             LibraryFn::RegisterBuf => {
                 self.expect_key(&resolved[1], args[1].span)?;
                 self.expect_number(&resolved[3], args[3].span, true)?;
                 Type::Builtin(BuiltinType::Void)
             }
-            LibraryFn::GetBufs => Type::Pointer {
-                pointee: Box::new(void_ptr(false)),
-                pointee_const: false,
-            },
+            LibraryFn::GetBufs => Type::Pointer { pointee: Box::new(void_ptr(false)), pointee_const: false },
             LibraryFn::GetNBufs => size_type(),
             LibraryFn::GetBufSize => {
                 self.expect_number(&resolved[2], args[2].span, true)?;
@@ -365,7 +346,10 @@ impl Checker {
 
     fn resolve_registry(&mut self, arg: &ast::Expr) -> Option<ir::Expr> {
         let A::Name(name) = &arg.kind else {
-            self.report(Diagnostic::error(Code::UnknownRegistry, "expected the name of a buffer registry").with_primary(arg.span, "not a registry name"));
+            self.report(
+                Diagnostic::error(Code::UnknownRegistry, "expected the name of a buffer registry")
+                    .with_primary(arg.span, "not a registry name"),
+            );
             return None;
         };
         match self.registry_names.get(name).copied() {
@@ -374,7 +358,8 @@ impl Checker {
                 Some(expr(ExprKind::Registry(declared.id), Type::Builtin(BuiltinType::Void)))
             }
             None => {
-                let mut d = Diagnostic::error(Code::UnknownRegistry, format!("unknown buffer registry `{name}`")).with_primary(arg.span, "not declared");
+                let mut d = Diagnostic::error(Code::UnknownRegistry, format!("unknown buffer registry `{name}`"))
+                    .with_primary(arg.span, "not declared");
                 if let Some(best) = diagnostic::suggest(name, self.registry_names.keys().map(String::as_str)) {
                     d = d.with_help(format!("did you mean `{best}`?")).with_fix(arg.span, best, format!("use `{best}`"));
                 } else {
@@ -393,7 +378,12 @@ impl Checker {
         self.report(
             Diagnostic::error(
                 Code::WrongArgumentCount,
-                format!("`{}` takes {expected} argument{} but {got} {} given", name.node, if expected == 1 { "" } else { "s" }, if got == 1 { "was" } else { "were" }),
+                format!(
+                    "`{}` takes {expected} argument{} but {got} {} given",
+                    name.node,
+                    if expected == 1 { "" } else { "s" },
+                    if got == 1 { "was" } else { "were" }
+                ),
             )
             .with_primary(span, format!("expected {expected}")),
         );
@@ -412,10 +402,17 @@ impl Checker {
                 Some(int_type())
             }
             Eq | Ne | Lt | Le | Gt | Ge => {
-                if (numeric(&sa) && numeric(&sb)) || (pointerish(&sa) && (pointerish(&sb) || sb == Shape::Integer)) || (sa == Shape::Integer && pointerish(&sb)) {
+                if (numeric(&sa) && numeric(&sb))
+                    || (pointerish(&sa) && (pointerish(&sb) || sb == Shape::Integer))
+                    || (sa == Shape::Integer && pointerish(&sb))
+                {
                     Some(int_type())
                 } else {
-                    self.invalid_operand(span, &format!("cannot compare `{}` with `{}`", self.type_name(&a.ty), self.type_name(&b.ty)), &a.ty)
+                    self.invalid_operand(
+                        span,
+                        &format!("cannot compare `{}` with `{}`", self.type_name(&a.ty), self.type_name(&b.ty)),
+                        &a.ty,
+                    )
                 }
             }
             Add | Sub if pointerish(&sa) && sb == Shape::Integer => Some(a.ty.clone()),
@@ -424,11 +421,7 @@ impl Checker {
             Mul | Div | Add | Sub => {
                 self.expect_number(a, span, false)?;
                 self.expect_number(b, span, false)?;
-                Some(if sa == Shape::Float || sb == Shape::Float {
-                    Type::Builtin(BuiltinType::Double)
-                } else {
-                    wider(&a.ty, &b.ty)
-                })
+                Some(if sa == Shape::Float || sb == Shape::Float { Type::Builtin(BuiltinType::Double) } else { wider(&a.ty, &b.ty) })
             }
             Rem | Shl | Shr | BitAnd | BitOr | BitXor => {
                 self.expect_number(a, span, true)?;
@@ -465,7 +458,9 @@ impl Checker {
 
     pub(crate) fn mismatch<T>(&mut self, span: Span, expected: &str, found: &Type) -> Option<T> {
         let found = self.type_name(found);
-        self.report(Diagnostic::error(Code::TypeMismatch, format!("mismatched types: {expected}")).with_primary(span, format!("this is `{found}`")));
+        self.report(
+            Diagnostic::error(Code::TypeMismatch, format!("mismatched types: {expected}")).with_primary(span, format!("this is `{found}`")),
+        );
         None
     }
 
@@ -479,8 +474,17 @@ impl Checker {
 /// The wider of two integer types, by C's usual arithmetic conversions (simplified).
 fn wider(a: &Type, b: &Type) -> Type {
     let rank = |t: &Type| match t {
-        Type::Builtin(BuiltinType::UnsignedLongLong | BuiltinType::Uint64 | BuiltinType::Size | BuiltinType::Uintptr | BuiltinType::UnsignedLong) => 4,
-        Type::Builtin(BuiltinType::LongLong | BuiltinType::Int64 | BuiltinType::Long | BuiltinType::Ssize | BuiltinType::Intptr | BuiltinType::Ptrdiff) => 3,
+        Type::Builtin(
+            BuiltinType::UnsignedLongLong | BuiltinType::Uint64 | BuiltinType::Size | BuiltinType::Uintptr | BuiltinType::UnsignedLong,
+        ) => 4,
+        Type::Builtin(
+            BuiltinType::LongLong
+            | BuiltinType::Int64
+            | BuiltinType::Long
+            | BuiltinType::Ssize
+            | BuiltinType::Intptr
+            | BuiltinType::Ptrdiff,
+        ) => 3,
         Type::Builtin(BuiltinType::UnsignedInt | BuiltinType::Uint32) => 2,
         _ => 1,
     };

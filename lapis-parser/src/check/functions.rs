@@ -45,31 +45,18 @@ impl Checker {
             }
             match self.lower_type(&p.ty) {
                 // a parameter declared as a function is a function pointer, as in C
-                Some(Type::Function(sig)) => lowered.push((
-                    pname,
-                    Type::Pointer {
-                        pointee: Box::new(Type::Function(sig)),
-                        pointee_const: false,
-                    },
-                )),
+                Some(Type::Function(sig)) => {
+                    lowered.push((pname, Type::Pointer { pointee: Box::new(Type::Function(sig)), pointee_const: false }))
+                }
                 Some(ty) => lowered.push((pname, ty)),
                 None => ok = false,
             }
         }
-        ok.then(|| Signature {
-            name,
-            ret: ret.unwrap_or(Type::Builtin(BuiltinType::Void)),
-            params: lowered,
-            variadic: *variadic,
-        })
+        ok.then(|| Signature { name, ret: ret.unwrap_or(Type::Builtin(BuiltinType::Void)), params: lowered, variadic: *variadic })
     }
 
     fn env_for(params: &[(Spanned<String>, Type)]) -> Env {
-        Env {
-            params: params.iter().map(|(n, t)| (n.node.clone(), t.clone())).collect(),
-            runtime: true,
-            ..Env::default()
-        }
+        Env { params: params.iter().map(|(n, t)| (n.node.clone(), t.clone())).collect(), runtime: true, ..Env::default() }
     }
 
     pub(super) fn resolve_utilities(&mut self, file: &SourceFile) {
@@ -88,10 +75,7 @@ impl Checker {
                 name: sig.name.node.clone(),
                 ret: sig.ret.clone(),
                 params: sig.params.iter().map(|(n, t)| (n.node.clone(), t.clone())).collect(),
-                body: ir::Expr {
-                    kind: ir::ExprKind::Int(0),
-                    ty: sig.ret.clone(),
-                },
+                body: ir::Expr { kind: ir::ExprKind::Int(0), ty: sig.ret.clone() },
             });
             bodies.push((id, Self::env_for(&sig.params), &utility.body));
         }
@@ -114,11 +98,7 @@ impl Checker {
             }
             let id = ir::CallbackId(self.spec.callbacks.len() as u32);
             self.callback_names.insert(sig.name.node.clone(), Declared { id, span: sig.name.span });
-            self.spec.callbacks.push(ir::Callback {
-                name: sig.name.node.clone(),
-                ret: sig.ret.clone(),
-                params: Vec::new(),
-            });
+            self.spec.callbacks.push(ir::Callback { name: sig.name.node.clone(), ret: sig.ret.clone(), params: Vec::new() });
             pending.push((id, sig, function.body.as_ref()));
         }
         for (id, sig, body) in pending {
@@ -197,7 +177,11 @@ impl Checker {
                                 } else {
                                     (Code::ContradictoryDescriptors, format!("`{}` contradicts `{other}`", info.name))
                                 };
-                                self.report(Diagnostic::error(primary, message).with_primary(d.name.span, "here").with_secondary(span, "first given here"));
+                                self.report(
+                                    Diagnostic::error(primary, message)
+                                        .with_primary(d.name.span, "here")
+                                        .with_secondary(span, "first given here"),
+                                );
                                 continue;
                             }
                             mode = Some((info.name, d.name.span));
@@ -212,7 +196,10 @@ impl Checker {
                                 if !self.is_error_type(&sig.ret) {
                                     self.report(
                                         Diagnostic::error(Code::UnsupportedValue, format!("`{}` cannot be `unsupported`", sig.name.node))
-                                            .with_primary(d.name.span, format!("it returns `{}`, not the API's error type", self.type_name(&sig.ret)))
+                                            .with_primary(
+                                                d.name.span,
+                                                format!("it returns `{}`, not the API's error type", self.type_name(&sig.ret)),
+                                            )
                                             .with_help("give it a hand-written replacement with `replace_guest { ... }` instead"),
                                     );
                                 }
@@ -252,7 +239,10 @@ impl Checker {
                         ReplaceSide::Server => &mut function.replace_server,
                     };
                     if slot.is_some() {
-                        self.report(Diagnostic::error(Code::DuplicateDescriptor, "the replacement is given twice").with_primary(stmt.span, "given again here"));
+                        self.report(
+                            Diagnostic::error(Code::DuplicateDescriptor, "the replacement is given twice")
+                                .with_primary(stmt.span, "given again here"),
+                        );
                         continue;
                     }
                     *slot = Some(code.node.clone());
@@ -272,11 +262,7 @@ impl Checker {
         let mut arguments = sorted.arguments;
         for (i, name) in contextual_spans.iter().enumerate() {
             let layers = arguments.remove(&name.node).unwrap_or_default();
-            let subject = Subject {
-                span: name.span,
-                what: format!("contextual argument `{}`", name.node),
-                top_level: true,
-            };
+            let subject = Subject { span: name.span, what: format!("contextual argument `{}`", name.node), top_level: true };
             let ty = function.contextual[i].ty.clone();
             function.contextual[i].value = self.resolve_value(&ty, layers, &env, &subject, 0);
         }
@@ -289,11 +275,7 @@ impl Checker {
                 );
             }
         } else {
-            let subject = Subject {
-                span: sig.name.span,
-                what: format!("the return value of `{}`", sig.name.node),
-                top_level: true,
-            };
+            let subject = Subject { span: sig.name.span, what: format!("the return value of `{}`", sig.name.node), top_level: true };
             let mut value = self.resolve_value(&sig.ret, sorted.return_value, &env, &subject, 0);
             // a result comes back from the server: it is an output unless the spec says more
             for_each_leaf_mut(&mut value, &mut |spec| {
@@ -322,7 +304,14 @@ impl Checker {
         function
     }
 
-    fn call_mode(&mut self, sig: &Signature, function: &ir::Function, mode: Option<(&str, Span)>, success: Option<(i128, Span)>, param_spans: &[Span]) -> CallMode {
+    fn call_mode(
+        &mut self,
+        sig: &Signature,
+        function: &ir::Function,
+        mode: Option<(&str, Span)>,
+        success: Option<(i128, Span)>,
+        param_spans: &[Span],
+    ) -> CallMode {
         let Some(("async", async_span)) = mode else {
             if let Some((_, span)) = success {
                 self.report(
@@ -342,7 +331,10 @@ impl Checker {
                 self.report(
                     Diagnostic::error(Code::AsyncWithoutSuccess, format!("`{}` cannot be asynchronous", sig.name.node))
                         .with_primary(async_span, "returns before the API server runs the call")
-                        .with_secondary(sig.name.span, format!("but its result is a `{}` the guest cannot know in advance", self.type_name(&sig.ret)))
+                        .with_secondary(
+                            sig.name.span,
+                            format!("but its result is a `{}` the guest cannot know in advance", self.type_name(&sig.ret)),
+                        )
                         .with_help("only functions returning nothing or the API's error type can be `async`"),
                 );
                 0
@@ -382,7 +374,8 @@ impl Checker {
         };
         let amount = self.resolve_expr(args[1], env);
         let Some(declared) = self.resource_names.get(&name).copied() else {
-            let mut d = Diagnostic::error(Code::UnknownResource, format!("unknown resource `{name}`")).with_primary(args[0].span, "not declared");
+            let mut d =
+                Diagnostic::error(Code::UnknownResource, format!("unknown resource `{name}`")).with_primary(args[0].span, "not declared");
             if let Some(best) = crate::diagnostic::suggest(&name, self.resource_names.keys().map(String::as_str)) {
                 d = d.with_help(format!("did you mean `{best}`?")).with_fix(args[0].span, best, format!("use `{best}`"));
             } else {
@@ -403,18 +396,18 @@ impl Checker {
                 Diagnostic::error(Code::UnknownResource, format!("`{name}` is an {is} resource"))
                     .with_primary(args[0].span, format!("a resource that is {needs}"))
                     .with_secondary(declared.span, "declared here")
-                    .with_help(if actual == ResourceKind::Continuous { "use `allocates_rc`/`deallocates_rc`" } else { "use `consumes_rc`" }),
+                    .with_help(if actual == ResourceKind::Continuous {
+                        "use `allocates_rc`/`deallocates_rc`"
+                    } else {
+                        "use `consumes_rc`"
+                    }),
             );
             let _ = span;
             return None;
         }
         let amount = amount?;
         self.expect_number(&amount, args[1].span, true)?;
-        Some(ir::ResourceUse {
-            kind,
-            resource: declared.id,
-            amount,
-        })
+        Some(ir::ResourceUse { kind, resource: declared.id, amount })
     }
 
     /// An expression statement: a library call or an assignment to metadata.
@@ -429,7 +422,9 @@ impl Checker {
             self.report(
                 Diagnostic::error(Code::MisplacedDescriptor, "this statement has no effect")
                     .with_primary(e.span, "not a library call or metadata assignment")
-                    .with_help("statements in a function's body are `register_buf(...)`, `zerocopy_free(...)` or `metadata(key)->field = value`"),
+                    .with_help(
+                        "statements in a function's body are `register_buf(...)`, `zerocopy_free(...)` or `metadata(key)->field = value`",
+                    ),
             );
             return None;
         }
@@ -445,7 +440,8 @@ impl Checker {
         for stmt in stmts {
             match &stmt.kind {
                 StmtKind::Argument { name, body } => {
-                    let known = sig.params.iter().any(|(p, _)| p.node == name.node) || contextual.is_some_and(|c| c.iter().any(|(n, _)| *n == name.node));
+                    let known = sig.params.iter().any(|(p, _)| p.node == name.node)
+                        || contextual.is_some_and(|c| c.iter().any(|(n, _)| *n == name.node));
                     if !known {
                         self.unknown_argument(name, sig);
                         continue;
@@ -473,11 +469,7 @@ impl Checker {
                             span: stmt.span,
                         };
                         let conditional = ast::Stmt {
-                            kind: StmtKind::If {
-                                cond: cond.clone(),
-                                then: branch(&inner_then),
-                                otherwise: Some(branch(&inner_else)),
-                            },
+                            kind: StmtKind::If { cond: cond.clone(), then: branch(&inner_then), otherwise: Some(branch(&inner_else)) },
                             span: stmt.span,
                         };
                         sorted.arguments.entry(name.clone()).or_default().push(Layer::explicit(vec![conditional]));
@@ -542,7 +534,9 @@ impl Checker {
                             .with_help("an `if` in a function's body may hold `argument(...)` and `return_value` scopes; for a resource, put the condition in the amount: `consumes_rc(r, c ? n : 0)`"),
                     );
                 }
-                StmtKind::ContextualArgument { .. } | StmtKind::Replace { .. } | StmtKind::Expr(_) => self.misplaced_statement(stmt, "an `if` in a function's body"),
+                StmtKind::ContextualArgument { .. } | StmtKind::Replace { .. } | StmtKind::Expr(_) => {
+                    self.misplaced_statement(stmt, "an `if` in a function's body")
+                }
                 _ => {}
             }
         }
@@ -550,7 +544,8 @@ impl Checker {
 
     fn unknown_argument(&mut self, name: &Spanned<String>, sig: &Signature) {
         let params: Vec<&str> = sig.params.iter().map(|(p, _)| p.node.as_str()).collect();
-        let mut d = Diagnostic::error(Code::UnknownArgument, format!("`{}` has no argument `{}`", sig.name.node, name.node)).with_primary(name.span, "unknown argument");
+        let mut d = Diagnostic::error(Code::UnknownArgument, format!("`{}` has no argument `{}`", sig.name.node, name.node))
+            .with_primary(name.span, "unknown argument");
         if let Some(best) = crate::diagnostic::suggest(&name.node, params.iter().copied()) {
             d = d.with_help(format!("did you mean `{best}`?")).with_fix(name.span, best, format!("use `{best}`"));
         } else if params.is_empty() {
@@ -561,23 +556,20 @@ impl Checker {
         self.report(d);
     }
 
-    fn resolve_params(&mut self, sig: &Signature, mut arguments: HashMap<String, Vec<Layer>>, _contextual: &[Spanned<String>]) -> (Vec<ir::Param>, Vec<Span>) {
+    fn resolve_params(
+        &mut self,
+        sig: &Signature,
+        mut arguments: HashMap<String, Vec<Layer>>,
+        _contextual: &[Spanned<String>],
+    ) -> (Vec<ir::Param>, Vec<Span>) {
         let env = Self::env_for(&sig.params);
         let mut params = Vec::new();
         let mut spans = Vec::new();
         for (name, ty) in &sig.params {
             let layers = arguments.remove(&name.node).unwrap_or_default();
-            let subject = Subject {
-                span: name.span,
-                what: format!("argument `{}` of `{}`", name.node, sig.name.node),
-                top_level: true,
-            };
+            let subject = Subject { span: name.span, what: format!("argument `{}` of `{}`", name.node, sig.name.node), top_level: true };
             let value = self.resolve_value(ty, layers, &env, &subject, 0);
-            params.push(ir::Param {
-                name: name.node.clone(),
-                ty: ty.clone(),
-                value,
-            });
+            params.push(ir::Param { name: name.node.clone(), ty: ty.clone(), value });
             spans.push(name.span);
         }
         (params, spans)

@@ -40,10 +40,7 @@ pub fn check(file: &SourceFile) -> Checked {
     checker.run(file);
     let mut diagnostics = std::mem::take(&mut checker.diagnostics);
     dedupe(&mut diagnostics);
-    Checked {
-        spec: checker.spec,
-        diagnostics,
-    }
+    Checked { spec: checker.spec, diagnostics }
 }
 
 /// Parses and checks, returning the syntax tree too (for `dump` and the LSP).
@@ -172,10 +169,7 @@ impl Checker {
                         continue;
                     }
                     self.resource_names.insert(name.node.clone(), Declared { id, span: name.span });
-                    self.spec.resources.push(ir::Resource {
-                        name: name.node.clone(),
-                        kind: *kind,
-                    });
+                    self.spec.resources.push(ir::Resource { name: name.node.clone(), kind: *kind });
                 }
                 ItemKind::BufRegistry(name) => {
                     let id = ir::RegistryId(self.spec.registries.len() as u32);

@@ -42,9 +42,17 @@ pub(crate) enum Shape {
     Float,
     /// A pointer; `incomplete` when it points to a struct or union with no
     /// body (an API object), `pointee_void` for `void *`.
-    Pointer { pointee: Type, pointee_const: bool },
-    Array { element: Type },
-    Record { id: TypeId, incomplete: bool },
+    Pointer {
+        pointee: Type,
+        pointee_const: bool,
+    },
+    Array {
+        element: Type,
+    },
+    Record {
+        id: TypeId,
+        incomplete: bool,
+    },
     Function,
 }
 
@@ -170,10 +178,7 @@ impl Checker {
                         self.duplicate("field", &name.node, name.span, first);
                         continue;
                     }
-                    lowered.push(ir::FieldDef {
-                        name: name.node.clone(),
-                        ty,
-                    });
+                    lowered.push(ir::FieldDef { name: name.node.clone(), ty });
                 }
                 match self.spec.types[id.index()].kind {
                     TypeDefKind::Union { .. } => TypeDefKind::Union { fields: Some(lowered) },
@@ -203,7 +208,8 @@ impl Checker {
                 Some(declared) => Type::Named(declared.id),
                 None => {
                     let names: Vec<&str> = self.type_names.keys().map(String::as_str).filter(|n| !n.contains(' ')).collect();
-                    let mut d = Diagnostic::error(Code::UnknownType, format!("unknown type `{name}`")).with_primary(ty.span, "not declared in this spec");
+                    let mut d = Diagnostic::error(Code::UnknownType, format!("unknown type `{name}`"))
+                        .with_primary(ty.span, "not declared in this spec");
                     if let Some(best) = diagnostic::suggest(name, names) {
                         d = d.with_help(format!("did you mean `{best}`?")).with_fix(ty.span, best, format!("use `{best}`"));
                     } else {
@@ -232,10 +238,7 @@ impl Checker {
             TypeExprKind::Const(inner) => self.lower_type(inner)?,
             TypeExprKind::Pointer(inner) => {
                 let pointee_const = matches!(inner.kind, TypeExprKind::Const(_));
-                Type::Pointer {
-                    pointee: Box::new(self.lower_type(inner)?),
-                    pointee_const,
-                }
+                Type::Pointer { pointee: Box::new(self.lower_type(inner)?), pointee_const }
             }
             TypeExprKind::Array { element, len } => {
                 let element = self.lower_type(element)?;
@@ -253,10 +256,7 @@ impl Checker {
                         value as u64
                     }
                 };
-                Type::Array {
-                    element: Box::new(element),
-                    len,
-                }
+                Type::Array { element: Box::new(element), len }
             }
             TypeExprKind::Function { ret, params, variadic } => {
                 let ret = self.lower_type(ret)?;
@@ -264,11 +264,7 @@ impl Checker {
                 for p in params {
                     lowered.push(self.lower_type(&p.ty)?);
                 }
-                Type::Function(Box::new(ir::Signature {
-                    ret,
-                    params: lowered,
-                    variadic: *variadic,
-                }))
+                Type::Function(Box::new(ir::Signature { ret, params: lowered, variadic: *variadic }))
             }
         })
     }
@@ -279,20 +275,12 @@ impl Checker {
             Type::Builtin(BuiltinType::Void) => Shape::Void,
             Type::Builtin(BuiltinType::Float | BuiltinType::Double | BuiltinType::LongDouble) => Shape::Float,
             Type::Builtin(_) => Shape::Integer,
-            Type::Pointer { pointee, pointee_const } => Shape::Pointer {
-                pointee: (**pointee).clone(),
-                pointee_const: *pointee_const,
-            },
-            Type::Array { element, .. } => Shape::Array {
-                element: (**element).clone(),
-            },
+            Type::Pointer { pointee, pointee_const } => Shape::Pointer { pointee: (**pointee).clone(), pointee_const: *pointee_const },
+            Type::Array { element, .. } => Shape::Array { element: (**element).clone() },
             Type::Function(_) => Shape::Function,
             Type::Named(id) => match &self.spec.types[id.index()].kind {
                 TypeDefKind::Enum { .. } => Shape::Integer,
-                TypeDefKind::Struct { fields } | TypeDefKind::Union { fields } => Shape::Record {
-                    id: *id,
-                    incomplete: fields.is_none(),
-                },
+                TypeDefKind::Struct { fields } | TypeDefKind::Union { fields } => Shape::Record { id: *id, incomplete: fields.is_none() },
                 TypeDefKind::Typedef(_) => Shape::Integer,
             },
         }
@@ -365,36 +353,23 @@ impl Checker {
                 return None;
             }
             let id = ir::ConstantId(this.spec.constants.len() as u32);
-            this.spec.constants.push(ir::Constant {
-                name: name.node.clone(),
-                ty,
-                value: ConstValue::Int(0),
-            });
+            this.spec.constants.push(ir::Constant { name: name.node.clone(), ty, value: ConstValue::Int(0) });
             this.const_states.push(state);
-            this.globals.insert(
-                name.node.clone(),
-                Declared {
-                    id: GlobalValue::Constant(id),
-                    span: name.span,
-                },
-            );
+            this.globals.insert(name.node.clone(), Declared { id: GlobalValue::Constant(id), span: name.span });
             Some(id)
         };
         let mut enum_bodies: Vec<(Type, Vec<ast::Enumerator>)> = Vec::new();
         for item in &file.items {
             match &item.kind {
                 ItemKind::TagDefinition(def) if def.kind == TagKind::Enum => {
-                    if let (TagBody::Enumerators(list), Some(d)) = (&def.body, self.type_names.get(&Self::tag_key(TagKind::Enum, &def.name.node))) {
+                    if let (TagBody::Enumerators(list), Some(d)) =
+                        (&def.body, self.type_names.get(&Self::tag_key(TagKind::Enum, &def.name.node)))
+                    {
                         enum_bodies.push((Type::Named(d.id), list.clone()));
                     }
                 }
                 ItemKind::Typedef(decl) => {
-                    if let TypeExprKind::Tag {
-                        kind: TagKind::Enum,
-                        body: Some(body),
-                        ..
-                    } = &decl.ty.kind
-                    {
+                    if let TypeExprKind::Tag { kind: TagKind::Enum, body: Some(body), .. } = &decl.ty.kind {
                         if let TagBody::Enumerators(list) = &**body {
                             let ty = decl.name.as_ref().and_then(|n| self.type_names.get(&n.node)).map(|d| Type::Named(d.id));
                             enum_bodies.push((ty.unwrap_or(Type::Builtin(BuiltinType::Int)), list.clone()));
@@ -407,22 +382,14 @@ impl Checker {
         for (ty, list) in enum_bodies {
             let mut previous = None;
             for e in list {
-                let state = ConstState::Pending {
-                    expr: e.value.clone(),
-                    previous,
-                    span: e.name.span,
-                };
+                let state = ConstState::Pending { expr: e.value.clone(), previous, span: e.name.span };
                 previous = register(self, &e.name, ty.clone(), state).or(previous);
             }
         }
         for item in &file.items {
             if let ItemKind::Constant(c) = &item.kind {
                 let Some(name) = &c.decl.name else { continue };
-                let state = ConstState::Pending {
-                    expr: Some(c.value.clone()),
-                    previous: None,
-                    span: name.span,
-                };
+                let state = ConstState::Pending { expr: Some(c.value.clone()), previous: None, span: name.span };
                 // the type is lowered after all type names are known
                 register(self, name, Type::Builtin(BuiltinType::Int), state);
             }
@@ -434,11 +401,7 @@ impl Checker {
         for item in &file.items {
             if let ItemKind::Constant(c) = &item.kind {
                 let Some(name) = &c.decl.name else { continue };
-                let Some(Declared {
-                    id: GlobalValue::Constant(id),
-                    span,
-                }) = self.globals.get(&name.node).copied()
-                else {
+                let Some(Declared { id: GlobalValue::Constant(id), span }) = self.globals.get(&name.node).copied() else {
                     continue;
                 };
                 if span != name.span {
@@ -521,7 +484,9 @@ impl Checker {
         match self.const_value(expr)? {
             ConstValue::Int(v) => Some(v),
             _ => {
-                self.report(Diagnostic::error(Code::TypeMismatch, "expected an integer constant").with_primary(expr.span, "not an integer"));
+                self.report(
+                    Diagnostic::error(Code::TypeMismatch, "expected an integer constant").with_primary(expr.span, "not an integer"),
+                );
                 None
             }
         }

@@ -48,11 +48,7 @@ fn layer_env(env: &Env, layer: &Layer) -> Env {
     if layer.sees_arguments {
         return env.clone();
     }
-    Env {
-        params: Default::default(),
-        contextual: Vec::new(),
-        ..env.clone()
-    }
+    Env { params: Default::default(), contextual: Vec::new(), ..env.clone() }
 }
 
 /// What is being described, for messages.
@@ -66,11 +62,7 @@ pub(crate) struct Subject {
 
 impl Subject {
     fn nested(&self, what: String, span: Option<Span>) -> Subject {
-        Subject {
-            span: span.unwrap_or(self.span),
-            what,
-            top_level: false,
-        }
+        Subject { span: span.unwrap_or(self.span), what, top_level: false }
     }
 }
 
@@ -153,10 +145,7 @@ impl Checker {
     }
 
     fn resolve_layers(&mut self, ty: &Type, layers: Vec<Layer>, env: &Env, subject: &Subject, depth: u32) -> Value {
-        let env = &Env {
-            this: Some(ty.clone()),
-            ..env.clone()
-        };
+        let env = &Env { this: Some(ty.clone()), ..env.clone() };
         if depth > MAX_NESTING {
             self.report(
                 Diagnostic::error(Code::TypeMismatch, format!("the description of {} nests too deeply", subject.what))
@@ -179,11 +168,7 @@ impl Checker {
                 let then_value = self.resolve_layers(ty, then_layers, env, subject, depth + 1);
                 let else_value = self.resolve_layers(ty, else_layers, env, subject, depth + 1);
                 return match resolved {
-                    Some(cond) => Value::If {
-                        cond,
-                        then: Box::new(then_value),
-                        otherwise: Box::new(else_value),
-                    },
+                    Some(cond) => Value::If { cond, then: Box::new(then_value), otherwise: Box::new(else_value) },
                     None => then_value,
                 };
             }
@@ -255,7 +240,16 @@ impl Checker {
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn finish_kind(&mut self, ty: &Type, shape: &Shape, merged: &mut Attrs, env: &Env, subject: &Subject, depth: u32, dir: (bool, bool, bool)) -> ValueKind {
+    fn finish_kind(
+        &mut self,
+        ty: &Type,
+        shape: &Shape,
+        merged: &mut Attrs,
+        env: &Env,
+        subject: &Subject,
+        depth: u32,
+        dir: (bool, bool, bool),
+    ) -> ValueKind {
         let (input, output, no_copy) = dir;
         match merged.kind.take() {
             Some((Kind::Opaque, _)) => ValueKind::Opaque,
@@ -278,17 +272,18 @@ impl Checker {
                 };
                 if !is_function_pointer {
                     self.report(
-                        Diagnostic::error(Code::CallbackOnNonFunctionPointer, format!("`callback` on {}, which is not a function pointer", subject.what))
-                            .with_primary(span, format!("this is `{}`", self.type_name(ty))),
+                        Diagnostic::error(
+                            Code::CallbackOnNonFunctionPointer,
+                            format!("`callback` on {}, which is not a function pointer", subject.what),
+                        )
+                        .with_primary(span, format!("this is `{}`", self.type_name(ty))),
                     );
                 }
                 ValueKind::Callback(callback)
             }
             Some((Kind::Userdata(param), span)) => {
                 merged.userdata_site = Some(span);
-                ValueKind::Userdata {
-                    callback_param: Some(param.unwrap_or(UNRESOLVED_CALLBACK)),
-                }
+                ValueKind::Userdata { callback_param: Some(param.unwrap_or(UNRESOLVED_CALLBACK)) }
             }
             Some((Kind::Buffer(size), span)) => {
                 let element_ty = match shape {
@@ -298,8 +293,11 @@ impl Checker {
                 };
                 let Some(element_ty) = element_ty else {
                     self.report(
-                        Diagnostic::error(Code::ElementOnNonPointer, format!("`buffer` on {}, which is not a pointer or array", subject.what))
-                            .with_primary(span, format!("this is `{}`", self.type_name(ty))),
+                        Diagnostic::error(
+                            Code::ElementOnNonPointer,
+                            format!("`buffer` on {}, which is not a pointer or array", subject.what),
+                        )
+                        .with_primary(span, format!("this is `{}`", self.type_name(ty))),
                     );
                     return ValueKind::Opaque;
                 };
@@ -321,18 +319,18 @@ impl Checker {
                         Type::Array { len, .. } => *len,
                         _ => 0,
                     };
-                    let size = ir::Expr {
-                        kind: ir::ExprKind::Int(len as i128),
-                        ty: Type::Builtin(BuiltinType::Size),
-                    };
+                    let size = ir::Expr { kind: ir::ExprKind::Int(len as i128), ty: Type::Builtin(BuiltinType::Size) };
                     self.buffer(element.clone(), size, std::mem::take(&mut merged.elements), env, subject, depth)
                 }
                 Shape::Pointer { pointee, .. } => {
                     if self.shape(pointee) == Shape::Function {
                         self.report(
-                            Diagnostic::error(Code::PointerWithoutDirection, format!("{} is a function pointer with no description", subject.what))
-                                .with_primary(subject.span, format!("`{}`", self.type_name(ty)))
-                                .with_help("describe it with `callback(T)`, or `opaque` if the API never calls it"),
+                            Diagnostic::error(
+                                Code::PointerWithoutDirection,
+                                format!("{} is a function pointer with no description", subject.what),
+                            )
+                            .with_primary(subject.span, format!("`{}`", self.type_name(ty)))
+                            .with_help("describe it with `callback(T)`, or `opaque` if the API never calls it"),
                         );
                     } else if !(input || output || no_copy) {
                         self.no_direction(subject, &self.type_name(ty));
@@ -344,27 +342,30 @@ impl Checker {
                         );
                     }
                     if !merged.elements.is_empty() {
-                        let size = ir::Expr {
-                            kind: ir::ExprKind::Int(1),
-                            ty: Type::Builtin(BuiltinType::Size),
-                        };
+                        let size = ir::Expr { kind: ir::ExprKind::Int(1), ty: Type::Builtin(BuiltinType::Size) };
                         return self.buffer(pointee.clone(), size, std::mem::take(&mut merged.elements), env, subject, depth);
                     }
                     ValueKind::Opaque
                 }
                 Shape::Function => {
                     self.report(
-                        Diagnostic::error(Code::PointerWithoutDirection, format!("{} is a function pointer with no description", subject.what))
-                            .with_primary(subject.span, format!("`{}`", self.type_name(ty)))
-                            .with_help("describe it with `callback(T)`"),
+                        Diagnostic::error(
+                            Code::PointerWithoutDirection,
+                            format!("{} is a function pointer with no description", subject.what),
+                        )
+                        .with_primary(subject.span, format!("`{}`", self.type_name(ty)))
+                        .with_help("describe it with `callback(T)`"),
                     );
                     ValueKind::Opaque
                 }
                 _ => {
                     if let Some(first) = merged.elements.first().and_then(|l| l.stmts.first()) {
                         self.report(
-                            Diagnostic::error(Code::ElementOnNonPointer, format!("`element` on {}, which is not a pointer or array", subject.what))
-                                .with_primary(first.span, format!("{} is `{}`", subject.what, self.type_name(ty))),
+                            Diagnostic::error(
+                                Code::ElementOnNonPointer,
+                                format!("`element` on {}, which is not a pointer or array", subject.what),
+                            )
+                            .with_primary(first.span, format!("{} is `{}`", subject.what, self.type_name(ty))),
                         );
                     }
                     ValueKind::Opaque
@@ -381,23 +382,31 @@ impl Checker {
         );
     }
 
-    fn buffer(&mut self, element_ty: Type, size: ir::Expr, element_layers: Vec<Layer>, env: &Env, subject: &Subject, depth: u32) -> ValueKind {
-        let element_ty = if self.shape(&element_ty) == Shape::Void {
-            Type::Builtin(BuiltinType::Uint8)
-        } else {
-            element_ty
-        };
+    fn buffer(
+        &mut self,
+        element_ty: Type,
+        size: ir::Expr,
+        element_layers: Vec<Layer>,
+        env: &Env,
+        subject: &Subject,
+        depth: u32,
+    ) -> ValueKind {
+        let element_ty = if self.shape(&element_ty) == Shape::Void { Type::Builtin(BuiltinType::Uint8) } else { element_ty };
         let mut inner = env.clone();
         inner.element_depth += 1;
         let element_subject = subject.nested(format!("an element of {}", subject.what), None);
         let element = self.resolve_value(&element_ty, element_layers, &inner, &element_subject, depth + 1);
-        ValueKind::Buffer {
-            size,
-            element: Box::new(element),
-        }
+        ValueKind::Buffer { size, element: Box::new(element) }
     }
 
-    fn record(&mut self, id: ir::TypeId, field_layers: Vec<(Spanned<String>, Layer)>, env: &Env, subject: &Subject, depth: u32) -> ValueKind {
+    fn record(
+        &mut self,
+        id: ir::TypeId,
+        field_layers: Vec<(Spanned<String>, Layer)>,
+        env: &Env,
+        subject: &Subject,
+        depth: u32,
+    ) -> ValueKind {
         let fields = self.record_fields(id);
         let record_name = self.spec.types[id.index()].name.clone();
         let mut by_field: HashMap<usize, Vec<Layer>> = HashMap::new();
@@ -405,7 +414,8 @@ impl Checker {
             match fields.iter().position(|(n, _)| *n == name.node) {
                 Some(i) => by_field.entry(i).or_default().push(layer),
                 None => {
-                    let mut d = Diagnostic::error(Code::UnknownField, format!("no field `{}` in `{record_name}`", name.node)).with_primary(name.span, "unknown field");
+                    let mut d = Diagnostic::error(Code::UnknownField, format!("no field `{}` in `{record_name}`", name.node))
+                        .with_primary(name.span, "unknown field");
                     if let Some(best) = diagnostic::suggest(&name.node, fields.iter().map(|(n, _)| n.as_str())) {
                         d = d.with_help(format!("did you mean `{best}`?")).with_fix(name.span, best, format!("use `{best}`"));
                     }
@@ -478,9 +488,11 @@ impl Checker {
                 StmtKind::Element(block) => attrs.elements.push(layer.inner(block.stmts.clone())),
                 StmtKind::Field { name, body } => attrs.fields.push((name.clone(), layer.inner(body.stmts.clone()))),
                 StmtKind::Error | StmtKind::If { .. } => {}
-                StmtKind::Argument { .. } | StmtKind::ReturnValue(_) | StmtKind::ContextualArgument { .. } | StmtKind::Replace { .. } | StmtKind::Expr(_) => {
-                    self.misplaced_statement(stmt, "a value scope")
-                }
+                StmtKind::Argument { .. }
+                | StmtKind::ReturnValue(_)
+                | StmtKind::ContextualArgument { .. }
+                | StmtKind::Replace { .. }
+                | StmtKind::Expr(_) => self.misplaced_statement(stmt, "a value scope"),
             }
         }
         attrs
@@ -495,7 +507,9 @@ impl Checker {
             StmtKind::Replace { .. } => ("a replacement", "replacements stand directly in a function's body"),
             StmtKind::Expr(_) => ("a statement", "library calls and metadata assignments stand in a function's body"),
             StmtKind::Element(_) => ("`element`", "`element` describes what an argument points to: put it inside `argument(x) { ... }`"),
-            StmtKind::Field { .. } => ("`field(...)`", "`field` describes a struct member: put it inside `type(struct T) { ... }` or an argument's `element`"),
+            StmtKind::Field { .. } => {
+                ("`field(...)`", "`field` describes a struct member: put it inside `type(struct T) { ... }` or an argument's `element`")
+            }
             _ => ("this", ""),
         };
         self.report(
@@ -506,16 +520,19 @@ impl Checker {
     }
 
     /// Looks a descriptor up and checks where it stands and what it was given.
-    pub(crate) fn descriptor_info(&mut self, d: &ast::Descriptor, span: Span, place: Place) -> Option<&'static descriptors::DescriptorInfo> {
+    pub(crate) fn descriptor_info(
+        &mut self,
+        d: &ast::Descriptor,
+        span: Span,
+        place: Place,
+    ) -> Option<&'static descriptors::DescriptorInfo> {
         let Some(info) = descriptors::lookup(&d.name.node) else {
             self.unknown_descriptor(d);
             return None;
         };
         if info.name == "todo" {
             let reason = match d.args.as_deref() {
-                Some([DescriptorArg::Expr(ast::Expr {
-                    kind: ast::ExprKind::Str(s), ..
-                })]) => s.clone(),
+                Some([DescriptorArg::Expr(ast::Expr { kind: ast::ExprKind::Str(s), .. })]) => s.clone(),
                 _ => String::new(),
             };
             self.report(
@@ -557,7 +574,8 @@ impl Checker {
 
     fn unknown_descriptor(&mut self, d: &ast::Descriptor) {
         let name = &d.name.node;
-        let mut diag = Diagnostic::error(Code::UnknownDescriptor, format!("unknown descriptor `{name}`")).with_primary(d.name.span, "not a LAPIS descriptor");
+        let mut diag = Diagnostic::error(Code::UnknownDescriptor, format!("unknown descriptor `{name}`"))
+            .with_primary(d.name.span, "not a LAPIS descriptor");
         if let Some(rest) = name.strip_prefix("lifetime_") {
             diag = diag.with_help(format!("lifetimes are written `lifetime({rest})`"));
             if matches!(rest, "call" | "manual" | "static") && d.args.is_none() {
@@ -612,9 +630,9 @@ impl Checker {
             "userdata" => {
                 let param = match expr_arg(0) {
                     None => None,
-                    Some(ast::Expr {
-                        kind: ast::ExprKind::Name(n), ..
-                    }) if env.params.iter().any(|(p, _)| p == n) => env.params.iter().position(|(p, _)| p == n),
+                    Some(ast::Expr { kind: ast::ExprKind::Name(n), .. }) if env.params.iter().any(|(p, _)| p == n) => {
+                        env.params.iter().position(|(p, _)| p == n)
+                    }
                     Some(e) => {
                         self.report(
                             Diagnostic::error(Code::UserdataWithoutCallback, "`userdata(...)` must name the callback argument")
@@ -707,7 +725,8 @@ impl Checker {
                 return Some(CallbackRef::Declared(declared.id));
             }
             if !self.type_names.contains_key(name) {
-                let mut d = Diagnostic::error(Code::UnknownCallbackType, format!("unknown callback type `{name}`")).with_primary(t.span, "no `callback` declaration or function-pointer typedef");
+                let mut d = Diagnostic::error(Code::UnknownCallbackType, format!("unknown callback type `{name}`"))
+                    .with_primary(t.span, "no `callback` declaration or function-pointer typedef");
                 if let Some(best) = diagnostic::suggest(name, self.callback_names.keys().map(String::as_str)) {
                     d = d.with_help(format!("did you mean `{best}`?")).with_fix(t.span, best, format!("use `{best}`"));
                 }
@@ -781,13 +800,7 @@ fn overlay(merged: &mut Attrs, layer: Attrs) {
 }
 
 fn synthetic(name: &str, span: Span) -> ast::Stmt {
-    ast::Stmt {
-        kind: StmtKind::Descriptor(ast::Descriptor {
-            name: Spanned::new(name.to_string(), span),
-            args: None,
-        }),
-        span,
-    }
+    ast::Stmt { kind: StmtKind::Descriptor(ast::Descriptor { name: Spanned::new(name.to_string(), span), args: None }), span }
 }
 
 fn opaque_leaf(ty: &Type) -> Value {
@@ -808,10 +821,7 @@ fn opaque_leaf(ty: &Type) -> Value {
 }
 
 fn size_expr(ty: &Type) -> ir::Expr {
-    ir::Expr {
-        kind: ir::ExprKind::SizeOf(ty.clone()),
-        ty: Type::Builtin(BuiltinType::Size),
-    }
+    ir::Expr { kind: ir::ExprKind::SizeOf(ty.clone()), ty: Type::Builtin(BuiltinType::Size) }
 }
 
 /// Calls `f` on every leaf of a value, including elements and fields.

@@ -45,11 +45,7 @@ impl Parser {
         let start = self.span();
         let base = self.specifiers(depth)?;
         let (ty, name) = self.declarator(base, depth)?;
-        Ok(Declaration {
-            span: start.to(self.prev_span()),
-            ty,
-            name,
-        })
+        Ok(Declaration { span: start.to(self.prev_span()), ty, name })
     }
 
     /// A type with an abstract declarator, as in `sizeof(T)` or `type_cast(T)`.
@@ -69,8 +65,7 @@ impl Parser {
         let mut is_const = false;
         let mut words: Vec<String> = Vec::new();
         let mut base: Option<TypeExprKind> = None;
-        loop {
-            let TokenKind::Ident(word) = self.peek().clone() else { break };
+        while let TokenKind::Ident(word) = self.peek().clone() {
             match word.as_str() {
                 "const" => {
                     is_const = true;
@@ -113,10 +108,7 @@ impl Parser {
         let span = start.to(self.prev_span());
         let mut ty = TypeExpr { kind, span };
         if is_const {
-            ty = TypeExpr {
-                kind: TypeExprKind::Const(Box::new(ty)),
-                span,
-            };
+            ty = TypeExpr { kind: TypeExprKind::Const(Box::new(ty)), span };
         }
         Ok(ty)
     }
@@ -136,11 +128,7 @@ impl Parser {
             }
             _ => None,
         };
-        let body = if self.at_punct(Punct::LBrace) {
-            Some(Box::new(self.tag_body(kind, depth + 1)?))
-        } else {
-            None
-        };
+        let body = if self.at_punct(Punct::LBrace) { Some(Box::new(self.tag_body(kind, depth + 1)?)) } else { None };
         if name.is_none() && body.is_none() {
             return Err(self.unexpected(&format!("a name or `{{` after `{}`", kind.keyword())));
         }
@@ -184,31 +172,17 @@ impl Parser {
             let base_span = ty.span;
             ty = match op {
                 Op::Pointer { is_const, span } => {
-                    let pointer = TypeExpr {
-                        span: base_span.to(span),
-                        kind: TypeExprKind::Pointer(Box::new(ty)),
-                    };
+                    let pointer = TypeExpr { span: base_span.to(span), kind: TypeExprKind::Pointer(Box::new(ty)) };
                     if is_const {
-                        TypeExpr {
-                            span: pointer.span,
-                            kind: TypeExprKind::Const(Box::new(pointer)),
-                        }
+                        TypeExpr { span: pointer.span, kind: TypeExprKind::Const(Box::new(pointer)) }
                     } else {
                         pointer
                     }
                 }
-                Op::Array { len, span } => TypeExpr {
-                    span: base_span.to(span),
-                    kind: TypeExprKind::Array { element: Box::new(ty), len },
-                },
-                Op::Function { params, variadic, span } => TypeExpr {
-                    span: base_span.to(span),
-                    kind: TypeExprKind::Function {
-                        ret: Box::new(ty),
-                        params,
-                        variadic,
-                    },
-                },
+                Op::Array { len, span } => TypeExpr { span: base_span.to(span), kind: TypeExprKind::Array { element: Box::new(ty), len } },
+                Op::Function { params, variadic, span } => {
+                    TypeExpr { span: base_span.to(span), kind: TypeExprKind::Function { ret: Box::new(ty), params, variadic } }
+                }
             };
         }
         Ok((ty, name))
@@ -226,10 +200,7 @@ impl Parser {
                 is_const |= self.at_keyword("const");
                 self.bump();
             }
-            ops.push(Op::Pointer {
-                is_const,
-                span: star.to(self.prev_span()),
-            });
+            ops.push(Op::Pointer { is_const, span: star.to(self.prev_span()) });
         }
         let mut inner = None;
         let mut name = None;
@@ -254,11 +225,7 @@ impl Parser {
                 let open = self.bump();
                 let (params, variadic) = self.params(depth + 1)?;
                 let close = self.prev_span();
-                suffixes.push(Op::Function {
-                    params,
-                    variadic,
-                    span: open.to(close),
-                });
+                suffixes.push(Op::Function { params, variadic, span: open.to(close) });
             } else {
                 break;
             }

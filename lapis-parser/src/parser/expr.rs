@@ -6,7 +6,8 @@ use crate::ast::{BinaryOp, Expr, ExprKind, UnaryOp};
 use crate::lexer::{Punct, TokenKind};
 use crate::span::Spanned;
 
-const TYPE_WORDS: &[&str] = &["void", "char", "short", "int", "long", "float", "double", "signed", "unsigned", "_Bool", "bool", "struct", "union", "enum", "const"];
+const TYPE_WORDS: &[&str] =
+    &["void", "char", "short", "int", "long", "float", "double", "signed", "unsigned", "_Bool", "bool", "struct", "union", "enum", "const"];
 
 impl Parser {
     /// An expression, without assignment.
@@ -18,10 +19,7 @@ impl Parser {
             self.expect_punct(Punct::Colon, "in the conditional expression")?;
             let otherwise = self.expr(depth + 1)?;
             let span = cond.span.to(otherwise.span);
-            return Ok(Expr {
-                kind: ExprKind::Ternary(Box::new(cond), Box::new(then), Box::new(otherwise)),
-                span,
-            });
+            return Ok(Expr { kind: ExprKind::Ternary(Box::new(cond), Box::new(then), Box::new(otherwise)), span });
         }
         Ok(cond)
     }
@@ -32,10 +30,7 @@ impl Parser {
         if self.eat_punct(Punct::Eq) {
             let value = self.expr(depth)?;
             let span = target.span.to(value.span);
-            return Ok(Expr {
-                kind: ExprKind::Assign(Box::new(target), Box::new(value)),
-                span,
-            });
+            return Ok(Expr { kind: ExprKind::Assign(Box::new(target), Box::new(value)), span });
         }
         Ok(target)
     }
@@ -76,10 +71,7 @@ impl Parser {
             self.bump();
             let rhs = self.binary(op.precedence(), depth + 1)?;
             let span = lhs.span.to(rhs.span);
-            lhs = Expr {
-                kind: ExprKind::Binary(op, Box::new(lhs), Box::new(rhs)),
-                span,
-            };
+            lhs = Expr { kind: ExprKind::Binary(op, Box::new(lhs), Box::new(rhs)), span };
         }
         Ok(lhs)
     }
@@ -102,10 +94,7 @@ impl Parser {
             let start = self.bump();
             let operand = self.unary(depth + 1)?;
             let span = start.to(operand.span);
-            return Ok(Expr {
-                kind: ExprKind::Unary(op, Box::new(operand)),
-                span,
-            });
+            return Ok(Expr { kind: ExprKind::Unary(op, Box::new(operand)), span });
         }
         let base = self.primary(depth + 1)?;
         self.postfix(base, depth + 1)
@@ -118,22 +107,12 @@ impl Parser {
                 self.bump();
                 let field = self.expect_ident("a field name")?;
                 let span = expr.span.to(field.span);
-                expr = Expr {
-                    kind: ExprKind::Member {
-                        base: Box::new(expr),
-                        field,
-                        arrow,
-                    },
-                    span,
-                };
+                expr = Expr { kind: ExprKind::Member { base: Box::new(expr), field, arrow }, span };
             } else if self.eat_punct(Punct::LBracket) {
                 let index = self.expr(depth + 1)?;
                 let close = self.expect_punct(Punct::RBracket, "to close the index")?;
                 let span = expr.span.to(close);
-                expr = Expr {
-                    kind: ExprKind::Index(Box::new(expr), Box::new(index)),
-                    span,
-                };
+                expr = Expr { kind: ExprKind::Index(Box::new(expr), Box::new(index)), span };
             } else {
                 return Ok(expr);
             }
@@ -164,20 +143,14 @@ impl Parser {
                 self.bump();
                 let inner = self.expr(depth + 1)?;
                 let close = self.expect_punct(Punct::RParen, "to close the parenthesis")?;
-                return Ok(Expr {
-                    kind: inner.kind,
-                    span: start.to(close),
-                });
+                return Ok(Expr { kind: inner.kind, span: start.to(close) });
             }
             TokenKind::Ident(name) if name == "sizeof" => return self.sizeof(depth),
             TokenKind::Ident(name) => {
                 self.bump();
                 if self.at_punct(Punct::LParen) {
                     let args = self.call_args(depth)?;
-                    return Ok(Expr {
-                        kind: ExprKind::Call(Spanned::new(name, start), args),
-                        span: start.to(self.prev_span()),
-                    });
+                    return Ok(Expr { kind: ExprKind::Call(Spanned::new(name, start), args), span: start.to(self.prev_span()) });
                 }
                 ExprKind::Name(name)
             }
@@ -218,9 +191,6 @@ impl Parser {
             ExprKind::Call(Spanned::new("sizeof".into(), start), vec![operand])
         };
         let close = self.expect_punct(Punct::RParen, "to close `sizeof`")?;
-        Ok(Expr {
-            kind,
-            span: start.to(close),
-        })
+        Ok(Expr { kind, span: start.to(close) })
     }
 }

@@ -24,10 +24,7 @@ impl Parser {
                     ItemKind::Error
                 }
             };
-            items.push(Item {
-                kind,
-                span: start.to(self.prev_span()),
-            });
+            items.push(Item { kind, span: start.to(self.prev_span()) });
         }
         items
     }
@@ -37,9 +34,11 @@ impl Parser {
             if self.at_punct(Punct::Semi) {
                 let span = self.bump();
                 return Err(self.error(
-                    Diagnostic::error(Code::UnexpectedToken, "stray `;`")
-                        .with_primary(span, "nothing to end here")
-                        .with_fix(span, "", "remove the `;`"),
+                    Diagnostic::error(Code::UnexpectedToken, "stray `;`").with_primary(span, "nothing to end here").with_fix(
+                        span,
+                        "",
+                        "remove the `;`",
+                    ),
                 ));
             }
             return Err(self.unexpected("a declaration"));
@@ -84,11 +83,7 @@ impl Parser {
             }
             "continuous_rc" | "instantaneous_rc" => {
                 self.bump();
-                let kind = if word == "continuous_rc" {
-                    ResourceKind::Continuous
-                } else {
-                    ResourceKind::Instantaneous
-                };
+                let kind = if word == "continuous_rc" { ResourceKind::Continuous } else { ResourceKind::Instantaneous };
                 let name = self.expect_ident("the resource's name")?;
                 self.expect_punct(Punct::Semi, "after the resource")?;
                 Ok(ItemKind::Resource { kind, name })
@@ -157,11 +152,7 @@ impl Parser {
             ApiValue::Expr(self.expr(0)?)
         };
         self.expect_punct(Punct::Semi, "after the setting")?;
-        Ok(ApiEntry {
-            span: key.span.to(self.prev_span()),
-            key,
-            value,
-        })
+        Ok(ApiEntry { span: key.span.to(self.prev_span()), key, value })
     }
 
     fn tag_definition(&mut self) -> PResult<ItemKind> {

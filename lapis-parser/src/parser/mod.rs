@@ -16,19 +16,9 @@ use crate::span::{Span, Spanned};
 /// Parses a whole spec.
 pub fn parse(source: &str) -> (SourceFile, Vec<Diagnostic>) {
     let lexed = lex(source);
-    let mut parser = Parser {
-        tokens: lexed.tokens,
-        pos: 0,
-        diagnostics: lexed.diagnostics,
-    };
+    let mut parser = Parser { tokens: lexed.tokens, pos: 0, diagnostics: lexed.diagnostics };
     let items = parser.items();
-    (
-        SourceFile {
-            items,
-            comments: lexed.comments,
-        },
-        parser.diagnostics,
-    )
+    (SourceFile { items, comments: lexed.comments }, parser.diagnostics)
 }
 
 /// Marks that a diagnostic has been reported and the caller must recover.
@@ -152,9 +142,11 @@ impl Parser {
             .with_primary(span, format!("expected {expected}"));
         if expected.starts_with("`;`") && self.pos > 0 {
             let after = self.prev_span();
-            diagnostic = diagnostic
-                .with_help("add `;` at the end of the previous statement")
-                .with_fix(Span::new(after.end as usize, after.end as usize), ";", "add `;`");
+            diagnostic = diagnostic.with_help("add `;` at the end of the previous statement").with_fix(
+                Span::new(after.end as usize, after.end as usize),
+                ";",
+                "add `;`",
+            );
         }
         self.diagnostics.push(diagnostic);
         Recover

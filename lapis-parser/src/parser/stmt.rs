@@ -25,16 +25,10 @@ impl Parser {
                     StmtKind::Error
                 }
             };
-            stmts.push(Stmt {
-                kind,
-                span: start.to(self.prev_span()),
-            });
+            stmts.push(Stmt { kind, span: start.to(self.prev_span()) });
         }
         let close = self.expect_punct(Punct::RBrace, "to close the block")?;
-        Ok(Block {
-            stmts,
-            span: open.to(close),
-        })
+        Ok(Block { stmts, span: open.to(close) })
     }
 
     fn stmt(&mut self, depth: usize) -> PResult<StmtKind> {
@@ -92,10 +86,7 @@ impl Parser {
                 };
                 let span = self.bump();
                 self.eat_punct(Punct::Semi);
-                Ok(StmtKind::Replace {
-                    side,
-                    code: Spanned::new(code, span),
-                })
+                Ok(StmtKind::Replace { side, code: Spanned::new(code, span) })
             }
             w if descriptors::is_stdlib_function(w) || !matches!(self.peek_at(1), TokenKind::Punct(Punct::LParen | Punct::Semi)) => {
                 let expr = self.assignment(depth + 1)?;
@@ -118,10 +109,7 @@ impl Parser {
                 let start = self.span();
                 let nested = self.if_stmt(depth + 1)?;
                 let span = start.to(self.prev_span());
-                Some(Block {
-                    stmts: vec![Stmt { kind: nested, span }],
-                    span,
-                })
+                Some(Block { stmts: vec![Stmt { kind: nested, span }], span })
             } else {
                 Some(self.block(depth + 1)?)
             }
