@@ -347,3 +347,25 @@ argument(size) { buffer(1); element { opaque; } }   // size_t
     InvalidCast = "L0518", "invalid `type_cast`",
 "`type_cast(T)` reinterprets a value as another type. Both must be pointers, or both integers of the same size; a cast between a pointer and an integer, or to a type of another size, would corrupt the value on the wire.";
 }
+
+/// The book's diagnostics index (`book/src/diagnostics.md`), generated from
+/// this catalog so that the two cannot drift apart.
+pub fn markdown_index() -> String {
+    let mut out = String::from(
+        "# Diagnostics index\n\n\
+         Every diagnostic `cava check` can report, with its stable code.\n\
+         `cava explain CODE` prints the same text in a terminal. Codes are grouped:\n\
+         `L01xx` syntax, `L02xx` names, `L03xx` descriptors, `L04xx` types and constants,\n\
+         `L05xx` rules that keep generated code safe.\n\n\
+         This page is generated from `lapis-parser/src/codes.rs`; a test fails when they differ\n\
+         (regenerate with `CAVA_BLESS=1 cargo test -p lapis-parser --test diagnostics_index`).\n\n\
+         | code | title |\n|---|---|\n",
+    );
+    for code in Code::ALL {
+        out.push_str(&format!("| [{0}](#{1}) | {2} |\n", code.as_str(), code.as_str().to_ascii_lowercase(), code.title()));
+    }
+    for code in Code::ALL {
+        out.push_str(&format!("\n## {}\n\n**{}**\n\n{}\n", code.as_str(), code.title(), code.explanation()));
+    }
+    out
+}
