@@ -284,61 +284,43 @@ impl Lexer<'_> {
     }
 
     /// After `replace_guest`/`replace_server`: capture a balanced `{ ... }`
-    /// without tokenizing it (it is Rust, not LAPIS).
+    /// without tokenizing it (it is Rust, not LAPIS). Comments before the
+    /// brace are ordinary comments.
     fn raw_block(&mut self) {
         let mut look = self.pos;
-        while look < self.src.len() && self.src[look].is_ascii_whitespace() {
-            look += 1;
+        loop {
+            while look < self.src.len() && self.src[look].is_ascii_whitespace() {
+                look += 1;
+            }
+            let comment_end = match (self.src.get(look), self.src.get(look + 1)) {
+                (Some(b'/'), Some(b'/')) => Some(self.src[look..].iter().position(|&c| c == b'\n').map_or(self.src.len(), |n| look + n)),
+                (Some(b'/'), Some(b'*')) => self.text[look + 2..].find("*/").map(|n| look + 2 + n + 2),
+                _ => None,
+            };
+            let Some(end) = comment_end else { break };
+            self.out.comments.push(Comment { text: self.text[look..end].to_string(), span: Span::new(look, end) });
+            look = end;
         }
         if self.src.get(look) != Some(&b'{') {
             return;
         }
         let start = look;
-        self.pos = look + 1;
-        let mut depth = 1usize;
-        while self.pos < self.src.len() {
-            match self.src[self.pos] {
-                b'{' => depth += 1,
-                b'}' => {
-                    depth -= 1;
-                    if depth == 0 {
-                        break;
-                    }
-                }
-                b'"' => {
-                    self.pos += 1;
-                    while self.pos < self.src.len() && self.src[self.pos] != b'"' {
-                        if self.src[self.pos] == b'\\' {
-                            self.pos += 1;
-                        }
-                        self.pos += 1;
-                    }
-                }
-                b'/' if self.peek(1) == b'/' => {
-                    while self.pos < self.src.len() && self.src[self.pos] != b'\n' {
-                        self.pos += 1;
-                    }
-                    continue;
-                }
-                _ => {}
+        match rust_block_end(self.text, start) {
+            Some(close) => {
+                self.pos = close + 1;
+                self.push(TokenKind::RawBlock(self.text[start + 1..close].to_string()), start);
             }
-            self.pos += 1;
+            None => {
+                self.pos = self.src.len();
+                self.error(
+                    Code::UnterminatedLiteral,
+                    "unterminated code block".into(),
+                    Span::new(start, start + 1),
+                    "this `{` is never closed",
+                );
+                self.push(TokenKind::RawBlock(self.text[start + 1..].to_string()), start);
+            }
         }
-        if self.pos >= self.src.len() {
-            self.pos = self.src.len();
-            self.error(
-                Code::UnterminatedLiteral,
-                "unterminated code block".into(),
-                Span::new(start, start + 1),
-                "this `{` is never closed",
-            );
-            let body = self.text[start + 1..].to_string();
-            self.push(TokenKind::RawBlock(body), start);
-            return;
-        }
-        let body = self.text[start + 1..self.pos].to_string();
-        self.pos += 1;
-        self.push(TokenKind::RawBlock(body), start);
     }
 
     fn escape(&mut self) -> Option<u32> {
@@ -496,6 +478,93 @@ impl Lexer<'_> {
     }
 }
 
+/// The index of the `}` that closes the Rust block opening at `open`,
+/// skipping Rust strings (plain, byte and raw), character literals (but not
+/// lifetimes) and comments (line, and nested block comments).
+fn rust_block_end(text: &str, open: usize) -> Option<usize> {
+    let src = text.as_bytes();
+    let at = |i: usize| src.get(i).copied().unwrap_or(0);
+    let mut depth = 0usize;
+    let mut i = open;
+    while i < src.len() {
+        match src[i] {
+            b'{' => depth += 1,
+            b'}' => {
+                depth -= 1;
+                if depth == 0 {
+                    return Some(i);
+                }
+            }
+            b'/' if at(i + 1) == b'/' => {
+                while i < src.len() && src[i] != b'\n' {
+                    i += 1;
+                }
+                continue;
+            }
+            b'/' if at(i + 1) == b'*' => {
+                let mut nested = 1;
+                i += 2;
+                while i < src.len() && nested > 0 {
+                    if src[i] == b'/' && at(i + 1) == b'*' {
+                        nested += 1;
+                        i += 1;
+                    } else if src[i] == b'*' && at(i + 1) == b'/' {
+                        nested -= 1;
+                        i += 1;
+                    }
+                    i += 1;
+                }
+                continue;
+            }
+            b'r' if (at(i + 1) == b'"' || at(i + 1) == b'#') && (i == 0 || !is_ident_byte(src[i - 1])) => {
+                let mut hashes = 0;
+                let mut j = i + 1;
+                while at(j) == b'#' {
+                    hashes += 1;
+                    j += 1;
+                }
+                if at(j) == b'"' {
+                    j += 1;
+                    while j < src.len() && !(src[j] == b'"' && (1..=hashes).all(|k| at(j + k) == b'#')) {
+                        j += 1;
+                    }
+                    i = j + hashes + 1;
+                    continue;
+                }
+            }
+            b'"' => {
+                i += 1;
+                while i < src.len() && src[i] != b'"' {
+                    if src[i] == b'\\' {
+                        i += 1;
+                    }
+                    i += 1;
+                }
+            }
+            b'\'' => {
+                // 'x' or '\n' is a character; 'a (no closing quote) is a lifetime
+                if at(i + 1) == b'\\' {
+                    i += 2;
+                    while i < src.len() && src[i] != b'\'' {
+                        i += 1;
+                    }
+                } else if let Some(c) = text[i + 1..].chars().next() {
+                    if at(i + 1 + c.len_utf8()) == b'\'' {
+                        i += 1 + c.len_utf8();
+                    }
+                }
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    None
+}
+
+fn is_ident_byte(c: u8) -> bool {
+    c == b'_' || c.is_ascii_alphanumeric()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -534,6 +603,16 @@ mod tests {
         let lexed = lex("replace_guest { if x { \"}\" } } ;");
         assert_eq!(lexed.tokens[1].kind, TokenKind::RawBlock(" if x { \"}\" } ".into()));
         assert_eq!(lexed.tokens[2].kind, TokenKind::Punct(Punct::Semi));
+    }
+
+    #[test]
+    fn raw_blocks_skip_rust_literals_and_comments() {
+        for body in [" '}' ", " /* } /* } */ } */ ", " r#\"}\"# ", " b\"}\" ", " '\\'' ", " fn f<'a>(x: &'a str) {} ", " // }\n "] {
+            let lexed = lex(&format!("replace_server /* c */ {{{body}}} ;"));
+            assert_eq!(lexed.tokens[1].kind, TokenKind::RawBlock(body.into()), "{body}");
+            assert!(lexed.diagnostics.is_empty(), "{body}: {:?}", lexed.diagnostics);
+            assert_eq!(lexed.comments.len(), 1);
+        }
     }
 
     #[test]

@@ -10,5 +10,8 @@ fn book_index_matches_the_catalog() {
         std::fs::write(&path, &expected).unwrap();
     }
     let actual = std::fs::read_to_string(&path).unwrap_or_default();
-    assert!(actual == expected, "book/src/diagnostics.md is out of date: run `CAVA_BLESS=1 cargo test -p lapis-parser --test diagnostics_index`");
+    assert!(
+        actual == expected,
+        "book/src/diagnostics.md is out of date: run `CAVA_BLESS=1 cargo test -p lapis-parser --test diagnostics_index`"
+    );
 }
