@@ -291,12 +291,16 @@ cl_int clReleaseSampler(cl_sampler sampler) { argument(sampler) { deallocate; } 
     TodoLeft = "L0506", "`todo` left in the spec",
 "`cava init` writes `todo(\"reason\")` where it could not decide safely how a value is marshalled. A spec with a `todo` cannot be generated: replace it with the descriptors that describe the API, as the reason says.";
 
-    AsyncWithoutSuccess = "L0507", "asynchronous function with no success value",
-"An `async` function returns before the API server runs it, so the guest must return a value without knowing the real result. A function that returns something must say which value with `success(v)`; a function returning a handle or data cannot be asynchronous.
+    AsyncWithoutSuccess = "L0507", "asynchronous function whose result the guest cannot know",
+"An `async` function returns to the application before the API server has run it, so the guest must return a value without knowing the real result. That works for functions that return nothing, and for functions that return the API's error type: they return the `api` block's `success` value, or the value given with `success(v)`. A function that returns anything else (a handle, a pointer, a count) cannot be asynchronous.
 
 ```lapis
-cl_int clFlush(cl_command_queue q) { async; success(CL_SUCCESS); }
-```";
+cl_mem clCreateBuffer(cl_context context, cl_mem_flags flags, size_t size, void *host_ptr, cl_int *errcode_ret) {
+    async;
+}
+```
+
+Make it `sync`.";
 
     ApiBlock = "L0508", "missing or incomplete `api` block",
 "Every spec starts with an `api` block that names the API and says how the generated libraries are built: `version`, `headers`, `soname` (the library the guest replaces), `library` (what the server loads), `error_type`, `success` and `failure`.
@@ -338,14 +342,28 @@ argument(size) { buffer(1); element { opaque; } }   // size_t
     ReturnValueOnVoid = "L0515", "`return_value` on a function that returns nothing",
 "`return_value { ... }` describes a function's result, and this function returns `void`.";
 
-    ConflictingAsync = "L0516", "asynchronous function with a return value that is used",
-"`success(v)` is given, but the function is not `async`; the value would never be used. This is a warning.";
+    ConflictingAsync = "L0516", "`success` on a synchronous function",
+"`success(v)` says what an `async` call returns at once, but the function is not `async`, so the value would never be used. This is a warning: add `async;` or remove `success(...)`.";
 
-    UnsupportedValue = "L0517", "`unsupported` needs the API's error type",
-"`unsupported(v)` makes the guest return `v` without calling the API server. The function must return the spec's `error_type`, and `v` must be one of its values.";
+    UnsupportedValue = "L0517", "`unsupported` needs an error of the API's error type",
+"`unsupported(v)` makes the guest return `v` without calling the API server. The function must return the spec's `error_type`, `v` must not be the `success` value (the application would believe the call worked), and, when the error type is an enum, `v` must be one of its values.
+
+```lapis
+cl_int clSetProgramReleaseCallback(...) { unsupported(CL_SUCCESS); }
+```";
 
     InvalidCast = "L0518", "invalid `type_cast`",
 "`type_cast(T)` reinterprets a value as another type. Both must be pointers, or both integers of the same size; a cast between a pointer and an integer, or to a type of another size, would corrupt the value on the wire.";
+
+    RecursiveDescription = "L0519", "description of a recursive type never ends",
+"Describing a value means describing everything it points to. A struct that points to its own type (a linked list, a tree) described with `buffer` or `element` at every level would never end, so the checker stops after 24 levels of `element`, `field` and `if`.
+
+```lapis
+struct node { int value; struct node *next; };
+type(struct node) { field(next) { in; buffer(1); } }
+```
+
+Stop the recursion where the API does: describe the pointer as a `handle`, `opaque`, or `no_copy`, or give the list's length as a buffer of nodes.";
 }
 
 /// The book's diagnostics index (`book/src/diagnostics.md`), generated from

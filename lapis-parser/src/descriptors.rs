@@ -76,6 +76,26 @@ descriptors! {
     "todo", Str, Anywhere, "todo(\"reason\");", "Left by `cava init` where a person must decide; the checker reports it as an error.";
 }
 
+/// Words people write by habit (from other tools or papers), with what LAPIS
+/// says instead.
+pub const ALIASES: &[(&str, &str)] = &[
+    ("inout", "in; out;"),
+    ("in_out", "in; out;"),
+    ("input", "in;"),
+    ("output", "out;"),
+    ("nocopy", "no_copy;"),
+    ("size", "buffer(n);"),
+    ("length", "buffer(n);"),
+    ("count", "buffer(n);"),
+    ("array", "buffer(n);"),
+    ("forever", "lifetime(static);"),
+    ("persistent", "lifetime(static);"),
+    ("synchronous", "sync;"),
+    ("asynchronous", "async;"),
+    ("object", "handle;"),
+    ("value", "opaque;"),
+];
+
 pub fn lookup(name: &str) -> Option<&'static DescriptorInfo> {
     DESCRIPTORS.iter().find(|d| d.name == name)
 }

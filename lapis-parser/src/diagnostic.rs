@@ -97,30 +97,42 @@ pub fn sort(diagnostics: &mut [Diagnostic]) {
     diagnostics.sort_by_key(|d| (d.primary.span.start, d.primary.span.end));
 }
 
-/// The closest candidate to `name` by edit distance, for "did you mean" help.
+/// The closest candidate to `name` by edit distance (counting a swap of
+/// two neighbouring letters as one edit), for "did you mean" help. Names of
+/// one or two letters only match differences of case, so that unrelated short
+/// names are not suggested.
 pub fn suggest<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
-    let limit = (name.len() / 3).max(1);
+    let limit = if name.chars().count() <= 2 { 0 } else { (name.len() / 3).max(1) };
+    let lower = name.to_ascii_lowercase();
     candidates
         .into_iter()
         .filter(|c| *c != name)
-        .map(|c| (edit_distance(&name.to_ascii_lowercase(), &c.to_ascii_lowercase()), c))
+        .map(|c| (edit_distance(&lower, &c.to_ascii_lowercase()), c))
         .filter(|(d, _)| *d <= limit)
         .min_by_key(|(d, c)| (*d, *c))
         .map(|(_, c)| c)
 }
 
+/// Optimal string alignment distance: insertions, deletions, substitutions
+/// and transpositions of adjacent characters.
 fn edit_distance(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.chars().collect();
     let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut cur = vec![i + 1; b.len() + 1];
-        for (j, cb) in b.iter().enumerate() {
-            let cost = usize::from(ca != *cb);
-            cur[j + 1] = (prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1);
-        }
-        prev = cur;
+    let mut d = vec![vec![0usize; b.len() + 1]; a.len() + 1];
+    for (i, row) in d.iter_mut().enumerate() {
+        row[0] = i;
     }
-    prev[b.len()]
+    d[0] = (0..=b.len()).collect();
+    for i in 1..=a.len() {
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            d[i][j] = (d[i - 1][j] + 1).min(d[i][j - 1] + 1).min(d[i - 1][j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                d[i][j] = d[i][j].min(d[i - 2][j - 2] + 1);
+            }
+        }
+    }
+    d[a.len()][b.len()]
 }
 
 #[cfg(test)]
@@ -132,5 +144,8 @@ mod tests {
         assert_eq!(suggest("bufer", ["buffer", "handle"]), Some("buffer"));
         assert_eq!(suggest("lifetime_manul", ["lifetime", "no_copy"]), None);
         assert_eq!(suggest("xyz", ["buffer"]), None);
+        assert_eq!(suggest("cuont", ["count", "size"]), Some("count"));
+        assert_eq!(suggest("n", ["X", "m"]), None);
+        assert_eq!(suggest("N", ["n", "m"]), Some("n"));
     }
 }

@@ -117,6 +117,9 @@ impl TokenKind {
 pub struct Token {
     pub kind: TokenKind,
     pub span: Span,
+    /// The token starts a line with no indentation: where top-level items
+    /// start in a formatted spec, so the parser resumes there after an error.
+    pub at_column_one: bool,
 }
 
 /// A comment, kept so that the formatter can put it back.
@@ -155,7 +158,8 @@ impl Lexer<'_> {
     }
 
     fn push(&mut self, kind: TokenKind, start: usize) {
-        self.out.tokens.push(Token { kind, span: Span::new(start, self.pos) });
+        let at_column_one = start == 0 || self.src[start - 1] == b'\n';
+        self.out.tokens.push(Token { kind, span: Span::new(start, self.pos), at_column_one });
     }
 
     fn error(&mut self, code: Code, message: String, span: Span, label: &str) {
@@ -191,6 +195,7 @@ impl Lexer<'_> {
                     }
                     self.comment(start);
                 }
+                b'#' if self.at_line_start(start) => self.preprocessor_line(start),
                 b'"' => self.string(start),
                 b'\'' => self.char_literal(start),
                 b'0'..=b'9' => self.number(start),
@@ -203,9 +208,15 @@ impl Lexer<'_> {
                     } else {
                         let ch = self.text[start..].chars().next().unwrap_or('?');
                         self.pos += ch.len_utf8();
+                        let what = match ch {
+                            '\u{a0}' => "a non-breaking space (U+00A0)".to_string(),
+                            c if c.is_whitespace() => format!("an unusual space (U+{:04X})", c as u32),
+                            c if c.is_control() => format!("a control character (U+{:04X})", c as u32),
+                            c => format!("`{c}`"),
+                        };
                         self.error(
                             Code::UnexpectedCharacter,
-                            format!("unexpected character `{}`", ch.escape_default()),
+                            format!("unexpected character: {what}"),
                             Span::new(start, self.pos),
                             "not part of LAPIS",
                         );
@@ -214,7 +225,29 @@ impl Lexer<'_> {
             }
         }
         let end = self.src.len();
-        self.out.tokens.push(Token { kind: TokenKind::Eof, span: Span::new(end, end) });
+        self.out.tokens.push(Token { kind: TokenKind::Eof, span: Span::new(end, end), at_column_one: true });
+    }
+
+    fn at_line_start(&self, at: usize) -> bool {
+        self.text[..at].chars().rev().take_while(|c| *c != '\n').all(|c| c == ' ' || c == '\t')
+    }
+
+    /// `#include`, `#define`...: C preprocessor lines, reported once and skipped
+    /// whole so that the next item parses.
+    fn preprocessor_line(&mut self, start: usize) {
+        while self.pos < self.src.len() && self.src[self.pos] != b'\n' {
+            // a backslash at the end of a line continues the directive
+            if self.src[self.pos] == b'\\' && self.peek(1) == b'\n' {
+                self.pos += 1;
+            }
+            self.pos += 1;
+        }
+        let end = self.text[start..self.pos].trim_end().len() + start;
+        self.out.diagnostics.push(
+            Diagnostic::error(Code::UnexpectedCharacter, "preprocessor lines are not part of LAPIS")
+                .with_primary(Span::new(start, end), "a C preprocessor line")
+                .with_help("name headers in the `api` block (`headers = [\"...\"]`) and write constants as `const int NAME = value;`"),
+        );
     }
 
     fn comment(&mut self, start: usize) {
@@ -466,11 +499,18 @@ impl Lexer<'_> {
         match kind {
             Some(kind) => self.push(kind, start),
             None => {
+                let label = if !is_float && !hex && text.len() > 1 && text.starts_with('0') && text.bytes().any(|b| b > b'7') {
+                    "a leading 0 makes an octal number, which has no digits 8 or 9"
+                } else if !is_float && text.bytes().all(|b| b.is_ascii_hexdigit() || b == b'x' || b == b'X') {
+                    "does not fit in 64 bits"
+                } else {
+                    "not a valid integer or floating literal"
+                };
                 self.error(
                     Code::InvalidNumber,
                     format!("invalid number `{}`", &self.text[start..self.pos]),
                     Span::new(start, self.pos),
-                    "not a valid integer or floating literal",
+                    label,
                 );
                 self.push(TokenKind::Int(0), start);
             }

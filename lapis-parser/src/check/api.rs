@@ -47,12 +47,15 @@ impl Checker {
         self.spec.api.name = block.name.node.clone();
         let mut seen: Vec<(&str, Span)> = Vec::new();
         let mut invalid_handle = None;
+        // keys offered as "did you mean" are not also reported missing
+        let mut suggested: Vec<&str> = Vec::new();
         for entry in &block.entries {
             let key = entry.key.node.as_str();
             if !KEYS.contains(&key) {
                 let mut d = Diagnostic::error(Code::ApiBlock, format!("unknown `api` setting `{key}`"))
                     .with_primary(entry.key.span, "not a setting");
                 if let Some(best) = diagnostic::suggest(key, KEYS.iter().copied()) {
+                    suggested.push(best);
                     d = d.with_help(format!("did you mean `{best}`?")).with_fix(entry.key.span, best, format!("use `{best}`"));
                 } else {
                     d = d.with_help(format!("the settings are: {}", KEYS.join(", ")));
@@ -70,7 +73,8 @@ impl Checker {
                 ApiValue::Todo(reason) => {
                     self.report(
                         Diagnostic::error(Code::TodoLeft, format!("`todo` left in the spec: {}", reason.node))
-                            .with_primary(entry.span, "a person must decide this"),
+                            .with_primary(entry.span, "a person must decide this")
+                            .with_help(format!("replace the `todo` with the value of `{key}`")),
                     );
                     continue;
                 }
@@ -108,8 +112,17 @@ impl Checker {
                         self.report(Diagnostic::error(Code::UnknownType, "expected a type name").with_primary(value.span, "not a type"));
                         continue;
                     };
+                    // a one-word C type (`int`, `long`) is allowed besides typedef names
+                    let builtin = BuiltinType::from_name(name).or(match name.as_str() {
+                        "int" => Some(BuiltinType::Int),
+                        "long" => Some(BuiltinType::Long),
+                        "short" => Some(BuiltinType::Short),
+                        "char" => Some(BuiltinType::Char),
+                        "unsigned" => Some(BuiltinType::UnsignedInt),
+                        _ => None,
+                    });
                     let ty = crate::ast::TypeExpr {
-                        kind: match BuiltinType::from_name(name) {
+                        kind: match builtin {
                             Some(b) => crate::ast::TypeExprKind::Builtin(b),
                             None => crate::ast::TypeExprKind::Named(name.clone()),
                         },
@@ -136,7 +149,7 @@ impl Checker {
             }
         }
         self.spec.api.invalid_handle = invalid_handle.unwrap_or(self.spec.api.failure);
-        let missing: Vec<&str> = REQUIRED.iter().copied().filter(|k| !seen.iter().any(|(s, _)| s == k)).collect();
+        let missing: Vec<&str> = REQUIRED.iter().copied().filter(|k| !seen.iter().any(|(s, _)| s == k) && !suggested.contains(k)).collect();
         if !missing.is_empty() {
             self.report(
                 Diagnostic::error(

@@ -27,6 +27,9 @@ pub(crate) struct Env {
     pub runtime: bool,
     /// The type of the value being described, which `this` names.
     pub this: Option<Type>,
+    /// In a `type(T)` or `default(C)` scope: the function's arguments exist
+    /// but cannot be named (for a better message).
+    pub hides_arguments: bool,
 }
 
 impl Env {
@@ -206,6 +209,10 @@ impl Checker {
             d = d.with_help("only constants are allowed here");
             d.code = Code::NotConstant;
             d.message = format!("`{name}` is not a constant");
+        } else if env.hides_arguments && diagnostic::suggest(name, self.globals.keys().map(String::as_str)).is_none() {
+            d = d.with_help(
+                "`type(T)` and `default(C)` scopes describe a type wherever it appears, so they cannot name a function's arguments; use `this`, fields and constants, or move the descriptor into `argument(...)`",
+            );
         } else if name == "index" {
             d = d.with_help("`index` is the position of the element being described; use it inside `element { ... }`");
         } else {
@@ -288,6 +295,9 @@ impl Checker {
         let ty = match library {
             LibraryFn::Metadata => {
                 let Some(meta) = self.spec.metadata.clone() else {
+                    if std::mem::replace(&mut self.reported_no_metadata, true) {
+                        return None;
+                    }
                     self.report(
                         Diagnostic::error(Code::NoMetadataType, "`metadata` is used but no metadata type is declared")
                             .with_primary(name.span, "needs `declare_metadata(T);`")

@@ -28,6 +28,8 @@ struct Signature {
 struct Sorted {
     arguments: HashMap<String, Vec<Layer>>,
     return_value: Vec<Layer>,
+    /// The first `return_value` scope, for messages.
+    return_span: Option<Span>,
 }
 
 impl Checker {
@@ -107,7 +109,7 @@ impl Checker {
                 None => Sorted::default(),
             };
             // a callback's userdata is the pointer the guest registered: nothing to link
-            let (mut params, _) = self.resolve_params(&sig, sorted.arguments, &[]);
+            let (mut params, _) = self.resolve_params(&sig, sorted.arguments, false);
             for p in &mut params {
                 for_each_leaf_mut(&mut p.value, &mut |s| {
                     if let ValueKind::Userdata { callback_param } = &mut s.kind {
@@ -153,6 +155,8 @@ impl Checker {
         };
         let stmts = body.map_or(&[][..], |b| &b.stmts[..]);
         let mut env = Self::env_for(&sig.params);
+        let errors_before = self.error_count();
+        self.userdata_sites.clear();
         let mut mode: Option<(&'static str, Span)> = None;
         let mut success: Option<(i128, Span)> = None;
         let mut contextual_spans = Vec::new();
@@ -187,12 +191,13 @@ impl Checker {
                             mode = Some((info.name, d.name.span));
                         }
                         "success" => {
-                            if let Some(v) = self.const_int(args[0]) {
+                            if let Some(v) = self.const_int_in(args[0], &env) {
                                 success = Some((v, d.name.span));
                             }
                         }
                         "unsupported" => {
-                            if let Some(v) = self.const_int(args[0]) {
+                            if let Some(v) = self.const_int_in(args[0], &env) {
+                                self.check_error_value(v, args[0].span);
                                 if !self.is_error_type(&sig.ret) {
                                     self.report(
                                         Diagnostic::error(Code::UnsupportedValue, format!("`{}` cannot be `unsupported`", sig.name.node))
@@ -256,26 +261,35 @@ impl Checker {
             }
         }
         let sorted = self.sort_body(stmts, sig, Some(&env.contextual));
-        let (params, param_spans) = self.resolve_params(sig, sorted.arguments.clone(), &contextual_spans);
-        self.link_userdata(sig, &params, &param_spans);
+        // Nothing is forwarded for an unsupported or guest-replaced function,
+        // and a body that already has errors would only add "undescribed" noise.
+        let body_broken = self.error_count() > errors_before;
+        let lenient = function.unsupported.is_some() || function.replace_guest.is_some() || body_broken;
+        let (params, param_spans) = self.resolve_params(sig, sorted.arguments.clone(), lenient);
+        if self.error_count() == errors_before {
+            self.link_userdata(sig, &params, &param_spans);
+        }
         // contextual arguments are described by `argument(name)` scopes too
         let mut arguments = sorted.arguments;
         for (i, name) in contextual_spans.iter().enumerate() {
             let layers = arguments.remove(&name.node).unwrap_or_default();
-            let subject = Subject { span: name.span, what: format!("contextual argument `{}`", name.node), top_level: true };
+            let mut subject = Subject::new(name.span, format!("contextual argument `{}`", name.node), &name.node);
+            subject.lenient = lenient;
             let ty = function.contextual[i].ty.clone();
             function.contextual[i].value = self.resolve_value(&ty, layers, &env, &subject, 0);
         }
         function.params = params;
         if self.shape(&sig.ret) == Shape::Void {
-            if let Some(first) = sorted.return_value.first().and_then(|l| l.stmts.first()) {
+            if let Some(span) = sorted.return_span {
                 self.report(
                     Diagnostic::error(Code::ReturnValueOnVoid, format!("`{}` returns nothing", sig.name.node))
-                        .with_primary(first.span, "no return value to describe"),
+                        .with_primary(span, "no return value to describe")
+                        .with_secondary(sig.name.span, "declared to return `void`"),
                 );
             }
         } else {
-            let subject = Subject { span: sig.name.span, what: format!("the return value of `{}`", sig.name.node), top_level: true };
+            let mut subject = Subject::new(sig.name.span, format!("the return value of `{}`", sig.name.node), "result");
+            subject.lenient = lenient;
             let mut value = self.resolve_value(&sig.ret, sorted.return_value, &env, &subject, 0);
             // a result comes back from the server: it is an output unless the spec says more
             for_each_leaf_mut(&mut value, &mut |spec| {
@@ -300,8 +314,40 @@ impl Checker {
                     .with_help("mark it `unsupported(v);` or write `replace_guest { ... }`"),
             );
         }
+        if body_broken {
+            success = None;
+        }
         function.mode = self.call_mode(sig, &function, mode, success, &param_spans);
         function
+    }
+
+    /// `unsupported(v)`: `v` must be an error, and one of the error enum's values when it is an enum.
+    fn check_error_value(&mut self, value: i128, span: Span) {
+        let error_type = self.spec.api.error_type.clone();
+        let type_name = self.type_name(&error_type);
+        if value == self.spec.api.success {
+            self.report(
+                Diagnostic::error(Code::UnsupportedValue, "`unsupported` returns the success value")
+                    .with_primary(span, "the application would believe the call worked")
+                    .with_help(format!("return an error of `{type_name}`, such as the `api` block's `failure` value")),
+            );
+            return;
+        }
+        let enum_values = self.type_chain(&error_type).iter().find_map(|t| match t {
+            Type::Named(id) => match &self.spec.types[id.index()].kind {
+                ir::TypeDefKind::Enum { variants } => Some(variants.iter().map(|(_, v)| *v).collect::<Vec<_>>()),
+                _ => None,
+            },
+            _ => None,
+        });
+        if let Some(values) = enum_values {
+            if !values.contains(&value) {
+                self.report(
+                    Diagnostic::error(Code::UnsupportedValue, format!("{value} is not a value of `{type_name}`"))
+                        .with_primary(span, "not one of the error enum's values"),
+                );
+            }
+        }
     }
 
     fn call_mode(
@@ -389,11 +435,11 @@ impl Checker {
         let actual = self.spec.resources[declared.id.index()].kind;
         if actual != wanted {
             let (is, needs) = match actual {
-                ResourceKind::Continuous => ("continuous", "consumed needs an `instantaneous_rc`"),
-                ResourceKind::Instantaneous => ("instantaneous", "allocated and deallocated needs a `continuous_rc`"),
+                ResourceKind::Continuous => ("a continuous", "consumed needs an `instantaneous_rc`"),
+                ResourceKind::Instantaneous => ("an instantaneous", "allocated and deallocated needs a `continuous_rc`"),
             };
             self.report(
-                Diagnostic::error(Code::UnknownResource, format!("`{name}` is an {is} resource"))
+                Diagnostic::error(Code::UnknownResource, format!("`{name}` is {is} resource"))
                     .with_primary(args[0].span, format!("a resource that is {needs}"))
                     .with_secondary(declared.span, "declared here")
                     .with_help(if actual == ResourceKind::Continuous {
@@ -456,7 +502,10 @@ impl Checker {
                     }
                     sorted.arguments.entry(name.node.clone()).or_default().push(Layer::explicit(body.stmts.clone()));
                 }
-                StmtKind::ReturnValue(block) => sorted.return_value.push(Layer::explicit(block.stmts.clone())),
+                StmtKind::ReturnValue(block) => {
+                    sorted.return_span = sorted.return_span.or(Some(stmt.span));
+                    sorted.return_value.push(Layer::explicit(block.stmts.clone()));
+                }
                 StmtKind::If { cond, then, otherwise } => {
                     let inner_then = self.sort_body(&then.stmts, sig, contextual);
                     let inner_else = otherwise.as_ref().map(|b| self.sort_body(&b.stmts, sig, contextual)).unwrap_or_default();
@@ -528,6 +577,14 @@ impl Checker {
                         self.descriptor_info(d, stmt.span, Place::Function);
                         continue;
                     }
+                    // the resource is meant to be used: do not also call it unused
+                    if let Some(DescriptorArg::Expr(ast::Expr { kind: ast::ExprKind::Name(r), .. })) =
+                        d.args.as_ref().and_then(|a| a.first())
+                    {
+                        if let Some(declared) = self.resource_names.get(r) {
+                            self.usage.resources.insert(declared.id);
+                        }
+                    }
                     self.report(
                         Diagnostic::error(Code::MisplacedDescriptor, format!("`{}` cannot be conditional", d.name.node))
                             .with_primary(d.name.span, "inside `if` in a function's body")
@@ -560,14 +617,15 @@ impl Checker {
         &mut self,
         sig: &Signature,
         mut arguments: HashMap<String, Vec<Layer>>,
-        _contextual: &[Spanned<String>],
+        lenient: bool,
     ) -> (Vec<ir::Param>, Vec<Span>) {
         let env = Self::env_for(&sig.params);
         let mut params = Vec::new();
         let mut spans = Vec::new();
         for (name, ty) in &sig.params {
             let layers = arguments.remove(&name.node).unwrap_or_default();
-            let subject = Subject { span: name.span, what: format!("argument `{}` of `{}`", name.node, sig.name.node), top_level: true };
+            let mut subject = Subject::new(name.span, format!("argument `{}` of `{}`", name.node, sig.name.node), &name.node);
+            subject.lenient = lenient;
             let value = self.resolve_value(ty, layers, &env, &subject, 0);
             params.push(ir::Param { name: name.node.clone(), ty: ty.clone(), value });
             spans.push(name.span);
@@ -575,41 +633,44 @@ impl Checker {
         (params, spans)
     }
 
-    /// Points each `userdata` at its callback argument.
-    fn link_userdata(&mut self, sig: &Signature, params: &[ir::Param], spans: &[Span]) {
-        let mut callbacks = Vec::new();
-        for (i, p) in params.iter().enumerate() {
-            let mut is_callback = false;
-            for_each_leaf(&p.value, &mut |s| is_callback |= matches!(s.kind, ValueKind::Callback(_)));
-            if is_callback {
-                callbacks.push(i);
-            }
-        }
-        let mut problems = Vec::new();
-        for (i, p) in params.iter().enumerate() {
-            for_each_leaf(&p.value, &mut |s| {
-                if let ValueKind::Userdata { callback_param: Some(callback_param) } = s.kind {
-                    let ok = if callback_param == UNRESOLVED_CALLBACK { callbacks.len() == 1 } else { callbacks.contains(&callback_param) };
-                    if !ok {
-                        problems.push(i);
-                    }
-                }
-            });
-        }
-        problems.dedup();
-        for i in problems {
-            let why = if callbacks.len() > 1 {
-                "it has several callbacks: name one with `userdata(cb)`".to_string()
-            } else if callbacks.is_empty() {
-                format!("`{}` has no argument described with `callback(T)`", sig.name.node)
-            } else {
-                "the named argument is not a callback".to_string()
+    /// Checks that each `userdata` of the function just resolved has its callback.
+    fn link_userdata(&mut self, sig: &Signature, params: &[ir::Param], _spans: &[Span]) {
+        let callbacks: Vec<usize> = params
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| {
+                let mut is_callback = false;
+                for_each_leaf(&p.value, &mut |s| is_callback |= matches!(s.kind, ValueKind::Callback(_)));
+                is_callback
+            })
+            .map(|(i, _)| i)
+            .collect();
+        let names: Vec<&str> = callbacks.iter().map(|&i| params[i].name.as_str()).collect();
+        for (span, named) in std::mem::take(&mut self.userdata_sites) {
+            let (message, label, help) = match named {
+                Some(i) if callbacks.contains(&i) => continue,
+                None if callbacks.len() == 1 => continue,
+                Some(i) => (
+                    format!("`userdata({})` names an argument that is not a callback", params[i].name),
+                    "not described with `callback(T)`".to_string(),
+                    if names.is_empty() {
+                        "describe the function pointer with `callback(T)`".to_string()
+                    } else {
+                        format!("the callbacks are: {}", names.join(", "))
+                    },
+                ),
+                None if callbacks.is_empty() => (
+                    "`userdata` with no callback".to_string(),
+                    format!("`{}` has no argument described with `callback(T)`", sig.name.node),
+                    "describe the function pointer with `callback(T)`".to_string(),
+                ),
+                None => (
+                    "`userdata` with several callbacks".to_string(),
+                    "which callback gets this pointer?".to_string(),
+                    format!("name the callback: `userdata({})`", names[0]),
+                ),
             };
-            self.report(
-                Diagnostic::error(Code::UserdataWithoutCallback, format!("`userdata` on `{}` has no callback", params[i].name))
-                    .with_primary(spans[i], why)
-                    .with_help("describe the function pointer with `callback(T)`"),
-            );
+            self.report(Diagnostic::error(Code::UserdataWithoutCallback, message).with_primary(span, label).with_help(help));
         }
     }
 
@@ -639,10 +700,14 @@ impl Checker {
                 }
             }
         }
+        // the rules below read facts from the whole spec, which errors elsewhere
+        // (a misspelt `allocate`, a failed `argument` scope) make unreliable
+        if self.error_count() > 0 {
+            return;
+        }
         let deallocated = std::mem::take(&mut self.usage.deallocated_handles);
-        for (ty, span) in deallocated {
+        for (ty, name, span) in deallocated {
             if !self.usage.allocated_handles.contains(&ty) {
-                let name = self.type_name(&ty);
                 self.report(
                     Diagnostic::error(Code::DeallocateNeverAllocated, format!("`deallocate` on a `{name}`, which no function allocates"))
                         .with_primary(span, "nothing creates this kind of object")

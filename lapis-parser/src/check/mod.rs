@@ -90,6 +90,16 @@ pub(crate) struct Checker {
     pub type_scopes: Vec<(Type, ast::Block)>,
     /// `default(category) { ... }` blocks.
     pub category_scopes: Vec<(types::Category, ast::Block)>,
+    /// `userdata` descriptors of the function being resolved, with the
+    /// callback argument they name, if any.
+    pub userdata_sites: Vec<(Span, Option<usize>)>,
+    /// Bodies of `type(T)` and `default(C)` scopes: errors inside them are
+    /// reported when the scope is checked on its own, not again at every use.
+    pub scope_blocks: Vec<Span>,
+    pub checking_scopes_alone: bool,
+    pub suppressed_errors: usize,
+    pub reported_no_metadata: bool,
+    pub reported_recursion: bool,
     /// Evaluation state of each constant, indexed like `spec.constants`.
     pub const_states: Vec<types::ConstState>,
     /// Tracking for whole-spec rules.
@@ -105,7 +115,8 @@ pub(crate) struct Usage {
     /// Resolved handle types some value `allocate`s.
     pub allocated_handles: HashSet<Type>,
     /// `deallocate` on handles, checked once all functions are known.
-    pub deallocated_handles: Vec<(Type, Span)>,
+    /// (resolved type, the type as the spec wrote it, where).
+    pub deallocated_handles: Vec<(Type, String, Span)>,
     pub manual_buffers: bool,
     pub deallocated_buffers: Vec<Span>,
 }
@@ -128,6 +139,52 @@ impl Default for Spec {
 }
 
 impl Checker {
+    /// Checks every `type(T)` and `default(C)` scope once on its own, as if
+    /// describing one value of that type, so that mistakes in a scope are
+    /// reported once (and even when nothing uses it). Missing descriptions
+    /// are not reported here: an argument scope may still give them.
+    fn check_scopes_alone(&mut self, file: &SourceFile) {
+        use crate::ir::BuiltinType;
+        let void_ptr = |pointee_const| Type::Pointer { pointee: Box::new(Type::Builtin(BuiltinType::Void)), pointee_const };
+        let mut subjects: Vec<(Type, String, Span)> = Vec::new();
+        for item in &file.items {
+            if let ItemKind::TypeScope { ty, .. } = &item.kind {
+                if let Some(lowered) = self.lower_type(ty) {
+                    let root = format!("every `{}`", self.type_name(&lowered));
+                    subjects.push((lowered, root, ty.span));
+                }
+            }
+            let ItemKind::Default { category, .. } = &item.kind else { continue };
+            let representative = match types::Category::parse(&category.node) {
+                Some(types::Category::Integer) => Type::Builtin(BuiltinType::Int),
+                Some(types::Category::Float) => Type::Builtin(BuiltinType::Double),
+                Some(types::Category::Pointer) => void_ptr(false),
+                Some(types::Category::ConstPointer) => void_ptr(true),
+                Some(types::Category::String) => Type::Pointer { pointee: Box::new(Type::Builtin(BuiltinType::Char)), pointee_const: true },
+                Some(types::Category::FunctionPointer) => Type::Pointer {
+                    pointee: Box::new(Type::Function(Box::new(ir::Signature {
+                        ret: Type::Builtin(BuiltinType::Void),
+                        params: Vec::new(),
+                        variadic: false,
+                    }))),
+                    pointee_const: false,
+                },
+                // a struct needs fields to describe; its scopes are checked where structs are used
+                Some(types::Category::Struct) | None => continue,
+            };
+            subjects.push((representative, format!("every {} value", category.node), category.span));
+        }
+        self.checking_scopes_alone = true;
+        for (ty, root, span) in subjects {
+            let mut subject = values::Subject::new(span, root, "this");
+            subject.lenient = true;
+            let env = exprs::Env { runtime: true, hides_arguments: true, ..exprs::Env::default() };
+            self.resolve_value(&ty, Vec::new(), &env, &subject, 0);
+        }
+        self.checking_scopes_alone = false;
+        self.userdata_sites.clear();
+    }
+
     fn run(&mut self, file: &SourceFile) {
         self.collect_types(file);
         self.lower_type_definitions(file);
@@ -140,12 +197,25 @@ impl Checker {
         self.collect_scopes(file);
         self.resolve_utilities(file);
         self.resolve_callbacks(file);
+        self.check_scopes_alone(file);
         self.resolve_functions(file);
         self.whole_spec_rules(file);
     }
 
     pub(crate) fn report(&mut self, diagnostic: Diagnostic) {
+        let at = diagnostic.primary.span;
+        let in_scope_block = self.scope_blocks.iter().any(|b| b.start <= at.start && at.end <= b.end);
+        if in_scope_block && !self.checking_scopes_alone {
+            // still counted, so that the value it was about is not called undescribed
+            self.suppressed_errors += usize::from(diagnostic.is_error());
+            return;
+        }
         self.diagnostics.push(diagnostic);
+    }
+
+    /// Errors so far, including those not shown again (see `report`).
+    pub(crate) fn error_count(&self) -> usize {
+        self.diagnostics.iter().filter(|d| d.is_error()).count() + self.suppressed_errors
     }
 
     /// Reports a second definition of `name`.
@@ -204,11 +274,15 @@ impl Checker {
             match &item.kind {
                 ItemKind::TypeScope { ty, body } => {
                     if let Some(lowered) = self.lower_type(ty) {
+                        self.scope_blocks.push(body.span);
                         self.type_scopes.push((types::strip_const(lowered), body.clone()));
                     }
                 }
                 ItemKind::Default { category, body } => match types::Category::parse(&category.node) {
-                    Some(cat) => self.category_scopes.push((cat, body.clone())),
+                    Some(cat) => {
+                        self.scope_blocks.push(body.span);
+                        self.category_scopes.push((cat, body.clone()));
+                    }
                     None => {
                         let names = crate::descriptors::CATEGORIES.iter().map(|(n, _)| *n);
                         let mut d = Diagnostic::error(Code::UnknownCategory, format!("unknown type category `{}`", category.node))

@@ -331,16 +331,30 @@ impl Checker {
 
     /// How a type is written, for messages.
     pub(crate) fn type_name(&self, ty: &Type) -> String {
+        self.c_declarator(ty, false, String::new()).trim_end().to_string()
+    }
+
+    /// C's inside-out declarator syntax: `ty` declared around `inner` (the
+    /// part already written), e.g. `void (*)(int)` or `const char **`.
+    fn c_declarator(&self, ty: &Type, is_const: bool, inner: String) -> String {
+        let qualifier = if is_const { "const " } else { "" };
+        let space = if inner.is_empty() { "" } else { " " };
         match ty {
-            Type::Builtin(b) => b.c_name().to_string(),
-            Type::Named(id) => self.spec.types[id.index()].name.clone(),
+            Type::Builtin(b) => format!("{qualifier}{}{space}{inner}", b.c_name()),
+            Type::Named(id) => format!("{qualifier}{}{space}{inner}", self.spec.types[id.index()].name),
             Type::Pointer { pointee, pointee_const } => {
-                format!("{}{} *", if *pointee_const { "const " } else { "" }, self.type_name(pointee))
+                let star = format!("*{inner}");
+                let wrapped = if matches!(**pointee, Type::Array { .. } | Type::Function(_)) { format!("({star})") } else { star };
+                self.c_declarator(pointee, *pointee_const, wrapped)
             }
-            Type::Array { element, len } => format!("{}[{len}]", self.type_name(element)),
+            Type::Array { element, len } => self.c_declarator(element, is_const, format!("{inner}[{len}]")),
             Type::Function(sig) => {
-                let params: Vec<String> = sig.params.iter().map(|p| self.type_name(p)).collect();
-                format!("{} (*)({})", self.type_name(&sig.ret), params.join(", "))
+                let mut params: Vec<String> = sig.params.iter().map(|p| self.type_name(p)).collect();
+                if sig.variadic {
+                    params.push("...".into());
+                }
+                let params = if params.is_empty() { "void".to_string() } else { params.join(", ") };
+                self.c_declarator(&sig.ret, false, format!("{inner}({params})"))
             }
         }
     }
@@ -465,7 +479,14 @@ impl Checker {
 
     /// Evaluates an expression that must be a compile-time constant.
     pub(crate) fn const_value(&mut self, expr: &ast::Expr) -> Option<ConstValue> {
-        let resolved = self.resolve_expr(expr, &super::exprs::Env::constant())?;
+        self.const_value_in(expr, &super::exprs::Env::constant())
+    }
+
+    /// Like `const_value`, where `env` names the arguments that are in scope
+    /// but not constant (so that naming one says "not a constant").
+    pub(crate) fn const_value_in(&mut self, expr: &ast::Expr, env: &super::exprs::Env) -> Option<ConstValue> {
+        let env = super::exprs::Env { runtime: false, ..env.clone() };
+        let resolved = self.resolve_expr(expr, &env)?;
         match eval(&resolved, self) {
             Some(v) => Some(v),
             None => {
@@ -481,7 +502,11 @@ impl Checker {
 
     /// Evaluates an integer constant (array lengths, status values).
     pub(crate) fn const_int(&mut self, expr: &ast::Expr) -> Option<i128> {
-        match self.const_value(expr)? {
+        self.const_int_in(expr, &super::exprs::Env::constant())
+    }
+
+    pub(crate) fn const_int_in(&mut self, expr: &ast::Expr, env: &super::exprs::Env) -> Option<i128> {
+        match self.const_value_in(expr, env)? {
             ConstValue::Int(v) => Some(v),
             _ => {
                 self.report(

@@ -48,21 +48,44 @@ fn layer_env(env: &Env, layer: &Layer) -> Env {
     if layer.sees_arguments {
         return env.clone();
     }
-    Env { params: Default::default(), contextual: Vec::new(), ..env.clone() }
+    Env { params: Default::default(), contextual: Vec::new(), hides_arguments: true, ..env.clone() }
 }
 
 /// What is being described, for messages.
 #[derive(Clone, Debug)]
 pub(crate) struct Subject {
+    /// Where the value is declared (the argument's name in the prototype).
     pub span: Span,
-    pub what: String,
+    /// How the whole value is introduced: "argument `x` of `f`".
+    pub root: String,
+    /// The name paths start from: `x` in `x[i].label`.
+    pub name: String,
+    /// From the root to this value: "", "[i]", "[i].label".
+    pub path: String,
     /// A function's argument or return value (an array here is a pointer).
     pub top_level: bool,
+    /// Missing descriptions are not reported: the function is not forwarded,
+    /// the value's descriptors already had errors, or a `type`/`default`
+    /// scope is being checked on its own.
+    pub lenient: bool,
 }
 
 impl Subject {
-    fn nested(&self, what: String, span: Option<Span>) -> Subject {
-        Subject { span: span.unwrap_or(self.span), what, top_level: false }
+    pub fn new(span: Span, root: String, name: &str) -> Subject {
+        Subject { span, root, name: name.to_string(), path: String::new(), top_level: true, lenient: false }
+    }
+
+    /// "argument `x` of `f`", or "`x[i].label` in argument `x` of `f`".
+    pub fn what(&self) -> String {
+        if self.path.is_empty() {
+            self.root.clone()
+        } else {
+            format!("`{}{}` in {}", self.name, self.path, self.root)
+        }
+    }
+
+    fn nested(&self, step: &str) -> Subject {
+        Subject { path: format!("{}{step}", self.path), top_level: false, ..self.clone() }
     }
 }
 
@@ -80,6 +103,16 @@ enum Kind {
 }
 
 impl Kind {
+    fn with_article(&self) -> &'static str {
+        match self {
+            Kind::Opaque => "an opaque value",
+            Kind::Handle => "a handle",
+            Kind::Buffer(_) => "a buffer",
+            Kind::Callback(_) => "a callback",
+            Kind::Userdata(_) => "userdata",
+        }
+    }
+
     fn name(&self) -> &'static str {
         match self {
             Kind::Opaque => "opaque",
@@ -105,6 +138,8 @@ struct Attrs {
     state_callbacks: Option<(ir::UtilityId, ir::UtilityId)>,
     cast: Option<(Type, Span)>,
     elements: Vec<Layer>,
+    /// The first `element` scope, for messages.
+    element_span: Option<Span>,
     fields: Vec<(Spanned<String>, Layer)>,
     userdata_site: Option<Span>,
 }
@@ -147,9 +182,14 @@ impl Checker {
     fn resolve_layers(&mut self, ty: &Type, layers: Vec<Layer>, env: &Env, subject: &Subject, depth: u32) -> Value {
         let env = &Env { this: Some(ty.clone()), ..env.clone() };
         if depth > MAX_NESTING {
+            // one report is enough: every other use of the type recurses the same way
+            if std::mem::replace(&mut self.reported_recursion, true) {
+                return opaque_leaf(ty);
+            }
+            let shown: String = subject.path.chars().take(60).collect();
             self.report(
-                Diagnostic::error(Code::TypeMismatch, format!("the description of {} nests too deeply", subject.what))
-                    .with_primary(subject.span, format!("more than {MAX_NESTING} levels of `if` and `element`"))
+                Diagnostic::error(Code::RecursiveDescription, format!("the description of {} never ends", subject.root))
+                    .with_primary(subject.span, format!("`{}{shown}...` goes more than {MAX_NESTING} levels deep", subject.name))
                     .with_help("a recursive type needs a `handle`, `opaque` or `no_copy` somewhere to stop the recursion"),
             );
             return opaque_leaf(ty);
@@ -178,10 +218,14 @@ impl Checker {
 
     fn leaf(&mut self, ty: &Type, layers: Vec<Layer>, env: &Env, subject: &Subject, depth: u32) -> Value {
         let mut merged = Attrs::default();
+        let errors_before = self.error_count();
         for layer in &layers {
             let attrs = self.layer_attrs(layer, &layer_env(env, layer));
             overlay(&mut merged, attrs);
         }
+        // a value whose own descriptors were wrong is not also "undescribed"
+        let broken = self.error_count() > errors_before || layers.iter().any(|l| l.stmts.iter().any(|s| matches!(s.kind, StmtKind::Error)));
+        let subject = &Subject { lenient: subject.lenient || broken, ..subject.clone() };
         if let (Some(a), Some(d)) = (merged.allocate, merged.deallocate) {
             self.report(
                 Diagnostic::error(Code::ContradictoryDescriptors, "`allocate` and `deallocate` on the same value")
@@ -209,7 +253,10 @@ impl Checker {
         }
         if let Some(span) = merged.deallocate {
             match &kind {
-                ValueKind::Handle => self.usage.deallocated_handles.push((self.spec.resolve(&ty).clone(), span)),
+                ValueKind::Handle => {
+                    let shown = self.type_name(&ty);
+                    self.usage.deallocated_handles.push((self.spec.resolve(&ty).clone(), shown, span))
+                }
                 _ => self.usage.deallocated_buffers.push(span),
             }
         }
@@ -218,10 +265,14 @@ impl Checker {
         }
         if !merged.fields.is_empty() && !matches!(kind, ValueKind::Struct { .. }) {
             let span = merged.fields[0].0.span;
-            self.report(
-                Diagnostic::error(Code::FieldOnNonStruct, format!("`field` on {}, which is not a struct or union", subject.what))
-                    .with_primary(span, format!("{} is `{}`", subject.what, self.type_name(&ty))),
-            );
+            let mut d = Diagnostic::error(Code::FieldOnNonStruct, format!("`field` on {}, which is not a struct or union", subject.what()))
+                .with_primary(span, format!("{} is `{}`", subject.what(), self.type_name(&ty)));
+            if let Shape::Pointer { pointee, .. } = self.shape(&ty) {
+                if matches!(self.shape(&pointee), Shape::Record { .. }) {
+                    d = d.with_help("it points to a struct: describe the struct's fields inside `element { field(...) { ... } }`");
+                }
+            }
+            self.report(d);
         }
         Value::Leaf(Box::new(ValueSpec {
             ty,
@@ -256,7 +307,7 @@ impl Checker {
             Some((Kind::Handle, span)) => {
                 if !matches!(shape, Shape::Pointer { .. }) {
                     self.report(
-                        Diagnostic::error(Code::HandleOnNonPointer, format!("`handle` on {}, which is not a pointer", subject.what))
+                        Diagnostic::error(Code::HandleOnNonPointer, format!("`handle` on {}, which is not a pointer", subject.what()))
                             .with_primary(span, "only pointers can be handles")
                             .with_secondary(subject.span, format!("this is `{}`", self.type_name(ty)))
                             .with_help("use `opaque` to pass the value through unchanged"),
@@ -274,7 +325,7 @@ impl Checker {
                     self.report(
                         Diagnostic::error(
                             Code::CallbackOnNonFunctionPointer,
-                            format!("`callback` on {}, which is not a function pointer", subject.what),
+                            format!("`callback` on {}, which is not a function pointer", subject.what()),
                         )
                         .with_primary(span, format!("this is `{}`", self.type_name(ty))),
                     );
@@ -295,7 +346,7 @@ impl Checker {
                     self.report(
                         Diagnostic::error(
                             Code::ElementOnNonPointer,
-                            format!("`buffer` on {}, which is not a pointer or array", subject.what),
+                            format!("`buffer` on {}, which is not a pointer or array", subject.what()),
                         )
                         .with_primary(span, format!("this is `{}`", self.type_name(ty))),
                     );
@@ -323,20 +374,15 @@ impl Checker {
                     self.buffer(element.clone(), size, std::mem::take(&mut merged.elements), env, subject, depth)
                 }
                 Shape::Pointer { pointee, .. } => {
-                    if self.shape(pointee) == Shape::Function {
-                        self.report(
-                            Diagnostic::error(
-                                Code::PointerWithoutDirection,
-                                format!("{} is a function pointer with no description", subject.what),
-                            )
-                            .with_primary(subject.span, format!("`{}`", self.type_name(ty)))
-                            .with_help("describe it with `callback(T)`, or `opaque` if the API never calls it"),
-                        );
+                    if subject.lenient {
+                        // nothing to report: see `Subject::lenient`
+                    } else if self.shape(pointee) == Shape::Function {
+                        self.undescribed_function_pointer(subject, ty);
                     } else if !(input || output || no_copy) {
                         self.no_direction(subject, &self.type_name(ty));
                     } else if !no_copy && merged.zerocopy.is_none() {
                         self.report(
-                            Diagnostic::error(Code::PointerWithoutSize, format!("{} is copied but its size is unknown", subject.what))
+                            Diagnostic::error(Code::PointerWithoutSize, format!("{} is copied but its size is unknown", subject.what()))
                                 .with_primary(subject.span, format!("`{}` needs `buffer(n)`", self.type_name(ty)))
                                 .with_help("add `buffer(n)`, where `n` counts elements (bytes for `void *`)"),
                         );
@@ -348,24 +394,20 @@ impl Checker {
                     ValueKind::Opaque
                 }
                 Shape::Function => {
-                    self.report(
-                        Diagnostic::error(
-                            Code::PointerWithoutDirection,
-                            format!("{} is a function pointer with no description", subject.what),
-                        )
-                        .with_primary(subject.span, format!("`{}`", self.type_name(ty)))
-                        .with_help("describe it with `callback(T)`"),
-                    );
+                    if !subject.lenient {
+                        self.undescribed_function_pointer(subject, ty);
+                    }
                     ValueKind::Opaque
                 }
                 _ => {
-                    if let Some(first) = merged.elements.first().and_then(|l| l.stmts.first()) {
+                    if let Some(span) = merged.element_span {
                         self.report(
                             Diagnostic::error(
                                 Code::ElementOnNonPointer,
-                                format!("`element` on {}, which is not a pointer or array", subject.what),
+                                format!("`element` on {}, which is not a pointer or array", subject.what()),
                             )
-                            .with_primary(first.span, format!("{} is `{}`", subject.what, self.type_name(ty))),
+                            .with_primary(span, "no elements to describe")
+                            .with_secondary(subject.span, format!("this is `{}`", self.type_name(ty))),
                         );
                     }
                     ValueKind::Opaque
@@ -374,9 +416,20 @@ impl Checker {
         }
     }
 
-    fn no_direction(&mut self, subject: &Subject, type_name: &str) {
+    fn undescribed_function_pointer(&mut self, subject: &Subject, ty: &Type) {
         self.report(
-            Diagnostic::error(Code::PointerWithoutDirection, format!("{} has no known direction", subject.what))
+            Diagnostic::error(Code::PointerWithoutDirection, format!("{} is a function pointer with no description", subject.what()))
+                .with_primary(subject.span, format!("`{}`", self.type_name(ty)))
+                .with_help("describe it with `callback(T)`, or `opaque` if the API never calls it"),
+        );
+    }
+
+    fn no_direction(&mut self, subject: &Subject, type_name: &str) {
+        if subject.lenient {
+            return;
+        }
+        self.report(
+            Diagnostic::error(Code::PointerWithoutDirection, format!("{} has no known direction", subject.what()))
                 .with_primary(subject.span, format!("`{type_name}` is a pointer: is it copied in, out, or both?"))
                 .with_help("add `in`, `out` (or both) with `buffer(n)`, or `handle`, `opaque` or `no_copy`"),
         );
@@ -394,7 +447,7 @@ impl Checker {
         let element_ty = if self.shape(&element_ty) == Shape::Void { Type::Builtin(BuiltinType::Uint8) } else { element_ty };
         let mut inner = env.clone();
         inner.element_depth += 1;
-        let element_subject = subject.nested(format!("an element of {}", subject.what), None);
+        let element_subject = subject.nested("[i]");
         let element = self.resolve_value(&element_ty, element_layers, &inner, &element_subject, depth + 1);
         ValueKind::Buffer { size, element: Box::new(element) }
     }
@@ -429,7 +482,7 @@ impl Checker {
             .iter()
             .enumerate()
             .map(|(i, (name, ty))| {
-                let field_subject = subject.nested(format!("field `{name}` of `{record_name}` in {}", subject.what), None);
+                let field_subject = subject.nested(&format!(".{name}"));
                 self.resolve_value(ty, by_field.remove(&i).unwrap_or_default(), &field_env, &field_subject, depth + 1)
             })
             .collect();
@@ -473,6 +526,15 @@ impl Checker {
                             );
                             continue;
                         }
+                        if info.name == "lifetime" {
+                            self.report(
+                                Diagnostic::error(Code::ContradictoryDescriptors, "two lifetimes for one value")
+                                    .with_primary(d.name.span, "a second lifetime")
+                                    .with_secondary(first, "the first lifetime")
+                                    .with_help("a buffer has one lifetime: `call`, `manual`, `static` or `coupled(obj)`"),
+                            );
+                            continue;
+                        }
                         if info.name != "obj_depends_on" {
                             self.report(
                                 Diagnostic::error(Code::DuplicateDescriptor, format!("`{}` is given twice in one scope", info.name))
@@ -485,7 +547,10 @@ impl Checker {
                     }
                     self.apply_descriptor(&mut attrs, info, d, stmt.span, env);
                 }
-                StmtKind::Element(block) => attrs.elements.push(layer.inner(block.stmts.clone())),
+                StmtKind::Element(block) => {
+                    attrs.element_span = attrs.element_span.or(Some(stmt.span));
+                    attrs.elements.push(layer.inner(block.stmts.clone()));
+                }
                 StmtKind::Field { name, body } => attrs.fields.push((name.clone(), layer.inner(body.stmts.clone()))),
                 StmtKind::Error | StmtKind::If { .. } => {}
                 StmtKind::Argument { .. }
@@ -564,7 +629,7 @@ impl Checker {
         if !ok {
             self.report(
                 Diagnostic::error(Code::DescriptorArguments, format!("wrong arguments for `{}`", info.name))
-                    .with_primary(span, format!("written `{}`", info.syntax.trim_end_matches(';')))
+                    .with_primary(span, format!("expected `{}`", info.syntax.trim_end_matches(';')))
                     .with_help(format!("write it as `{}`", info.syntax)),
             );
             return None;
@@ -581,6 +646,8 @@ impl Checker {
             if matches!(rest, "call" | "manual" | "static") && d.args.is_none() {
                 diag = diag.with_fix(d.name.span, format!("lifetime({rest})"), format!("use `lifetime({rest})`"));
             }
+        } else if let Some((_, instead)) = descriptors::ALIASES.iter().find(|(alias, _)| *alias == name) {
+            diag = diag.with_help(format!("LAPIS writes this as `{instead}`"));
         } else {
             let names = descriptors::DESCRIPTORS.iter().map(|d| d.name).chain(descriptors::SCOPE_KEYWORDS.iter().copied());
             if let Some(best) = diagnostic::suggest(name, names) {
@@ -603,8 +670,8 @@ impl Checker {
             if let Some((old, old_span)) = &attrs.kind {
                 this.report(
                     Diagnostic::error(Code::ContradictoryDescriptors, format!("`{}` contradicts `{}`", kind.name(), old.name()))
-                        .with_primary(name_span, format!("makes the value a {}", kind.name()))
-                        .with_secondary(*old_span, format!("already a {}", old.name())),
+                        .with_primary(name_span, format!("makes the value {}", kind.with_article()))
+                        .with_secondary(*old_span, format!("already {}", old.with_article())),
                 );
                 return;
             }
@@ -643,6 +710,7 @@ impl Checker {
                 };
                 set_kind(self, attrs, Kind::Userdata(param));
                 attrs.userdata_site = Some(name_span);
+                self.userdata_sites.push((name_span, param));
             }
             "in" | "out" | "no_copy" => {
                 let (mut i, mut o, mut n, first) = attrs.direction.unwrap_or((false, false, false, name_span));
@@ -795,6 +863,7 @@ fn overlay(merged: &mut Attrs, layer: Attrs) {
     merged.obj_record |= layer.obj_record;
     merged.depends_on.extend(layer.depends_on);
     merged.elements.extend(layer.elements);
+    merged.element_span = merged.element_span.or(layer.element_span);
     merged.fields.extend(layer.fields);
     merged.userdata_site = layer.userdata_site.or(merged.userdata_site);
 }

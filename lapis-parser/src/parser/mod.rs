@@ -141,12 +141,14 @@ impl Parser {
         let mut diagnostic = Diagnostic::error(Code::UnexpectedToken, format!("expected {expected}, found {found}"))
             .with_primary(span, format!("expected {expected}"));
         if expected.starts_with("`;`") && self.pos > 0 {
+            // a missing `;` belongs where the statement ended, not on the next line
             let after = self.prev_span();
-            diagnostic = diagnostic.with_help("add `;` at the end of the previous statement").with_fix(
-                Span::new(after.end as usize, after.end as usize),
-                ";",
-                "add `;`",
-            );
+            let at_end = Span::new(after.end as usize, after.end as usize);
+            diagnostic = Diagnostic::error(Code::UnexpectedToken, format!("expected {expected}, found {found}"))
+                .with_primary(at_end, "`;` missing here")
+                .with_secondary(span, format!("{found} comes next"))
+                .with_help("add `;` at the end of the statement")
+                .with_fix(at_end, ";", "add `;`");
         }
         self.diagnostics.push(diagnostic);
         Recover
@@ -174,7 +176,13 @@ impl Parser {
     /// without being consumed (it closes the enclosing block).
     fn recover(&mut self, stop_at_close: bool) {
         let mut depth = 0usize;
+        let start = self.pos;
         loop {
+            // at top level, a token in column one after the broken part starts the next item
+            let token = &self.tokens[self.pos];
+            if !stop_at_close && self.pos > start && token.at_column_one && !matches!(token.kind, TokenKind::Punct(Punct::RBrace)) {
+                return;
+            }
             match self.peek() {
                 TokenKind::Eof => return,
                 TokenKind::Punct(Punct::LBrace | Punct::LParen | Punct::LBracket) => {

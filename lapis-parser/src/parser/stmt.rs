@@ -27,7 +27,15 @@ impl Parser {
             };
             stmts.push(Stmt { kind, span: start.to(self.prev_span()) });
         }
-        let close = self.expect_punct(Punct::RBrace, "to close the block")?;
+        let close = match self.expect_punct(Punct::RBrace, "to close the block") {
+            Ok(close) => close,
+            Err(recover) => {
+                if let Some(d) = self.diagnostics.last_mut() {
+                    d.secondary.push(crate::diagnostic::Label { span: open, message: "the block opened here".into() });
+                }
+                return Err(recover);
+            }
+        };
         Ok(Block { stmts, span: open.to(close) })
     }
 
