@@ -23,7 +23,7 @@ fn temp_spec(name: &str, contents: &str) -> PathBuf {
     path
 }
 
-const BROKEN: &str = "api x {\n    version = \"1\";\n}\nint f(void) { asynch; }\nint g(int *p) { argument(q) { in; } }\n";
+const BROKEN: &str = "api x {\n    version = \"1\";\n}\nint f(void) { asynch; }\nint g(int *p) { argument(q) { in; } }\nint h(int *p);\n";
 
 #[test]
 fn check_accepts_the_repository_specs() {

@@ -98,6 +98,8 @@ pub(crate) struct Checker {
     pub scope_blocks: Vec<Span>,
     pub checking_scopes_alone: bool,
     pub suppressed_errors: usize,
+    /// Errors reported so far (kept as a count: it is read for every value).
+    pub errors: usize,
     pub reported_no_metadata: bool,
     pub reported_recursion: bool,
     /// Evaluation state of each constant, indexed like `spec.constants`.
@@ -210,12 +212,13 @@ impl Checker {
             self.suppressed_errors += usize::from(diagnostic.is_error());
             return;
         }
+        self.errors += usize::from(diagnostic.is_error());
         self.diagnostics.push(diagnostic);
     }
 
     /// Errors so far, including those not shown again (see `report`).
     pub(crate) fn error_count(&self) -> usize {
-        self.diagnostics.iter().filter(|d| d.is_error()).count() + self.suppressed_errors
+        self.errors + self.suppressed_errors
     }
 
     /// Reports a second definition of `name`.
