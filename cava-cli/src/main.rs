@@ -1,6 +1,8 @@
 //! `cava`: the command-line front end. It reads files, calls the pure
 //! library code, and prints; nothing else lives here.
 
+#![forbid(unsafe_code)]
+
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;

@@ -4,6 +4,8 @@
 //! (syntax tree → resolved [`ir::Spec`] + diagnostics). Nothing here touches
 //! files or the network; the `cava` binary and the LSP live at the edges.
 
+#![forbid(unsafe_code)]
+
 pub mod ast;
 pub mod check;
 pub mod codes;
