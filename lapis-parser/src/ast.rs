@@ -30,6 +30,8 @@ pub enum ItemKind {
     Typedef(Declaration),
     /// `struct T { ... };`, `union T { ... };`, `enum T { ... };`
     TagDefinition(TagDefinition),
+    /// `struct T;`: a type whose contents the API does not show (an object).
+    TagDeclaration { kind: TagKind, name: Ident },
     /// A prototype followed by a descriptor block or `;`.
     Function(Function),
     /// `callback <prototype> { ... }`: the signature of a function the API calls back.

@@ -114,7 +114,7 @@ cl_int clFinish(cl_command_queue command_queue) {
 }
 ```
 
-Use the parameter name from the prototype. A `contextual_argument` must be declared before the `argument` scope that describes it.";
+Use the parameter name from the prototype, or the name of a `contextual_argument` declared in the same function.";
 
     UnknownField = "L0204", "unknown field",
 "A `field(name)` scope or a `.`/`->` access names a field the struct or union does not have.

@@ -263,6 +263,7 @@ impl<'a> Printer<'a> {
         match &item.kind {
             ItemKind::Typedef(decl) if inline_body(self.split_declaration(decl).0).is_none() => Some(Group::Typedef),
             ItemKind::Resource { .. } => Some(Group::Resource),
+            ItemKind::TagDeclaration { .. } => Some(Group::Typedef),
             ItemKind::BufRegistry(_) => Some(Group::BufRegistry),
             ItemKind::Constant(_) => Some(Group::Constant),
             ItemKind::Function(Function { decl, body: None }) if !self.prototype("", decl, ";").contains('\n') => Some(Group::Prototype),
@@ -323,6 +324,7 @@ impl<'a> Printer<'a> {
                 self.line(start, &text, end);
             }
             ItemKind::BufRegistry(name) => self.line(start, &format!("buf_registry {};", name.node), end),
+            ItemKind::TagDeclaration { kind, name } => self.line(start, &format!("{} {};", kind.keyword(), name.node), end),
             ItemKind::Error => self.verbatim(start, end),
         }
     }

@@ -81,6 +81,7 @@ api cuda {
 }
 typedef int CUresult;
 enum cudaError_enum { CUDA_SUCCESS = 0, CUDA_ERROR_UNKNOWN = 999 };
+struct CUstream_st;
 typedef struct CUstream_st *CUstream;
 typedef unsigned long long CUdeviceptr;
 continuous_rc device_memory;
@@ -353,6 +354,7 @@ impl Kinds {
                 "DeclareMetadata"
             }
             ItemKind::BufRegistry(_) => "BufRegistry",
+            ItemKind::TagDeclaration { .. } => "TagDeclaration",
             ItemKind::Error => "item Error",
         };
         self.0.insert(name);
@@ -508,6 +510,7 @@ fn rich_specs_cover_every_kind() {
         "Policy",
         "DeclareMetadata",
         "BufRegistry",
+        "TagDeclaration",
         // statements
         "Descriptor",
         "Argument",

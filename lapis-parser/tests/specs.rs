@@ -105,7 +105,7 @@ fn the_every_descriptor_spec_uses_every_descriptor() {
     }
     assert!(words.contains("Guest") && words.contains("Server"), "both replacements are used");
     assert!(CATEGORIES.iter().any(|(c, _)| words.contains(&format!("default({c})"))));
-    assert_eq!(items.len(), 13, "every item kind but `Error` is used");
+    assert_eq!(items.len(), 14, "every item kind but `Error` is used");
     let spec = &checked.spec;
     assert!(spec.metadata.is_some() && !spec.policies.is_empty() && !spec.registries.is_empty());
     assert_eq!(spec.api.invalid_handle, -1);

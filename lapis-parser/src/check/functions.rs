@@ -50,6 +50,8 @@ impl Checker {
                 Some(Type::Function(sig)) => {
                     lowered.push((pname, Type::Pointer { pointee: Box::new(Type::Function(sig)), pointee_const: false }))
                 }
+                // `T a[]` as a parameter is a pointer, as in C (its length is unknown)
+                Some(Type::Array { element, len: 0 }) => lowered.push((pname, Type::Pointer { pointee: element, pointee_const: false })),
                 Some(ty) => lowered.push((pname, ty)),
                 None => ok = false,
             }
@@ -109,7 +111,7 @@ impl Checker {
                 None => Sorted::default(),
             };
             // a callback's userdata is the pointer the guest registered: nothing to link
-            let (mut params, _) = self.resolve_params(&sig, sorted.arguments, false);
+            let (mut params, _) = self.resolve_params(&sig, sorted.arguments, false, &[]);
             for p in &mut params {
                 for_each_leaf_mut(&mut p.value, &mut |s| {
                     if let ValueKind::Userdata { callback_param } = &mut s.kind {
@@ -191,6 +193,14 @@ impl Checker {
                             mode = Some((info.name, d.name.span));
                         }
                         "success" => {
+                            if let Some((_, first)) = success {
+                                self.report(
+                                    Diagnostic::error(Code::DuplicateDescriptor, "`success` is given twice")
+                                        .with_primary(d.name.span, "given again here")
+                                        .with_secondary(first, "first given here"),
+                                );
+                                continue;
+                            }
                             if let Some(v) = self.const_int_in(args[0], &env) {
                                 success = Some((v, d.name.span));
                             }
@@ -265,7 +275,7 @@ impl Checker {
         // and a body that already has errors would only add "undescribed" noise.
         let body_broken = self.error_count() > errors_before;
         let lenient = function.unsupported.is_some() || function.replace_guest.is_some() || body_broken;
-        let (params, param_spans) = self.resolve_params(sig, sorted.arguments.clone(), lenient);
+        let (params, param_spans) = self.resolve_params(sig, sorted.arguments.clone(), lenient, &env.contextual);
         if self.error_count() == errors_before {
             self.link_userdata(sig, &params, &param_spans);
         }
@@ -290,13 +300,8 @@ impl Checker {
         } else {
             let mut subject = Subject::new(sig.name.span, format!("the return value of `{}`", sig.name.node), "result");
             subject.lenient = lenient;
-            let mut value = self.resolve_value(&sig.ret, sorted.return_value, &env, &subject, 0);
-            // a result comes back from the server: it is an output unless the spec says more
-            for_each_leaf_mut(&mut value, &mut |spec| {
-                if !spec.input && !spec.output && !spec.no_copy || spec.ty == sig.ret {
-                    spec.output = true;
-                }
-            });
+            subject.returned = true;
+            let value = self.resolve_value(&sig.ret, sorted.return_value, &env, &subject, 0);
             function.return_value = value;
         }
         let unsupported_or_replaced = function.unsupported.is_some() || function.replace_guest.is_some();
@@ -618,8 +623,9 @@ impl Checker {
         sig: &Signature,
         mut arguments: HashMap<String, Vec<Layer>>,
         lenient: bool,
+        contextual: &[(String, Type)],
     ) -> (Vec<ir::Param>, Vec<Span>) {
-        let env = Self::env_for(&sig.params);
+        let env = Env { contextual: contextual.to_vec(), ..Self::env_for(&sig.params) };
         let mut params = Vec::new();
         let mut spans = Vec::new();
         for (name, ty) in &sig.params {

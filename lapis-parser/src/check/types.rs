@@ -133,8 +133,18 @@ impl Checker {
         }
     }
 
+    /// `struct T;` declares `T` unless a definition already does.
+    fn collect_tag_declarations(&mut self, file: &SourceFile) {
+        for item in &file.items {
+            if let ItemKind::TagDeclaration { kind, name } = &item.kind {
+                self.tag_id(*kind, &name.node, name.span);
+            }
+        }
+    }
+
     /// Pass 2: the bodies of typedefs and tag definitions, and constant names.
     pub(super) fn lower_type_definitions(&mut self, file: &SourceFile) {
+        self.collect_tag_declarations(file);
         self.collect_constant_names(file);
         for item in &file.items {
             match &item.kind {
@@ -173,7 +183,11 @@ impl Checker {
                 let mut seen: std::collections::HashMap<&str, Span> = Default::default();
                 for field in fields {
                     let Some(ty) = self.lower_type(&field.ty) else { continue };
-                    let Some(name) = &field.name else { continue };
+                    let Some(name) = &field.name else {
+                        // an anonymous struct or union member keeps its place in the layout
+                        lowered.push(ir::FieldDef { name: format!("__anonymous{}", lowered.len()), ty });
+                        continue;
+                    };
                     if let Some(first) = seen.insert(&name.node, name.span) {
                         self.duplicate("field", &name.node, name.span, first);
                         continue;
@@ -423,11 +437,35 @@ impl Checker {
                 }
                 if let Some(ty) = self.lower_type(&c.decl.ty) {
                     self.spec.constants[id.index()].ty = ty;
+                    self.check_constant_type(id, &c.value);
                 }
             }
         }
         for i in 0..self.spec.constants.len() {
             self.constant_value(ir::ConstantId(i as u32));
+        }
+    }
+
+    /// A constant's value must fit its declared type's kind.
+    fn check_constant_type(&mut self, id: ir::ConstantId, value_expr: &ast::Expr) {
+        let Some(value) = self.constant_value(id) else { return };
+        let ty = self.spec.constants[id.index()].ty.clone();
+        let ok = match (self.shape(&ty), &value) {
+            (Shape::Integer, ConstValue::Int(_)) | (Shape::Float, ConstValue::Int(_) | ConstValue::Float(_)) => true,
+            (Shape::Pointer { .. }, ConstValue::Str(_)) => true,
+            _ => false,
+        };
+        if !ok {
+            let what = match value {
+                ConstValue::Int(_) => "an integer",
+                ConstValue::Float(_) => "a floating-point number",
+                ConstValue::Str(_) => "a string",
+            };
+            let name = self.type_name(&ty);
+            self.report(
+                Diagnostic::error(Code::TypeMismatch, format!("mismatched types: a `{name}` constant cannot hold {what}"))
+                    .with_primary(value_expr.span, format!("this is {what}")),
+            );
         }
     }
 
@@ -573,6 +611,10 @@ pub(crate) fn eval(expr: &ir::Expr, checker: &Checker) -> Option<ConstValue> {
             }
         }
         ExprKind::SizeOf(ty) => ConstValue::Int(size_of(checker, ty)? as i128),
+        ExprKind::Library(f @ (crate::ir::LibraryFn::Min | crate::ir::LibraryFn::Max), args) => {
+            let (a, b) = (int(&args[0])?, int(&args[1])?);
+            ConstValue::Int(if *f == crate::ir::LibraryFn::Min { a.min(b) } else { a.max(b) })
+        }
         _ => return None,
     })
 }
@@ -591,6 +633,9 @@ fn size_of(checker: &Checker, ty: &Type) -> Option<u64> {
         },
         Type::Pointer { .. } | Type::Function(_) => 8,
         Type::Array { element, len } => size_of(checker, element)?.checked_mul(*len)?,
-        Type::Named(_) => return None,
+        Type::Named(id) => match &checker.spec.types[id.index()].kind {
+            crate::ir::TypeDefKind::Enum { .. } => 4,
+            _ => return None,
+        },
     })
 }

@@ -68,11 +68,13 @@ pub(crate) struct Subject {
     /// the value's descriptors already had errors, or a `type`/`default`
     /// scope is being checked on its own.
     pub lenient: bool,
+    /// The value comes back from the API server (a return value and what it holds).
+    pub returned: bool,
 }
 
 impl Subject {
     pub fn new(span: Span, root: String, name: &str) -> Subject {
-        Subject { span, root, name: name.to_string(), path: String::new(), top_level: true, lenient: false }
+        Subject { span, root, name: name.to_string(), path: String::new(), top_level: true, lenient: false, returned: false }
     }
 
     /// "argument `x` of `f`", or "`x[i].label` in argument `x` of `f`".
@@ -241,9 +243,19 @@ impl Checker {
             None => ty.clone(),
         };
         let shape = self.shape(&ty);
+        // without `in`/`out`: a returned value comes out; a handle, an opaque
+        // value or a plain number goes in; a pointer must be told (checked below)
         let (input, output, no_copy) = match merged.direction {
             Some((i, o, n, _)) => (i, o, n),
-            None => (!matches!(shape, Shape::Pointer { .. } | Shape::Array { .. }), false, false),
+            None if subject.returned => (false, true, false),
+            None => {
+                let must_be_told = match &merged.kind {
+                    Some((Kind::Buffer(_), _)) => true,
+                    Some(_) => false,
+                    None => matches!(shape, Shape::Pointer { .. }) || (subject.top_level && matches!(shape, Shape::Array { .. })),
+                };
+                (!must_be_told, false, false)
+            }
         };
         let lifetime = merged.lifetime.as_ref().map_or(Lifetime::Call, |(l, _)| l.clone());
         let kind = self.finish_kind(&ty, &shape, &mut merged, env, subject, depth, (input, output, no_copy));

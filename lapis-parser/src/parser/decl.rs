@@ -9,27 +9,19 @@ use crate::span::{Span, Spanned};
 
 const BUILTIN_WORDS: &[&str] = &["void", "char", "short", "int", "long", "float", "double", "signed", "unsigned", "_Bool", "bool"];
 
-/// Identifiers that can never be typedef names, because LAPIS gives them meaning.
-pub(crate) const RESERVED: &[&str] = &[
-    "api",
-    "typedef",
-    "struct",
-    "union",
-    "enum",
-    "const",
-    "volatile",
-    "callback",
-    "utility",
-    "type",
-    "default",
-    "continuous_rc",
-    "instantaneous_rc",
-    "policy",
-    "declare_metadata",
-    "buf_registry",
-    "return",
-    "sizeof",
-];
+/// C keywords: never a type name nor a declared name.
+const C_KEYWORDS: &[&str] = &["typedef", "struct", "union", "enum", "const", "volatile", "return", "sizeof"];
+
+/// Words that start LAPIS items. They cannot be type names (the parser
+/// would not know an item from a declaration), but they can name
+/// parameters and fields: `int type` is common in real headers.
+const LAPIS_ITEM_WORDS: &[&str] =
+    &["api", "callback", "utility", "type", "default", "continuous_rc", "instantaneous_rc", "policy", "declare_metadata", "buf_registry"];
+
+/// Identifiers that can never be typedef names.
+pub(crate) fn is_reserved(word: &str) -> bool {
+    C_KEYWORDS.contains(&word) || LAPIS_ITEM_WORDS.contains(&word)
+}
 
 /// One step that turns the base type into the declared type.
 enum Op {
@@ -81,7 +73,7 @@ impl Parser {
                     words.push(word);
                     self.bump();
                 }
-                w if base.is_none() && words.is_empty() && !RESERVED.contains(&w) => {
+                w if base.is_none() && words.is_empty() && !is_reserved(w) => {
                     self.bump();
                     base = Some(match BuiltinType::from_name(w) {
                         Some(builtin) => TypeExprKind::Builtin(builtin),
@@ -122,7 +114,7 @@ impl Parser {
         };
         self.bump();
         let name = match self.peek().clone() {
-            TokenKind::Ident(name) if !RESERVED.contains(&name.as_str()) => {
+            TokenKind::Ident(name) if !C_KEYWORDS.contains(&name.as_str()) => {
                 self.bump();
                 Some(name)
             }
@@ -209,7 +201,7 @@ impl Parser {
             inner = Some(self.declarator_ops(depth + 1)?);
             self.expect_punct(Punct::RParen, "to close the declarator")?;
         } else if let TokenKind::Ident(word) = self.peek().clone() {
-            if !RESERVED.contains(&word.as_str()) {
+            if !C_KEYWORDS.contains(&word.as_str()) {
                 let span = self.bump();
                 name = Some(Spanned::new(word, span));
             }
@@ -272,6 +264,9 @@ fn builtin_from_words(words: &[String]) -> Option<BuiltinType> {
             "unsigned" if !signed && !unsigned => unsigned = true,
             "signed" if !signed && !unsigned => signed = true,
             "long" if longs < 2 => longs += 1,
+            // `short int`, `long int`: `int` after `short` adds nothing
+            "int" if base == Some("short") => {}
+            "short" if base == Some("int") => base = Some("short"),
             w @ ("void" | "char" | "short" | "int" | "float" | "double" | "_Bool" | "bool") if base.is_none() => base = Some(w),
             _ => return None,
         }

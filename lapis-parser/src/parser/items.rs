@@ -57,6 +57,13 @@ impl Parser {
             "struct" | "union" | "enum" if matches!(self.peek_at(1), TokenKind::Ident(_)) && self.punct_at(2, Punct::LBrace) => {
                 self.tag_definition()
             }
+            "struct" | "union" if matches!(self.peek_at(1), TokenKind::Ident(_)) && self.punct_at(2, Punct::Semi) => {
+                let kind = if word == "struct" { TagKind::Struct } else { TagKind::Union };
+                self.bump();
+                let name = self.expect_ident("the type's name")?;
+                self.bump();
+                Ok(ItemKind::TagDeclaration { kind, name })
+            }
             "callback" => {
                 self.bump();
                 Ok(ItemKind::Callback(self.function()?))
