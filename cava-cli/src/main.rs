@@ -28,6 +28,44 @@ enum Command {
     Dump(DumpArgs),
     /// Explain a diagnostic code, e.g. `cava explain L0301`.
     Explain(ExplainArgs),
+    /// Lift a C header into a provisional spec (or bring a spec up to a newer header).
+    Init(Box<InitArgs>),
+}
+
+#[derive(Args, Debug)]
+struct InitArgs {
+    /// The C header to lift, e.g. /usr/include/CL/cl.h.
+    header: PathBuf,
+    /// Add a folder to the include path (like the C compiler's -I).
+    #[arg(short = 'I', value_name = "DIR")]
+    include: Vec<PathBuf>,
+    /// Define a macro, NAME or NAME=VALUE (like the C compiler's -D).
+    #[arg(short = 'D', value_name = "NAME[=VALUE]")]
+    define: Vec<String>,
+    /// Lift only functions whose names start with this (and macros starting with it in capitals).
+    #[arg(long)]
+    prefix: Option<String>,
+    /// Write the spec here instead of standard output.
+    #[arg(short, long, value_name = "SPEC")]
+    output: Option<PathBuf>,
+    /// Add what the header declares and SPEC lacks to SPEC, leaving everything written untouched.
+    #[arg(long, value_name = "SPEC", conflicts_with = "output")]
+    update: Option<PathBuf>,
+    /// The API's name in the `api` block (default: from the header's file name).
+    #[arg(long)]
+    name: Option<String>,
+    /// How programs include the header, for the `api` block (default: its path under an include folder).
+    #[arg(long, value_name = "PATH")]
+    include_as: Option<String>,
+    /// The API version, for the `api` block.
+    #[arg(long)]
+    api_version: Option<String>,
+    /// The soname of the library the guest replaces, e.g. libOpenCL.so.1.
+    #[arg(long)]
+    soname: Option<String>,
+    /// The library the API server loads (default: the soname).
+    #[arg(long)]
+    library: Option<String>,
 }
 
 #[derive(Args, Debug)]
@@ -99,6 +137,7 @@ fn main() -> ExitCode {
         Command::Fmt(args) => fmt(&args),
         Command::Dump(args) => dump(&args),
         Command::Explain(args) => explain(&args),
+        Command::Init(args) => init(&args),
     };
     match result {
         Ok(code) => code,
@@ -203,5 +242,81 @@ fn explain(args: &ExplainArgs) -> Result<ExitCode> {
         bail!("`{text}` is not a LAPIS diagnostic code; `cava explain --list` lists them");
     };
     println!("{}: {}\n\n{}", code.as_str(), code.title(), code.explanation());
+    Ok(ExitCode::SUCCESS)
+}
+
+/// How a header is spelled in `#include`: its path under the first include
+/// folder that holds it (`/usr/include/CL/cl.h` → `CL/cl.h`).
+fn include_spelling(header: &Path, include_dirs: &[PathBuf]) -> String {
+    let standard = [PathBuf::from("/usr/include"), PathBuf::from("/usr/local/include")];
+    for dir in include_dirs.iter().chain(&standard) {
+        if let Ok(rest) = header.strip_prefix(dir) {
+            return rest.display().to_string();
+        }
+    }
+    header.file_name().map_or_else(|| header.display().to_string(), |n| n.to_string_lossy().into_owned())
+}
+
+fn init(args: &InitArgs) -> Result<ExitCode> {
+    let defines = args
+        .define
+        .iter()
+        .map(|d| match d.split_once('=') {
+            Some((name, value)) => (name.to_string(), Some(value.to_string())),
+            None => (d.clone(), None),
+        })
+        .collect();
+    let read_options = cava_init::read::ReadOptions { include_dirs: args.include.clone(), defines };
+    let started = std::time::Instant::now();
+    let header = cava_init::read::read_header(&args.header, &read_options)?;
+    let options = cava_init::LiftOptions {
+        prefix: args.prefix.clone(),
+        name: args.name.clone(),
+        header: args.include_as.clone().unwrap_or_else(|| include_spelling(&args.header, &args.include)),
+        version: args.api_version.clone(),
+        soname: args.soname.clone(),
+        library: args.library.clone().or_else(|| args.soname.clone()),
+    };
+    let lifted = cava_init::lift(&header, &options);
+    let stats = &lifted.stats;
+    if let Some(spec) = &args.update {
+        let existing = read(spec)?;
+        let (text, report) = match cava_init::update(&existing, &lifted, &options.header) {
+            Ok(result) => result,
+            Err(diagnostics) => {
+                let name = spec.display().to_string();
+                eprint!("{}", render::render_text(&name, &existing, &diagnostics, false));
+                bail!("`{name}` has syntax errors; fix them before updating it");
+            }
+        };
+        if text != existing {
+            std::fs::write(spec, &text).with_context(|| format!("cannot write `{}`", spec.display()))?;
+        }
+        eprintln!(
+            "updated `{}`: {} new functions{}, {} new types, constants and callbacks",
+            spec.display(),
+            report.added_functions.len(),
+            if report.added_functions.is_empty() { String::new() } else { format!(" ({})", report.added_functions.join(", ")) },
+            report.added_other
+        );
+        if !report.missing_from_header.is_empty() {
+            eprintln!("warning: the header no longer declares: {} (kept in the spec)", report.missing_from_header.join(", "));
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let text = cava_init::formatted(&lifted);
+    match &args.output {
+        Some(path) => std::fs::write(path, &text).with_context(|| format!("cannot write `{}`", path.display()))?,
+        None => print!("{text}"),
+    }
+    eprintln!(
+        "lifted {} functions ({} with nothing left to decide), {} types, {} constants in {:.0?}; {} `todo`s to decide (`cava check` lists them)",
+        stats.functions,
+        stats.functions_without_todo,
+        stats.types,
+        stats.constants,
+        started.elapsed(),
+        stats.todos
+    );
     Ok(ExitCode::SUCCESS)
 }

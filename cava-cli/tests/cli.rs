@@ -109,3 +109,46 @@ fn missing_file_is_a_clear_error() {
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).contains("cannot read `no/such/spec.lapis`"));
 }
+
+#[test]
+fn init_lifts_a_header_and_reports_what_is_left() {
+    let out_path = std::env::temp_dir().join(format!("cava-cli-test-{}", std::process::id())).join("lifted.lapis");
+    std::fs::create_dir_all(out_path.parent().unwrap()).unwrap();
+    let out = cava(&[
+        "init",
+        "tests/headers/update/v1.h",
+        "--name",
+        "acc",
+        "--include-as",
+        "acc.h",
+        "--soname",
+        "libacc.so.1",
+        "--api-version",
+        "1.0",
+        "-o",
+        out_path.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("lifted 3 functions (3 with nothing left to decide)"), "{stderr}");
+    let spec = std::fs::read_to_string(&out_path).unwrap();
+    assert!(spec.contains("api acc {") && spec.contains("soname = \"libacc.so.1\";") && spec.contains("library = \"libacc.so.1\";"));
+    assert!(cava(&["check", out_path.to_str().unwrap()]).status.success());
+    // where rules cannot decide, the only problems are the `todo`s
+    let out = cava(&["init", "tests/headers/rules/todos.h", "-o", out_path.to_str().unwrap()]);
+    assert!(text(&out.stderr).contains("`todo`s to decide"));
+    let out = cava(&["check", "--message-format", "json", out_path.to_str().unwrap()]);
+    let codes: Vec<serde_json::Value> = text(&out.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert!(codes.len() >= 5);
+    assert!(codes.iter().all(|c| c["code"] == "L0506"));
+}
+
+#[test]
+fn init_errors_say_what_to_do() {
+    let out = cava(&["init", "no/such/header.h"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("header not found"), "{}", text(&out.stderr));
+    let out = cava(&["init", "tests/headers/read/missing_include.h"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("pass its folder with -I"), "{}", text(&out.stderr));
+}

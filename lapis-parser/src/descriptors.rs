@@ -113,6 +113,7 @@ pub const STDLIB_FUNCTIONS: &[(&str, &str)] = &[
     ("min", "min(a, b): the smaller integer"),
     ("max", "max(a, b): the larger integer"),
     ("strlen", "strlen(s): the length of a NUL-terminated string, without the NUL"),
+    ("terminated_len", "terminated_len(p): the number of elements of `p` up to and including the first zero element (for zero-terminated lists such as property lists)"),
 ];
 
 pub fn is_stdlib_function(name: &str) -> bool {

@@ -322,6 +322,8 @@ pub enum LibraryFn {
     Min,
     Max,
     Strlen,
+    /// Elements up to and including the first zero (zero-terminated lists).
+    TerminatedLen,
 }
 
 impl Spec {

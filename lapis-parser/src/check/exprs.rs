@@ -255,6 +255,7 @@ impl Checker {
             "min" => LibraryFn::Min,
             "max" => LibraryFn::Max,
             "strlen" => LibraryFn::Strlen,
+            "terminated_len" => LibraryFn::TerminatedLen,
             _ => {
                 let mut candidates: Vec<&str> = STDLIB_FUNCTIONS.iter().map(|(n, _)| *n).collect();
                 candidates.extend(self.utility_names.keys().map(String::as_str));
@@ -277,7 +278,9 @@ impl Checker {
             return None;
         }
         let (expected, registry_first) = match library {
-            LibraryFn::Metadata | LibraryFn::ZerocopyAlloc | LibraryFn::ZerocopyFree | LibraryFn::Strlen => (1, false),
+            LibraryFn::Metadata | LibraryFn::ZerocopyAlloc | LibraryFn::ZerocopyFree | LibraryFn::Strlen | LibraryFn::TerminatedLen => {
+                (1, false)
+            }
             LibraryFn::Min | LibraryFn::Max => (2, false),
             LibraryFn::GetBufs | LibraryFn::GetNBufs => (2, true),
             LibraryFn::GetBufSize => (3, true),
@@ -328,6 +331,16 @@ impl Checker {
                 self.expect_number(&resolved[0], args[0].span, true)?;
                 self.expect_number(&resolved[1], args[1].span, true)?;
                 wider(&resolved[0].ty, &resolved[1].ty)
+            }
+            LibraryFn::TerminatedLen => {
+                let scalar_list = match self.shape(&resolved[0].ty) {
+                    Shape::Pointer { pointee, .. } => matches!(self.shape(&pointee), Shape::Integer | Shape::Pointer { .. }),
+                    _ => false,
+                };
+                if !scalar_list {
+                    return self.mismatch(args[0].span, "`terminated_len` needs a pointer to integers or pointers", &resolved[0].ty);
+                }
+                size_type()
             }
             LibraryFn::Strlen => {
                 let is_string = match self.shape(&resolved[0].ty) {

@@ -312,7 +312,7 @@ impl Checker {
                     .with_help("`unsupported` returns an error without running anything; a replacement runs hand-written code"),
             );
         }
-        if sig.variadic && !unsupported_or_replaced {
+        if sig.variadic && !unsupported_or_replaced && !body_broken {
             self.report(
                 Diagnostic::error(Code::VariadicFunction, format!("`{}` takes a variable number of arguments", sig.name.node))
                     .with_primary(sig.name.span, "cannot be forwarded")

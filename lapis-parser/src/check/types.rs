@@ -450,11 +450,12 @@ impl Checker {
     fn check_constant_type(&mut self, id: ir::ConstantId, value_expr: &ast::Expr) {
         let Some(value) = self.constant_value(id) else { return };
         let ty = self.spec.constants[id.index()].ty.clone();
-        let ok = match (self.shape(&ty), &value) {
-            (Shape::Integer, ConstValue::Int(_)) | (Shape::Float, ConstValue::Int(_) | ConstValue::Float(_)) => true,
-            (Shape::Pointer { .. }, ConstValue::Str(_)) => true,
-            _ => false,
-        };
+        let ok = matches!(
+            (self.shape(&ty), &value),
+            (Shape::Integer, ConstValue::Int(_))
+                | (Shape::Float, ConstValue::Int(_) | ConstValue::Float(_))
+                | (Shape::Pointer { .. }, ConstValue::Str(_))
+        );
         if !ok {
             let what = match value {
                 ConstValue::Int(_) => "an integer",

@@ -1,0 +1,12 @@
+/* Rule: a pointer next to a count (`size_t n`, `num_*`, `*_count`,
+   `*_size`, `cb`) is a buffer of that many elements. A count that may be in
+   bytes next to a pointer to larger elements is left to a person. */
+#include <stddef.h>
+typedef int acc_status;
+#define ACC_SUCCESS 0
+
+acc_status accWrite(const void *src, size_t cb);
+acc_status accRead(size_t size, void *dst_out);
+acc_status accSetWeights(unsigned int num_weights, const float *weights);
+acc_status accSetOffsets(const size_t *offsets, unsigned int offset_count);
+acc_status accFillInts(int *values, size_t size);
