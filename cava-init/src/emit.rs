@@ -91,10 +91,17 @@ pub fn lift(header: &Header, options: &LiftOptions) -> Lifted {
         .collect();
     let error_type = most_common_error_type(&types, &functions);
     let constants = constants(header, options);
-    let success = error_type.as_ref().and_then(|_| pick_constant(&constants, &["SUCCESS", "_OK"], |v| v == 0));
+    // status values come from the error type's own enum when it has one
+    let status_values: Vec<(String, i64)> = match error_type.as_ref().map(|t| types.resolve(t)) {
+        Some(CType::Enum { name: Some(name), .. }) => {
+            header.enums.iter().filter(|e| &e.name == name).flat_map(|e| e.variants.clone()).collect()
+        }
+        _ => constants.clone(),
+    };
+    let success = error_type.as_ref().and_then(|_| pick_constant(&status_values, &["SUCCESS", "_OK"], |v| v == 0));
     let failure = error_type
         .as_ref()
-        .and_then(|_| pick_constant(&constants, &["OUT_OF_HOST_MEMORY", "ERROR_UNKNOWN", "OUT_OF_RESOURCES"], |v| v != 0));
+        .and_then(|_| pick_constant(&status_values, &["OUT_OF_HOST_MEMORY", "ERROR_UNKNOWN", "OUT_OF_RESOURCES"], |v| v != 0));
     let api = ApiFacts { error_type: error_type.as_ref(), success: success.clone() };
 
     let mut pieces = Vec::new();
