@@ -177,6 +177,8 @@ pub struct Callback {
     pub name: String,
     pub ret: Type,
     pub params: Vec<Param>,
+    /// What the guest's callback returns to the API server.
+    pub return_value: Value,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]

@@ -102,7 +102,12 @@ impl Checker {
             }
             let id = ir::CallbackId(self.spec.callbacks.len() as u32);
             self.callback_names.insert(sig.name.node.clone(), Declared { id, span: sig.name.span });
-            self.spec.callbacks.push(ir::Callback { name: sig.name.node.clone(), ret: sig.ret.clone(), params: Vec::new() });
+            self.spec.callbacks.push(ir::Callback {
+                name: sig.name.node.clone(),
+                ret: sig.ret.clone(),
+                params: Vec::new(),
+                return_value: Value::Leaf(Box::new(void_spec())),
+            });
             pending.push((id, sig, function.body.as_ref()));
         }
         for (id, sig, body) in pending {
@@ -120,6 +125,20 @@ impl Checker {
                 });
             }
             self.spec.callbacks[id.index()].params = params;
+            if self.shape(&sig.ret) == Shape::Void {
+                if let Some(span) = sorted.return_span {
+                    self.report(
+                        Diagnostic::error(Code::ReturnValueOnVoid, format!("`{}` returns nothing", sig.name.node))
+                            .with_primary(span, "no return value to describe")
+                            .with_secondary(sig.name.span, "declared to return `void`"),
+                    );
+                }
+            } else {
+                let mut subject = Subject::new(sig.name.span, format!("the return value of callback `{}`", sig.name.node), "result");
+                subject.returned = true;
+                let env = Self::env_for(&sig.params);
+                self.spec.callbacks[id.index()].return_value = self.resolve_value(&sig.ret, sorted.return_value, &env, &subject, 0);
+            }
         }
     }
 

@@ -341,6 +341,8 @@ impl Checker {
                         )
                         .with_primary(span, format!("this is `{}`", self.type_name(ty))),
                     );
+                } else {
+                    self.check_callback_signature(ty, &callback, span);
                 }
                 ValueKind::Callback(callback)
             }
@@ -425,6 +427,37 @@ impl Checker {
                     ValueKind::Opaque
                 }
             },
+        }
+    }
+
+    /// A `callback` declaration must have the function pointer's signature:
+    /// the API server calls it with those arguments.
+    fn check_callback_signature(&mut self, ty: &Type, callback: &CallbackRef, span: Span) {
+        let CallbackRef::Declared(id) = callback else { return };
+        let pointer_sig = match self.spec.resolve(ty) {
+            Type::Pointer { pointee, .. } => match self.spec.resolve(pointee) {
+                Type::Function(sig) => sig.clone(),
+                _ => return,
+            },
+            Type::Function(sig) => sig.clone(),
+            _ => return,
+        };
+        let declared = &self.spec.callbacks[id.index()];
+        let declared_types: Vec<Type> = declared.params.iter().map(|p| p.ty.clone()).collect();
+        let same = |a: &Type, b: &Type| self.spec.resolve(a) == self.spec.resolve(b);
+        let matches = same(&declared.ret, &pointer_sig.ret)
+            && declared_types.len() == pointer_sig.params.len()
+            && declared_types.iter().zip(&pointer_sig.params).all(|(a, b)| same(a, b));
+        // callbacks declared later have no parameters resolved yet; they are checked where used after
+        if !matches && !(declared_types.is_empty() && !pointer_sig.params.is_empty() && declared.params.is_empty()) {
+            let name = declared.name.clone();
+            let declared_sig =
+                Type::Function(Box::new(ir::Signature { ret: declared.ret.clone(), params: declared_types, variadic: false }));
+            self.report(
+                Diagnostic::error(Code::TypeMismatch, format!("mismatched types: callback `{name}` does not match the function pointer"))
+                    .with_primary(span, format!("`{name}` is `{}`", self.type_name(&declared_sig)))
+                    .with_note(format!("the function pointer is `{}`", self.type_name(ty))),
+            );
         }
     }
 
