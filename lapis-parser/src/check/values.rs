@@ -448,8 +448,7 @@ impl Checker {
         let matches = same(&declared.ret, &pointer_sig.ret)
             && declared_types.len() == pointer_sig.params.len()
             && declared_types.iter().zip(&pointer_sig.params).all(|(a, b)| same(a, b));
-        // callbacks declared later have no parameters resolved yet; they are checked where used after
-        if !matches && !(declared_types.is_empty() && !pointer_sig.params.is_empty() && declared.params.is_empty()) {
+        if !matches {
             let name = declared.name.clone();
             let declared_sig =
                 Type::Function(Box::new(ir::Signature { ret: declared.ret.clone(), params: declared_types, variadic: false }));
