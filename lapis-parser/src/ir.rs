@@ -240,6 +240,27 @@ pub struct ValueSpec {
     pub state_callbacks: Option<(UtilityId, UtilityId)>,
 }
 
+impl ValueSpec {
+    /// A value copied as it is, in one direction (a placeholder for `void`
+    /// results and values whose description failed).
+    pub fn opaque(ty: Type, input: bool) -> ValueSpec {
+        ValueSpec {
+            ty,
+            kind: ValueKind::Opaque,
+            input,
+            output: false,
+            no_copy: false,
+            lifetime: Lifetime::Call,
+            allocate: false,
+            deallocate: false,
+            zerocopy: false,
+            obj_record: false,
+            depends_on: Vec::new(),
+            state_callbacks: None,
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub enum ValueKind {
     /// Copied as it is.

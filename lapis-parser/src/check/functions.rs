@@ -68,13 +68,11 @@ impl Checker {
         for item in &file.items {
             let ItemKind::Utility(utility) = &item.kind else { continue };
             let Some(sig) = self.signature(&utility.decl) else { continue };
-            if let Some(first) = self.utility_names.get(&sig.name.node) {
-                let first = first.span;
+            let id = ir::UtilityId(self.spec.utilities.len() as u32);
+            if let Some(first) = claim(&mut self.utility_names, &sig.name, id) {
                 self.duplicate("utility", &sig.name.node, sig.name.span, first);
                 continue;
             }
-            let id = ir::UtilityId(self.spec.utilities.len() as u32);
-            self.utility_names.insert(sig.name.node.clone(), Declared { id, span: sig.name.span });
             self.spec.utilities.push(ir::Utility {
                 name: sig.name.node.clone(),
                 ret: sig.ret.clone(),
@@ -95,13 +93,11 @@ impl Checker {
         for item in &file.items {
             let ItemKind::Callback(function) = &item.kind else { continue };
             let Some(sig) = self.signature(&function.decl) else { continue };
-            if let Some(first) = self.callback_names.get(&sig.name.node) {
-                let first = first.span;
+            let id = ir::CallbackId(self.spec.callbacks.len() as u32);
+            if let Some(first) = claim(&mut self.callback_names, &sig.name, id) {
                 self.duplicate("callback", &sig.name.node, sig.name.span, first);
                 continue;
             }
-            let id = ir::CallbackId(self.spec.callbacks.len() as u32);
-            self.callback_names.insert(sig.name.node.clone(), Declared { id, span: sig.name.span });
             self.spec.callbacks.push(ir::Callback {
                 name: sig.name.node.clone(),
                 ret: sig.ret.clone(),
@@ -146,13 +142,11 @@ impl Checker {
         for item in &file.items {
             let ItemKind::Function(function) = &item.kind else { continue };
             let Some(sig) = self.signature(&function.decl) else { continue };
-            if let Some(first) = self.function_names.get(&sig.name.node) {
-                let first = first.span;
+            let id = ir::FunctionId(self.spec.functions.len() as u32);
+            if let Some(first) = claim(&mut self.function_names, &sig.name, id) {
                 self.duplicate("function", &sig.name.node, sig.name.span, first);
                 continue;
             }
-            let id = ir::FunctionId(self.spec.functions.len() as u32);
-            self.function_names.insert(sig.name.node.clone(), Declared { id, span: sig.name.span });
             let resolved = self.resolve_function(&sig, function.body.as_ref());
             self.spec.functions.push(resolved);
         }
@@ -782,6 +776,15 @@ impl Checker {
     }
 }
 
+/// Records `name` as declared with `id`, or returns where it was declared first.
+fn claim<T>(names: &mut HashMap<String, Declared<T>>, name: &Spanned<String>, id: T) -> Option<Span> {
+    if let Some(first) = names.get(&name.node) {
+        return Some(first.span);
+    }
+    names.insert(name.node.clone(), Declared { id, span: name.span });
+    None
+}
+
 fn rooted_in_metadata(e: &ir::Expr) -> bool {
     match &e.kind {
         ir::ExprKind::Library(ir::LibraryFn::Metadata, _) => true,
@@ -792,18 +795,5 @@ fn rooted_in_metadata(e: &ir::Expr) -> bool {
 }
 
 fn void_spec() -> ir::ValueSpec {
-    ir::ValueSpec {
-        ty: Type::Builtin(BuiltinType::Void),
-        kind: ValueKind::Opaque,
-        input: false,
-        output: false,
-        no_copy: false,
-        lifetime: ir::Lifetime::Call,
-        allocate: false,
-        deallocate: false,
-        zerocopy: false,
-        obj_record: false,
-        depends_on: Vec::new(),
-        state_callbacks: None,
-    }
+    ir::ValueSpec::opaque(Type::Builtin(BuiltinType::Void), false)
 }

@@ -917,20 +917,7 @@ fn synthetic(name: &str, span: Span) -> ast::Stmt {
 }
 
 fn opaque_leaf(ty: &Type) -> Value {
-    Value::Leaf(Box::new(ValueSpec {
-        ty: ty.clone(),
-        kind: ValueKind::Opaque,
-        input: true,
-        output: false,
-        no_copy: false,
-        lifetime: Lifetime::Call,
-        allocate: false,
-        deallocate: false,
-        zerocopy: false,
-        obj_record: false,
-        depends_on: Vec::new(),
-        state_callbacks: None,
-    }))
+    Value::Leaf(Box::new(ValueSpec::opaque(ty.clone(), true)))
 }
 
 fn size_expr(ty: &Type) -> ir::Expr {
