@@ -33,7 +33,7 @@ pub struct ApiFacts<'a> {
 
 const COUNT_EXACT: &[&str] = &["n", "count", "num", "len", "length", "size", "cb", "nmemb", "nelems", "bytes"];
 const COUNT_PREFIX: &[&str] = &["num_", "n_", "num"];
-const COUNT_SUFFIX: &[&str] = &["_count", "_size", "_len", "_length", "count", "size", "len", "_bytes", "_num"];
+const COUNT_SUFFIX: &[&str] = &["_count", "_size", "_len", "_length", "count", "size", "len", "_bytes", "_num", "_dim", "_dims", "ndim"];
 const BYTES_HINT: &[&str] = &["size", "cb", "bytes", "len", "length"];
 const OUT_HINT: &[&str] = &["_ret", "ret", "out", "result", "dst", "dest", "output"];
 const DESTROY_HINT: &[&str] = &["release", "destroy", "free", "delete", "dealloc", "unload", "close"];
@@ -365,6 +365,7 @@ mod tests {
     #[test]
     fn names() {
         assert!(is_count_name("num_entries") && is_count_name("cb") && is_count_name("param_value_size") && is_count_name("count"));
+        assert!(is_count_name("work_dim"));
         assert!(!is_count_name("context") && !is_count_name("platform"));
         assert!(destroys("clReleaseMemObject") && destroys("cuMemFree") && !destroys("deflateEnd"));
         assert!(creates("clCreateBuffer") && creates("cuMemAlloc") && !creates("clFinish"));

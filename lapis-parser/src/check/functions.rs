@@ -45,13 +45,7 @@ impl Checker {
             if let Some(first) = seen.insert(pname.node.clone(), pname.span) {
                 self.duplicate("parameter", &pname.node, pname.span, first);
             }
-            match self.lower_type(&p.ty) {
-                // a parameter declared as a function is a function pointer, as in C
-                Some(Type::Function(sig)) => {
-                    lowered.push((pname, Type::Pointer { pointee: Box::new(Type::Function(sig)), pointee_const: false }))
-                }
-                // `T a[]` as a parameter is a pointer, as in C (its length is unknown)
-                Some(Type::Array { element, len: 0 }) => lowered.push((pname, Type::Pointer { pointee: element, pointee_const: false })),
+            match self.lower_type(&p.ty).map(super::types::decay_parameter) {
                 Some(ty) => lowered.push((pname, ty)),
                 None => ok = false,
             }

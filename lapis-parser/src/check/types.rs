@@ -276,7 +276,7 @@ impl Checker {
                 let ret = self.lower_type(ret)?;
                 let mut lowered = Vec::new();
                 for p in params {
-                    lowered.push(self.lower_type(&p.ty)?);
+                    lowered.push(decay_parameter(self.lower_type(&p.ty)?));
                 }
                 Type::Function(Box::new(ir::Signature { ret, params: lowered, variadic: *variadic }))
             }
@@ -554,6 +554,16 @@ impl Checker {
                 None
             }
         }
+    }
+}
+
+/// A parameter's type as C sees it: a function is a pointer to it, and an
+/// array of unknown length is a pointer to its elements.
+pub(crate) fn decay_parameter(ty: Type) -> Type {
+    match ty {
+        Type::Function(sig) => Type::Pointer { pointee: Box::new(Type::Function(sig)), pointee_const: false },
+        Type::Array { element, len: 0 } => Type::Pointer { pointee: element, pointee_const: false },
+        other => other,
     }
 }
 

@@ -10,3 +10,5 @@ acc_status accRead(size_t size, void *dst_out);
 acc_status accSetWeights(unsigned int num_weights, const float *weights);
 acc_status accSetOffsets(const size_t *offsets, unsigned int offset_count);
 acc_status accFillInts(int *values, size_t size);
+/* a dimension count sizes the const arrays that follow it */
+acc_status accLaunch(unsigned int work_dim, const size_t *global_offset, const size_t *global_size, const size_t *local_size);
