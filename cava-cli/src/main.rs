@@ -30,6 +30,8 @@ enum Command {
     Explain(ExplainArgs),
     /// Lift a C header into a provisional spec (or bring a spec up to a newer header).
     Init(Box<InitArgs>),
+    /// Run the language server on standard input and output, for editors.
+    Lsp,
 }
 
 #[derive(Args, Debug)]
@@ -138,6 +140,7 @@ fn main() -> ExitCode {
         Command::Dump(args) => dump(&args),
         Command::Explain(args) => explain(&args),
         Command::Init(args) => init(&args),
+        Command::Lsp => lsp(),
     };
     match result {
         Ok(code) => code,
@@ -228,6 +231,15 @@ fn dump(args: &DumpArgs) -> Result<ExitCode> {
     };
     println!("{json}");
     Ok(ExitCode::SUCCESS)
+}
+
+/// The protocol asks for status 1 when the editor sends `exit` without `shutdown`.
+fn lsp() -> Result<ExitCode> {
+    match cava_lsp::run_stdio() {
+        Ok(()) => Ok(ExitCode::SUCCESS),
+        Err(cava_lsp::Error::ExitWithoutShutdown) => Ok(ExitCode::FAILURE),
+        Err(error) => Err(error).context("the language server stopped"),
+    }
 }
 
 fn explain(args: &ExplainArgs) -> Result<ExitCode> {

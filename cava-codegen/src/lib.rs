@@ -1,1 +1,8 @@
-//! Code generators (issue 6): not built yet.
+//! Code generators: a checked [`lapis_parser::ir::Spec`] in, generated
+//! crates out. The generators themselves (guest library, API server, replay,
+//! accounting) are being built (issue 6); what is here is what both
+//! generated halves must agree on.
+
+#![forbid(unsafe_code)]
+
+pub mod contract;

@@ -7,7 +7,8 @@ use crate::diagnostic::{self, Code, Diagnostic};
 use crate::ir::{Api, BuiltinType, ConstValue, Type};
 use crate::span::Span;
 
-const KEYS: &[&str] = &["version", "headers", "soname", "library", "error_type", "success", "failure", "invalid_handle"];
+/// The settings an `api` block may have (also offered by `cava lsp` completion).
+pub const KEYS: &[&str] = &["version", "headers", "soname", "library", "error_type", "success", "failure", "invalid_handle"];
 const REQUIRED: &[&str] = &["version", "headers", "soname", "library", "error_type", "success", "failure"];
 
 pub(super) fn placeholder() -> Api {

@@ -7,7 +7,7 @@
 //! declarations) run. Every pass reports and goes on; a broken item yields a
 //! placeholder, and errors caused only by earlier errors are not repeated.
 
-mod api;
+pub mod api;
 mod exprs;
 mod functions;
 mod types;

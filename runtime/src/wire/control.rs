@@ -1,0 +1,165 @@
+//! The messages the runtime itself sends: the handshake and error replies.
+
+#![forbid(unsafe_code)]
+
+use super::error::WireError;
+use super::header::{Header, Kind};
+use super::layout::{Layout, Slot};
+use super::reader::Message;
+use super::writer::Writer;
+
+/// First message of a channel, guest to server.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Hello {
+    /// Hash of the spec the guest library was generated from.
+    pub contract: u128,
+    /// The call id the guest will use next. A guest moved to a fresh server
+    /// (or reconnecting after a crash) says where its numbering stands, so
+    /// the server knows which recorded calls it has replayed already.
+    pub next_call_id: u64,
+}
+
+/// The server's answer to [`Hello`] when the contracts match.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Welcome {
+    /// Hash of the spec the server was generated from.
+    pub contract: u128,
+    /// Largest message the server accepts, in bytes.
+    pub max_message: u32,
+}
+
+const HELLO_SLOTS: [Slot; 2] = [Slot::U128, Slot::U64];
+const WELCOME_SLOTS: [Slot; 2] = [Slot::U128, Slot::U32];
+const ERROR_SLOTS: [Slot; 2] = [Slot::U32, Slot::Buffer];
+
+fn scalar_len(slots: &[Slot]) -> u32 {
+    Layout::of(slots).1
+}
+
+impl Hello {
+    pub fn encode(&self) -> Vec<u8> {
+        let mut w = Writer::new(Header::new(Kind::Hello), scalar_len(&HELLO_SLOTS));
+        w.u128(self.contract).u64(self.next_call_id);
+        w.finish().expect("hello fits its scalar area")
+    }
+
+    pub fn decode(message: &Message<'_>) -> Result<Hello, WireError> {
+        message.expect(Kind::Hello)?;
+        let mut s = message.scalars();
+        let hello = Hello { contract: s.u128()?, next_call_id: s.u64()? };
+        s.finish()?;
+        Ok(hello)
+    }
+}
+
+impl Welcome {
+    pub fn encode(&self) -> Vec<u8> {
+        let mut w = Writer::new(Header::new(Kind::Welcome), scalar_len(&WELCOME_SLOTS));
+        w.u128(self.contract).u32(self.max_message);
+        w.finish().expect("welcome fits its scalar area")
+    }
+
+    pub fn decode(message: &Message<'_>) -> Result<Welcome, WireError> {
+        message.expect(Kind::Welcome)?;
+        let mut s = message.scalars();
+        let welcome = Welcome { contract: s.u128()?, max_message: s.u32()? };
+        s.finish()?;
+        Ok(welcome)
+    }
+}
+
+/// Fails with a message that says what to do when two halves were generated
+/// from different specs.
+pub fn check_contract(ours: u128, theirs: u128) -> Result<(), WireError> {
+    if ours == theirs {
+        Ok(())
+    } else {
+        Err(WireError::ContractMismatch { ours, theirs })
+    }
+}
+
+/// Why a call failed without reaching the vendor library (API errors are
+/// ordinary replies). The numbers are part of the wire format.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ErrorCode {
+    /// The message could not be decoded.
+    Malformed,
+    /// No function with that id in the server's spec.
+    UnknownFunction,
+    /// The two halves were generated from different specs.
+    ContractMismatch,
+    /// The tenant's policy denied the call.
+    Denied,
+    /// The server failed while running the call.
+    ServerFailure,
+    /// A code this build does not know (from a newer peer).
+    Other(u32),
+}
+
+impl ErrorCode {
+    pub fn to_u32(self) -> u32 {
+        match self {
+            ErrorCode::Malformed => 1,
+            ErrorCode::UnknownFunction => 2,
+            ErrorCode::ContractMismatch => 3,
+            ErrorCode::Denied => 4,
+            ErrorCode::ServerFailure => 5,
+            ErrorCode::Other(code) => code,
+        }
+    }
+
+    pub fn from_u32(code: u32) -> ErrorCode {
+        match code {
+            1 => ErrorCode::Malformed,
+            2 => ErrorCode::UnknownFunction,
+            3 => ErrorCode::ContractMismatch,
+            4 => ErrorCode::Denied,
+            5 => ErrorCode::ServerFailure,
+            other => ErrorCode::Other(other),
+        }
+    }
+}
+
+/// Longest error text sent; longer texts are cut at a character boundary,
+/// so that an error reply always fits in a message.
+pub const MAX_ERROR_TEXT: usize = 4096;
+
+fn truncate(text: &str, max: usize) -> &str {
+    let mut end = text.len().min(max);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
+}
+
+/// The body of an [`Kind::Error`] message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ErrorReply<'a> {
+    pub code: ErrorCode,
+    pub message: &'a str,
+}
+
+impl<'a> ErrorReply<'a> {
+    /// An error message answering `to` (function, call id and thread echoed),
+    /// or answering a message whose header could not be read (`None`: all
+    /// zero).
+    pub fn encode(&self, to: Option<&Header>) -> Vec<u8> {
+        let mut header = Header::new(Kind::Error);
+        if let Some(to) = to {
+            header.function = to.function;
+            header.call_id = to.call_id;
+            header.thread = to.thread;
+        }
+        let mut w = Writer::new(header, scalar_len(&ERROR_SLOTS));
+        w.u32(self.code.to_u32()).str(truncate(self.message, MAX_ERROR_TEXT));
+        w.finish().expect("error reply fits its scalar area")
+    }
+
+    pub fn decode(message: &Message<'a>) -> Result<ErrorReply<'a>, WireError> {
+        message.expect(Kind::Error)?;
+        let mut s = message.scalars();
+        let reply = ErrorReply { code: ErrorCode::from_u32(s.u32()?), message: s.str()? };
+        s.finish()?;
+        Ok(reply)
+    }
+}
