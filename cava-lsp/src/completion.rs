@@ -105,7 +105,13 @@ pub fn completion(doc: Snapshot<'_>, offset: usize) -> Vec<CompletionItem> {
         }
         Where::TopLevel | Where::TypeBody => out.types(&env, |_| true),
         Where::Function | Where::Callback | Where::Value | Where::Utility => out.expression(&env),
-        Where::Api | Where::Other => {}
+        Where::Api if statement => {
+            for key in lapis_parser::check::api::KEYS {
+                out.push(key, CompletionItemKind::PROPERTY, Some("api setting".into()), None);
+            }
+        }
+        Where::Api => out.expression(&env),
+        Where::Other => {}
     }
     out.items
 }

@@ -199,6 +199,18 @@ fn completion_offers_what_may_stand_there() {
 }
 
 #[test]
+fn completion_offers_api_settings_in_the_api_block() {
+    let (mut client, text, uri) = open(CUDA);
+    let at_line = find(&text, "    version = ", 0, 0);
+    client.edit(&uri, 2, at_line, at_line, "    \n");
+    let labels = completion_labels(&mut client, &uri, (at_line.0, 4));
+    for key in ["version", "headers", "soname", "library", "error_type", "success", "failure", "invalid_handle"] {
+        assert!(labels.contains(&key.to_string()), "{key} missing from {labels:?}");
+    }
+    client.shutdown().expect("a clean shutdown");
+}
+
+#[test]
 fn document_symbols_outline_the_spec() {
     let (mut client, _, uri) = open(CUDA);
     let symbols = client.call("textDocument/documentSymbol", json!({ "textDocument": { "uri": uri } }));
