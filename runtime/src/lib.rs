@@ -1,9 +1,11 @@
 //! Runtime for generated guest libraries and API servers: the wire format
-//! and the transports that carry it.
+//! ([`wire`]) and the transports that carry it ([`transport`]: a Unix socket
+//! and WarpDrive-shaped shared-memory rings). The book's "Wire format and
+//! transports" chapter describes both.
 //!
 //! Unsafe code lives in one module only, `transport::shm::mem` (the shared
-//! mapping, its atomics and the futex doorbell); every other module forbids
-//! it.
+//! mapping and the fork guard, with their invariants written at its top);
+//! every other module forbids it, and the workspace denies it.
 
 pub mod transport;
 pub mod wire;

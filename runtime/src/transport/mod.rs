@@ -20,6 +20,7 @@ use std::ptr::NonNull;
 use std::time::Duration;
 
 pub mod shm;
+mod spin;
 pub mod unix;
 
 /// Largest message a channel accepts unless configured otherwise. Large

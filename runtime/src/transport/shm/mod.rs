@@ -2,9 +2,10 @@
 //!
 //! One mapping holds a control page, a request ring (guest to server), a
 //! response ring, and a zero-copy region for `zerocopy` buffers and large
-//! transfers. On the data path a send is a copy into the ring and one
-//! release store; a receiver that is busy polls with no system call, and one
-//! that has been idle for [`ShmConfig::spin`] sleeps on a futex doorbell.
+//! transfers. On the data path a send is a copy into the ring, a release
+//! store and a fence; a busy receiver polls with no system call, and one that
+//! polled in vain (for an adaptive time of at most [`ShmConfig::spin`])
+//! sleeps on a futex doorbell.
 //!
 //! The channel is set up over a Unix socket (the server sends the memfd with
 //! `SCM_RIGHTS`), and that socket stays open: a sleeper checks it for a hang
@@ -15,7 +16,8 @@
 //!
 //! Fork: the mapping is `MADV_DONTFORK`, descriptors are close-on-exec, and
 //! every operation checks that it runs in the process that opened the
-//! channel; a forked child gets [`TransportError::ForeignProcess`].
+//! channel; a forked child gets
+//! [`TransportError::ForeignProcess`](crate::transport::TransportError::ForeignProcess).
 
 // Not `forbid`: `mem` must be allowed unsafe code. Unsafe stays denied here
 // (workspace lint); every other module below forbids it.

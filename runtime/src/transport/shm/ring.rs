@@ -23,6 +23,7 @@ use std::time::{Duration, Instant};
 use rustix::thread::futex;
 
 use super::mem::SharedMapping;
+use crate::transport::spin::SpinBudget;
 use crate::transport::TransportError;
 
 /// Control words of one ring, relative to its base. The producer's line and
@@ -43,8 +44,6 @@ const PREFIX: usize = 4;
 /// Polls of pure spinning (a few microseconds) before the spin loop starts
 /// yielding the core between polls.
 const PURE_SPINS: u32 = 2048;
-/// Yields tried after polling fails and before sleeping.
-const HANDOFF_YIELDS: u32 = 4;
 
 /// Where one ring lives in the mapping.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -63,49 +62,6 @@ pub(crate) struct Wait<'a> {
     pub deadline: Option<Instant>,
     /// Fails when the peer is gone; called after each sleep.
     pub alive: &'a dyn Fn() -> Result<(), TransportError>,
-}
-
-/// How long one side currently polls before sleeping. It halves each time
-/// polling fails and doubles back (up to [`Wait::spin`]) each time it
-/// succeeds: a busy channel polls, an idle one (or one whose peer is not
-/// getting a core, on a loaded machine) goes to sleep quickly and is woken
-/// through the scheduler, which then runs it promptly.
-/// Every so often a side polls for the full time anyway, so that two sides
-/// that have both fallen back to sleeping find out when polling would pay
-/// again.
-#[derive(Debug)]
-struct SpinBudget {
-    current: Duration,
-    waits: u32,
-}
-
-/// One wait in this many polls for the full time.
-const PROBE_EVERY: u32 = 32;
-
-/// The least a side polls, however often polling has failed.
-const MIN_SPIN: Duration = Duration::from_micros(2);
-
-impl SpinBudget {
-    fn new() -> SpinBudget {
-        SpinBudget { current: Duration::MAX, waits: 0 }
-    }
-
-    fn get(&mut self, max: Duration) -> Duration {
-        self.waits = self.waits.wrapping_add(1);
-        if self.waits.is_multiple_of(PROBE_EVERY) {
-            max
-        } else {
-            self.current.min(max)
-        }
-    }
-
-    fn succeeded(&mut self, max: Duration) {
-        self.current = self.current.saturating_mul(2).min(max);
-    }
-
-    fn failed(&mut self, max: Duration) {
-        self.current = (self.current.min(max) / 2).max(MIN_SPIN);
-    }
 }
 
 /// Waits until `value` differs from `old`; `None` when the deadline passed.
@@ -142,16 +98,6 @@ fn wait_change(
         }
     }
     budget.failed(wait.spin);
-    // A few turns of the core before sleeping: when the peer is runnable on
-    // this same core (two cores and a third busy process), this hands over
-    // directly instead of going through a futex sleep and wake-up.
-    for _ in 0..HANDOFF_YIELDS {
-        std::thread::yield_now();
-        let v = value.load(Ordering::Acquire);
-        if v != old {
-            return Ok(Some(v));
-        }
-    }
     loop {
         // Eventcount: read the sequence, announce the sleep, re-check, then
         // sleep only if the sequence has not moved. The producer's publish
