@@ -14,15 +14,16 @@ use lapis_parser::ir::Spec;
 /// model, so that halves from different CAVA versions also refuse each other.
 pub const GENERATOR_VERSION: u32 = 1;
 
-/// A 64-bit FNV-1a hash of the canonical JSON form of the model, mixed with
-/// the generator version. Not a security measure (the guest is untrusted
-/// anyway and every message is validated); it catches honest mismatches.
-pub fn contract_hash(spec: &Spec) -> u64 {
+/// A 128-bit hash (the width of the handshake's field in `cava-runtime`) of
+/// the canonical JSON form of the model, mixed with the generator version:
+/// two FNV-1a passes from different offsets. Not a security measure (the
+/// guest is untrusted anyway and every message is validated); it catches
+/// honest mismatches.
+pub fn contract_hash(spec: &Spec) -> u128 {
     // the model serializes deterministically: it holds vectors, not maps
     let canonical = serde_json::to_vec(spec).unwrap_or_default();
-    let mut hash = fnv1a(0xcbf2_9ce4_8422_2325, &GENERATOR_VERSION.to_le_bytes());
-    hash = fnv1a(hash, &canonical);
-    hash
+    let half = |offset: u64| fnv1a(fnv1a(offset, &GENERATOR_VERSION.to_le_bytes()), &canonical);
+    (u128::from(half(0xcbf2_9ce4_8422_2325)) << 64) | u128::from(half(0x6c62_272e_07bb_0142))
 }
 
 fn fnv1a(mut hash: u64, bytes: &[u8]) -> u64 {
@@ -41,7 +42,7 @@ mod tests {
                         error_type = int; success = 0; failure = -1; }\n\
                         int f(const void *p, size_t n) { argument(p) { in; buffer(n); } }\n";
 
-    fn hash(source: &str) -> u64 {
+    fn hash(source: &str) -> u128 {
         let (_, checked) = lapis_parser::check_source(source);
         assert!(!checked.has_errors(), "{:?}", checked.diagnostics);
         contract_hash(&checked.spec)
