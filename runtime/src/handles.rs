@@ -1,0 +1,229 @@
+//! Per-guest handle tables: the guest never sees the API server's object
+//! pointers, only opaque ids, and every id it sends back is checked here.
+//!
+//! An id is `generation << 32 | slot + 1`: slot numbers are reused, but a
+//! removed handle's generation is bumped, so a stale id (kept by the guest
+//! after a release) never reaches the object that took its slot. Each entry
+//! also carries the kind of object (one per handle type of the spec), so a
+//! `cl_mem` id sent where a `cl_kernel` is expected is refused instead of
+//! being handed to the vendor library as the wrong type. Id 0 is NULL.
+//!
+//! A table belongs to one guest: guests have their own API server process,
+//! so one guest can never name another's objects.
+
+#![forbid(unsafe_code)]
+
+use std::collections::HashMap;
+
+/// An opaque handle as the guest sees it.
+pub type HandleId = u64;
+
+/// Which handle type of the spec an object is (its index among the spec's handle types).
+pub type HandleKind = u32;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum HandleError {
+    /// Never issued by this table: forged or corrupted.
+    #[error("handle {0:#x} was never issued to this guest")]
+    Unknown(HandleId),
+    /// Issued once, since released.
+    #[error("handle {0:#x} was released")]
+    Stale(HandleId),
+    /// Issued for another type of object.
+    #[error("handle {id:#x} is a handle of kind {actual}, not {expected}")]
+    WrongKind { id: HandleId, expected: HandleKind, actual: HandleKind },
+    /// The table holds as many handles as ids can name.
+    #[error("too many live handles")]
+    Full,
+}
+
+#[derive(Debug)]
+struct Slot {
+    generation: u32,
+    /// The server-side object and its kind while the handle is live.
+    live: Option<(usize, HandleKind)>,
+}
+
+/// Maps opaque ids to server-side object addresses for one guest.
+#[derive(Debug, Default)]
+pub struct HandleTable {
+    slots: Vec<Slot>,
+    free: Vec<u32>,
+    /// The id already issued for an object, so that an API returning the
+    /// same object twice (`clGetContextInfo` returning a device) gives the
+    /// guest the same id, as the real library would give the same pointer.
+    by_object: HashMap<(usize, HandleKind), HandleId>,
+}
+
+fn split(id: HandleId) -> (u32, u32) {
+    ((id >> 32) as u32, id as u32)
+}
+
+impl HandleTable {
+    pub fn new() -> HandleTable {
+        HandleTable::default()
+    }
+
+    /// Number of live handles.
+    pub fn len(&self) -> usize {
+        self.by_object.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.by_object.is_empty()
+    }
+
+    /// The id for `object` of `kind`, issuing one if it has none. A null
+    /// object is id 0.
+    pub fn insert(&mut self, object: usize, kind: HandleKind) -> Result<HandleId, HandleError> {
+        if object == 0 {
+            return Ok(0);
+        }
+        if let Some(&id) = self.by_object.get(&(object, kind)) {
+            return Ok(id);
+        }
+        let slot = match self.free.pop() {
+            Some(slot) => slot,
+            None => {
+                let slot = u32::try_from(self.slots.len()).ok().filter(|s| *s < u32::MAX).ok_or(HandleError::Full)?;
+                self.slots.push(Slot { generation: 1, live: None });
+                slot
+            }
+        };
+        let entry = &mut self.slots[slot as usize];
+        entry.live = Some((object, kind));
+        let id = (u64::from(entry.generation) << 32) | u64::from(slot + 1);
+        self.by_object.insert((object, kind), id);
+        Ok(id)
+    }
+
+    /// The object behind `id`, which must be a live handle of `kind`. Id 0 is NULL.
+    pub fn get(&self, id: HandleId, kind: HandleKind) -> Result<usize, HandleError> {
+        if id == 0 {
+            return Ok(0);
+        }
+        let (generation, slot) = split(id);
+        let entry = slot.checked_sub(1).and_then(|s| self.slots.get(s as usize)).ok_or(HandleError::Unknown(id))?;
+        match entry.live {
+            // a generation the slot has not reached, or reached but not issued yet
+            _ if generation > entry.generation || generation == 0 => Err(HandleError::Unknown(id)),
+            None if generation == entry.generation => Err(HandleError::Unknown(id)),
+            Some((object, actual)) if generation == entry.generation => {
+                if actual == kind {
+                    Ok(object)
+                } else {
+                    Err(HandleError::WrongKind { id, expected: kind, actual })
+                }
+            }
+            _ => Err(HandleError::Stale(id)),
+        }
+    }
+
+    /// Releases `id` (after the API released the object) and returns the object.
+    pub fn remove(&mut self, id: HandleId, kind: HandleKind) -> Result<usize, HandleError> {
+        let object = self.get(id, kind)?;
+        if id == 0 {
+            return Ok(0);
+        }
+        let (_, slot) = split(id);
+        let index = slot - 1;
+        let entry = &mut self.slots[index as usize];
+        entry.live = None;
+        // a slot whose generation would wrap is retired rather than reused
+        if entry.generation < u32::MAX {
+            entry.generation += 1;
+            self.free.push(index);
+        }
+        self.by_object.remove(&(object, kind));
+        Ok(object)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    const MEM: HandleKind = 0;
+    const KERNEL: HandleKind = 1;
+
+    #[test]
+    fn ids_are_checked_for_kind_liveness_and_origin() {
+        let mut table = HandleTable::new();
+        let a = table.insert(0x1000, MEM).unwrap();
+        assert_eq!(table.get(a, MEM), Ok(0x1000));
+        assert_eq!(table.get(a, KERNEL), Err(HandleError::WrongKind { id: a, expected: KERNEL, actual: MEM }));
+        assert_eq!(table.insert(0x1000, MEM), Ok(a), "the same object keeps its id");
+        assert_eq!(table.remove(a, MEM), Ok(0x1000));
+        assert_eq!(table.get(a, MEM), Err(HandleError::Stale(a)));
+        let b = table.insert(0x2000, MEM).unwrap();
+        assert_ne!(a, b, "a reused slot gets a new generation");
+        assert_eq!(table.get(a, MEM), Err(HandleError::Stale(a)));
+        assert_eq!(table.get(b, MEM), Ok(0x2000));
+        for forged in [1u64, u64::MAX, (7 << 32) | 1, b + (1 << 32), 12345] {
+            assert!(matches!(table.get(forged, MEM), Err(HandleError::Unknown(_))), "{forged:#x}");
+        }
+        assert_eq!(table.get(0, MEM), Ok(0));
+        assert_eq!(table.insert(0, MEM), Ok(0));
+    }
+
+    #[derive(Debug, Clone)]
+    enum Op {
+        Insert(usize, HandleKind),
+        Get(usize, HandleKind),
+        Remove(usize, HandleKind),
+        Forge(u64, HandleKind),
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        prop_oneof![
+            (1usize..20, 0u32..3).prop_map(|(o, k)| Op::Insert(o, k)),
+            (0usize..40, 0u32..3).prop_map(|(i, k)| Op::Get(i, k)),
+            (0usize..40, 0u32..3).prop_map(|(i, k)| Op::Remove(i, k)),
+            (any::<u64>(), 0u32..3).prop_map(|(id, k)| Op::Forge(id, k)),
+        ]
+    }
+
+    proptest! {
+        /// Against a model: an issued id resolves to its object while live and
+        /// of the right kind, and to an error otherwise; no id ever resolves to
+        /// an object it was not issued for.
+        #[test]
+        fn behaves_like_the_model(ops in proptest::collection::vec(op(), 1..200)) {
+            let mut table = HandleTable::new();
+            let mut issued: Vec<(HandleId, usize, HandleKind, bool)> = Vec::new();
+            for op in ops {
+                match op {
+                    Op::Insert(object, kind) => {
+                        let id = table.insert(object, kind).unwrap();
+                        if let Some(e) = issued.iter().find(|e| e.3 && e.1 == object && e.2 == kind) {
+                            prop_assert_eq!(e.0, id);
+                        } else {
+                            prop_assert!(issued.iter().all(|e| e.0 != id), "ids are never reissued");
+                            issued.push((id, object, kind, true));
+                        }
+                    }
+                    Op::Get(i, kind) | Op::Remove(i, kind) if i < issued.len() => {
+                        let (id, object, actual, live) = issued[i];
+                        let expected = if !live { Err(HandleError::Stale(id)) } else if actual != kind {
+                            Err(HandleError::WrongKind { id, expected: kind, actual })
+                        } else { Ok(object) };
+                        if let Op::Remove(..) = op {
+                            prop_assert_eq!(table.remove(id, kind), expected);
+                            if expected.is_ok() { issued[i].3 = false; }
+                        } else {
+                            prop_assert_eq!(table.get(id, kind), expected);
+                        }
+                    }
+                    Op::Forge(id, kind) => {
+                        if let Ok(object) = table.get(id, kind) {
+                            prop_assert!(id == 0 || issued.iter().any(|e| e.0 == id && e.1 == object && e.2 == kind && e.3));
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            prop_assert_eq!(table.len(), issued.iter().filter(|e| e.3).count());
+        }
+    }
+}
