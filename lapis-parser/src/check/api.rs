@@ -28,8 +28,8 @@ pub(super) fn placeholder() -> Api {
 const EXAMPLE: &str = "api opencl {\n    version = \"3.0\";\n    headers = [\"CL/cl.h\"];\n    soname = \"libOpenCL.so.1\";\n    library = \"libOpenCL.so.1\";\n    error_type = cl_int;\n    success = CL_SUCCESS;\n    failure = CL_OUT_OF_HOST_MEMORY;\n}";
 
 impl Checker {
-    pub(super) fn check_api(&mut self, api: Option<(&ApiBlock, Span)>, file: &SourceFile) {
-        let Some((block, span)) = api else {
+    pub(super) fn check_api(&mut self, api: Option<&ApiBlock>, file: &SourceFile) {
+        let Some(block) = api else {
             self.report(
                 Diagnostic::error(Code::ApiBlock, "the spec has no `api` block")
                     .with_primary(Span::new(0, 0), "expected `api NAME { ... }` at the top of the spec")
@@ -44,7 +44,6 @@ impl Checker {
                 }
             }
         }
-        let _ = span;
         self.spec.api.name = block.name.node.clone();
         let mut seen: Vec<(&str, Span)> = Vec::new();
         let mut invalid_handle = None;

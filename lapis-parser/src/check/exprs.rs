@@ -356,9 +356,6 @@ impl Checker {
                 size_type()
             }
         };
-        if !env.runtime {
-            // only min and max get here
-        }
         Some(expr(ExprKind::Library(library, resolved), ty))
     }
 

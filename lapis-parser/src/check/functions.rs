@@ -229,7 +229,7 @@ impl Checker {
                             }
                         }
                         "allocates_rc" | "deallocates_rc" | "consumes_rc" => {
-                            if let Some(use_) = self.resource_use(info.name, &args, d.name.span, &env) {
+                            if let Some(use_) = self.resource_use(info.name, &args, &env) {
                                 function.resources.push(use_);
                             }
                         }
@@ -284,7 +284,7 @@ impl Checker {
         let lenient = function.unsupported.is_some() || function.replace_guest.is_some() || body_broken;
         let (params, param_spans) = self.resolve_params(sig, sorted.arguments.clone(), lenient, &env.contextual);
         if self.error_count() == errors_before {
-            self.link_userdata(sig, &params, &param_spans);
+            self.link_userdata(sig, &params);
         }
         // contextual arguments are described by `argument(name)` scopes too
         let mut arguments = sorted.arguments;
@@ -417,7 +417,7 @@ impl Checker {
         self.spec.resolve(ty) == self.spec.resolve(&self.spec.api.error_type)
     }
 
-    fn resource_use(&mut self, descriptor: &str, args: &[&ast::Expr], span: Span, env: &Env) -> Option<ir::ResourceUse> {
+    fn resource_use(&mut self, descriptor: &str, args: &[&ast::Expr], env: &Env) -> Option<ir::ResourceUse> {
         let (kind, wanted) = match descriptor {
             "allocates_rc" => (ResourceUseKind::Allocates, ResourceKind::Continuous),
             "deallocates_rc" => (ResourceUseKind::Deallocates, ResourceKind::Continuous),
@@ -460,7 +460,6 @@ impl Checker {
                         "use `consumes_rc`"
                     }),
             );
-            let _ = span;
             return None;
         }
         let amount = amount?;
@@ -647,7 +646,7 @@ impl Checker {
     }
 
     /// Checks that each `userdata` of the function just resolved has its callback.
-    fn link_userdata(&mut self, sig: &Signature, params: &[ir::Param], _spans: &[Span]) {
+    fn link_userdata(&mut self, sig: &Signature, params: &[ir::Param]) {
         let callbacks: Vec<usize> = params
             .iter()
             .enumerate()
@@ -687,7 +686,7 @@ impl Checker {
         }
     }
 
-    pub(super) fn whole_spec_rules(&mut self, file: &SourceFile) {
+    pub(super) fn whole_spec_rules(&mut self) {
         // resolve the single-callback userdata links now that they are checked
         for f in &mut self.spec.functions {
             let callbacks: Vec<usize> = f
@@ -766,7 +765,6 @@ impl Checker {
                     .with_help("remove it, or add the descriptor that uses it"),
             );
         }
-        let _ = file;
     }
 }
 

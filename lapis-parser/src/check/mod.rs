@@ -192,7 +192,7 @@ impl Checker {
         self.lower_type_definitions(file);
         self.collect_values(file);
         let api = file.items.iter().find_map(|item| match &item.kind {
-            ItemKind::Api(block) => Some((block, item.span)),
+            ItemKind::Api(block) => Some(block),
             _ => None,
         });
         self.check_api(api, file);
@@ -201,7 +201,7 @@ impl Checker {
         self.resolve_callbacks(file);
         self.check_scopes_alone(file);
         self.resolve_functions(file);
-        self.whole_spec_rules(file);
+        self.whole_spec_rules();
     }
 
     pub(crate) fn report(&mut self, diagnostic: Diagnostic) {
@@ -278,7 +278,7 @@ impl Checker {
                 ItemKind::TypeScope { ty, body } => {
                     if let Some(lowered) = self.lower_type(ty) {
                         self.scope_blocks.push(body.span);
-                        self.type_scopes.push((types::strip_const(lowered), body.clone()));
+                        self.type_scopes.push((lowered, body.clone()));
                     }
                 }
                 ItemKind::Default { category, body } => match types::Category::parse(&category.node) {

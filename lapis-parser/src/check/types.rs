@@ -56,11 +56,6 @@ pub(crate) enum Shape {
     Function,
 }
 
-/// Removes top-level qualifiers (the IR keeps constness only on pointees).
-pub(crate) fn strip_const(ty: Type) -> Type {
-    ty
-}
-
 /// How one constant is evaluated lazily (constants may refer to each other
 /// and array lengths may refer to constants declared later).
 #[derive(Clone, Debug)]
@@ -242,9 +237,6 @@ impl Checker {
                     }
                 };
                 if let Some(body) = body {
-                    if *kind == TagKind::Enum {
-                        // enumerators of inline enums were registered as constants by name
-                    }
                     self.define_tag(id, body);
                 }
                 Type::Named(id)

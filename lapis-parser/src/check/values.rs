@@ -143,7 +143,6 @@ struct Attrs {
     /// The first `element` scope, for messages.
     element_span: Option<Span>,
     fields: Vec<(Spanned<String>, Layer)>,
-    userdata_site: Option<Span>,
 }
 
 /// A userdata whose callback argument is found once all arguments are known.
@@ -259,8 +258,7 @@ impl Checker {
         };
         let lifetime = merged.lifetime.as_ref().map_or(Lifetime::Call, |(l, _)| l.clone());
         let kind = self.finish_kind(&ty, &shape, &mut merged, env, subject, depth, (input, output, no_copy));
-        if let (Some(span), ValueKind::Handle) = (merged.allocate, &kind) {
-            let _ = span;
+        if merged.allocate.is_some() && matches!(kind, ValueKind::Handle) {
             self.usage.allocated_handles.insert(self.spec.resolve(&ty).clone());
         }
         if let Some(span) = merged.deallocate {
@@ -346,10 +344,7 @@ impl Checker {
                 }
                 ValueKind::Callback(callback)
             }
-            Some((Kind::Userdata(param), span)) => {
-                merged.userdata_site = Some(span);
-                ValueKind::Userdata { callback_param: Some(param.unwrap_or(UNRESOLVED_CALLBACK)) }
-            }
+            Some((Kind::Userdata(param), _)) => ValueKind::Userdata { callback_param: Some(param.unwrap_or(UNRESOLVED_CALLBACK)) },
             Some((Kind::Buffer(size), span)) => {
                 let element_ty = match shape {
                     Shape::Pointer { pointee, .. } => Some(pointee.clone()),
@@ -753,7 +748,6 @@ impl Checker {
                     }
                 };
                 set_kind(self, attrs, Kind::Userdata(param));
-                attrs.userdata_site = Some(name_span);
                 self.userdata_sites.push((name_span, param));
             }
             "in" | "out" | "no_copy" => {
@@ -909,7 +903,6 @@ fn overlay(merged: &mut Attrs, layer: Attrs) {
     merged.elements.extend(layer.elements);
     merged.element_span = merged.element_span.or(layer.element_span);
     merged.fields.extend(layer.fields);
-    merged.userdata_site = layer.userdata_site.or(merged.userdata_site);
 }
 
 fn synthetic(name: &str, span: Span) -> ast::Stmt {
