@@ -11,5 +11,7 @@
 
 pub mod calls;
 pub mod handles;
+pub mod marshal;
+pub mod plan;
 pub mod transport;
 pub mod wire;

@@ -92,6 +92,9 @@ pub enum ErrorCode {
     Denied,
     /// The server failed while running the call.
     ServerFailure,
+    /// A handle the guest sent is forged, stale or of the wrong type; the
+    /// guest returns the API's invalid-handle error.
+    InvalidHandle,
     /// A code this build does not know (from a newer peer).
     Other(u32),
 }
@@ -104,6 +107,7 @@ impl ErrorCode {
             ErrorCode::ContractMismatch => 3,
             ErrorCode::Denied => 4,
             ErrorCode::ServerFailure => 5,
+            ErrorCode::InvalidHandle => 6,
             ErrorCode::Other(code) => code,
         }
     }
@@ -115,6 +119,7 @@ impl ErrorCode {
             3 => ErrorCode::ContractMismatch,
             4 => ErrorCode::Denied,
             5 => ErrorCode::ServerFailure,
+            6 => ErrorCode::InvalidHandle,
             other => ErrorCode::Other(other),
         }
     }

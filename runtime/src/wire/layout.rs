@@ -11,7 +11,7 @@
 /// Alignment of the whole scalar area (and so of the data area after it).
 pub const SCALAR_AREA_ALIGN: u32 = 16;
 /// Size of a buffer descriptor in the scalar area.
-pub const BUFFER_DESCRIPTOR_LEN: u32 = 24;
+pub const BUFFER_DESCRIPTOR_LEN: u32 = 32;
 
 /// The kind of one argument's slot. Signed integers, floats, booleans and
 /// handle ids use the slot of their width.
@@ -23,7 +23,7 @@ pub enum Slot {
     U64,
     /// 16 bytes, 8-aligned: low 64 bits first (contract hashes).
     U128,
-    /// A 24-byte buffer descriptor (kind, offset, length).
+    /// A 32-byte buffer descriptor (kind, offset, length, key).
     Buffer,
 }
 
@@ -106,7 +106,7 @@ mod tests {
     #[test]
     fn slots_are_aligned_in_order_and_the_area_padded() {
         let (offsets, len) = Layout::of(&[Slot::U8, Slot::U32, Slot::U16, Slot::U64, Slot::Buffer, Slot::U8, Slot::U128]);
-        assert_eq!(offsets, vec![0, 4, 8, 16, 24, 48, 56]);
+        assert_eq!(offsets, vec![0, 4, 8, 16, 24, 56, 64]);
         assert_eq!(len, 80);
         assert_eq!(Layout::of(&[]).1, 0);
         assert_eq!(Layout::of(&[Slot::U8]).1, 16);

@@ -23,7 +23,7 @@
 //! | 48.. | scalar area | arguments in spec order, each aligned to its size (at most 8), padded to 16 |
 //! | 48 + scalar length.. | data area | inline buffer bytes, each 16-byte aligned |
 //!
-//! A buffer argument's slot in the scalar area is a 24-byte descriptor:
+//! A buffer argument's slot in the scalar area is a 32-byte descriptor:
 //!
 //! | bytes | field | notes |
 //! |---|---|---|
@@ -31,6 +31,7 @@
 //! | 4..8 | reserved (u32) | must be 0 |
 //! | 8..16 | offset (u64) | inline: from the data area's start; shared: from the region's start; null and out: 0 |
 //! | 16..24 | length (u64) | bytes; null: 0 |
+//! | 24..32 | key (u64) | the guest's address of a buffer the server keeps between calls (manual, static, coupled lifetimes); 0 otherwise |
 //!
 //! Because every argument, scalar or buffer, has a slot at an offset that
 //! depends only on the spec ([`Layout`]), a router reads argument `n` of
@@ -62,7 +63,7 @@ pub use error::{WireError, WriteError};
 pub use header::{Flags, Header, Kind, HEADER_LEN, MAGIC, VERSION};
 pub use layout::{align_up, Layout, Slot, BUFFER_DESCRIPTOR_LEN, SCALAR_AREA_ALIGN};
 pub use reader::{BufferRef, Message, Scalars};
-pub use writer::Writer;
+pub use writer::{encode_descriptor, inline_descriptor, Writer};
 
 /// Alignment of each inline buffer in the data area (relative to the
 /// message start).

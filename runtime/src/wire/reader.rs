@@ -7,7 +7,7 @@
 
 use super::error::WireError;
 use super::header::{Header, Kind, HEADER_LEN};
-use super::layout::{align_up, Slot};
+use super::layout::{align_up, Slot, BUFFER_DESCRIPTOR_LEN};
 use super::{BufferKind, HandleId};
 
 /// Where a buffer argument's bytes are.
@@ -123,12 +123,47 @@ impl<'a> Message<'a> {
         self.buffer_from(offset.into())
     }
 
+    /// The buffer whose descriptor lies in the data area at `offset` (a
+    /// buffer nested inside another buffer's bytes).
+    pub fn nested_buffer(&self, offset: u64) -> Result<BufferRef<'a>, WireError> {
+        let d = self.nested_descriptor(offset)?;
+        // reserved bytes are reported at their place in the data area
+        self.descriptor(d, HEADER_LEN as u64 + self.scalars.len() as u64 + offset)
+    }
+
+    /// The key of the nested descriptor at `offset` in the data area.
+    pub fn nested_key(&self, offset: u64) -> Result<u64, WireError> {
+        Ok(descriptor_key(&self.nested_descriptor(offset)?))
+    }
+
+    /// The key of the buffer descriptor at `offset` in the scalar area: the
+    /// guest's address of a buffer the server keeps between calls
+    /// (lifetimes other than the call's), 0 otherwise.
+    pub fn buffer_key_at(&self, offset: u32) -> Result<u64, WireError> {
+        let d: [u8; DESCRIPTOR] = self.fixed(offset.into())?;
+        Ok(descriptor_key(&d))
+    }
+
+    fn nested_descriptor(&self, offset: u64) -> Result<[u8; DESCRIPTOR], WireError> {
+        let out_of_bounds = WireError::BufferOutOfBounds { offset, len: DESCRIPTOR as u64, data_len: self.data.len() as u64 };
+        let start = usize::try_from(offset).map_err(|_| out_of_bounds.clone())?;
+        let bytes = start.checked_add(DESCRIPTOR).and_then(|end| self.data.get(start..end)).ok_or(out_of_bounds)?;
+        let mut d = [0u8; DESCRIPTOR];
+        d.copy_from_slice(bytes);
+        Ok(d)
+    }
+
     fn buffer_from(&self, offset: u64) -> Result<BufferRef<'a>, WireError> {
-        let d: [u8; 24] = self.fixed(offset)?;
+        let d: [u8; DESCRIPTOR] = self.fixed(offset)?;
+        self.descriptor(d, HEADER_LEN as u64 + offset)
+    }
+
+    /// Decodes a descriptor found at message offset `at`.
+    fn descriptor(&self, d: [u8; DESCRIPTOR], at: u64) -> Result<BufferRef<'a>, WireError> {
         let word = |at: usize| u64::from_le_bytes([d[at], d[at + 1], d[at + 2], d[at + 3], d[at + 4], d[at + 5], d[at + 6], d[at + 7]]);
         let kind = u32::from_le_bytes([d[0], d[1], d[2], d[3]]);
         if d[4..8] != [0; 4] {
-            return Err(WireError::ReservedNotZero { offset: (HEADER_LEN as u64) + offset + 4 });
+            return Err(WireError::ReservedNotZero { offset: at + 4 });
         }
         let (start, len) = (word(8), word(16));
         match BufferKind::from_u32(kind) {
@@ -137,7 +172,7 @@ impl<'a> Message<'a> {
             Some(BufferKind::Null) => Err(WireError::MalformedNull { offset: start, len }),
             Some(BufferKind::Shared) => Ok(BufferRef::Shared { offset: start, len }),
             Some(BufferKind::Out) if start == 0 => Ok(BufferRef::Out { len }),
-            Some(BufferKind::Out) => Err(WireError::ReservedNotZero { offset: (HEADER_LEN as u64) + offset + 8 }),
+            Some(BufferKind::Out) => Err(WireError::ReservedNotZero { offset: at + 8 }),
             Some(BufferKind::Inline) => {
                 let end = start.checked_add(len).ok_or(WireError::LengthOverflow { offset: start, len })?;
                 let out_of_bounds = WireError::BufferOutOfBounds { offset: start, len, data_len: self.data.len() as u64 };
@@ -252,4 +287,12 @@ impl<'a> Scalars<'a> {
         }
         Ok(())
     }
+}
+
+const DESCRIPTOR: usize = BUFFER_DESCRIPTOR_LEN as usize;
+
+fn descriptor_key(d: &[u8; DESCRIPTOR]) -> u64 {
+    let mut k = [0u8; 8];
+    k.copy_from_slice(&d[24..32]);
+    u64::from_le_bytes(k)
 }

@@ -75,7 +75,7 @@ fn inline_buffers_are_16_byte_aligned_from_the_message_start() {
     let bytes = w.finish().unwrap();
     let m = Message::decode(&bytes).unwrap();
     let data_start = HEADER_LEN + scalar_len as usize;
-    for at in [0, 24] {
+    for at in [0, 32] {
         let BufferRef::Inline(b) = m.buffer_at(at).unwrap() else { panic!("inline expected") };
         let offset = b.as_ptr() as usize - bytes.as_ptr() as usize;
         assert_eq!(offset % 16, 0);
@@ -211,7 +211,7 @@ fn scalar_errors() {
     let mut w = Writer::new(call_header(), 16);
     w.u8(2).u32(7).buffer(&[0xff, 0xfe]);
     // the buffer descriptor did not fit: the writer says so at the end
-    assert_eq!(w.finish().unwrap_err(), WriteError::ScalarAreaFull { offset: 8, size: 24, scalar_len: 16 });
+    assert_eq!(w.finish().unwrap_err(), WriteError::ScalarAreaFull { offset: 8, size: 32, scalar_len: 16 });
 
     let mut w = Writer::new(call_header(), 32);
     w.u8(2).u32(7).u64(1);
@@ -262,8 +262,9 @@ fn error_messages_are_lowercase_without_a_trailing_period() {
 fn read_everything(bytes: &[u8], slots: &[Slot]) {
     let Ok(m) = Message::decode(bytes) else { return };
     let len = m.scalar_bytes().len() as u32;
-    for at in (0..len.saturating_add(24)).take(512) {
-        let _ = (m.u8_at(at), m.u16_at(at), m.u32_at(at), m.u64_at(at), m.u128_at(at), m.buffer_at(at));
+    for at in (0..len.saturating_add(32)).take(512) {
+        let _ = (m.u8_at(at), m.u16_at(at), m.u32_at(at), m.u64_at(at), m.u128_at(at), m.buffer_at(at), m.buffer_key_at(at));
+        let _ = (m.nested_buffer(at.into()), m.nested_key(at.into()));
     }
     let mut s = m.scalars();
     for slot in slots {

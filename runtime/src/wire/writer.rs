@@ -6,6 +6,7 @@
 use super::error::WriteError;
 use super::header::{Header, HEADER_LEN};
 use super::layout::{align_up, Slot};
+use super::reader::BufferRef;
 use super::{BufferKind, HandleId, DATA_ALIGN};
 
 /// Appends one message's fields in the order the spec gives them.
@@ -114,22 +115,31 @@ impl Writer {
     }
 
     fn descriptor(&mut self, kind: BufferKind, offset: u64, len: u64) -> &mut Self {
-        let mut d = [0u8; 24];
-        d[0..4].copy_from_slice(&(kind as u32).to_le_bytes());
-        d[8..16].copy_from_slice(&offset.to_le_bytes());
-        d[16..24].copy_from_slice(&len.to_le_bytes());
-        self.put(Slot::Buffer, &d)
+        self.put(Slot::Buffer, &raw_descriptor(kind, offset, len, 0))
     }
 
     /// An in buffer whose bytes travel inside the message, 16-byte aligned in
     /// the data area.
     pub fn buffer(&mut self, bytes: &[u8]) -> &mut Self {
+        let offset = self.data(bytes);
+        self.descriptor(BufferKind::Inline, offset, bytes.len() as u64)
+    }
+
+    /// Appends `bytes` to the data area, 16-byte aligned, and returns their
+    /// offset from the data area's start (what an inline descriptor holds).
+    pub fn data(&mut self, bytes: &[u8]) -> u64 {
         let data_start = HEADER_LEN + self.scalar_len as usize;
         let used = (self.buf.len() - data_start) as u64;
         let offset = align_up(used, DATA_ALIGN.into()).unwrap_or(used);
         self.buf.resize(data_start + offset as usize, 0);
         self.buf.extend_from_slice(bytes);
-        self.descriptor(BufferKind::Inline, offset, bytes.len() as u64)
+        offset
+    }
+
+    /// Puts an already encoded descriptor ([`encode_descriptor`]) in the
+    /// next buffer slot.
+    pub fn descriptor_slot(&mut self, descriptor: [u8; 32]) -> &mut Self {
+        self.put(Slot::Buffer, &descriptor)
     }
 
     /// A string, as an inline buffer of its UTF-8 bytes (no terminating zero).
@@ -165,4 +175,33 @@ impl Writer {
         self.buf[..HEADER_LEN].copy_from_slice(&self.header.encode());
         Ok(self.buf)
     }
+}
+
+fn raw_descriptor(kind: BufferKind, offset: u64, len: u64, key: u64) -> [u8; 32] {
+    let mut d = [0u8; 32];
+    d[0..4].copy_from_slice(&(kind as u32).to_le_bytes());
+    d[8..16].copy_from_slice(&offset.to_le_bytes());
+    d[16..24].copy_from_slice(&len.to_le_bytes());
+    d[24..32].copy_from_slice(&key.to_le_bytes());
+    d
+}
+
+/// A buffer descriptor as it is written to the wire: for
+/// [`Writer::descriptor_slot`], or for descriptors that live in the data
+/// area (buffers nested in other buffers). `Inline` descriptors point at
+/// `inline_offset` in the data area (the buffer's bytes are appended
+/// separately with [`Writer::data`]); `key` is the guest's address of a
+/// buffer the server keeps between calls, 0 otherwise.
+pub fn encode_descriptor(buffer: &BufferRef<'_>, inline_offset: u64, key: u64) -> [u8; 32] {
+    match buffer {
+        BufferRef::Null => raw_descriptor(BufferKind::Null, 0, 0, key),
+        BufferRef::Inline(bytes) => raw_descriptor(BufferKind::Inline, inline_offset, bytes.len() as u64, key),
+        BufferRef::Shared { offset, len } => raw_descriptor(BufferKind::Shared, *offset, *len, key),
+        BufferRef::Out { len } => raw_descriptor(BufferKind::Out, 0, *len, key),
+    }
+}
+
+/// An inline descriptor for `len` bytes at `offset` of the data area.
+pub fn inline_descriptor(offset: u64, len: u64, key: u64) -> [u8; 32] {
+    raw_descriptor(BufferKind::Inline, offset, len, key)
 }

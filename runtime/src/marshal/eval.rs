@@ -1,0 +1,433 @@
+//! Evaluating the spec's expressions (buffer sizes, conditions, actions)
+//! over the values of one call.
+//!
+//! Both halves run the same evaluator over different memories: the guest
+//! reads the application's memory, the API server reads only the buffers of
+//! the call being served ([`Host::read`] refuses any other address), so a
+//! hostile size or index can make an expression fail, never make the server
+//! read out of bounds. Arithmetic follows C: it is done wide and wrapped to
+//! the width of the expression's type.
+
+#![forbid(unsafe_code)]
+
+use crate::plan::{BinaryOp, Constant, Expr, ExprKind, Leaf, LibraryFn, Plan, Ty, UnaryOp, Value};
+
+/// A value during evaluation. Pointers are addresses in the evaluating
+/// process; structs and arrays evaluate to the address of their bytes.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum V {
+    Int(i128),
+    Float(f64),
+    Ptr(u64),
+}
+
+impl V {
+    pub fn truthy(self) -> bool {
+        match self {
+            V::Int(i) => i != 0,
+            V::Float(f) => f != 0.0,
+            V::Ptr(p) => p != 0,
+        }
+    }
+
+    pub fn as_int(self) -> i128 {
+        match self {
+            V::Int(i) => i,
+            V::Float(f) => f as i128,
+            V::Ptr(p) => i128::from(p),
+        }
+    }
+
+    pub fn as_u64(self) -> u64 {
+        self.as_int() as u64
+    }
+
+    fn as_float(self) -> f64 {
+        match self {
+            V::Int(i) => i as f64,
+            V::Float(f) => f,
+            V::Ptr(p) => p as f64,
+        }
+    }
+
+    /// The value as the raw 64-bit word a C call passes for type `ty`.
+    pub fn to_raw(self, ty: &Ty) -> u64 {
+        match ty {
+            Ty::Float { size: 4 } => u64::from((self.as_float() as f32).to_bits()),
+            Ty::Float { .. } => self.as_float().to_bits(),
+            Ty::Int { size, .. } => truncate(self.as_int(), *size) as u64,
+            _ => self.as_u64(),
+        }
+    }
+
+    /// The value of a raw 64-bit word holding a C value of type `ty`.
+    pub fn from_raw(raw: u64, ty: &Ty) -> V {
+        match ty {
+            Ty::Float { size: 4 } => V::Float(f64::from(f32::from_bits(raw as u32))),
+            Ty::Float { .. } => V::Float(f64::from_bits(raw)),
+            Ty::Int { size, signed } => V::Int(normalize(i128::from(raw), *size, *signed)),
+            _ => V::Ptr(raw),
+        }
+    }
+}
+
+fn truncate(v: i128, size: u8) -> i128 {
+    match size {
+        1..=8 => v & ((1i128 << (u32::from(size) * 8)) - 1),
+        _ => v,
+    }
+}
+
+/// Wraps `v` to a C integer of `size` bytes.
+pub fn normalize(v: i128, size: u8, signed: bool) -> i128 {
+    let bits = u32::from(size.clamp(1, 16)) * 8;
+    if bits >= 128 {
+        return v;
+    }
+    let t = v & ((1i128 << bits) - 1);
+    if signed && t >> (bits - 1) & 1 == 1 {
+        t - (1i128 << bits)
+    } else {
+        t
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum EvalError {
+    #[error("null pointer dereferenced in a spec expression")]
+    Null,
+    #[error("a spec expression read {len} bytes at {addr:#x}, outside the buffers of this call")]
+    OutOfBounds { addr: u64, len: u64 },
+    #[error("division by zero in a spec expression")]
+    DivisionByZero,
+    #[error("{0} is not available on this side of the call")]
+    Unavailable(&'static str),
+    #[error("malformed plan: {0}")]
+    Plan(&'static str),
+}
+
+/// The memory and library state an expression runs against.
+pub trait Host {
+    /// Copies `dst.len()` bytes at `addr` into `dst`.
+    fn read(&self, addr: u64, dst: &mut [u8]) -> Result<(), EvalError>;
+    /// Copies `src` to `addr` (assignments, e.g. to metadata fields).
+    fn write(&mut self, addr: u64, src: &[u8]) -> Result<(), EvalError>;
+    /// The address of `key`'s metadata, created zeroed on first use.
+    fn metadata(&mut self, key: u64) -> Result<u64, EvalError>;
+    /// Buffer registries and the zero-copy allocator.
+    fn library(&mut self, function: LibraryFn, args: &[V]) -> Result<V, EvalError>;
+}
+
+/// What names in an expression refer to.
+#[derive(Clone, Copy, Debug)]
+pub struct Env<'a> {
+    pub params: &'a [V],
+    pub contextual: &'a [V],
+    /// `this`: the value being described, and its address when it has one.
+    pub this: Option<(V, Option<u64>)>,
+    /// The struct whose field is being described: its address and record.
+    pub sibling: Option<(u64, u32)>,
+    /// Indexes of the enclosing elements, outermost first.
+    pub indices: &'a [u64],
+}
+
+impl<'a> Env<'a> {
+    pub fn new(params: &'a [V], contextual: &'a [V]) -> Env<'a> {
+        Env { params, contextual, this: None, sibling: None, indices: &[] }
+    }
+}
+
+/// Chooses the leaf of an `if` tree that applies.
+pub fn select<'p>(plan: &Plan, value: &'p Value, env: &Env<'_>, host: &mut dyn Host) -> Result<&'p Leaf, EvalError> {
+    let mut value = value;
+    loop {
+        match value {
+            Value::Leaf(leaf) => return Ok(leaf),
+            Value::If { cond, then, otherwise } => {
+                value = if eval(plan, cond, env, host)?.truthy() { then } else { otherwise };
+            }
+        }
+    }
+}
+
+/// Reads a value of type `ty` at `addr`.
+pub fn load(plan: &Plan, addr: u64, ty: &Ty, host: &dyn Host) -> Result<V, EvalError> {
+    if addr == 0 {
+        return Err(EvalError::Null);
+    }
+    match ty {
+        Ty::Int { size, signed } => {
+            let mut b = [0u8; 16];
+            let n = usize::from(*size).min(16);
+            host.read(addr, &mut b[..n])?;
+            Ok(V::Int(normalize(i128::from_le_bytes(b), *size, *signed)))
+        }
+        Ty::Float { size: 4 } => {
+            let mut b = [0u8; 4];
+            host.read(addr, &mut b)?;
+            Ok(V::Float(f64::from(f32::from_le_bytes(b))))
+        }
+        Ty::Float { .. } => {
+            let mut b = [0u8; 8];
+            host.read(addr, &mut b)?;
+            Ok(V::Float(f64::from_le_bytes(b)))
+        }
+        Ty::Ptr(_) => {
+            let mut b = [0u8; 8];
+            host.read(addr, &mut b)?;
+            Ok(V::Ptr(u64::from_le_bytes(b)))
+        }
+        // aggregates evaluate to their address
+        Ty::Array(..) | Ty::Record(_) | Ty::Function | Ty::Void => {
+            let _ = plan;
+            Ok(V::Ptr(addr))
+        }
+    }
+}
+
+fn store(addr: u64, ty: &Ty, v: V, host: &mut dyn Host) -> Result<(), EvalError> {
+    if addr == 0 {
+        return Err(EvalError::Null);
+    }
+    match ty {
+        Ty::Int { size, .. } => host.write(addr, &v.as_int().to_le_bytes()[..usize::from(*size).min(16)]),
+        Ty::Float { size: 4 } => host.write(addr, &(v.as_float() as f32).to_le_bytes()),
+        Ty::Float { .. } => host.write(addr, &v.as_float().to_le_bytes()),
+        Ty::Ptr(_) => host.write(addr, &v.as_u64().to_le_bytes()),
+        _ => Err(EvalError::Plan("assignment to an aggregate")),
+    }
+}
+
+fn pointee(ty: &Ty) -> &Ty {
+    match ty {
+        Ty::Ptr(p) | Ty::Array(p, _) => p,
+        _ => &Ty::Void,
+    }
+}
+
+fn element_size(plan: &Plan, ty: &Ty) -> u64 {
+    plan.element_size(ty)
+}
+
+/// The address and type an lvalue expression designates.
+fn place<'e>(plan: &'e Plan, expr: &'e Expr, env: &Env<'_>, host: &mut dyn Host) -> Result<(u64, &'e Ty), EvalError> {
+    match &expr.kind {
+        ExprKind::Unary(UnaryOp::Deref, inner) => Ok((eval(plan, inner, env, host)?.as_u64(), &expr.ty)),
+        ExprKind::Index(base, index) => {
+            let base_v = eval(plan, base, env, host)?.as_u64();
+            let i = eval(plan, index, env, host)?.as_int();
+            let offset = i.checked_mul(i128::from(element_size(plan, &base.ty))).ok_or(EvalError::OutOfBounds { addr: base_v, len: 0 })?;
+            Ok(((i128::from(base_v) + offset) as u64, &expr.ty))
+        }
+        ExprKind::Member { base, field, arrow } => {
+            let (addr, record_ty) =
+                if *arrow { (eval(plan, base, env, host)?.as_u64(), pointee(&base.ty)) } else { place(plan, base, env, host)? };
+            let Ty::Record(r) = record_ty else { return Err(EvalError::Plan("member of a non-record")) };
+            let field =
+                plan.records.get(*r as usize).and_then(|r| r.fields.get(*field as usize)).ok_or(EvalError::Plan("unknown field"))?;
+            if addr == 0 {
+                return Err(EvalError::Null);
+            }
+            Ok((addr.wrapping_add(field.offset), &field.ty))
+        }
+        ExprKind::This => match env.this {
+            Some((_, Some(addr))) => Ok((addr, &expr.ty)),
+            Some((V::Ptr(addr), None)) => Ok((addr, &expr.ty)),
+            _ => Err(EvalError::Plan("`this` has no address here")),
+        },
+        ExprKind::SiblingField(i) => {
+            let (addr, r) = env.sibling.ok_or(EvalError::Plan("no enclosing struct"))?;
+            let field = plan.records.get(r as usize).and_then(|r| r.fields.get(*i as usize)).ok_or(EvalError::Plan("unknown field"))?;
+            Ok((addr.wrapping_add(field.offset), &field.ty))
+        }
+        // a struct-valued parameter (passed by value) evaluates to its address
+        _ => Ok((eval(plan, expr, env, host)?.as_u64(), &expr.ty)),
+    }
+}
+
+/// Evaluates `expr`.
+pub fn eval(plan: &Plan, expr: &Expr, env: &Env<'_>, host: &mut dyn Host) -> Result<V, EvalError> {
+    let wrap = |v: i128| match expr.ty {
+        Ty::Int { size, signed } => V::Int(normalize(v, size, signed)),
+        Ty::Ptr(_) => V::Ptr(v as u64),
+        _ => V::Int(v),
+    };
+    Ok(match &expr.kind {
+        ExprKind::Int(i) => wrap(*i),
+        ExprKind::Float(f) => V::Float(*f),
+        ExprKind::Str(_) => return Err(EvalError::Unavailable("a string literal")),
+        ExprKind::Param(i) => *env.params.get(*i as usize).ok_or(EvalError::Plan("parameter out of range"))?,
+        ExprKind::Contextual(i) => *env.contextual.get(*i as usize).ok_or(EvalError::Plan("contextual argument out of range"))?,
+        ExprKind::ElementIndex(depth) => {
+            let n = env.indices.len();
+            let i = n.checked_sub(1 + *depth as usize).ok_or(EvalError::Plan("`index` outside an element"))?;
+            V::Int(i128::from(env.indices[i]))
+        }
+        ExprKind::This => match env.this {
+            Some((V::Ptr(_), Some(addr))) | Some((V::Int(_), Some(addr))) | Some((V::Float(_), Some(addr))) => {
+                load(plan, addr, &expr.ty, host)?
+            }
+            Some((v, None)) => v,
+            None => return Err(EvalError::Plan("`this` outside a value")),
+        },
+        ExprKind::Constant(c) => match plan.constants.get(*c as usize) {
+            Some(Constant::Int(i)) => wrap(*i),
+            Some(Constant::Float(f)) => V::Float(*f),
+            Some(Constant::Str(_)) => return Err(EvalError::Unavailable("a string constant")),
+            None => return Err(EvalError::Plan("constant out of range")),
+        },
+        ExprKind::SizeOf(ty) => wrap(i128::from(plan.size_of(ty))),
+        ExprKind::Registry(i) | ExprKind::Resource(i) => V::Int(i128::from(*i)),
+        ExprKind::Unary(op, inner) => match op {
+            UnaryOp::Deref => {
+                let p = eval(plan, inner, env, host)?.as_u64();
+                load(plan, p, &expr.ty, host)?
+            }
+            UnaryOp::AddrOf => V::Ptr(place(plan, inner, env, host)?.0),
+            UnaryOp::Not => V::Int(i128::from(!eval(plan, inner, env, host)?.truthy())),
+            UnaryOp::Neg => match eval(plan, inner, env, host)? {
+                V::Float(f) => V::Float(-f),
+                v => wrap(v.as_int().wrapping_neg()),
+            },
+            UnaryOp::BitNot => wrap(!eval(plan, inner, env, host)?.as_int()),
+        },
+        ExprKind::Index(..) | ExprKind::Member { .. } | ExprKind::SiblingField(_) => {
+            let (addr, ty) = place(plan, expr, env, host)?;
+            load(plan, addr, ty, host)?
+        }
+        ExprKind::Assign(lhs, rhs) => {
+            let v = eval(plan, rhs, env, host)?;
+            let (addr, ty) = place(plan, lhs, env, host)?;
+            store(addr, ty, v, host)?;
+            v
+        }
+        ExprKind::Ternary(c, a, b) => {
+            if eval(plan, c, env, host)?.truthy() {
+                eval(plan, a, env, host)?
+            } else {
+                eval(plan, b, env, host)?
+            }
+        }
+        ExprKind::Binary(op, l, r) => binary(plan, *op, l, r, &expr.ty, env, host)?,
+        ExprKind::Library(f, args) => {
+            let mut values = Vec::with_capacity(args.len());
+            for a in args {
+                values.push(eval(plan, a, env, host)?);
+            }
+            library(plan, *f, args, &values, host)?
+        }
+        ExprKind::Utility(u, args) => {
+            let utility = plan.utilities.get(*u as usize).ok_or(EvalError::Plan("utility out of range"))?;
+            let mut values = Vec::with_capacity(args.len());
+            for a in args {
+                values.push(eval(plan, a, env, host)?);
+            }
+            eval(plan, &utility.body, &Env::new(&values, &[]), host)?
+        }
+    })
+}
+
+fn binary(plan: &Plan, op: BinaryOp, l: &Expr, r: &Expr, ty: &Ty, env: &Env<'_>, host: &mut dyn Host) -> Result<V, EvalError> {
+    use BinaryOp::*;
+    match op {
+        And => return Ok(V::Int(i128::from(eval(plan, l, env, host)?.truthy() && eval(plan, r, env, host)?.truthy()))),
+        Or => return Ok(V::Int(i128::from(eval(plan, l, env, host)?.truthy() || eval(plan, r, env, host)?.truthy()))),
+        _ => {}
+    }
+    let (a, b) = (eval(plan, l, env, host)?, eval(plan, r, env, host)?);
+    // pointer arithmetic scales by the pointee
+    if let (V::Ptr(p), Add | Sub) = (a, op) {
+        if !matches!(b, V::Ptr(_)) {
+            let step = b.as_int().wrapping_mul(i128::from(element_size(plan, &l.ty)));
+            let q = if op == Add { i128::from(p).wrapping_add(step) } else { i128::from(p).wrapping_sub(step) };
+            return Ok(V::Ptr(q as u64));
+        }
+    }
+    if matches!(a, V::Float(_)) || matches!(b, V::Float(_)) {
+        let (x, y) = (a.as_float(), b.as_float());
+        let v = match op {
+            Add => x + y,
+            Sub => x - y,
+            Mul => x * y,
+            Div => x / y,
+            Lt => return Ok(V::Int(i128::from(x < y))),
+            Le => return Ok(V::Int(i128::from(x <= y))),
+            Gt => return Ok(V::Int(i128::from(x > y))),
+            Ge => return Ok(V::Int(i128::from(x >= y))),
+            Eq => return Ok(V::Int(i128::from(x == y))),
+            Ne => return Ok(V::Int(i128::from(x != y))),
+            _ => return Err(EvalError::Plan("integer operator on floats")),
+        };
+        return Ok(if matches!(ty, Ty::Float { .. }) { V::Float(v) } else { V::Int(v as i128) });
+    }
+    let (x, y) = (a.as_int(), b.as_int());
+    let v = match op {
+        Add => x.wrapping_add(y),
+        Sub => x.wrapping_sub(y),
+        Mul => x.wrapping_mul(y),
+        Div => x.checked_div(y).ok_or(EvalError::DivisionByZero)?,
+        Rem => x.checked_rem(y).ok_or(EvalError::DivisionByZero)?,
+        Shl => x.wrapping_shl((y & 127) as u32),
+        Shr => x.wrapping_shr((y & 127) as u32),
+        BitAnd => x & y,
+        BitOr => x | y,
+        BitXor => x ^ y,
+        Lt => i128::from(x < y),
+        Le => i128::from(x <= y),
+        Gt => i128::from(x > y),
+        Ge => i128::from(x >= y),
+        Eq => i128::from(x == y),
+        Ne => i128::from(x != y),
+        And | Or => unreachable!("handled above"),
+    };
+    Ok(match ty {
+        Ty::Int { size, signed } => V::Int(normalize(v, *size, *signed)),
+        Ty::Ptr(_) => V::Ptr(v as u64),
+        _ => V::Int(v),
+    })
+}
+
+/// Longest string or list the evaluator scans for its terminator.
+const MAX_SCAN: u64 = 1 << 30;
+
+fn library(plan: &Plan, f: LibraryFn, args: &[Expr], values: &[V], host: &mut dyn Host) -> Result<V, EvalError> {
+    let arg = |i: usize| values.get(i).copied().ok_or(EvalError::Plan("missing library argument"));
+    match f {
+        LibraryFn::Min | LibraryFn::Max => {
+            let (a, b) = (arg(0)?, arg(1)?);
+            let pick_a = match (a, b) {
+                (V::Float(_), _) | (_, V::Float(_)) => (a.as_float() <= b.as_float()) == (f == LibraryFn::Min),
+                _ => (a.as_int() <= b.as_int()) == (f == LibraryFn::Min),
+            };
+            Ok(if pick_a { a } else { b })
+        }
+        LibraryFn::Strlen => {
+            let p = arg(0)?.as_u64();
+            let mut byte = [0u8; 1];
+            for n in 0..MAX_SCAN {
+                host.read(p.wrapping_add(n), &mut byte)?;
+                if byte[0] == 0 {
+                    return Ok(V::Int(i128::from(n)));
+                }
+            }
+            Err(EvalError::OutOfBounds { addr: p, len: MAX_SCAN })
+        }
+        LibraryFn::TerminatedLen => {
+            let p = arg(0)?.as_u64();
+            if p == 0 {
+                return Ok(V::Int(0));
+            }
+            let size = element_size(plan, &args[0].ty).min(16) as usize;
+            let mut element = [0u8; 16];
+            for n in 0..MAX_SCAN {
+                host.read(p.wrapping_add(n * size as u64), &mut element[..size])?;
+                if element[..size].iter().all(|b| *b == 0) {
+                    return Ok(V::Int(i128::from(n + 1)));
+                }
+            }
+            Err(EvalError::OutOfBounds { addr: p, len: MAX_SCAN })
+        }
+        LibraryFn::Metadata => Ok(V::Ptr(host.metadata(arg(0)?.as_u64())?)),
+        _ => host.library(f, values),
+    }
+}

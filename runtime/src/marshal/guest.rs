@@ -1,0 +1,545 @@
+//! The guest half: what a generated guest library's functions call.
+//!
+//! Each application thread gets its own channel to the API server (opened on
+//! its first call, closed when the thread exits), so the server serves it
+//! from a thread of its own and thread-affine APIs behave as natively. A
+//! forked child opens its own channel on its first call instead of sharing
+//! its parent's.
+
+#![forbid(unsafe_code)]
+
+use std::cell::RefCell;
+use std::collections::{HashMap, HashSet};
+use std::os::unix::net::UnixStream;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, OnceLock};
+use std::time::Duration;
+
+use super::app_memory;
+use super::eval::{eval, load, select, Env, EvalError, Host, V};
+use super::log;
+use super::walk::{byte_len, needs_walk, pointee, stride};
+use crate::plan::{call_slots, reply_slot, CallMode, Kind, Leaf, LibraryFn, Lifetime, Plan, SlotShape, Ty, Value};
+use crate::transport::shm::ShmTransport;
+use crate::transport::unix::UnixTransport;
+use crate::transport::{Transport, TransportError};
+use crate::wire::{
+    encode_descriptor, inline_descriptor, BufferRef, ErrorReply, Flags, Header, Hello, Kind as MsgKind, Layout, Message, Welcome, Writer,
+};
+
+/// A generated guest library: its plan and contract, as `static` data.
+#[derive(Debug)]
+pub struct GuestLibrary {
+    name: &'static str,
+    plan_json: &'static str,
+    contract: u128,
+    state: OnceLock<Result<State, String>>,
+}
+
+/// Registered buffers (address, size) by registry and key.
+type Registries = HashMap<(u32, u64), Vec<(u64, u64)>>;
+
+/// The library's plan, prepared once, and the guest-side state shared by
+/// all threads (registries, metadata).
+#[derive(Debug)]
+struct State {
+    plan: Plan,
+    slots: Vec<Vec<SlotShape>>,
+    scalar_len: Vec<u32>,
+    ret: Vec<SlotShape>,
+    registries: Mutex<Registries>,
+    metadata: Mutex<HashMap<u64, Box<[u8]>>>,
+    warned: Mutex<HashSet<u32>>,
+}
+
+impl GuestLibrary {
+    pub const fn new(name: &'static str, plan_json: &'static str, contract: u128) -> GuestLibrary {
+        GuestLibrary { name, plan_json, contract, state: OnceLock::new() }
+    }
+
+    fn state(&self) -> Result<&State, &str> {
+        self.state
+            .get_or_init(|| {
+                let plan = Plan::from_json(self.plan_json).map_err(|e| format!("the embedded plan does not load: {e}"))?;
+                let mut slots = Vec::new();
+                let mut scalar_len = Vec::new();
+                let mut ret = Vec::new();
+                for f in &plan.functions {
+                    let shapes = call_slots(f)?;
+                    let wire: Vec<_> = shapes.iter().filter_map(|s| s.slot()).collect();
+                    scalar_len.push(Layout::of(&wire).1);
+                    slots.push(shapes);
+                    ret.push(reply_slot(&plan, f)?);
+                }
+                Ok(State {
+                    plan,
+                    slots,
+                    scalar_len,
+                    ret,
+                    registries: Mutex::default(),
+                    metadata: Mutex::default(),
+                    warned: Mutex::default(),
+                })
+            })
+            .as_ref()
+            .map_err(String::as_str)
+    }
+
+    fn log(&self, message: std::fmt::Arguments<'_>) {
+        log(self.name, message);
+    }
+}
+
+/// Why a forwarded call failed before an answer from the vendor library.
+#[derive(Debug, thiserror::Error)]
+enum CallError {
+    #[error("{0}")]
+    Eval(#[from] EvalError),
+    #[error("{0}")]
+    Transport(#[from] TransportError),
+    #[error("{0}")]
+    Wire(#[from] crate::wire::WireError),
+    #[error("{0}")]
+    Write(#[from] crate::wire::WriteError),
+    #[error("the API server refused the call: {0}")]
+    Refused(String),
+    #[error("{0}")]
+    Other(String),
+}
+
+/// One thread's channel to the API server.
+struct Channel {
+    transport: Box<dyn Transport>,
+    next_call: u64,
+    thread: u64,
+    pid: u32,
+    buf: Vec<u8>,
+}
+
+thread_local! {
+    static CHANNEL: RefCell<Option<Channel>> = const { RefCell::new(None) };
+}
+
+fn thread_number() -> u64 {
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    NEXT.fetch_add(1, Ordering::Relaxed)
+}
+
+fn pid() -> u32 {
+    std::process::id()
+}
+
+/// Connects to the server named by `CAVA_SERVER` over the transport named
+/// by `CAVA_TRANSPORT` (`unix`, the default, or `shm`).
+fn connect(library: &GuestLibrary) -> Result<Channel, CallError> {
+    let path = std::env::var_os("CAVA_SERVER")
+        .ok_or_else(|| CallError::Other("CAVA_SERVER is not set: it must name the API server's socket (see `cava run`)".into()))?;
+    let mut stream = UnixStream::connect(&path)
+        .map_err(|e| CallError::Other(format!("cannot reach the API server at {}: {e}", std::path::Path::new(&path).display())))?;
+    let kind = std::env::var("CAVA_TRANSPORT").unwrap_or_else(|_| "unix".into());
+    let mut transport: Box<dyn Transport> = match kind.as_str() {
+        "unix" => {
+            std::io::Write::write_all(&mut stream, b"U").map_err(TransportError::from)?;
+            Box::new(UnixTransport::new(stream))
+        }
+        "shm" => {
+            std::io::Write::write_all(&mut stream, b"S").map_err(TransportError::from)?;
+            Box::new(ShmTransport::connect(stream, Duration::from_secs(10), crate::transport::unix::DEFAULT_SPIN)?)
+        }
+        other => return Err(CallError::Other(format!("CAVA_TRANSPORT={other} is not a transport (use `unix` or `shm`)"))),
+    };
+    transport.send(&Hello { contract: library.contract, next_call_id: 1 }.encode())?;
+    let mut buf = Vec::new();
+    transport.recv(&mut buf, Some(Duration::from_secs(30)))?;
+    let message = Message::decode(&buf)?;
+    if message.kind() == MsgKind::Error {
+        let reply = ErrorReply::decode(&message)?;
+        return Err(CallError::Refused(reply.message.to_string()));
+    }
+    let welcome = Welcome::decode(&message)?;
+    crate::wire::check_contract(library.contract, welcome.contract).map_err(|e| CallError::Refused(e.to_string()))?;
+    Ok(Channel { transport, next_call: 1, thread: thread_number(), pid: pid(), buf })
+}
+
+/// The guest's memory and state, for the evaluator.
+struct GuestHost<'s> {
+    state: &'s State,
+    /// Arrays handed out by `get_bufs`, alive until the call ends.
+    scratch: Vec<Box<[u64]>>,
+}
+
+impl Host for GuestHost<'_> {
+    fn read(&self, addr: u64, dst: &mut [u8]) -> Result<(), EvalError> {
+        app_memory::read(addr, dst)
+    }
+
+    fn write(&mut self, addr: u64, src: &[u8]) -> Result<(), EvalError> {
+        app_memory::write(addr, src)
+    }
+
+    fn metadata(&mut self, key: u64) -> Result<u64, EvalError> {
+        let size = self.state.plan.metadata.as_ref().map_or(0, |t| self.state.plan.size_of(t)).max(1) as usize;
+        let mut all = self.state.metadata.lock().unwrap_or_else(|e| e.into_inner());
+        let entry = all.entry(key).or_insert_with(|| vec![0u8; size].into_boxed_slice());
+        Ok(entry.as_ptr() as u64)
+    }
+
+    fn library(&mut self, function: LibraryFn, args: &[V]) -> Result<V, EvalError> {
+        let arg = |i: usize| args.get(i).map_or(0, |v| v.as_u64());
+        let mut registries = self.state.registries.lock().unwrap_or_else(|e| e.into_inner());
+        let key = (arg(0) as u32, arg(1));
+        match function {
+            LibraryFn::RegisterBuf => {
+                registries.entry(key).or_default().push((arg(2), arg(3)));
+                Ok(V::Int(0))
+            }
+            LibraryFn::GetBufs => {
+                let list: Box<[u64]> = registries.get(&key).map(|b| b.iter().map(|(p, _)| *p).collect()).unwrap_or_default();
+                let addr = if list.is_empty() { 0 } else { list.as_ptr() as u64 };
+                self.scratch.push(list);
+                Ok(V::Ptr(addr))
+            }
+            LibraryFn::GetNBufs => Ok(V::Int(registries.get(&key).map_or(0, Vec::len) as i128)),
+            LibraryFn::GetBufSize => {
+                Ok(V::Int(registries.get(&key).and_then(|b| b.get(arg(2) as usize)).map_or(0, |(_, n)| i128::from(*n))))
+            }
+            LibraryFn::ZerocopyAlloc | LibraryFn::ZerocopyFree => Err(EvalError::Unavailable("the zero-copy allocator")),
+            _ => Err(EvalError::Plan("not a host library function")),
+        }
+    }
+}
+
+/// Where a reply's out buffer goes in the application's memory.
+#[derive(Debug)]
+struct OutDest {
+    addr: u64,
+    len: u64,
+}
+
+/// Builds one call message.
+struct Encoder<'s> {
+    plan: &'s Plan,
+    writer: Writer,
+    outs: Vec<OutDest>,
+    /// Pointers inside out buffers, restored after the reply overwrote them.
+    restore: Vec<(u64, u64)>,
+    /// Guest addresses of buffers this call deallocates (released from registries).
+    released: Vec<u64>,
+    host: GuestHost<'s>,
+    max: u64,
+}
+
+impl Encoder<'_> {
+    fn top(&mut self, env: &Env<'_>, shape: SlotShape, ty: &Ty, value: &Value, v: V) -> Result<(), CallError> {
+        let raw = v.to_raw(ty);
+        match shape {
+            SlotShape::Void => {}
+            SlotShape::Int { size: 1, .. } => _ = self.writer.u8(raw as u8),
+            SlotShape::Int { size: 2, .. } => _ = self.writer.u16(raw as u16),
+            SlotShape::Int { size: 4, .. } | SlotShape::Float { size: 4 } => _ = self.writer.u32(raw as u32),
+            SlotShape::Int { .. } | SlotShape::Float { .. } | SlotShape::Word | SlotShape::Handle => _ = self.writer.u64(raw),
+            SlotShape::Buffer => {
+                let env = Env { this: Some((v, None)), ..*env };
+                let plan = self.plan;
+                let leaf = select(plan, value, &env, &mut self.host)?;
+                let descriptor = self.described(&env, leaf, v)?;
+                self.writer.descriptor_slot(descriptor);
+            }
+        }
+        Ok(())
+    }
+
+    /// A buffer or a struct passed by value (whose address is `v`).
+    fn described(&mut self, env: &Env<'_>, leaf: &Leaf, v: V) -> Result<[u8; 32], CallError> {
+        let plan = self.plan;
+        match &leaf.kind {
+            Kind::Buffer { size, element } => {
+                let ptr = v.as_u64();
+                if ptr == 0 {
+                    return Ok(encode_descriptor(&BufferRef::Null, 0, 0));
+                }
+                let count = eval(plan, size, env, &mut self.host)?.as_int();
+                let stride = stride(plan, &leaf.ty);
+                let len = byte_len(count, stride, self.max)
+                    .ok_or_else(|| CallError::Other(format!("a buffer of {count} elements is over the message limit")))?;
+                self.buffer(env, leaf, ptr, len, stride, pointee(&leaf.ty), element)
+            }
+            _ => {
+                // a struct by value: one element, described by the leaf itself
+                let len = plan.size_of(&leaf.ty);
+                let element = Value::Leaf(Box::new(Leaf { input: true, output: false, ..leaf.clone() }));
+                let as_buffer = Leaf { input: true, output: false, lifetime: Lifetime::Call, ..leaf.clone() };
+                self.buffer(env, &as_buffer, v.as_u64(), len, len.max(1), &leaf.ty, &element)
+            }
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn buffer(
+        &mut self,
+        env: &Env<'_>,
+        leaf: &Leaf,
+        ptr: u64,
+        len: u64,
+        stride: u64,
+        element_ty: &Ty,
+        element: &Value,
+    ) -> Result<[u8; 32], CallError> {
+        let key = if leaf.lifetime != Lifetime::Call || leaf.deallocate { ptr } else { 0 };
+        if leaf.deallocate {
+            self.released.push(ptr);
+        }
+        if leaf.output && !leaf.no_copy {
+            self.outs.push(OutDest { addr: ptr, len });
+        }
+        if !leaf.input || leaf.no_copy {
+            return Ok(encode_descriptor(&BufferRef::Out { len }, 0, key));
+        }
+        let mut bytes = vec![0u8; len as usize];
+        app_memory::read(ptr, &mut bytes)?;
+        if needs_walk(element) {
+            let mut indices = env.indices.to_vec();
+            for i in 0..len / stride {
+                indices.push(i);
+                let env = Env { indices: &indices, ..*env };
+                self.element(&env, &mut bytes, ptr + i * stride, (i * stride) as usize, element_ty, element)?;
+                indices.pop();
+            }
+        }
+        let offset = self.writer.data(&bytes);
+        Ok(inline_descriptor(offset, len, key))
+    }
+
+    /// Rewrites the pointers of one element (at `addr` in the application,
+    /// `at` in `bytes`) into tokens.
+    fn element(&mut self, env: &Env<'_>, bytes: &mut [u8], addr: u64, at: usize, ty: &Ty, value: &Value) -> Result<(), CallError> {
+        let plan = self.plan;
+        let this = load(plan, addr, ty, &self.host)?;
+        let env = Env { this: Some((this, Some(addr))), ..*env };
+        let leaf = select(plan, value, &env, &mut self.host)?;
+        match &leaf.kind {
+            Kind::Buffer { .. } => {
+                let pointer = this.as_u64();
+                let token = if pointer == 0 {
+                    0
+                } else {
+                    let descriptor = self.described(&env, leaf, this)?;
+                    self.restore.push((addr, pointer));
+                    self.writer.data(&descriptor) + 1
+                };
+                bytes.get_mut(at..at + 8).ok_or(EvalError::Plan("pointer outside its buffer"))?.copy_from_slice(&token.to_le_bytes());
+            }
+            Kind::Struct { fields } => {
+                let Ty::Record(r) = leaf.ty else { return Err(EvalError::Plan("struct description of a non-struct").into()) };
+                let record = plan.records.get(r as usize).ok_or(EvalError::Plan("unknown record"))?;
+                for (field, value) in record.fields.iter().zip(fields) {
+                    let env = Env { sibling: Some((addr, r)), ..env };
+                    self.element(&env, bytes, addr + field.offset, at + field.offset as usize, &field.ty, value)?;
+                }
+            }
+            // handles already are ids in the guest; callbacks and userdata travel as they are
+            _ => {}
+        }
+        Ok(())
+    }
+}
+
+/// Forwards call `function` with raw argument words `args` (integers
+/// extended to 64 bits, floats as their bits, pointers as addresses,
+/// structs passed by value as their address) and returns the raw result.
+pub fn call(library: &'static GuestLibrary, function: u32, args: &[u64]) -> u64 {
+    let state = match library.state() {
+        Ok(state) => state,
+        Err(e) => {
+            library.log(format_args!("{e}"));
+            return 0;
+        }
+    };
+    let plan = &state.plan;
+    let Some(f) = plan.functions.get(function as usize) else { return 0 };
+    if let Some(code) = f.unsupported {
+        if state.warned.lock().unwrap_or_else(|e| e.into_inner()).insert(function) {
+            library.log(format_args!("{} is not supported by this spec; it returns {code}", f.name));
+        }
+        return V::Int(code).to_raw(&f.ret);
+    }
+    let params: Vec<V> = f.params.iter().zip(args).map(|(p, raw)| V::from_raw(*raw, &p.ty)).collect();
+    match forward(library, state, function, &params) {
+        Ok(raw) => raw,
+        Err(e) => {
+            library.log(format_args!("{} failed: {e}", f.name));
+            let code = if f.ret == plan.api.error_type { plan.api.failure } else { 0 };
+            write_status(state, function, &params, code);
+            V::Int(code).to_raw(&f.ret)
+        }
+    }
+}
+
+/// The result of a function the spec leaves out of the library: its header
+/// declares it, so the guest exports it, but it is never forwarded.
+pub fn missing(library: &'static GuestLibrary, name: &str, returns_error_type: bool) -> u64 {
+    static WARNED: Mutex<Option<HashSet<String>>> = Mutex::new(None);
+    if WARNED.lock().unwrap_or_else(|e| e.into_inner()).get_or_insert_with(HashSet::new).insert(name.to_string()) {
+        library.log(format_args!("{name} is in the header but not in the spec; it fails"));
+    }
+    match library.state() {
+        Ok(state) if returns_error_type => V::Int(state.plan.api.failure).to_raw(&state.plan.api.error_type),
+        _ => 0,
+    }
+}
+
+/// Writes `code` into the status out-arguments of a call (an out buffer of
+/// one element of the API's error type, like OpenCL's `errcode_ret`).
+fn write_status(state: &State, function: u32, params: &[V], code: i128) {
+    let plan = &state.plan;
+    let f = &plan.functions[function as usize];
+    let mut host = GuestHost { state, scratch: Vec::new() };
+    for (p, v) in f.params.iter().zip(params) {
+        let env = Env { this: Some((*v, None)), ..Env::new(params, &[]) };
+        let Ok(leaf) = select(plan, &p.value, &env, &mut host) else { continue };
+        if leaf.output && matches!(leaf.kind, Kind::Buffer { .. }) && *pointee(&leaf.ty) == plan.api.error_type && v.as_u64() != 0 {
+            let size = plan.size_of(&plan.api.error_type) as usize;
+            let _ = app_memory::write(v.as_u64(), &code.to_le_bytes()[..size.min(16)]);
+        }
+    }
+}
+
+fn forward(library: &'static GuestLibrary, state: &State, function: u32, params: &[V]) -> Result<u64, CallError> {
+    let plan = &state.plan;
+    let f = &plan.functions[function as usize];
+    let mut host = GuestHost { state, scratch: Vec::new() };
+    let mut contextual = Vec::with_capacity(f.contextual.len());
+    for c in &f.contextual {
+        let v = eval(plan, &c.init, &Env::new(params, &contextual), &mut host)?;
+        contextual.push(v);
+    }
+    CHANNEL.with(|cell| {
+        let mut slot = cell.borrow_mut();
+        if slot.as_ref().is_some_and(|c| c.pid != pid()) {
+            // a forked child: its parent's channel is not ours to use
+            *slot = None;
+        }
+        if slot.is_none() {
+            *slot = Some(connect(library)?);
+        }
+        let channel = slot.as_mut().expect("connected above");
+        let result = exchange(channel, state, function, params, &contextual, host);
+        if matches!(result, Err(CallError::Transport(_))) {
+            // the channel is gone: the next call reconnects
+            *slot = None;
+        }
+        result
+    })
+}
+
+fn exchange(
+    channel: &mut Channel,
+    state: &State,
+    function: u32,
+    params: &[V],
+    contextual: &[V],
+    host: GuestHost<'_>,
+) -> Result<u64, CallError> {
+    let plan = &state.plan;
+    let f = &plan.functions[function as usize];
+    let call_id = channel.next_call;
+    channel.next_call += 1;
+    let is_async = matches!(f.mode, CallMode::Async { .. });
+    let header = Header {
+        function,
+        call_id,
+        thread: channel.thread,
+        flags: if is_async { Flags::ASYNC } else { Flags::NONE },
+        ..Header::new(MsgKind::Call)
+    };
+    let max = channel.transport.max_message() as u64;
+    let mut encoder = Encoder {
+        plan,
+        writer: Writer::reuse(std::mem::take(&mut channel.buf), header, state.scalar_len[function as usize]),
+        outs: Vec::new(),
+        restore: Vec::new(),
+        released: Vec::new(),
+        host,
+        max,
+    };
+    let shapes = &state.slots[function as usize];
+    let env = Env::new(params, contextual);
+    for (i, (p, v)) in f.params.iter().zip(params).enumerate() {
+        encoder.top(&env, shapes[i], &p.ty, &p.value, *v)?;
+    }
+    for (i, (c, v)) in f.contextual.iter().zip(contextual).enumerate() {
+        encoder.top(&env, shapes[f.params.len() + i], &c.ty, &c.value, *v)?;
+    }
+    let Encoder { writer, outs, restore, released, mut host, .. } = encoder;
+    let message = writer.finish()?;
+    channel.transport.send(&message)?;
+    channel.buf = message;
+    if let CallMode::Async { success } = f.mode {
+        run_actions(state, f, params, contextual, &mut host)?;
+        return Ok(V::Int(success).to_raw(&f.ret));
+    }
+    channel.transport.recv(&mut channel.buf, None)?;
+    let message = Message::decode(&channel.buf)?;
+    if message.kind() == MsgKind::Error {
+        let reply = ErrorReply::decode(&message)?;
+        return Err(CallError::Refused(reply.message.to_string()));
+    }
+    message.expect(MsgKind::Reply)?;
+    if message.header().call_id != call_id {
+        return Err(CallError::Other(format!("reply to call {} while waiting for call {call_id}", message.header().call_id)));
+    }
+    let mut scalars = message.scalars();
+    let ret = match state.ret[function as usize] {
+        SlotShape::Void => 0,
+        SlotShape::Int { size: 1, .. } => u64::from(scalars.u8()?),
+        SlotShape::Int { size: 2, .. } => u64::from(scalars.u16()?),
+        SlotShape::Int { size: 4, signed } => {
+            let v = scalars.u32()?;
+            if signed {
+                v as i32 as i64 as u64
+            } else {
+                u64::from(v)
+            }
+        }
+        SlotShape::Float { size: 4 } => u64::from(scalars.u32()?),
+        SlotShape::Int { .. } | SlotShape::Float { .. } | SlotShape::Word | SlotShape::Handle => scalars.u64()?,
+        SlotShape::Buffer => return Err(CallError::Other("structs returned by value are not forwarded yet".into())),
+    };
+    let count = scalars.u32()? as usize;
+    if count != outs.len() {
+        return Err(CallError::Other(format!("the reply carries {count} out buffers, the call has {}", outs.len())));
+    }
+    for out in &outs {
+        match scalars.buffer()? {
+            BufferRef::Null => {}
+            BufferRef::Inline(bytes) if bytes.len() as u64 <= out.len => app_memory::write(out.addr, bytes)?,
+            other => return Err(CallError::Other(format!("an out buffer of {} bytes came back as {}", out.len, other.name()))),
+        }
+    }
+    for (addr, pointer) in restore {
+        app_memory::write(addr, &pointer.to_le_bytes())?;
+    }
+    if !released.is_empty() {
+        let mut registries = state.registries.lock().unwrap_or_else(|e| e.into_inner());
+        for list in registries.values_mut() {
+            list.retain(|(p, _)| !released.contains(p));
+        }
+        registries.retain(|_, list| !list.is_empty());
+    }
+    let params_after: Vec<V> = params.to_vec();
+    run_actions(state, f, &params_after, contextual, &mut host)?;
+    Ok(ret)
+}
+
+fn run_actions(
+    state: &State,
+    f: &crate::plan::Function,
+    params: &[V],
+    contextual: &[V],
+    host: &mut GuestHost<'_>,
+) -> Result<(), CallError> {
+    for action in &f.actions {
+        eval(&state.plan, action, &Env::new(params, contextual), host)?;
+    }
+    Ok(())
+}

@@ -1,0 +1,797 @@
+//! The API server half: what a generated API server's `main` calls.
+//!
+//! One server process serves one guest (its objects, handle table and
+//! buffers are its own); each guest thread's channel is served by a thread
+//! of its own. Everything a guest sends is checked against the plan before
+//! the vendor library sees it: handle ids through the handle table, buffer
+//! lengths against the sizes the spec's expressions give on the server's
+//! own copy of the arguments, nested pointers against the message. A bad
+//! message gets an error reply and a log line; the server goes on.
+
+#![forbid(unsafe_code)]
+
+use std::collections::HashMap;
+use std::io::Read;
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use super::eval::{eval, load, select, Env, EvalError, Host, V};
+use super::log;
+use super::native::{self, Dispatch, VendorLibrary};
+use super::walk::{byte_len, needs_walk, pointee, stride};
+use crate::handles::{HandleError, HandleTable};
+use crate::plan::{call_slots, reply_slot, CallMode, Function, Kind, Leaf, LibraryFn, Lifetime, Plan, SlotShape, Ty, Value};
+use crate::transport::shm::{ShmConfig, ShmTransport};
+use crate::transport::unix::UnixTransport;
+use crate::transport::{Transport, TransportError};
+use crate::wire::{
+    check_contract, BufferRef, ErrorCode, ErrorReply, Header, Hello, Kind as MsgKind, Layout, Message, Slot, Welcome, Writer,
+};
+
+/// A generated API server: its plan, contract and dispatcher.
+#[derive(Debug)]
+pub struct ServerLibrary {
+    pub name: &'static str,
+    pub plan_json: &'static str,
+    pub contract: u128,
+    pub dispatch: Dispatch,
+}
+
+/// State shared by all of one guest's channels.
+struct Shared {
+    library: &'static ServerLibrary,
+    plan: Plan,
+    slots: Vec<Vec<SlotShape>>,
+    ret: Vec<SlotShape>,
+    addresses: Vec<Option<usize>>,
+    handles: Mutex<HandleTable>,
+    metadata: Mutex<HashMap<u64, Box<[u8]>>>,
+    /// Buffers kept between calls (manual, static and coupled lifetimes),
+    /// by the guest's address.
+    retained: Mutex<HashMap<u64, Retained>>,
+    _vendor: VendorLibrary,
+}
+
+struct Retained {
+    bytes: Box<[u8]>,
+    /// The handle whose release frees it (`lifetime(coupled)`).
+    coupled: Option<u64>,
+}
+
+impl std::fmt::Debug for Shared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Shared").field("api", &self.plan.api.name).finish_non_exhaustive()
+    }
+}
+
+impl Shared {
+    fn new(library: &'static ServerLibrary, vendor_path: Option<&str>) -> Result<Shared, String> {
+        let plan = Plan::from_json(library.plan_json).map_err(|e| format!("the embedded plan does not load: {e}"))?;
+        let vendor = VendorLibrary::open(vendor_path.unwrap_or(&plan.api.library))?;
+        let mut slots = Vec::new();
+        let mut ret = Vec::new();
+        let mut addresses = Vec::new();
+        for f in &plan.functions {
+            slots.push(call_slots(f)?);
+            ret.push(reply_slot(&plan, f)?);
+            let address = if f.unsupported.is_some() { None } else { vendor.address(&f.name) };
+            if address.is_none() && f.unsupported.is_none() {
+                log(library.name, format_args!("{} is not in the vendor library; calls to it will fail", f.name));
+            }
+            addresses.push(address);
+        }
+        Ok(Shared {
+            library,
+            plan,
+            slots,
+            ret,
+            addresses,
+            handles: Mutex::default(),
+            metadata: Mutex::default(),
+            retained: Mutex::default(),
+            _vendor: vendor,
+        })
+    }
+
+    fn log(&self, message: std::fmt::Arguments<'_>) {
+        log(self.library.name, message);
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Runs the server: `SERVER --socket PATH [--library PATH]`. Returns the
+/// process exit code.
+pub fn main(library: &'static ServerLibrary) -> std::process::ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mut socket = None;
+    let mut vendor = None;
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--socket" => socket = it.next().cloned(),
+            "--library" => vendor = it.next().cloned(),
+            "--help" | "-h" => {
+                println!("usage: {} --socket PATH [--library PATH]", library.name);
+                return std::process::ExitCode::SUCCESS;
+            }
+            other => {
+                log(library.name, format_args!("unknown argument `{other}` (usage: --socket PATH [--library PATH])"));
+                return std::process::ExitCode::from(2);
+            }
+        }
+    }
+    let Some(socket) = socket else {
+        log(library.name, format_args!("--socket PATH is required"));
+        return std::process::ExitCode::from(2);
+    };
+    match serve(library, &socket, vendor.as_deref()) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            log(library.name, format_args!("{e}"));
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+/// Listens on `socket` and serves every channel that connects, each on its
+/// own thread, until the process is stopped.
+pub fn serve(library: &'static ServerLibrary, socket: &str, vendor: Option<&str>) -> Result<(), String> {
+    let shared = Arc::new(Shared::new(library, vendor)?);
+    let _ = std::fs::remove_file(socket);
+    let listener = UnixListener::bind(socket).map_err(|e| format!("cannot listen on {socket}: {e}"))?;
+    shared.log(format_args!("serving {} on {socket}", shared.plan.api.name));
+    for stream in listener.incoming() {
+        match stream {
+            Ok(stream) => {
+                let shared = Arc::clone(&shared);
+                std::thread::spawn(move || serve_channel(&shared, stream));
+            }
+            Err(e) => shared.log(format_args!("accept failed: {e}")),
+        }
+    }
+    Ok(())
+}
+
+fn serve_channel(shared: &Shared, mut stream: UnixStream) {
+    let mut selector = [0u8; 1];
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(30)));
+    if stream.read_exact(&mut selector).is_err() {
+        return;
+    }
+    let _ = stream.set_read_timeout(None);
+    let transport: Result<Box<dyn Transport>, TransportError> = match &selector {
+        b"U" => Ok(Box::new(UnixTransport::new(stream))),
+        b"S" => ShmTransport::serve(stream, ShmConfig::default()).map(|t| Box::new(t) as Box<dyn Transport>),
+        other => {
+            shared.log(format_args!("a guest asked for transport {:?}; closing", other[0] as char));
+            return;
+        }
+    };
+    let mut transport = match transport {
+        Ok(t) => t,
+        Err(e) => {
+            shared.log(format_args!("channel setup failed: {e}"));
+            return;
+        }
+    };
+    if let Err(e) = serve_calls(shared, transport.as_mut()) {
+        if !matches!(e, TransportError::Closed) {
+            shared.log(format_args!("channel closed: {e}"));
+        }
+    }
+}
+
+fn error_reply(code: ErrorCode, message: &str, to: Option<&Header>) -> Vec<u8> {
+    ErrorReply { code, message }.encode(to)
+}
+
+fn serve_calls(shared: &Shared, transport: &mut dyn Transport) -> Result<(), TransportError> {
+    let mut buf = Vec::new();
+    transport.recv(&mut buf, Some(Duration::from_secs(30)))?;
+    let hello = Message::decode(&buf).and_then(|m| Hello::decode(&m));
+    match hello {
+        Ok(hello) => {
+            if let Err(e) = check_contract(shared.library.contract, hello.contract) {
+                shared.log(format_args!("refused a guest: {e}"));
+                transport.send(&error_reply(ErrorCode::ContractMismatch, &e.to_string(), None))?;
+                return Ok(());
+            }
+        }
+        Err(e) => {
+            shared.log(format_args!("refused a guest: bad hello: {e}"));
+            transport.send(&error_reply(ErrorCode::Malformed, &e.to_string(), None))?;
+            return Ok(());
+        }
+    }
+    let max_message = u32::try_from(transport.max_message()).unwrap_or(u32::MAX);
+    transport.send(&Welcome { contract: shared.library.contract, max_message }.encode())?;
+    let mut channel = ChannelState { deferred: None };
+    loop {
+        transport.recv(&mut buf, None)?;
+        let message = match Message::decode(&buf) {
+            Ok(m) => m,
+            Err(e) => {
+                shared.log(format_args!("undecodable message: {e}"));
+                transport.send(&error_reply(ErrorCode::Malformed, &e.to_string(), None))?;
+                continue;
+            }
+        };
+        match message.kind() {
+            MsgKind::Call => {
+                let header = *message.header();
+                match handle_call(shared, &mut channel, &message, transport.max_message() as u64) {
+                    Ok(Some(reply)) => transport.send(&reply)?,
+                    Ok(None) => {}
+                    Err((code, text)) => {
+                        let name = shared.plan.functions.get(header.function as usize).map_or("?", |f| f.name.as_str());
+                        shared.log(format_args!("call {} ({name}) refused: {text}", header.call_id));
+                        if !header.flags.contains(crate::wire::Flags::ASYNC) {
+                            transport.send(&error_reply(code, &text, Some(&header)))?;
+                        } else if code == ErrorCode::InvalidHandle {
+                            channel.deferred.get_or_insert(shared.plan.api.invalid_handle);
+                        } else {
+                            channel.deferred.get_or_insert(shared.plan.api.failure);
+                        }
+                    }
+                }
+            }
+            MsgKind::Goodbye => return Ok(()),
+            other => {
+                shared.log(format_args!("unexpected {other:?} message"));
+                transport.send(&error_reply(ErrorCode::Malformed, &format!("unexpected {other:?} message"), Some(message.header())))?;
+            }
+        }
+    }
+}
+
+/// State of one channel (one guest thread).
+struct ChannelState {
+    /// The error of an earlier asynchronous call, not yet reported.
+    deferred: Option<i128>,
+}
+
+type Refusal = (ErrorCode, String);
+
+fn malformed(e: impl std::fmt::Display) -> Refusal {
+    (ErrorCode::Malformed, e.to_string())
+}
+
+fn handle_error(e: HandleError) -> Refusal {
+    (ErrorCode::InvalidHandle, e.to_string())
+}
+
+/// Where an out buffer's bytes are after the call.
+#[derive(Clone, Copy)]
+enum Place {
+    Shadow(usize),
+    Retained(u64),
+}
+
+struct OutEntry<'p> {
+    place: Place,
+    len: u64,
+    /// Elements to translate back (handles inside the buffer).
+    walk: Option<(&'p Ty, u64, &'p Value)>,
+    /// Positions of nested pointers, blanked before the bytes go back.
+    pointers: Vec<u64>,
+}
+
+/// One call's memory: the message's data area (read-only) and shadow
+/// buffers, plus the shared state for retained buffers and metadata.
+struct Frame<'a> {
+    shared: &'a Shared,
+    message: Message<'a>,
+    shadows: Vec<Box<[u8]>>,
+    scratch_written: bool,
+}
+
+fn find(base: *const u8, len: usize, addr: u64, n: usize) -> Option<usize> {
+    let start = base as u64;
+    let off = addr.checked_sub(start)?;
+    let end = off.checked_add(n as u64)?;
+    (end <= len as u64).then_some(off as usize)
+}
+
+impl Host for Frame<'_> {
+    fn read(&self, addr: u64, dst: &mut [u8]) -> Result<(), EvalError> {
+        let n = dst.len();
+        let data = self.message.data_bytes();
+        if let Some(off) = find(data.as_ptr(), data.len(), addr, n) {
+            dst.copy_from_slice(&data[off..off + n]);
+            return Ok(());
+        }
+        for s in &self.shadows {
+            if let Some(off) = find(s.as_ptr(), s.len(), addr, n) {
+                dst.copy_from_slice(&s[off..off + n]);
+                return Ok(());
+            }
+        }
+        for r in lock(&self.shared.retained).values() {
+            if let Some(off) = find(r.bytes.as_ptr(), r.bytes.len(), addr, n) {
+                dst.copy_from_slice(&r.bytes[off..off + n]);
+                return Ok(());
+            }
+        }
+        for m in lock(&self.shared.metadata).values() {
+            if let Some(off) = find(m.as_ptr(), m.len(), addr, n) {
+                dst.copy_from_slice(&m[off..off + n]);
+                return Ok(());
+            }
+        }
+        if addr == 0 {
+            return Err(EvalError::Null);
+        }
+        Err(EvalError::OutOfBounds { addr, len: n as u64 })
+    }
+
+    fn write(&mut self, addr: u64, src: &[u8]) -> Result<(), EvalError> {
+        // the spec only assigns to metadata
+        let n = src.len();
+        for m in lock(&self.shared.metadata).values_mut() {
+            if let Some(off) = find(m.as_ptr(), m.len(), addr, n) {
+                m[off..off + n].copy_from_slice(src);
+                self.scratch_written = true;
+                return Ok(());
+            }
+        }
+        Err(EvalError::OutOfBounds { addr, len: n as u64 })
+    }
+
+    fn metadata(&mut self, key: u64) -> Result<u64, EvalError> {
+        let plan = &self.shared.plan;
+        let size = plan.metadata.as_ref().map_or(0, |t| plan.size_of(t)).max(1) as usize;
+        let mut all = lock(&self.shared.metadata);
+        Ok(all.entry(key).or_insert_with(|| vec![0u8; size].into_boxed_slice()).as_ptr() as u64)
+    }
+
+    fn library(&mut self, function: LibraryFn, _args: &[V]) -> Result<V, EvalError> {
+        match function {
+            // registries live in the guest; the server finds the buffers
+            // they name by their keys
+            LibraryFn::RegisterBuf => Ok(V::Int(0)),
+            _ => Err(EvalError::Unavailable("a buffer registry")),
+        }
+    }
+}
+
+/// Decodes, checks and runs one call.
+struct Decoder<'a, 'p> {
+    plan: &'p Plan,
+    frame: Frame<'a>,
+    outs: Vec<OutEntry<'p>>,
+    /// Retained buffers to free after the call (`deallocate`).
+    release: Vec<u64>,
+    max: u64,
+}
+
+impl<'a, 'p> Decoder<'a, 'p> {
+    fn shadow(&mut self, len: u64) -> (usize, u64) {
+        let bytes = vec![0u8; len as usize].into_boxed_slice();
+        let addr = bytes.as_ptr() as u64;
+        self.frame.shadows.push(bytes);
+        (self.frame.shadows.len() - 1, addr)
+    }
+
+    fn handle(&self, id: u64, kind: u32) -> Result<u64, Refusal> {
+        if id == 0 {
+            return Ok(0);
+        }
+        lock(&self.frame.shared.handles).get(id, kind).map(|o| o as u64).map_err(handle_error)
+    }
+
+    /// Prepares the buffer a guest's descriptor names; returns the address
+    /// the vendor library gets.
+    #[allow(clippy::too_many_arguments)]
+    fn buffer(
+        &mut self,
+        env: &Env<'_>,
+        leaf: &'p Leaf,
+        descriptor: BufferRef<'a>,
+        key: u64,
+        size: &'p crate::plan::Expr,
+        element_ty: &'p Ty,
+        element: &'p Value,
+    ) -> Result<u64, Refusal> {
+        let plan = self.plan;
+        if descriptor == BufferRef::Null {
+            return Ok(0);
+        }
+        let stride = stride(plan, &leaf.ty);
+        let this = match descriptor {
+            BufferRef::Inline(bytes) => V::Ptr(bytes.as_ptr() as u64),
+            _ => V::Ptr(0),
+        };
+        let env = Env { this: Some((this, None)), ..*env };
+        let retained_len = (key != 0).then(|| lock(&self.frame.shared.retained).get(&key).map(|r| r.bytes.len() as u64)).flatten();
+        let expected = match eval(plan, size, &env, &mut self.frame) {
+            Ok(count) => byte_len(count.as_int(), stride, self.max)
+                .ok_or_else(|| malformed(format!("a buffer of {} elements is over the limit", count.as_int())))?,
+            // sizes kept by the guest (registries): the buffer the server kept decides
+            Err(EvalError::Unavailable(_)) => {
+                retained_len.ok_or_else(|| malformed("a buffer whose size only the guest knows, and that the server does not hold"))?
+            }
+            Err(e) => return Err(malformed(e)),
+        };
+        let copy_in = leaf.input && !leaf.no_copy;
+        let keep = leaf.lifetime != Lifetime::Call;
+        let (place, addr) = match descriptor {
+            BufferRef::Inline(bytes) if copy_in => {
+                if bytes.len() as u64 != expected {
+                    return Err(malformed(format!("an in buffer of {} bytes where the spec gives {expected}", bytes.len())));
+                }
+                if keep {
+                    let addr = self.retain(env, leaf, key, expected, Some(bytes))?;
+                    (Place::Retained(key), addr)
+                } else if needs_walk(element) {
+                    let (index, addr) = self.shadow(expected);
+                    self.frame.shadows[index].copy_from_slice(bytes);
+                    (Place::Shadow(index), addr)
+                } else {
+                    // read in place from the message: no staging copy
+                    (Place::Shadow(usize::MAX), bytes.as_ptr() as u64)
+                }
+            }
+            BufferRef::Out { len } if !copy_in => {
+                if len != expected {
+                    return Err(malformed(format!("an out buffer of {len} bytes where the spec gives {expected}")));
+                }
+                match retained_len {
+                    Some(have) if have >= expected => {
+                        let addr = lock(&self.frame.shared.retained).get(&key).map_or(0, |r| r.bytes.as_ptr() as u64);
+                        (Place::Retained(key), addr)
+                    }
+                    _ if keep => (Place::Retained(key), self.retain(env, leaf, key, expected, None)?),
+                    _ => {
+                        let (index, addr) = self.shadow(expected);
+                        (Place::Shadow(index), addr)
+                    }
+                }
+            }
+            BufferRef::Shared { .. } => return Err(malformed("zero-copy buffers are not served yet")),
+            other => {
+                return Err(malformed(format!(
+                    "{} where the spec expects {}",
+                    other.name(),
+                    if copy_in { "an in buffer" } else { "an out buffer" }
+                )))
+            }
+        };
+        if leaf.deallocate && key != 0 {
+            self.release.push(key);
+        }
+        let out_index = (leaf.output && !leaf.no_copy).then(|| {
+            let walk = needs_walk(element).then_some((element_ty, stride, element));
+            self.outs.push(OutEntry { place, len: expected, walk, pointers: Vec::new() });
+            self.outs.len() - 1
+        });
+        if copy_in && needs_walk(element) {
+            let Place::Shadow(index) = place else { return Err(malformed("kept buffers holding pointers are not served yet")) };
+            let mut indices = env.indices.to_vec();
+            for i in 0..expected / stride {
+                indices.push(i);
+                let env = Env { indices: &indices, ..env };
+                self.element(&env, index, i * stride, element_ty, element, out_index)?;
+                indices.pop();
+            }
+        }
+        Ok(addr)
+    }
+
+    fn retain(&mut self, env: Env<'_>, leaf: &Leaf, key: u64, len: u64, bytes: Option<&[u8]>) -> Result<u64, Refusal> {
+        if key == 0 {
+            return Err(malformed("a kept buffer without its key"));
+        }
+        let coupled = match &leaf.lifetime {
+            Lifetime::Coupled(owner) => Some(eval(self.plan, owner, &env, &mut self.frame).map_err(malformed)?.as_u64()),
+            _ => None,
+        };
+        let mut retained = lock(&self.frame.shared.retained);
+        let entry = retained.entry(key).or_insert_with(|| Retained { bytes: Box::new([]), coupled });
+        if entry.bytes.len() as u64 != len {
+            entry.bytes = vec![0u8; len as usize].into_boxed_slice();
+        }
+        if let Some(bytes) = bytes {
+            entry.bytes.copy_from_slice(bytes);
+        }
+        entry.coupled = coupled;
+        Ok(entry.bytes.as_ptr() as u64)
+    }
+
+    /// Translates one element of shadow `index` at offset `at`.
+    fn element(&mut self, env: &Env<'_>, index: usize, at: u64, ty: &'p Ty, value: &'p Value, out: Option<usize>) -> Result<(), Refusal> {
+        let plan = self.plan;
+        let addr = self.frame.shadows[index].as_ptr() as u64 + at;
+        let this = load(plan, addr, ty, &self.frame).map_err(malformed)?;
+        let env = Env { this: Some((this, Some(addr))), ..*env };
+        let leaf = select(plan, value, &env, &mut self.frame).map_err(malformed)?;
+        let word = |at: u64, w: u64, frame: &mut Frame<'_>| {
+            if let Some(slot) = frame.shadows[index].get_mut(at as usize..at as usize + 8) {
+                slot.copy_from_slice(&w.to_le_bytes());
+            }
+        };
+        match &leaf.kind {
+            Kind::Handle { kind } => {
+                let object = self.handle(this.as_u64(), *kind)?;
+                word(at, object, &mut self.frame);
+            }
+            Kind::Buffer { size, element } => {
+                let token = this.as_u64();
+                let pointer = if token == 0 {
+                    0
+                } else {
+                    let offset = token - 1;
+                    let descriptor = self.frame.message.nested_buffer(offset).map_err(malformed)?;
+                    let key = self.frame.message.nested_key(offset).map_err(malformed)?;
+                    self.buffer(&env, leaf, descriptor, key, size, pointee(&leaf.ty), element)?
+                };
+                word(at, pointer, &mut self.frame);
+                if let Some(out) = out {
+                    self.outs[out].pointers.push(at);
+                }
+            }
+            Kind::Struct { fields } => {
+                let Ty::Record(r) = leaf.ty else { return Err(malformed("struct description of a non-struct")) };
+                let record = plan.records.get(r as usize).ok_or_else(|| malformed("unknown record"))?;
+                for (field, value) in record.fields.iter().zip(fields) {
+                    let env = Env { sibling: Some((addr, r)), ..env };
+                    self.element(&env, index, at + field.offset, &field.ty, value, out)?;
+                }
+            }
+            Kind::Callback { .. } if this.as_u64() != 0 => return Err(malformed("callbacks inside buffers are not forwarded yet")),
+            _ => {}
+        }
+        Ok(())
+    }
+}
+
+fn handle_call(shared: &Shared, channel: &mut ChannelState, message: &Message<'_>, max: u64) -> Result<Option<Vec<u8>>, Refusal> {
+    let plan = &shared.plan;
+    let header = *message.header();
+    let id = header.function;
+    let f: &Function = plan.functions.get(id as usize).ok_or((ErrorCode::UnknownFunction, format!("no function {id} in this spec")))?;
+    let address = shared.addresses[id as usize].ok_or_else(|| (ErrorCode::UnknownFunction, format!("{} is not served", f.name)))?;
+    let is_async = matches!(f.mode, CallMode::Async { .. });
+    if header.flags.contains(crate::wire::Flags::ASYNC) != is_async {
+        return Err(malformed("the call's async flag disagrees with the spec"));
+    }
+    let shapes = &shared.slots[id as usize];
+    let n = f.params.len();
+    let mut decoder = Decoder {
+        plan,
+        frame: Frame { shared, message: *message, shadows: Vec::new(), scratch_written: false },
+        outs: Vec::new(),
+        release: Vec::new(),
+        max,
+    };
+
+    // 1. what every slot holds, as expressions see it
+    let mut scalars = message.scalars();
+    let mut values = Vec::with_capacity(shapes.len());
+    let mut descriptors = Vec::with_capacity(shapes.len());
+    let mut keys = Vec::with_capacity(shapes.len());
+    for (i, shape) in shapes.iter().enumerate() {
+        let ty = if i < n { &f.params[i].ty } else { &f.contextual[i - n].ty };
+        let position = scalars_position(shapes, i);
+        let v = match shape {
+            SlotShape::Void => V::Int(0),
+            SlotShape::Buffer => {
+                let d = scalars.buffer().map_err(malformed)?;
+                keys.push((i, message.buffer_key_at(position).map_err(malformed)?));
+                descriptors.push((i, d));
+                match d {
+                    BufferRef::Inline(bytes) => V::Ptr(bytes.as_ptr() as u64),
+                    _ => V::Ptr(0),
+                }
+            }
+            SlotShape::Int { size, .. } | SlotShape::Float { size } => {
+                let raw = match size {
+                    1 => u64::from(scalars.u8().map_err(malformed)?),
+                    2 => u64::from(scalars.u16().map_err(malformed)?),
+                    4 => u64::from(scalars.u32().map_err(malformed)?),
+                    _ => scalars.u64().map_err(malformed)?,
+                };
+                V::from_raw(raw, ty)
+            }
+            SlotShape::Word | SlotShape::Handle => V::Ptr(scalars.u64().map_err(malformed)?),
+        };
+        values.push(v);
+    }
+    scalars.finish().map_err(malformed)?;
+    let (params, contextual) = values.split_at(n);
+    let (mut params, mut contextual) = (params.to_vec(), contextual.to_vec());
+
+    // 2. translate and check, in order
+    let mut raws = vec![0u64; n];
+    let mut leaves: Vec<Option<&Leaf>> = vec![None; shapes.len()];
+    for i in 0..shapes.len() {
+        let (ty, value) = if i < n { (&f.params[i].ty, &f.params[i].value) } else { (&f.contextual[i - n].ty, &f.contextual[i - n].value) };
+        let v = if i < n { params[i] } else { contextual[i - n] };
+        let env = Env { this: Some((v, None)), ..Env::new(&params, &contextual) };
+        let leaf = select(plan, value, &env, &mut decoder.frame).map_err(malformed)?;
+        leaves[i] = Some(leaf);
+        let raw = match (&leaf.kind, shapes[i]) {
+            (Kind::Handle { kind }, _) => decoder.handle(v.as_u64(), *kind)?,
+            (Kind::Callback { .. }, _) if v.as_u64() != 0 => return Err(malformed("callbacks are not forwarded yet")),
+            (Kind::Buffer { size, element }, SlotShape::Buffer) => {
+                let d = descriptors.iter().find(|(j, _)| *j == i).map(|(_, d)| *d).unwrap_or(BufferRef::Null);
+                let key = keys.iter().find(|(j, _)| *j == i).map_or(0, |(_, k)| *k);
+                let addr = decoder.buffer(&env, leaf, d, key, size, pointee(&leaf.ty), element)?;
+                let v = V::Ptr(addr);
+                if i < n {
+                    params[i] = v;
+                } else {
+                    contextual[i - n] = v;
+                }
+                addr
+            }
+            (_, SlotShape::Buffer) => {
+                // a struct passed by value: its bytes, as they came
+                let d = descriptors.iter().find(|(j, _)| *j == i).map(|(_, d)| *d).unwrap_or(BufferRef::Null);
+                match d {
+                    BufferRef::Inline(bytes) if bytes.len() as u64 == plan.size_of(ty) => bytes.as_ptr() as u64,
+                    _ => return Err(malformed("a struct argument of the wrong size")),
+                }
+            }
+            _ => v.to_raw(ty),
+        };
+        if i < n {
+            raws[i] = raw;
+        }
+    }
+
+    // 3. the call
+    let ret_raw = native::call(shared.library.dispatch, id, address, &raws);
+
+    // 4. results
+    let env = Env::new(&params, &contextual);
+    let ret_leaf = select(plan, &f.return_value, &env, &mut decoder.frame).map_err(malformed)?;
+    let mut ret = V::from_raw(ret_raw, &f.ret);
+    if let Kind::Handle { kind } = ret_leaf.kind {
+        ret = V::Ptr(if ret_raw == 0 { 0 } else { lock(&shared.handles).insert(ret_raw as usize, kind).map_err(handle_error)? });
+    }
+    let returns_status = f.ret == plan.api.error_type;
+    let success = !returns_status || ret.as_int() == plan.api.success;
+    if success {
+        for (i, leaf) in leaves.iter().enumerate().take(n) {
+            if let Some(Leaf { kind: Kind::Handle { kind }, deallocate: true, .. }) = leaf {
+                let id = params[i].as_u64();
+                if id != 0 {
+                    let _ = lock(&shared.handles).remove(id, *kind);
+                    lock(&shared.retained).retain(|_, r| r.coupled != Some(id));
+                }
+            }
+        }
+    }
+    let mut out_bytes: Vec<Option<Vec<u8>>> = Vec::with_capacity(decoder.outs.len());
+    for out in &decoder.outs {
+        let mut bytes = match out.place {
+            Place::Shadow(index) => decoder.frame.shadows.get(index).map(|s| s.to_vec()).unwrap_or_default(),
+            Place::Retained(key) => {
+                lock(&shared.retained).get(&key).map(|r| r.bytes[..(out.len as usize).min(r.bytes.len())].to_vec()).unwrap_or_default()
+            }
+        };
+        if let Some((ty, stride, element)) = out.walk {
+            translate_out(shared, &env, &mut decoder.frame, &mut bytes, ty, stride, element)?;
+        }
+        for at in &out.pointers {
+            if let Some(slot) = bytes.get_mut(*at as usize..*at as usize + 8) {
+                slot.fill(0);
+            }
+        }
+        out_bytes.push(Some(bytes));
+    }
+    {
+        let mut retained = lock(&shared.retained);
+        for key in &decoder.release {
+            retained.remove(key);
+        }
+    }
+    for action in &f.actions {
+        eval(plan, action, &env, &mut decoder.frame).map_err(malformed)?;
+    }
+    if let CallMode::Async { .. } = f.mode {
+        if !success {
+            channel.deferred.get_or_insert(ret.as_int());
+        }
+        return Ok(None);
+    }
+    if returns_status && success {
+        if let Some(code) = channel.deferred.take() {
+            ret = V::Int(code);
+        }
+    }
+    Ok(Some(reply(shared, id, &header, ret, &f.ret, &out_bytes).map_err(malformed)?))
+}
+
+/// Offset of slot `i` in the scalar area.
+fn scalars_position(shapes: &[SlotShape], i: usize) -> u32 {
+    let slots: Vec<Slot> = shapes[..=i].iter().filter_map(|s| s.slot()).collect();
+    let (offsets, _) = Layout::of(&slots);
+    offsets.last().copied().unwrap_or(0)
+}
+
+/// Turns the object pointers in an out buffer's elements into handle ids.
+fn translate_out(
+    shared: &Shared,
+    env: &Env<'_>,
+    frame: &mut Frame<'_>,
+    bytes: &mut [u8],
+    ty: &Ty,
+    stride: u64,
+    element: &Value,
+) -> Result<(), Refusal> {
+    let count = bytes.len() as u64 / stride.max(1);
+    for i in 0..count {
+        translate_value(shared, env, frame, bytes, (i * stride) as usize, ty, element)?;
+    }
+    Ok(())
+}
+
+fn translate_value(
+    shared: &Shared,
+    env: &Env<'_>,
+    frame: &mut Frame<'_>,
+    bytes: &mut [u8],
+    at: usize,
+    ty: &Ty,
+    value: &Value,
+) -> Result<(), Refusal> {
+    let plan = &shared.plan;
+    let word = |bytes: &[u8]| bytes.get(at..at + 8).map(|b| u64::from_le_bytes(b.try_into().unwrap_or([0; 8]))).unwrap_or(0);
+    let this = match ty {
+        Ty::Ptr(_) => V::Ptr(word(bytes)),
+        _ => V::Int(0),
+    };
+    let env = Env { this: Some((this, None)), ..*env };
+    let leaf = select(plan, value, &env, frame).map_err(malformed)?;
+    match &leaf.kind {
+        Kind::Handle { kind } => {
+            let object = word(bytes);
+            let id = if object == 0 { 0 } else { lock(&shared.handles).insert(object as usize, *kind).map_err(handle_error)? };
+            if let Some(slot) = bytes.get_mut(at..at + 8) {
+                slot.copy_from_slice(&id.to_le_bytes());
+            }
+        }
+        Kind::Struct { fields } => {
+            if let Ty::Record(r) = leaf.ty {
+                if let Some(record) = plan.records.get(r as usize) {
+                    for (field, value) in record.fields.iter().zip(fields) {
+                        translate_value(shared, &env, frame, bytes, at + field.offset as usize, &field.ty, value)?;
+                    }
+                }
+            }
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+fn reply(shared: &Shared, id: u32, to: &Header, ret: V, ret_ty: &Ty, outs: &[Option<Vec<u8>>]) -> Result<Vec<u8>, crate::wire::WriteError> {
+    let shape = shared.ret[id as usize];
+    let mut slots: Vec<Slot> = shape.slot().into_iter().collect();
+    slots.push(Slot::U32);
+    slots.extend(std::iter::repeat_n(Slot::Buffer, outs.len()));
+    let (_, scalar_len) = Layout::of(&slots);
+    let header = Header { function: id, call_id: to.call_id, thread: to.thread, ..Header::new(MsgKind::Reply) };
+    let mut w = Writer::new(header, scalar_len);
+    let raw = ret.to_raw(ret_ty);
+    match shape {
+        SlotShape::Void | SlotShape::Buffer => {}
+        SlotShape::Int { size: 1, .. } => _ = w.u8(raw as u8),
+        SlotShape::Int { size: 2, .. } => _ = w.u16(raw as u16),
+        SlotShape::Int { size: 4, .. } | SlotShape::Float { size: 4 } => _ = w.u32(raw as u32),
+        _ => _ = w.u64(raw),
+    }
+    w.u32(outs.len() as u32);
+    for out in outs {
+        match out {
+            Some(bytes) => _ = w.buffer(bytes),
+            None => _ = w.null(),
+        }
+    }
+    w.finish()
+}

@@ -1,0 +1,311 @@
+//! The call plan: what a generated guest library and API server know about
+//! the API, as data. The code generator lowers the checked LAPIS model to a
+//! [`Plan`] (types with exact C layouts, how every value is marshalled, the
+//! expressions that size buffers) and embeds it in both generated halves;
+//! the runtime's marshaller ([`crate::marshal`]) interprets it.
+//!
+//! Generated code is limited to what must be compiled: C types, functions
+//! with the exact C ABI, and trampolines. Everything that decides what
+//! crosses the boundary, and every check the API server makes on what a
+//! guest sent, is in one audited interpreter instead of being repeated in
+//! each generated function.
+
+#![forbid(unsafe_code)]
+
+use serde::{Deserialize, Serialize};
+
+mod slots;
+
+pub use slots::{call_slots, reply_slot, shape, SlotShape};
+
+/// Everything the marshaller needs about one API.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Plan {
+    pub api: Api,
+    /// Structs and unions with their C layout; `Ty::Record` indexes this.
+    pub records: Vec<Record>,
+    pub functions: Vec<Function>,
+    pub callbacks: Vec<Callback>,
+    pub utilities: Vec<Utility>,
+    pub constants: Vec<Constant>,
+    pub registries: u32,
+    /// The type of per-object metadata (`declare_metadata`).
+    pub metadata: Option<Ty>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Api {
+    pub name: String,
+    pub soname: String,
+    pub library: String,
+    pub error_type: Ty,
+    pub success: i128,
+    pub failure: i128,
+    pub invalid_handle: i128,
+}
+
+/// A C type, with typedefs resolved away.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Ty {
+    Void,
+    Int {
+        size: u8,
+        signed: bool,
+    },
+    Float {
+        size: u8,
+    },
+    Ptr(Box<Ty>),
+    Array(Box<Ty>, u64),
+    /// Index into [`Plan::records`].
+    Record(u32),
+    /// A function type (what a function pointer points to).
+    Function,
+}
+
+/// A struct or union. Incomplete ones (API objects) have no fields and size 0.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Record {
+    pub name: String,
+    pub union: bool,
+    pub complete: bool,
+    pub size: u64,
+    pub align: u64,
+    pub fields: Vec<Field>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Field {
+    pub name: String,
+    pub ty: Ty,
+    pub offset: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Function {
+    pub name: String,
+    pub ret: Ty,
+    pub params: Vec<Param>,
+    pub mode: CallMode,
+    /// Not forwarded: the guest returns this value (and logs once).
+    pub unsupported: Option<i128>,
+    /// The spec replaces the guest side with hand-written code.
+    pub replaced_in_guest: bool,
+    pub contextual: Vec<Contextual>,
+    pub return_value: Value,
+    /// Statements run on both sides after the call (registries, metadata).
+    pub actions: Vec<Expr>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum CallMode {
+    Sync,
+    Async { success: i128 },
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Param {
+    pub name: String,
+    pub ty: Ty,
+    pub value: Value,
+}
+
+/// A value the guest computes (`contextual_argument`) and sends after the
+/// arguments; the vendor library never sees it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Contextual {
+    pub name: String,
+    pub ty: Ty,
+    pub init: Expr,
+    pub value: Value,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Callback {
+    pub name: String,
+    pub ret: Ty,
+    pub params: Vec<Param>,
+    pub return_value: Value,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Utility {
+    pub name: String,
+    pub params: Vec<Ty>,
+    pub body: Expr,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum Constant {
+    Int(i128),
+    Float(f64),
+    Str(String),
+}
+
+/// How one value is marshalled; `if` conditions stay a decision tree.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum Value {
+    Leaf(Box<Leaf>),
+    If { cond: Expr, then: Box<Value>, otherwise: Box<Value> },
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Leaf {
+    /// The type the value is marshalled as (after `type_cast`).
+    pub ty: Ty,
+    pub kind: Kind,
+    pub input: bool,
+    pub output: bool,
+    pub no_copy: bool,
+    pub lifetime: Lifetime,
+    pub allocate: bool,
+    pub deallocate: bool,
+    pub zerocopy: bool,
+    pub obj_record: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum Kind {
+    Opaque,
+    /// `kind` tells handle types apart (a `cl_mem` id is refused where a
+    /// `cl_kernel` is expected).
+    Handle {
+        kind: u32,
+    },
+    /// `size` elements of the pointee type, each described by `element`.
+    Buffer {
+        size: Expr,
+        element: Box<Value>,
+    },
+    /// A struct copied field by field (one value per field, in order).
+    Struct {
+        fields: Vec<Value>,
+    },
+    Callback {
+        callback: Option<u32>,
+    },
+    Userdata {
+        callback_param: Option<u32>,
+    },
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum Lifetime {
+    Call,
+    Manual,
+    Static,
+    Coupled(Expr),
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Expr {
+    pub kind: ExprKind,
+    pub ty: Ty,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum ExprKind {
+    Int(i128),
+    Float(f64),
+    Str(String),
+    Param(u32),
+    Contextual(u32),
+    /// A field of the struct whose field is being described.
+    SiblingField(u32),
+    Constant(u32),
+    /// The index of an enclosing element; 0 is the innermost.
+    ElementIndex(u32),
+    This,
+    Unary(UnaryOp, Box<Expr>),
+    Binary(BinaryOp, Box<Expr>, Box<Expr>),
+    Assign(Box<Expr>, Box<Expr>),
+    Ternary(Box<Expr>, Box<Expr>, Box<Expr>),
+    /// `base.field` or `base->field`; `field` indexes the record's fields.
+    Member {
+        base: Box<Expr>,
+        field: u32,
+        arrow: bool,
+    },
+    Index(Box<Expr>, Box<Expr>),
+    SizeOf(Ty),
+    Library(LibraryFn, Vec<Expr>),
+    Registry(u32),
+    Resource(u32),
+    Utility(u32, Vec<Expr>),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum UnaryOp {
+    Neg,
+    Not,
+    BitNot,
+    Deref,
+    AddrOf,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum BinaryOp {
+    Add,
+    Sub,
+    Mul,
+    Div,
+    Rem,
+    Shl,
+    Shr,
+    Lt,
+    Le,
+    Gt,
+    Ge,
+    Eq,
+    Ne,
+    BitAnd,
+    BitOr,
+    BitXor,
+    And,
+    Or,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum LibraryFn {
+    Metadata,
+    RegisterBuf,
+    GetBufs,
+    GetNBufs,
+    GetBufSize,
+    ZerocopyAlloc,
+    ZerocopyFree,
+    Min,
+    Max,
+    Strlen,
+    TerminatedLen,
+}
+
+impl Plan {
+    /// Reads a plan embedded by the generator.
+    pub fn from_json(text: &str) -> Result<Plan, serde_json::Error> {
+        serde_json::from_str(text)
+    }
+
+    /// Size of a type in bytes (0 for `void`, functions and incomplete records).
+    pub fn size_of(&self, ty: &Ty) -> u64 {
+        match ty {
+            Ty::Void | Ty::Function => 0,
+            Ty::Int { size, .. } | Ty::Float { size } => u64::from(*size),
+            Ty::Ptr(_) => 8,
+            Ty::Array(element, len) => self.size_of(element).saturating_mul(*len),
+            Ty::Record(r) => self.records.get(*r as usize).map_or(0, |r| r.size),
+        }
+    }
+
+    /// Size of one element a pointer of type `ty` points to; `void *`
+    /// buffers count bytes.
+    pub fn element_size(&self, pointer: &Ty) -> u64 {
+        match pointer {
+            Ty::Ptr(pointee) | Ty::Array(pointee, _) => match self.size_of(pointee) {
+                0 => 1,
+                n => n,
+            },
+            _ => 1,
+        }
+    }
+}
