@@ -12,7 +12,7 @@ use std::time::Duration;
 use cava_runtime::transport::shm::{ShmConfig, ShmTransport};
 use cava_runtime::transport::unix::UnixTransport;
 use cava_runtime::transport::{SharedRegion, Transport};
-use cava_runtime::wire::{BufferRef, ErrorCode, ErrorReply, Kind, Message};
+use cava_runtime::wire::{BufferRef, ErrorCode, ErrorReply, Kind, Layout, Message, Slot};
 use common::*;
 
 fn shm_config() -> ShmConfig {
@@ -80,7 +80,7 @@ fn converse(t: &mut dyn Transport) {
     let m = reply_of(&reply);
     assert_eq!((m.u64_at(0).unwrap(), m.u64_at(8).unwrap()), (1_000_000, data.iter().map(|b| u64::from(*b)).sum::<u64>()));
 
-    let mut w = call(FILL, 12, 32);
+    let mut w = call(FILL, 12, Layout::of(&[Slot::Buffer, Slot::U8]).1);
     w.out(100_000).u8(3);
     round_trip(t, &w.finish().unwrap(), &mut reply).unwrap();
     let BufferRef::Inline(out) = reply_of(&reply).buffer_at(0).unwrap() else { panic!("inline out buffer expected") };
@@ -127,7 +127,7 @@ fn guest_and_server_in_two_processes_over_shared_memory() {
     assert_eq!(reply_of(&reply).u64_at(8).unwrap(), data.iter().map(|b| u64::from(*b)).sum::<u64>());
 
     // and writes an out buffer in place
-    let mut w = call(FILL, 21, 32);
+    let mut w = call(FILL, 21, Layout::of(&[Slot::Buffer, Slot::U8]).1);
     w.shared(block.offset(), 5000).u8(9);
     round_trip(&mut t, &w.finish().unwrap(), &mut reply).unwrap();
     reply_of(&reply);
