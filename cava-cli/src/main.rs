@@ -11,6 +11,8 @@ use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use lapis_parser::{codes::Code, render};
 
+mod build;
+
 #[derive(Parser, Debug)]
 #[command(name = "cava", version, about = "Generate API remoting from LAPIS specs", propagate_version = true)]
 struct Cli {
@@ -32,6 +34,8 @@ enum Command {
     Init(Box<InitArgs>),
     /// Run the language server on standard input and output, for editors.
     Lsp,
+    /// Generate the guest library and API server crates from a spec.
+    Build(build::BuildArgs),
 }
 
 #[derive(Args, Debug)]
@@ -141,6 +145,7 @@ fn main() -> ExitCode {
         Command::Explain(args) => explain(&args),
         Command::Init(args) => init(&args),
         Command::Lsp => lsp(),
+        Command::Build(args) => build::build(&args),
     };
     match result {
         Ok(code) => code,

@@ -1,8 +1,119 @@
 //! Code generators: a checked [`lapis_parser::ir::Spec`] in, generated
-//! crates out. The generators themselves (guest library, API server, replay,
-//! accounting) are being built (issue 6); what is here is what both
-//! generated halves must agree on.
+//! crates out, as files in memory ([`Files`]); writing them is the caller's
+//! business (`cava build`, a build script, a test).
+//!
+//! The backends share one lowering ([`lower`]) from the model to the
+//! runtime's call plan, which both halves embed as `plan.json`:
+//! - `types.rs`: the spec's C types, `#[repr(C)]`, with layout checks;
+//! - the guest library ([`guest`]): a `cdylib` with the vendor's soname and
+//!   every function of the spec with its exact C signature;
+//! - the API server ([`server`]): a binary that `dlopen`s the vendor library
+//!   and dispatches forwarded calls.
 
 #![forbid(unsafe_code)]
 
 pub mod contract;
+mod guest;
+pub mod lower;
+mod manifest;
+mod rust;
+mod server;
+mod types;
+
+use lapis_parser::ir::Spec;
+
+/// What `cava build` writes: paths relative to the output directory, and
+/// their contents.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Files {
+    pub files: Vec<(String, String)>,
+}
+
+impl Files {
+    pub fn get(&self, path: &str) -> Option<&str> {
+        self.files.iter().find(|(p, _)| p == path).map(|(_, c)| c.as_str())
+    }
+}
+
+/// Where the generated crates find the runtime.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Runtime {
+    /// A path dependency (a checkout of CAVA).
+    Path(String),
+    /// A crates.io version requirement.
+    Version(String),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Options {
+    pub runtime: Runtime,
+}
+
+/// Why generation failed: the spec uses something the generators cannot
+/// carry yet. The message says where.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GenerateError {
+    pub message: String,
+}
+
+impl GenerateError {
+    pub fn new(message: impl Into<String>) -> GenerateError {
+        GenerateError { message: message.into() }
+    }
+
+    /// Prefixes the message with the function it is about.
+    pub fn context(self, function: &str) -> GenerateError {
+        GenerateError { message: format!("in `{function}`: {}", self.message) }
+    }
+}
+
+impl std::fmt::Display for GenerateError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for GenerateError {}
+
+/// Facts every backend shares.
+pub(crate) struct Generated {
+    pub contract: u128,
+}
+
+/// The crate name prefix for an API (`opencl` → `opencl-guest`, `opencl-server`).
+pub fn crate_prefix(spec: &Spec) -> String {
+    spec.api.name.to_lowercase().replace(|c: char| !c.is_ascii_alphanumeric(), "-")
+}
+
+/// The library name inside a soname: `libOpenCL.so.1` → `OpenCL`.
+pub fn library_name(soname: &str) -> String {
+    let base = soname.strip_prefix("lib").unwrap_or(soname);
+    base.split(".so").next().unwrap_or(base).to_string()
+}
+
+/// Generates both crates for a spec that checked without errors.
+pub fn generate(spec: &Spec, options: &Options) -> Result<Files, GenerateError> {
+    let lowered = lower::lower(spec)?;
+    let names = rust::Names::new(spec);
+    let g = Generated { contract: contract::contract_hash(spec) };
+    let plan = serde_json::to_string_pretty(&lowered.plan).map_err(|e| GenerateError::new(e.to_string()))?;
+    let types = format(types::generate(spec, &names, &lowered)?)?;
+    let prefix = crate_prefix(spec);
+    let mut files = Files::default();
+    files.files.push(("Cargo.toml".into(), manifest::workspace()));
+    files.files.push(("plan.json".into(), plan + "\n"));
+    files.files.push(("guest/Cargo.toml".into(), manifest::guest(&prefix, &library_name(&spec.api.soname), &options.runtime)));
+    files.files.push(("guest/build.rs".into(), manifest::guest_build_rs(&spec.api.soname)));
+    files.files.push(("guest/src/lib.rs".into(), format(guest::lib_rs(spec, &names, &g)?)?));
+    files.files.push(("guest/src/types.rs".into(), types.clone()));
+    files.files.push(("server/Cargo.toml".into(), manifest::server(&prefix, &options.runtime)));
+    files.files.push(("server/src/main.rs".into(), format(server::main_rs(spec, &names, &g)?)?));
+    files.files.push(("server/src/types.rs".into(), types));
+    Ok(files)
+}
+
+fn format(tokens: proc_macro2::TokenStream) -> Result<String, GenerateError> {
+    let file = syn::parse2::<syn::File>(tokens)
+        .map_err(|e| GenerateError::new(format!("generated code does not parse (a generator bug): {e}")))?;
+    Ok(prettyplease::unparse(&file))
+}

@@ -23,6 +23,7 @@ use crate::plan::{call_slots, reply_slot, CallMode, Kind, Leaf, LibraryFn, Lifet
 use crate::transport::shm::ShmTransport;
 use crate::transport::unix::UnixTransport;
 use crate::transport::{Transport, TransportError};
+use crate::wire::ErrorCode;
 use crate::wire::{
     encode_descriptor, inline_descriptor, BufferRef, ErrorReply, Flags, Header, Hello, Kind as MsgKind, Layout, Message, Welcome, Writer,
 };
@@ -50,6 +51,9 @@ struct State {
     registries: Mutex<Registries>,
     metadata: Mutex<HashMap<u64, Box<[u8]>>>,
     warned: Mutex<HashSet<u32>>,
+    /// Copies of buffers functions returned (strings the vendor owns), one
+    /// per distinct content, alive as long as the library.
+    returned: Mutex<HashSet<Box<[u8]>>>,
 }
 
 impl GuestLibrary {
@@ -79,6 +83,7 @@ impl GuestLibrary {
                     registries: Mutex::default(),
                     metadata: Mutex::default(),
                     warned: Mutex::default(),
+                    returned: Mutex::default(),
                 })
             })
             .as_ref()
@@ -101,8 +106,8 @@ enum CallError {
     Wire(#[from] crate::wire::WireError),
     #[error("{0}")]
     Write(#[from] crate::wire::WriteError),
-    #[error("the API server refused the call: {0}")]
-    Refused(String),
+    #[error("the API server refused the call: {1}")]
+    Refused(ErrorCode, String),
     #[error("{0}")]
     Other(String),
 }
@@ -154,10 +159,11 @@ fn connect(library: &GuestLibrary) -> Result<Channel, CallError> {
     let message = Message::decode(&buf)?;
     if message.kind() == MsgKind::Error {
         let reply = ErrorReply::decode(&message)?;
-        return Err(CallError::Refused(reply.message.to_string()));
+        return Err(CallError::Refused(reply.code, reply.message.to_string()));
     }
     let welcome = Welcome::decode(&message)?;
-    crate::wire::check_contract(library.contract, welcome.contract).map_err(|e| CallError::Refused(e.to_string()))?;
+    crate::wire::check_contract(library.contract, welcome.contract)
+        .map_err(|e| CallError::Refused(ErrorCode::ContractMismatch, e.to_string()))?;
     Ok(Channel { transport, next_call: 1, thread: thread_number(), pid: pid(), buf })
 }
 
@@ -264,6 +270,8 @@ impl Encoder<'_> {
                     .ok_or_else(|| CallError::Other(format!("a buffer of {count} elements is over the message limit")))?;
                 self.buffer(env, leaf, ptr, len, stride, pointee(&leaf.ty), element)
             }
+            Kind::Opaque if !matches!(leaf.ty, Ty::Record(_)) => Ok(encode_descriptor(&BufferRef::Null, 0, v.as_u64())),
+            Kind::Callback { .. } | Kind::Userdata { .. } | Kind::Handle { .. } => Ok(encode_descriptor(&BufferRef::Null, 0, v.as_u64())),
             _ => {
                 // a struct by value: one element, described by the leaf itself
                 let len = plan.size_of(&leaf.ty);
@@ -318,6 +326,21 @@ impl Encoder<'_> {
         let env = Env { this: Some((this, Some(addr))), ..*env };
         let leaf = select(plan, value, &env, &mut self.host)?;
         match &leaf.kind {
+            Kind::Buffer { element, .. } if matches!(ty, Ty::Array(..)) => {
+                // an array inside a struct: its elements are right here
+                if let Ty::Array(element_ty, len) = ty {
+                    if needs_walk(element) {
+                        let stride = plan.size_of(element_ty).max(1);
+                        let mut indices = env.indices.to_vec();
+                        for i in 0..*len {
+                            indices.push(i);
+                            let env = Env { indices: &indices, ..env };
+                            self.element(&env, bytes, addr + i * stride, at + (i * stride) as usize, element_ty, element)?;
+                            indices.pop();
+                        }
+                    }
+                }
+            }
             Kind::Buffer { .. } => {
                 let pointer = this.as_u64();
                 let token = if pointer == 0 {
@@ -367,9 +390,16 @@ pub fn call(library: &'static GuestLibrary, function: u32, args: &[u64]) -> u64 
     match forward(library, state, function, &params) {
         Ok(raw) => raw,
         Err(e) => {
-            library.log(format_args!("{} failed: {e}", f.name));
-            let code = if f.ret == plan.api.error_type { plan.api.failure } else { 0 };
-            write_status(state, function, &params, code);
+            // a forged or stale handle is an ordinary API error, as natively
+            let status = match e {
+                CallError::Refused(ErrorCode::InvalidHandle, _) => plan.api.invalid_handle,
+                _ => {
+                    library.log(format_args!("{} failed: {e}", f.name));
+                    plan.api.failure
+                }
+            };
+            write_status(state, function, &params, status);
+            let code = if f.ret == plan.api.error_type { status } else { 0 };
             V::Int(code).to_raw(&f.ret)
         }
     }
@@ -482,7 +512,7 @@ fn exchange(
     let message = Message::decode(&channel.buf)?;
     if message.kind() == MsgKind::Error {
         let reply = ErrorReply::decode(&message)?;
-        return Err(CallError::Refused(reply.message.to_string()));
+        return Err(CallError::Refused(reply.code, reply.message.to_string()));
     }
     message.expect(MsgKind::Reply)?;
     if message.header().call_id != call_id {
@@ -503,7 +533,11 @@ fn exchange(
         }
         SlotShape::Float { size: 4 } => u64::from(scalars.u32()?),
         SlotShape::Int { .. } | SlotShape::Float { .. } | SlotShape::Word | SlotShape::Handle => scalars.u64()?,
-        SlotShape::Buffer => return Err(CallError::Other("structs returned by value are not forwarded yet".into())),
+        SlotShape::Buffer => match scalars.buffer()? {
+            BufferRef::Null => 0,
+            BufferRef::Inline(bytes) => intern(state, bytes),
+            other => return Err(CallError::Other(format!("a returned buffer came back as {}", other.name()))),
+        },
     };
     let count = scalars.u32()? as usize;
     if count != outs.len() {
@@ -542,4 +576,18 @@ fn run_actions(
         eval(&state.plan, action, &Env::new(params, contextual), host)?;
     }
     Ok(())
+}
+
+/// A stable guest copy of a returned buffer. Returned buffers are the
+/// vendor's (status strings, names): the guest keeps one copy of each
+/// distinct content for the life of the process, as the vendor keeps its own.
+fn intern(state: &State, bytes: &[u8]) -> u64 {
+    let mut returned = state.returned.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(kept) = returned.get(bytes) {
+        return kept.as_ptr() as u64;
+    }
+    let kept: Box<[u8]> = bytes.into();
+    let addr = kept.as_ptr() as u64;
+    returned.insert(kept);
+    addr
 }

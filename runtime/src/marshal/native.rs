@@ -43,3 +43,16 @@ pub fn call(dispatch: Dispatch, id: u32, address: usize, args: &[u64]) -> u64 {
     // plan's parameters.
     unsafe { dispatch(id, address, args) }
 }
+
+/// Copies `dst.len()` bytes of the vendor library's memory at `addr`: a
+/// buffer a vendor function returned (such as a status string it owns),
+/// sized by the spec's expression for that result.
+pub fn read_vendor(addr: u64, dst: &mut [u8]) {
+    if addr == 0 || dst.is_empty() {
+        return;
+    }
+    // SAFETY: `addr` is a pointer the vendor library just returned, and the
+    // spec (trusted, written by the operator) says how many bytes there are
+    // readable; the library's own contract with its callers is the same.
+    unsafe { std::ptr::copy_nonoverlapping(addr as usize as *const u8, dst.as_mut_ptr(), dst.len()) };
+}

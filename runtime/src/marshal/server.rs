@@ -287,6 +287,8 @@ struct Frame<'a> {
     message: Message<'a>,
     shadows: Vec<Box<[u8]>>,
     scratch_written: bool,
+    /// Sizing a buffer the vendor library returned: its memory may be read.
+    vendor_reads: bool,
 }
 
 fn find(base: *const u8, len: usize, addr: u64, n: usize) -> Option<usize> {
@@ -325,6 +327,10 @@ impl Host for Frame<'_> {
         if addr == 0 {
             return Err(EvalError::Null);
         }
+        if self.vendor_reads {
+            native::read_vendor(addr, dst);
+            return Ok(());
+        }
         Err(EvalError::OutOfBounds { addr, len: n as u64 })
     }
 
@@ -355,6 +361,20 @@ impl Host for Frame<'_> {
             LibraryFn::RegisterBuf => Ok(V::Int(0)),
             _ => Err(EvalError::Unavailable("a buffer registry")),
         }
+    }
+}
+
+/// An address no buffer has: what a non-null out buffer's pointer is
+/// before its shadow exists. Conditions such as `this != 0` see it as
+/// non-null, as the guest did; reading through it fails.
+const PENDING: u64 = u64::MAX - 0xfff;
+
+/// The value expressions see for a buffer before it is prepared.
+fn provisional(descriptor: BufferRef<'_>) -> V {
+    match descriptor {
+        BufferRef::Null => V::Ptr(0),
+        BufferRef::Inline(bytes) => V::Ptr(bytes.as_ptr() as u64),
+        _ => V::Ptr(PENDING),
     }
 }
 
@@ -401,19 +421,20 @@ impl<'a, 'p> Decoder<'a, 'p> {
             return Ok(0);
         }
         let stride = stride(plan, &leaf.ty);
-        let this = match descriptor {
-            BufferRef::Inline(bytes) => V::Ptr(bytes.as_ptr() as u64),
-            _ => V::Ptr(0),
-        };
+        let this = provisional(descriptor);
         let env = Env { this: Some((this, None)), ..*env };
         let retained_len = (key != 0).then(|| lock(&self.frame.shared.retained).get(&key).map(|r| r.bytes.len() as u64)).flatten();
         let expected = match eval(plan, size, &env, &mut self.frame) {
             Ok(count) => byte_len(count.as_int(), stride, self.max)
                 .ok_or_else(|| malformed(format!("a buffer of {} elements is over the limit", count.as_int())))?,
             // sizes kept by the guest (registries): the buffer the server kept decides
-            Err(EvalError::Unavailable(_)) => {
-                retained_len.ok_or_else(|| malformed("a buffer whose size only the guest knows, and that the server does not hold"))?
-            }
+            Err(EvalError::Unavailable(_)) => match descriptor {
+                // data the guest sends from its own registries: its length is the guest's word
+                BufferRef::Inline(bytes) if (bytes.len() as u64).is_multiple_of(stride) => bytes.len() as u64,
+                _ => {
+                    retained_len.ok_or_else(|| malformed("a buffer whose size only the guest knows, and that the server does not hold"))?
+                }
+            },
             Err(e) => return Err(malformed(e)),
         };
         let copy_in = leaf.input && !leaf.no_copy;
@@ -426,7 +447,7 @@ impl<'a, 'p> Decoder<'a, 'p> {
                 if keep {
                     let addr = self.retain(env, leaf, key, expected, Some(bytes))?;
                     (Place::Retained(key), addr)
-                } else if needs_walk(element) {
+                } else if needs_walk(element) || leaf.output {
                     let (index, addr) = self.shadow(expected);
                     self.frame.shadows[index].copy_from_slice(bytes);
                     (Place::Shadow(index), addr)
@@ -514,6 +535,21 @@ impl<'a, 'p> Decoder<'a, 'p> {
             }
         };
         match &leaf.kind {
+            Kind::Buffer { element, .. } if matches!(ty, Ty::Array(..)) => {
+                // an array inside a struct: its elements are right here
+                if let Ty::Array(element_ty, len) = ty {
+                    if needs_walk(element) {
+                        let stride = plan.size_of(element_ty).max(1);
+                        let mut indices = env.indices.to_vec();
+                        for i in 0..*len {
+                            indices.push(i);
+                            let env = Env { indices: &indices, ..env };
+                            self.element(&env, index, at + i * stride, element_ty, element, out)?;
+                            indices.pop();
+                        }
+                    }
+                }
+            }
             Kind::Handle { kind } => {
                 let object = self.handle(this.as_u64(), *kind)?;
                 word(at, object, &mut self.frame);
@@ -526,6 +562,8 @@ impl<'a, 'p> Decoder<'a, 'p> {
                     let offset = token - 1;
                     let descriptor = self.frame.message.nested_buffer(offset).map_err(malformed)?;
                     let key = self.frame.message.nested_key(offset).map_err(malformed)?;
+                    // sibling fields that size this buffer must see a pointer, not the token
+                    word(at, provisional(descriptor).as_u64(), &mut self.frame);
                     self.buffer(&env, leaf, descriptor, key, size, pointee(&leaf.ty), element)?
                 };
                 word(at, pointer, &mut self.frame);
@@ -562,7 +600,7 @@ fn handle_call(shared: &Shared, channel: &mut ChannelState, message: &Message<'_
     let n = f.params.len();
     let mut decoder = Decoder {
         plan,
-        frame: Frame { shared, message: *message, shadows: Vec::new(), scratch_written: false },
+        frame: Frame { shared, message: *message, shadows: Vec::new(), scratch_written: false, vendor_reads: false },
         outs: Vec::new(),
         release: Vec::new(),
         max,
@@ -582,10 +620,7 @@ fn handle_call(shared: &Shared, channel: &mut ChannelState, message: &Message<'_
                 let d = scalars.buffer().map_err(malformed)?;
                 keys.push((i, message.buffer_key_at(position).map_err(malformed)?));
                 descriptors.push((i, d));
-                match d {
-                    BufferRef::Inline(bytes) => V::Ptr(bytes.as_ptr() as u64),
-                    _ => V::Ptr(0),
-                }
+                provisional(d)
             }
             SlotShape::Int { size, .. } | SlotShape::Float { size } => {
                 let raw = match size {
@@ -628,6 +663,10 @@ fn handle_call(shared: &Shared, channel: &mut ChannelState, message: &Message<'_
                 }
                 addr
             }
+            (Kind::Opaque | Kind::Userdata { .. }, SlotShape::Buffer) if !matches!(leaf.ty, Ty::Record(_)) => {
+                // a word in a buffer slot: the key of a null descriptor
+                keys.iter().find(|(j, _)| *j == i).map_or(0, |(_, k)| *k)
+            }
             (_, SlotShape::Buffer) => {
                 // a struct passed by value: its bytes, as they came
                 let d = descriptors.iter().find(|(j, _)| *j == i).map(|(_, d)| *d).unwrap_or(BufferRef::Null);
@@ -652,6 +691,21 @@ fn handle_call(shared: &Shared, channel: &mut ChannelState, message: &Message<'_
     let mut ret = V::from_raw(ret_raw, &f.ret);
     if let Kind::Handle { kind } = ret_leaf.kind {
         ret = V::Ptr(if ret_raw == 0 { 0 } else { lock(&shared.handles).insert(ret_raw as usize, kind).map_err(handle_error)? });
+    }
+    // a buffer the vendor returned (a string it owns): copied into the reply
+    let mut ret_bytes = None;
+    if let Kind::Buffer { size, .. } = &ret_leaf.kind {
+        if ret_raw != 0 {
+            let env = Env { this: Some((V::Ptr(ret_raw), None)), ..env };
+            decoder.frame.vendor_reads = true;
+            let count = eval(plan, size, &env, &mut decoder.frame);
+            decoder.frame.vendor_reads = false;
+            let len = byte_len(count.map_err(malformed)?.as_int(), stride(plan, &ret_leaf.ty), max)
+                .ok_or_else(|| malformed("a returned buffer over the limit"))?;
+            let mut bytes = vec![0u8; len as usize];
+            native::read_vendor(ret_raw, &mut bytes);
+            ret_bytes = Some(bytes);
+        }
     }
     let returns_status = f.ret == plan.api.error_type;
     let success = !returns_status || ret.as_int() == plan.api.success;
@@ -704,7 +758,7 @@ fn handle_call(shared: &Shared, channel: &mut ChannelState, message: &Message<'_
             ret = V::Int(code);
         }
     }
-    Ok(Some(reply(shared, id, &header, ret, &f.ret, &out_bytes).map_err(malformed)?))
+    Ok(Some(reply(shared, id, &header, ret, &f.ret, ret_bytes.as_deref(), &out_bytes).map_err(malformed)?))
 }
 
 /// Offset of slot `i` in the scalar area.
@@ -770,7 +824,15 @@ fn translate_value(
     Ok(())
 }
 
-fn reply(shared: &Shared, id: u32, to: &Header, ret: V, ret_ty: &Ty, outs: &[Option<Vec<u8>>]) -> Result<Vec<u8>, crate::wire::WriteError> {
+fn reply(
+    shared: &Shared,
+    id: u32,
+    to: &Header,
+    ret: V,
+    ret_ty: &Ty,
+    ret_bytes: Option<&[u8]>,
+    outs: &[Option<Vec<u8>>],
+) -> Result<Vec<u8>, crate::wire::WriteError> {
     let shape = shared.ret[id as usize];
     let mut slots: Vec<Slot> = shape.slot().into_iter().collect();
     slots.push(Slot::U32);
@@ -780,7 +842,11 @@ fn reply(shared: &Shared, id: u32, to: &Header, ret: V, ret_ty: &Ty, outs: &[Opt
     let mut w = Writer::new(header, scalar_len);
     let raw = ret.to_raw(ret_ty);
     match shape {
-        SlotShape::Void | SlotShape::Buffer => {}
+        SlotShape::Void => {}
+        SlotShape::Buffer => match ret_bytes {
+            Some(bytes) => _ = w.buffer(bytes),
+            None => _ = w.null(),
+        },
         SlotShape::Int { size: 1, .. } => _ = w.u8(raw as u8),
         SlotShape::Int { size: 2, .. } => _ = w.u16(raw as u16),
         SlotShape::Int { size: 4, .. } | SlotShape::Float { size: 4 } => _ = w.u32(raw as u32),

@@ -9,7 +9,10 @@ pub fn needs_walk(element: &Value) -> bool {
     match element {
         Value::If { then, otherwise, .. } => needs_walk(then) || needs_walk(otherwise),
         Value::Leaf(leaf) => match &leaf.kind {
-            Kind::Handle { .. } | Kind::Buffer { .. } => true,
+            Kind::Handle { .. } => true,
+            // an array inside a struct holds its elements in place
+            Kind::Buffer { element, .. } if matches!(leaf.ty, Ty::Array(..)) => needs_walk(element),
+            Kind::Buffer { .. } => true,
             Kind::Struct { fields } => fields.iter().any(needs_walk),
             Kind::Opaque | Kind::Callback { .. } | Kind::Userdata { .. } => false,
         },

@@ -63,6 +63,10 @@ pub fn shape(value: &Value) -> Result<SlotShape, String> {
             let (a, b) = (shape(then)?, shape(otherwise)?);
             if a == b {
                 Ok(a)
+            } else if matches!((a, b), (SlotShape::Buffer, SlotShape::Word) | (SlotShape::Word, SlotShape::Buffer)) {
+                // `if (p != 0) { buffer(n); } else { opaque; }`: the word
+                // travels as the key of a null descriptor
+                Ok(SlotShape::Buffer)
             } else {
                 Err(format!("its branches travel differently ({a:?} and {b:?}); describe it the same way in every branch"))
             }

@@ -1,0 +1,128 @@
+//! `cava build`: check a spec, generate the guest library and API server
+//! crates, and (with `--compile`) build them with cargo and put the results
+//! where programs find them: `DIR/lib/<soname>` and `DIR/bin/<api>-server`.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+
+use anyhow::{bail, Context, Result};
+use clap::Args;
+use lapis_parser::render;
+
+#[derive(Args, Debug)]
+pub struct BuildArgs {
+    /// The spec to generate from.
+    spec: PathBuf,
+    /// Folder for the generated crates (created; files are only rewritten when they change).
+    #[arg(short, long, value_name = "DIR")]
+    output: PathBuf,
+    /// Use this checkout of the runtime crate (default: the one this `cava` was built from, if present).
+    #[arg(long, value_name = "PATH", conflicts_with = "runtime_version")]
+    runtime_path: Option<PathBuf>,
+    /// Depend on this crates.io version of `cava-runtime` instead of a path.
+    #[arg(long, value_name = "VERSION")]
+    runtime_version: Option<String>,
+    /// Also build the crates with cargo and install the library and server under DIR/lib and DIR/bin.
+    #[arg(long)]
+    compile: bool,
+    /// Build optimized code (with --compile).
+    #[arg(long, requires = "compile")]
+    release: bool,
+    /// Start from this Cargo.lock (copied into DIR when DIR has none), e.g. CAVA's own, to build offline with known versions.
+    #[arg(long, value_name = "PATH", requires = "compile")]
+    lockfile: Option<PathBuf>,
+    /// Pass --offline to cargo (with --compile).
+    #[arg(long, requires = "compile")]
+    offline: bool,
+}
+
+fn runtime(args: &BuildArgs) -> Result<cava_codegen::Runtime> {
+    if let Some(v) = &args.runtime_version {
+        return Ok(cava_codegen::Runtime::Version(v.clone()));
+    }
+    let path = match &args.runtime_path {
+        Some(p) => p.clone(),
+        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../runtime"),
+    };
+    match path.canonicalize() {
+        Ok(p) => Ok(cava_codegen::Runtime::Path(p.display().to_string())),
+        Err(_) if args.runtime_path.is_none() => Ok(cava_codegen::Runtime::Version(env!("CARGO_PKG_VERSION").into())),
+        Err(e) => Err(e).with_context(|| format!("runtime checkout {} not found", path.display())),
+    }
+}
+
+pub fn build(args: &BuildArgs) -> Result<ExitCode> {
+    let source = std::fs::read_to_string(&args.spec).with_context(|| format!("cannot read {}", args.spec.display()))?;
+    let name = args.spec.display().to_string();
+    let (_, checked) = lapis_parser::check_source(&source);
+    if checked.has_errors() {
+        eprint!("{}", render::render_text(&name, &source, &checked.diagnostics, false));
+        if let Some(summary) = render::summary(&name, &checked.diagnostics) {
+            eprintln!("{summary}");
+        }
+        bail!("`{name}` has errors; nothing was generated");
+    }
+    let options = cava_codegen::Options { runtime: runtime(args)? };
+    let files = cava_codegen::generate(&checked.spec, &options).map_err(|e| anyhow::anyhow!("cannot generate from `{name}`: {e}"))?;
+    let mut written = 0;
+    for (path, content) in &files.files {
+        let target = args.output.join(path);
+        if std::fs::read_to_string(&target).is_ok_and(|old| &old == content) {
+            continue;
+        }
+        if let Some(dir) = target.parent() {
+            std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        }
+        std::fs::write(&target, content).with_context(|| format!("cannot write {}", target.display()))?;
+        written += 1;
+    }
+    eprintln!("generated {} files in {} ({written} changed)", files.files.len(), args.output.display());
+    if args.compile {
+        compile(args, &checked.spec)?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn compile(args: &BuildArgs, spec: &lapis_parser::ir::Spec) -> Result<()> {
+    let manifest = args.output.join("Cargo.toml");
+    if let Some(lock) = &args.lockfile {
+        let target = args.output.join("Cargo.lock");
+        if !target.exists() {
+            std::fs::copy(lock, &target).with_context(|| format!("cannot copy {}", lock.display()))?;
+        }
+    }
+    let mut cargo = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+    cargo.arg("build").arg("--manifest-path").arg(&manifest);
+    if args.release {
+        cargo.arg("--release");
+    }
+    if args.offline {
+        cargo.arg("--offline");
+    }
+    let status = cargo.status().context("cannot run cargo")?;
+    if !status.success() {
+        bail!("cargo could not build the generated crates ({status})");
+    }
+    let target = match std::env::var_os("CARGO_TARGET_DIR") {
+        Some(dir) => PathBuf::from(dir),
+        None => args.output.join("target"),
+    };
+    let profile = target.join(if args.release { "release" } else { "debug" });
+    let lib = format!("lib{}.so", cava_codegen::library_name(&spec.api.soname));
+    let server = format!("{}-server", cava_codegen::crate_prefix(spec));
+    install(&profile.join(&lib), &args.output.join("lib").join(&spec.api.soname))?;
+    install(&profile.join(&server), &args.output.join("bin").join(&server))?;
+    eprintln!("guest library: {}", args.output.join("lib").join(&spec.api.soname).display());
+    eprintln!("API server: {}", args.output.join("bin").join(&server).display());
+    Ok(())
+}
+
+fn install(from: &Path, to: &Path) -> Result<()> {
+    if let Some(dir) = to.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    // replace rather than overwrite: a running program may have the old file mapped
+    let _ = std::fs::remove_file(to);
+    std::fs::copy(from, to).with_context(|| format!("cannot copy {} to {}", from.display(), to.display()))?;
+    Ok(())
+}

@@ -1,0 +1,965 @@
+/*
+ * program.c: exercises libcavatest.so.1 (testlib.h) and prints
+ * deterministic, line-oriented results, so that a run against the real
+ * library and a run through a generated guest library can be compared.
+ *
+ *   ./program                 all sections
+ *   ./program basic strings   only these sections, in the order given
+ *
+ * Every section prints `== name ==` and then lines starting with its name.
+ * No pointer value is ever printed; handles are shown as valid=0/1 or
+ * compared with each other. Statuses are printed as numbers.
+ *
+ * Where the real library and a forwarding guest legitimately differ in
+ * *when* an error is seen (an `async` call fails on the API server and the
+ * error surfaces on the thread's next call), the program prints the first
+ * error of the sequence, which is the same in both.
+ *
+ * The exit code is 0 unless the arguments are wrong or the program itself
+ * fails (out of memory, a thread that cannot start); statuses returned by
+ * the library never change it.
+ */
+#define _POSIX_C_SOURCE 200809L
+
+#include "testlib.h"
+
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+static void die(const char *what)
+{
+    fprintf(stderr, "program: %s\n", what);
+    exit(1);
+}
+
+static void print_ints(const int *v, size_t n)
+{
+    putchar('[');
+    for (size_t i = 0; i < n; i++)
+        printf("%s%d", i ? "," : "", v[i]);
+    putchar(']');
+}
+
+/* the first non-success status of a sequence of calls */
+static tl_status first_error(const tl_status *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (s[i] != TL_SUCCESS)
+            return s[i];
+    return TL_SUCCESS;
+}
+
+/* ---- the devices, fetched once by whichever section needs them first ---- */
+
+static tl_device g_dev[2];
+static int g_have_dev;
+static tl_status g_dev_count_status, g_dev_get_status;
+static size_t g_dev_count, g_dev_got;
+
+static void fetch_devices(void)
+{
+    if (g_have_dev)
+        return;
+    g_have_dev = 1;
+    g_dev_count_status = tl_get_devices(NULL, 0, &g_dev_count);
+    g_dev_get_status = tl_get_devices(g_dev, ARRAY_LEN(g_dev), &g_dev_got);
+}
+
+static tl_device dev(int i)
+{
+    fetch_devices();
+    return g_dev[i];
+}
+
+/* ================================================================ basic */
+
+static void section_basic(void)
+{
+    int64_t r = 0;
+    tl_status s;
+    static const struct {
+        double x;
+        tl_round_mode mode;
+        const char *name;
+    } rounds[] = {
+        {2.5, TL_ROUND_DOWN, "down"},
+        {2.5, TL_ROUND_UP, "up"},
+        {2.5, TL_ROUND_NEAREST, "nearest"},
+        {-2.5, TL_ROUND_NEAREST, "nearest"},
+        {-2.25, TL_ROUND_DOWN, "down"},
+        {7.0, TL_ROUND_UP, "up"},
+    };
+
+    printf("basic: add_int(40, 2)=%d\n", tl_add_int(40, 2));
+    printf("basic: add_int(2147483647, 1)=%d\n", tl_add_int(2147483647, 1));
+    printf("basic: xor_byte(0xf0, 0x3c)=0x%02x\n", (unsigned)tl_xor_byte(0xf0, 0x3c));
+    printf("basic: mul_i64(3000000000, 7)=%" PRId64 "\n", tl_mul_i64(INT64_C(3000000000), 7));
+    printf("basic: mul_i64(-4294967296, 4294967296)=%" PRId64 "\n",
+           tl_mul_i64(-INT64_C(4294967296), INT64_C(4294967296)));
+    printf("basic: negate_ll(-9000000000000)=%lld\n", tl_negate_ll(-9000000000000LL));
+    printf("basic: rotl32(0x80000001, 4)=0x%08" PRIx32 "\n", tl_rotl32(UINT32_C(0x80000001), 4));
+    printf("basic: rotl32(0xdeadbeef, 36)=0x%08" PRIx32 "\n", tl_rotl32(UINT32_C(0xdeadbeef), 36));
+    printf("basic: clamp_short(40000)=%d clamp_short(-5)=%d clamp_short(-99999)=%d\n",
+           tl_clamp_short(40000), tl_clamp_short(-5), tl_clamp_short(-99999));
+    printf("basic: scale_float(1.5, 2.25)=%.6g\n", (double)tl_scale_float(1.5f, 2.25f));
+    printf("basic: average3(1, 2, 4.5)=%.6g\n", tl_average3(1.0, 2.0, 4.5));
+    printf("basic: average3(0.1, 0.2, 0.3)=%.17g\n", tl_average3(0.1, 0.2, 0.3));
+    printf("basic: align_up(13, 8)=%zu align_up(13, 6)=%zu align_up(4096, 4096)=%zu\n",
+           tl_align_up(13, 8), tl_align_up(13, 6), tl_align_up(4096, 4096));
+    printf("basic: is_even(10)=%d is_even(-7)=%d\n", (int)tl_is_even(10), (int)tl_is_even(-7));
+    for (size_t i = 0; i < ARRAY_LEN(rounds); i++) {
+        r = 0;
+        s = tl_round(rounds[i].x, rounds[i].mode, &r);
+        printf("basic: round(%.6g, %s)=%" PRId64 " status=%d\n", rounds[i].x, rounds[i].name, r, s);
+    }
+    s = tl_round(1.0, (tl_round_mode)7, &r);
+    printf("basic: round(1, mode 7) status=%d\n", s);
+    printf("basic: counter initial=%d\n", tl_counter_get());
+    tl_counter_add(5);
+    tl_counter_add(-2);
+    tl_counter_add(10);
+    printf("basic: counter after add(5), add(-2), add(10)=%d\n", tl_counter_get());
+}
+
+/* ============================================================== handles */
+
+static void section_handles(void)
+{
+    tl_status s, err = 12345;
+    tl_mem m, m2, bad;
+    tl_queue q = NULL;
+    tl_device owner = NULL;
+    size_t size = 0, live = 0, pending = 0;
+    uint64_t total = 0;
+    int index = -1;
+
+    fetch_devices();
+    printf("handles: device_count=%zu status=%d\n", g_dev_count, g_dev_count_status);
+    printf("handles: get_devices got=%zu status=%d\n", g_dev_got, g_dev_get_status);
+    for (int i = 0; i < 2; i++) {
+        index = -1;
+        s = tl_device_get_index(dev(i), &index);
+        printf("handles: device[%d] valid=%d index=%d status=%d\n", i, dev(i) != NULL, index, s);
+    }
+
+    m = tl_mem_create(dev(0), 256, &err);
+    printf("handles: mem_create size=256 status=%d valid=%d\n", err, m != NULL);
+    m2 = tl_mem_create(dev(0), 64, NULL);
+    printf("handles: mem_create size=64 errcode_ret=NULL valid=%d\n", m2 != NULL);
+    err = 12345;
+    bad = tl_mem_create(dev(0), 0, &err);
+    printf("handles: mem_create size=0 status=%d valid=%d\n", err, bad != NULL);
+    err = 12345;
+    bad = tl_mem_create(NULL, 16, &err);
+    printf("handles: mem_create device=NULL status=%d valid=%d\n", err, bad != NULL);
+
+    s = tl_mem_get_size(m, &size);
+    printf("handles: mem_get_size=%zu status=%d\n", size, s);
+    s = tl_mem_get_device(m, &owner);
+    printf("handles: mem_get_device same=%d status=%d\n", owner == dev(0), s);
+    s = tl_device_live_mems(dev(0), &live);
+    printf("handles: live_mems=%zu status=%d\n", live, s);
+
+    s = tl_mem_release(m2);
+    printf("handles: release status=%d\n", s);
+    s = tl_device_live_mems(dev(0), &live);
+    printf("handles: live_mems=%zu status=%d\n", live, s);
+    size = 777;
+    s = tl_mem_get_size(m2, &size);
+    printf("handles: use_after_release status=%d size_untouched=%d\n", s, size == 777);
+    s = tl_mem_release(m2);
+    printf("handles: release_again status=%d\n", s);
+    s = tl_mem_get_size(NULL, &size);
+    printf("handles: mem_get_size(NULL) status=%d\n", s);
+
+    s = tl_create_queue(dev(1), &q);
+    printf("handles: create_queue status=%d valid=%d\n", s, q != NULL);
+    s = tl_queue_pending(q, &pending);
+    printf("handles: queue_pending=%zu status=%d\n", pending, s);
+    s = tl_release_queue(q);
+    printf("handles: release_queue status=%d\n", s);
+    s = tl_queue_pending(q, &pending);
+    printf("handles: queue_after_release status=%d\n", s);
+
+    {
+        tl_device both[2] = {dev(0), dev(1)};
+        tl_device with_null[2] = {dev(0), NULL};
+        s = tl_devices_total_memory(both, 2, &total);
+        printf("handles: total_memory=%" PRIu64 " status=%d\n", total, s);
+        s = tl_devices_total_memory(both, 1, &total);
+        printf("handles: total_memory(first only)=%" PRIu64 " status=%d\n", total, s);
+        s = tl_devices_total_memory(with_null, 2, &total);
+        printf("handles: total_memory(with NULL) status=%d\n", s);
+    }
+
+    s = tl_mem_release(m);
+    printf("handles: release status=%d\n", s);
+    s = tl_device_live_mems(dev(0), &live);
+    printf("handles: live_mems=%zu status=%d\n", live, s);
+}
+
+/* ============================================================== buffers */
+
+static void section_buffers(void)
+{
+    tl_status s;
+    int64_t sum = 0;
+    int was_null = -1;
+    size_t size_ret = 0;
+
+    {
+        const int values[] = {1, 2, 3, 4, 5, -20, 100};
+        s = tl_sum_ints(values, 5, &sum);
+        printf("buffers: sum_ints n=5 sum=%" PRId64 " status=%d\n", sum, s);
+        s = tl_sum_ints(values, ARRAY_LEN(values), &sum);
+        printf("buffers: sum_ints n=7 sum=%" PRId64 " status=%d\n", sum, s);
+    }
+    {
+        int out[6] = {0};
+        s = tl_fill_sequence(out, 6, 10, 3);
+        printf("buffers: fill_sequence ");
+        print_ints(out, 6);
+        printf(" status=%d\n", s);
+    }
+    {
+        int v[4] = {-1, 0, 1, 2};
+        s = tl_scale_ints(v, 4, 3);
+        printf("buffers: scale_ints ");
+        print_ints(v, 4);
+        printf(" status=%d\n", s);
+    }
+    {
+        const int a[3] = {1, 2, 3}, b[3] = {100, 200, 300};
+        int out[6] = {0};
+        s = tl_interleave(a, b, 3, out);
+        printf("buffers: interleave ");
+        print_ints(out, 6);
+        printf(" status=%d\n", s);
+    }
+    {
+        const int src[6] = {7, 8, 9, 10, 11, 12};
+        int dst[6] = {-1, -1, -1, -1, -1, -1};
+        size_t count = 4;
+        s = tl_copy_ints(dst, src, &count);
+        printf("buffers: copy_ints count=4 ");
+        print_ints(dst, 6);
+        printf(" status=%d\n", s);
+    }
+    {
+        const size_t dims[3] = {3, 4, 5};
+        size_t volume = 0;
+        s = tl_volume(dims, &volume);
+        printf("buffers: volume(3x4x5)=%zu status=%d\n", volume, s);
+    }
+    {
+        const int values[3] = {1, 2, 3};
+        s = tl_sum_optional(values, 3, &was_null, &sum);
+        printf("buffers: sum_optional values=set was_null=%d sum=%" PRId64 " status=%d\n", was_null, sum, s);
+        s = tl_sum_optional(NULL, 3, &was_null, &sum);
+        printf("buffers: sum_optional values=NULL was_null=%d sum=%" PRId64 " status=%d\n", was_null, sum, s);
+    }
+    {
+        char name[64];
+        uint64_t mem_size = 0;
+        uint32_t units = 0;
+        int32_t dims[3] = {0, 0, 0};
+
+        s = tl_get_info(dev(0), TL_DEVICE_INFO_NAME, 0, NULL, &size_ret);
+        printf("buffers: get_info name size_query size_ret=%zu status=%d\n", size_ret, s);
+        memset(name, 0, sizeof name);
+        size_ret = 0;
+        s = tl_get_info(dev(0), TL_DEVICE_INFO_NAME, sizeof name, name, &size_ret);
+        printf("buffers: get_info name value=%s size_ret=%zu status=%d\n", s == TL_SUCCESS ? name : "-",
+               size_ret, s);
+        s = tl_get_info(dev(1), TL_DEVICE_INFO_NAME, size_ret, name, NULL);
+        printf("buffers: get_info device[1] name value=%s status=%d\n", s == TL_SUCCESS ? name : "-", s);
+        s = tl_get_info(dev(0), TL_DEVICE_INFO_MEM_SIZE, sizeof mem_size, &mem_size, NULL);
+        printf("buffers: get_info mem_size=%" PRIu64 " status=%d\n", mem_size, s);
+        s = tl_get_info(dev(1), TL_DEVICE_INFO_UNITS, sizeof units, &units, &size_ret);
+        printf("buffers: get_info units=%" PRIu32 " size_ret=%zu status=%d\n", units, size_ret, s);
+        s = tl_get_info(dev(0), TL_DEVICE_INFO_MAX_DIMS, sizeof dims, dims, &size_ret);
+        printf("buffers: get_info max_dims=[%" PRId32 ",%" PRId32 ",%" PRId32 "] size_ret=%zu status=%d\n",
+               dims[0], dims[1], dims[2], size_ret, s);
+        s = tl_get_info(dev(0), TL_DEVICE_INFO_NAME, 4, name, NULL);
+        printf("buffers: get_info name size=4 status=%d\n", s);
+        s = tl_get_info(dev(0), 99, sizeof name, name, &size_ret);
+        printf("buffers: get_info param=99 status=%d\n", s);
+    }
+}
+
+/* ============================================================== strings */
+
+static void section_strings(void)
+{
+    tl_status s, err;
+    tl_mem m;
+    char buf[64];
+    size_t len = 0;
+    tl_queue q;
+    int64_t v1 = -1, v2 = -1;
+
+    printf("strings: status_string(0)=%s\n", tl_status_string(TL_SUCCESS));
+    printf("strings: status_string(-5)=%s\n", tl_status_string(TL_ERROR_MISMATCH));
+    printf("strings: status_string(42)=%s\n", tl_status_string(42));
+    printf("strings: count_char(\"banana\", 'a')=%zu\n", tl_count_char("banana", 'a'));
+    printf("strings: count_char(\"\", 'a')=%zu\n", tl_count_char("", 'a'));
+
+    m = tl_mem_create(dev(0), 16, &err);
+    printf("strings: mem_create status=%d valid=%d\n", err, m != NULL);
+    s = tl_mem_get_name(m, buf, sizeof buf, &len);
+    printf("strings: unnamed name=\"%s\" len=%zu status=%d\n", s == TL_SUCCESS ? buf : "-", len, s);
+    s = tl_mem_set_name(m, "hello");
+    printf("strings: set_name status=%d\n", s);
+    s = tl_mem_get_name(m, buf, sizeof buf, &len);
+    printf("strings: name=%s len=%zu status=%d\n", s == TL_SUCCESS ? buf : "-", len, s);
+    len = 0;
+    s = tl_mem_get_name(m, NULL, 0, &len);
+    printf("strings: name_len_query len=%zu status=%d\n", len, s);
+    s = tl_mem_get_name(m, buf, 4, &len);
+    printf("strings: name size=4 truncated=%s len=%zu status=%d\n", buf, len, s);
+    s = tl_mem_get_name(m, buf, sizeof buf, NULL);
+    printf("strings: name len=NULL name=%s status=%d\n", s == TL_SUCCESS ? buf : "-", s);
+    s = tl_mem_set_name(m, "gr\xc3\xbc\xc3\x9f" "e mit umlaut");
+    s = s == TL_SUCCESS ? tl_mem_get_name(m, buf, sizeof buf, &len) : s;
+    printf("strings: utf8 name bytes=%zu status=%d\n", len, s);
+    s = tl_mem_release(m);
+    printf("strings: mem_release status=%d\n", s);
+
+    {
+        const char *names[] = {"alpha", "beta", "gamma"};
+        char out[64];
+        char small[10];
+        s = tl_join_strings(names, 3, ", ", out, sizeof out);
+        printf("strings: join=\"%s\" status=%d\n", out, s);
+        s = tl_join_strings(names, 3, ", ", small, sizeof small);
+        printf("strings: join size=10 truncated=\"%s\" status=%d\n", small, s);
+        s = tl_join_strings(names, 0, "+", out, sizeof out);
+        printf("strings: join count=0 \"%s\" status=%d\n", out, s);
+        s = tl_join_strings(names + 1, 2, "", out, sizeof out);
+        printf("strings: join sep=\"\" \"%s\" status=%d\n", out, s);
+    }
+
+    {
+        /* LAPIS sizes the list with terminated_len, which stops at the
+           first zero element, key or value: the values here are non-zero */
+        const int64_t props[] = {TL_QUEUE_PRIORITY, 3, TL_QUEUE_CAPACITY, 8, 0};
+        const int64_t bad_props[] = {99, 1, 0};
+        err = 12345;
+        q = tl_create_queue_with_properties(dev(0), props, &err);
+        printf("strings: queue_with_properties status=%d valid=%d\n", err, q != NULL);
+        s = tl_queue_get_property(q, TL_QUEUE_PRIORITY, &v1);
+        s = s == TL_SUCCESS ? tl_queue_get_property(q, TL_QUEUE_CAPACITY, &v2) : s;
+        printf("strings: properties priority=%" PRId64 " capacity=%" PRId64 " status=%d\n", v1, v2, s);
+        s = tl_queue_get_property(q, 5, &v1);
+        printf("strings: property key=5 status=%d\n", s);
+        s = tl_release_queue(q);
+        printf("strings: release_queue status=%d\n", s);
+
+        err = 12345;
+        q = tl_create_queue_with_properties(dev(0), NULL, &err);
+        printf("strings: queue_with_properties(NULL) status=%d valid=%d\n", err, q != NULL);
+        s = tl_queue_get_property(q, TL_QUEUE_PRIORITY, &v1);
+        s = s == TL_SUCCESS ? tl_queue_get_property(q, TL_QUEUE_CAPACITY, &v2) : s;
+        printf("strings: properties priority=%" PRId64 " capacity=%" PRId64 " status=%d\n", v1, v2, s);
+        s = tl_release_queue(q);
+        printf("strings: release_queue status=%d\n", s);
+
+        err = 12345;
+        q = tl_create_queue_with_properties(dev(0), bad_props, &err);
+        printf("strings: queue_with_properties(bad key) status=%d valid=%d\n", err, q != NULL);
+    }
+}
+
+/* ============================================================== structs */
+
+static void print_result(const char *what, const tl_result *r, tl_status s)
+{
+    if (s != TL_SUCCESS) {
+        printf("structs: %s status=%d\n", what, s);
+        return;
+    }
+    printf("structs: %s total=%.6g checksum=%" PRId64 " n_used=%" PRIu32 " label=\"%s\" status=%d\n", what,
+           r->total, r->checksum, r->n_used, r->label, s);
+}
+
+static void section_structs(void)
+{
+    tl_status s;
+    size_t n = 0;
+    const float values[5] = {0.5f, 1.5f, 2.0f, -1.0f, 4.0f};
+    tl_config config;
+    tl_result result;
+    tl_device_props props;
+    tl_variant var;
+    double d = 0.0;
+
+    {
+        tl_range r = {5, 7};
+        s = tl_range_end(r, &n);
+        printf("structs: range_end(offset=5, count=7)=%zu status=%d\n", n, s);
+    }
+    {
+        const tl_range ranges[3] = {{0, 4}, {10, 5}, {100, 6}};
+        s = tl_sum_ranges(ranges, 3, &n);
+        printf("structs: sum_ranges=%zu status=%d\n", n, s);
+    }
+
+    memset(&config, 0, sizeof config);
+    config.mode = 0;
+    config.gain = 2.0f;
+    config.bias = 0.25;
+    config.flags = 0x10;
+    config.dims[0] = 2;
+    config.dims[1] = 3;
+    config.dims[2] = 4;
+    config.dims[3] = 5;
+    config.window.offset = 1;
+    config.window.count = 3;
+    config.label = "cfg-sum";
+    config.n_values = ARRAY_LEN(values);
+    config.values = values;
+    s = tl_apply_config(dev(0), &config, &result);
+    print_result("apply_config mode=sum", &result, s);
+
+    config.mode = 1;
+    config.label = NULL;
+    s = tl_apply_config(dev(0), &config, &result);
+    print_result("apply_config mode=max label=NULL", &result, s);
+
+    config.mode = 2;
+    config.label = "a label that is longer than the thirty-one characters kept";
+    config.window.offset = 0;
+    config.window.count = 5;
+    s = tl_apply_config(dev(0), &config, &result);
+    print_result("apply_config mode=mean", &result, s);
+
+    config.mode = 0;
+    config.label = "empty";
+    config.n_values = 0;
+    config.values = NULL;
+    config.window.count = 0;
+    s = tl_apply_config(dev(0), &config, &result);
+    print_result("apply_config values=NULL", &result, s);
+
+    config.n_values = ARRAY_LEN(values);
+    config.values = values;
+    config.window.offset = 4;
+    config.window.count = 2;
+    s = tl_apply_config(dev(0), &config, &result);
+    print_result("apply_config window past the end", &result, s);
+
+    s = tl_get_device_props(dev(1), &props);
+    if (s == TL_SUCCESS)
+        printf("structs: device_props name=%s mem_size=%" PRIu64 " units=%" PRIu32
+               " clock_ghz=%.6g max_dims=[%" PRId32 ",%" PRId32 ",%" PRId32 "] status=%d\n",
+               props.name, props.mem_size, props.units, (double)props.clock_ghz, props.max_dims[0],
+               props.max_dims[1], props.max_dims[2], s);
+    else
+        printf("structs: device_props status=%d\n", s);
+
+    s = tl_variant_make(0, -42.0, &var);
+    printf("structs: variant_make(int, -42) kind=%" PRId32 " as_int=%" PRId64 " status=%d\n", var.kind,
+           var.value.as_int, s);
+    s = tl_variant_make(1, 6.25, &var);
+    printf("structs: variant_make(double, 6.25) kind=%" PRId32 " as_double=%.6g status=%d\n", var.kind,
+           var.value.as_double, s);
+    s = tl_variant_make(3, 1.0, &var);
+    printf("structs: variant_make(kind 3) status=%d\n", s);
+
+    memset(&var, 0, sizeof var);
+    var.kind = 0;
+    var.value.as_int = 7;
+    s = tl_variant_to_double(&var, &d);
+    printf("structs: variant_to_double(int 7)=%.6g status=%d\n", d, s);
+    var.kind = 1;
+    var.value.as_double = 0.125;
+    s = tl_variant_to_double(&var, &d);
+    printf("structs: variant_to_double(double 0.125)=%.6g status=%d\n", d, s);
+    var.kind = 9;
+    s = tl_variant_to_double(&var, &d);
+    printf("structs: variant_to_double(kind 9) status=%d\n", s);
+}
+
+/* ============================================================ callbacks */
+
+struct visit_log {
+    int calls;
+    int values[16];
+};
+
+static void on_visit(int value, void *user)
+{
+    struct visit_log *log = user;
+    if (log->calls < (int)ARRAY_LEN(log->values))
+        log->values[log->calls] = value;
+    log->calls++;
+}
+
+static int combine_sum(int acc, int value, void *user)
+{
+    (*(int *)user)++;
+    return acc + value;
+}
+
+static int combine_max_abs(int acc, int value, void *user)
+{
+    (*(int *)user)++;
+    if (value < 0)
+        value = -value;
+    return value > acc ? value : acc;
+}
+
+struct notify_log {
+    pthread_mutex_t lock;
+    tl_queue expected;
+    int calls;
+    tl_status last_status;
+    int same_queue;
+};
+
+static void on_notify(tl_queue queue, tl_status status, void *user)
+{
+    struct notify_log *log = user;
+    pthread_mutex_lock(&log->lock);
+    log->calls++;
+    log->last_status = status;
+    log->same_queue = queue == log->expected;
+    pthread_mutex_unlock(&log->lock);
+}
+
+static void section_callbacks(void)
+{
+    tl_status s;
+    struct visit_log visits;
+    int calls = 0, result = 0;
+    const int values[5] = {3, -9, 4, 1, -5};
+    tl_queue q = NULL;
+    struct notify_log nlog;
+
+    memset(&visits, 0, sizeof visits);
+    s = tl_for_each(dev(1), 4, on_visit, &visits);
+    printf("callbacks: for_each(device[1], 4) calls=%d values=", visits.calls);
+    print_ints(visits.values, (size_t)visits.calls);
+    printf(" status=%d\n", s);
+    memset(&visits, 0, sizeof visits);
+    s = tl_for_each(dev(0), 0, on_visit, &visits);
+    printf("callbacks: for_each(device[0], 0) calls=%d status=%d\n", visits.calls, s);
+    s = tl_for_each(dev(0), -1, on_visit, &visits);
+    printf("callbacks: for_each(count -1) calls=%d status=%d\n", visits.calls, s);
+
+    s = tl_reduce(values, 5, combine_sum, &calls, &result);
+    printf("callbacks: reduce(sum) result=%d calls=%d status=%d\n", result, calls, s);
+    calls = 0;
+    s = tl_reduce(values, 5, combine_max_abs, &calls, &result);
+    printf("callbacks: reduce(max_abs) result=%d calls=%d status=%d\n", result, calls, s);
+
+    memset(&nlog, 0, sizeof nlog);
+    if (pthread_mutex_init(&nlog.lock, NULL) != 0)
+        die("pthread_mutex_init failed");
+    s = tl_create_queue(dev(0), &q);
+    printf("callbacks: create_queue status=%d valid=%d\n", s, q != NULL);
+    nlog.expected = q;
+    nlog.last_status = 12345;
+    s = tl_set_notify(q, on_notify, &nlog);
+    printf("callbacks: set_notify status=%d calls=%d\n", s, nlog.calls);
+    s = tl_queue_finish(q);
+    pthread_mutex_lock(&nlog.lock);
+    printf("callbacks: finish#1 status=%d notify_calls=%d notify_status=%d same_queue=%d\n", s, nlog.calls,
+           nlog.last_status, nlog.same_queue);
+    pthread_mutex_unlock(&nlog.lock);
+    s = tl_queue_finish(q);
+    pthread_mutex_lock(&nlog.lock);
+    printf("callbacks: finish#2 status=%d notify_calls=%d\n", s, nlog.calls);
+    pthread_mutex_unlock(&nlog.lock);
+    s = tl_set_notify(q, NULL, NULL);
+    printf("callbacks: set_notify(NULL) status=%d\n", s);
+    s = tl_queue_finish(q);
+    pthread_mutex_lock(&nlog.lock);
+    printf("callbacks: finish#3 status=%d notify_calls=%d\n", s, nlog.calls);
+    pthread_mutex_unlock(&nlog.lock);
+    s = tl_release_queue(q);
+    printf("callbacks: release_queue status=%d notify_calls=%d\n", s, nlog.calls);
+    pthread_mutex_destroy(&nlog.lock);
+}
+
+/* ================================================================ async */
+
+static void section_async(void)
+{
+    tl_status s, seq[4], err;
+    tl_queue q = NULL, q2 = NULL;
+    tl_mem m;
+    const int init[8] = {1, 2, 3, 4, 5, 6, 7, 8};
+    int all[8], tail[2], other[2], last[2];
+    size_t pending = 99;
+
+    for (int i = 0; i < 8; i++)
+        all[i] = -1;
+    tail[0] = tail[1] = other[0] = other[1] = last[0] = last[1] = -1;
+
+    s = tl_create_queue(dev(0), &q);
+    s = s == TL_SUCCESS ? tl_create_queue(dev(0), &q2) : s;
+    printf("async: create_queues status=%d\n", s);
+    m = tl_mem_create(dev(0), sizeof init, &err);
+    printf("async: mem_create status=%d\n", err);
+
+    /* a successful sequence: its reads are copied back by the finish */
+    s = tl_enqueue_write(q, m, 0, sizeof init, init);
+    printf("async: enqueue_write status=%d\n", s);
+    s = tl_enqueue_scale(q, m, 3);
+    printf("async: enqueue_scale(3) status=%d\n", s);
+    s = tl_enqueue_read(q, m, 0, sizeof all, all);
+    printf("async: enqueue_read(all) status=%d\n", s);
+    s = tl_enqueue_read(q, m, 6 * sizeof(int), sizeof tail, tail);
+    printf("async: enqueue_read(tail) status=%d\n", s);
+    s = tl_queue_pending(q, &pending);
+    printf("async: pending=%zu status=%d\n", pending, s);
+    printf("async: before finish all[0]=%d tail[0]=%d\n", all[0], tail[0]);
+    s = tl_queue_finish(q);
+    printf("async: finish status=%d\n", s);
+    printf("async: all=");
+    print_ints(all, 8);
+    printf(" tail=");
+    print_ints(tail, 2);
+    putchar('\n');
+    s = tl_queue_pending(q, &pending);
+    printf("async: pending after finish=%zu status=%d\n", pending, s);
+
+    /* fails in the library when enqueued: natively the enqueue returns the
+       error, through a guest the next call (the finish) does */
+    seq[0] = tl_enqueue_expect(q, m, 99, 0);
+    seq[1] = tl_queue_finish(q);
+    printf("async: expect(index 99) first_error=%d\n", first_error(seq, 2));
+    s = tl_queue_finish(q);
+    printf("async: finish after reported error status=%d\n", s);
+
+    /* the same with an invalid factor */
+    seq[0] = tl_enqueue_scale(q, m, 0);
+    seq[1] = tl_queue_finish(q);
+    printf("async: scale(0) first_error=%d\n", first_error(seq, 2));
+
+    /* fails when the queue runs: the finish reports it in both cases */
+    seq[0] = tl_enqueue_expect(q, m, 0, 3);
+    seq[1] = tl_enqueue_expect(q, m, 1, 1000);
+    seq[2] = tl_enqueue_expect(q, m, 2, 9);
+    printf("async: expect enqueued first_error=%d\n", first_error(seq, 3));
+    s = tl_queue_finish(q);
+    printf("async: finish after mismatch status=%d\n", s);
+    s = tl_queue_finish(q);
+    printf("async: finish again status=%d\n", s);
+
+    /* reads are kept per queue: finishing q does not run q2's */
+    s = tl_enqueue_read(q2, m, 0, sizeof other, other);
+    printf("async: enqueue_read on q2 status=%d\n", s);
+    s = tl_enqueue_scale(q, m, -1);
+    s = s == TL_SUCCESS ? tl_queue_finish(q) : s;
+    printf("async: finish q status=%d q2 read still other[0]=%d\n", s, other[0]);
+    s = tl_queue_finish(q2);
+    printf("async: finish q2 status=%d other=", s);
+    print_ints(other, 2);
+    putchar('\n');
+
+    /* releasing a queue runs its pending reads too */
+    s = tl_enqueue_read(q2, m, 4 * sizeof(int), sizeof last, last);
+    printf("async: enqueue_read on q2 status=%d\n", s);
+    s = tl_release_queue(q2);
+    printf("async: release q2 status=%d last=", s);
+    print_ints(last, 2);
+    putchar('\n');
+
+    s = tl_release_queue(q);
+    printf("async: release q status=%d\n", s);
+    s = tl_mem_release(m);
+    printf("async: mem_release status=%d\n", s);
+}
+
+/* ============================================================= metadata */
+
+static void section_metadata(void)
+{
+    tl_status s, err, errs[3], seq[6];
+    tl_queue q = NULL;
+    tl_kernel fill, axpy, offset, bad, unsigned_k;
+    tl_mem x, y, z;
+    const int32_t xs[8] = {1, 2, 3, 4, 5, 6, 7, 8};
+    const int32_t ys[8] = {10, 20, 30, 40, 50, 60, 70, 80};
+    int32_t fill_value = 7, a = 3;
+    int64_t delta = -1000;
+    int zs[8], yr[8];
+
+    for (int i = 0; i < 8; i++)
+        zs[i] = yr[i] = -1;
+
+    s = tl_create_queue(dev(0), &q);
+    printf("metadata: create_queue status=%d\n", s);
+    x = tl_mem_create(dev(0), sizeof xs, &errs[0]);
+    y = tl_mem_create(dev(0), sizeof ys, &errs[1]);
+    z = tl_mem_create(dev(0), sizeof xs, &errs[2]);
+    printf("metadata: mem_create x y z first_error=%d\n", first_error(errs, 3));
+
+    fill = tl_create_kernel(dev(0), "fill_i32", &err);
+    printf("metadata: create_kernel(fill_i32) status=%d valid=%d\n", err, fill != NULL);
+    axpy = tl_create_kernel(dev(0), "axpy_i32", &err);
+    printf("metadata: create_kernel(axpy_i32) status=%d valid=%d\n", err, axpy != NULL);
+    offset = tl_create_kernel(dev(0), "offset_i32", &err);
+    printf("metadata: create_kernel(offset_i32) status=%d valid=%d\n", err, offset != NULL);
+    unsigned_k = tl_create_kernel(dev(0), "fill_i32", &err);
+    printf("metadata: create_kernel(fill_i32, never declared) status=%d valid=%d\n", err, unsigned_k != NULL);
+    err = 12345;
+    bad = tl_create_kernel(dev(0), "no_such_kernel", &err);
+    printf("metadata: create_kernel(no_such_kernel) status=%d valid=%d\n", err, bad != NULL);
+
+    /* a wrong signature is refused; the right one follows it */
+    s = tl_kernel_set_signature(fill, 2, 0x2, 0x0);
+    printf("metadata: set_signature(fill_i32, wrong) status=%d\n", s);
+    s = tl_kernel_set_signature(fill, 2, 0x1, 0x0);
+    printf("metadata: set_signature(fill_i32) status=%d\n", s);
+    s = tl_kernel_set_signature(axpy, 3, 0x6, 0x0);
+    printf("metadata: set_signature(axpy_i32) status=%d\n", s);
+    s = tl_kernel_set_signature(offset, 2, 0x1, 0x2);
+    printf("metadata: set_signature(offset_i32) status=%d\n", s);
+
+    seq[0] = tl_enqueue_write(q, x, 0, sizeof xs, xs);
+    seq[1] = tl_enqueue_write(q, y, 0, sizeof ys, ys);
+    {
+        void *fill_args[2] = {&z, &fill_value};
+        void *axpy_args[3] = {&a, &x, &y};
+        void *offset_args[2] = {&y, &delta};
+        seq[2] = tl_launch(q, fill, 8, fill_args);
+        seq[3] = tl_launch(q, axpy, 8, axpy_args);
+        seq[4] = tl_launch(q, offset, 4, offset_args);
+    }
+    seq[5] = tl_enqueue_read(q, z, 0, sizeof zs, zs);
+    printf("metadata: enqueued first_error=%d\n", first_error(seq, 6));
+    s = tl_enqueue_read(q, y, 0, sizeof yr, yr);
+    printf("metadata: enqueue_read(y) status=%d\n", s);
+    s = tl_queue_finish(q);
+    printf("metadata: finish status=%d\n", s);
+    printf("metadata: fill z=");
+    print_ints(zs, 8);
+    printf("\nmetadata: axpy+offset y=");
+    print_ints(yr, 8);
+    putchar('\n');
+
+    /* launching a kernel whose signature was never declared fails in the
+       library (at once natively, on the next call through a guest) */
+    {
+        void *args[2] = {&z, &fill_value};
+        seq[0] = tl_launch(q, unsigned_k, 8, args);
+        seq[1] = tl_queue_finish(q);
+        printf("metadata: launch(undeclared) first_error=%d\n", first_error(seq, 2));
+    }
+    /* a global size past the end of the memory fails when the queue runs */
+    {
+        void *args[2] = {&z, &fill_value};
+        seq[0] = tl_launch(q, fill, 9, args);
+        printf("metadata: launch(global_size 9) status=%d\n", seq[0]);
+        s = tl_queue_finish(q);
+        printf("metadata: finish status=%d\n", s);
+    }
+
+    s = tl_release_kernel(fill);
+    s = s == TL_SUCCESS ? tl_release_kernel(axpy) : s;
+    s = s == TL_SUCCESS ? tl_release_kernel(offset) : s;
+    s = s == TL_SUCCESS ? tl_release_kernel(unsigned_k) : s;
+    printf("metadata: release_kernels status=%d\n", s);
+    s = tl_release_kernel(fill);
+    printf("metadata: release_kernel again status=%d\n", s);
+    s = tl_mem_release(x);
+    s = s == TL_SUCCESS ? tl_mem_release(y) : s;
+    s = s == TL_SUCCESS ? tl_mem_release(z) : s;
+    printf("metadata: mem_release status=%d\n", s);
+    s = tl_release_queue(q);
+    printf("metadata: release_queue status=%d\n", s);
+}
+
+/* ============================================================== threads */
+
+#define N_THREADS 4
+
+struct thread_result {
+    int index;
+    tl_status set_status;
+    int before;
+    int after;
+    pthread_barrier_t *barrier;
+};
+
+static void *thread_main(void *arg)
+{
+    struct thread_result *r = arg;
+    r->before = tl_thread_get();
+    r->set_status = tl_thread_set(10 * (r->index + 1));
+    /* every thread has set its value before any reads it back */
+    pthread_barrier_wait(r->barrier);
+    r->after = tl_thread_get();
+    return NULL;
+}
+
+static void section_threads(void)
+{
+    pthread_t threads[N_THREADS];
+    struct thread_result results[N_THREADS];
+    pthread_barrier_t barrier;
+    tl_status s;
+
+    printf("threads: main before=%d\n", tl_thread_get());
+    if (pthread_barrier_init(&barrier, NULL, N_THREADS) != 0)
+        die("pthread_barrier_init failed");
+    for (int i = 0; i < N_THREADS; i++) {
+        results[i].index = i;
+        results[i].barrier = &barrier;
+        if (pthread_create(&threads[i], NULL, thread_main, &results[i]) != 0)
+            die("pthread_create failed");
+    }
+    for (int i = 0; i < N_THREADS; i++)
+        pthread_join(threads[i], NULL);
+    pthread_barrier_destroy(&barrier);
+    for (int i = 0; i < N_THREADS; i++)
+        printf("threads: thread %d before=%d set_status=%d after=%d\n", i, results[i].before,
+               results[i].set_status, results[i].after);
+    printf("threads: main after threads=%d\n", tl_thread_get());
+    s = tl_thread_set(99);
+    printf("threads: main set(99) status=%d get=%d\n", s, tl_thread_get());
+    s = tl_thread_set(-5);
+    printf("threads: main set(-5) status=%d get=%d\n", s, tl_thread_get());
+}
+
+/* ============================================================= zerocopy */
+
+static uint32_t adler32(const unsigned char *p, size_t n)
+{
+    uint32_t a = 1, b = 0;
+    for (size_t i = 0; i < n; i++) {
+        a = (a + p[i]) % 65521u;
+        b = (b + a) % 65521u;
+    }
+    return (b << 16) | a;
+}
+
+static void section_zerocopy(void)
+{
+    const size_t size = 1u << 20;
+    unsigned char *data = malloc(size);
+    tl_status s;
+    uint32_t sum = 0;
+    char buf[64];
+    char small[5];
+    tl_queue q = NULL;
+    /* the library keeps these pointers: string literals live for ever */
+    static const char app_name[] = "cavatest-program";
+
+    if (data == NULL)
+        die("out of memory");
+    memset(data, 0, size);
+
+    s = tl_fill_pattern(data, size, 12345);
+    printf("zerocopy: fill_pattern size=%zu status=%d first=%02x%02x%02x%02x last=%02x%02x\n", size, s,
+           data[0], data[1], data[2], data[3], data[size - 2], data[size - 1]);
+    printf("zerocopy: local adler32=0x%08" PRIx32 "\n", adler32(data, size));
+    s = tl_checksum(data, size, &sum);
+    printf("zerocopy: checksum=0x%08" PRIx32 " status=%d matches=%d\n", sum, s, sum == adler32(data, size));
+    for (size_t i = 0; i < size; i++)
+        data[i] = (unsigned char)(i * 7 + 1);
+    s = tl_checksum(data, size, &sum);
+    printf("zerocopy: checksum(i*7+1)=0x%08" PRIx32 " status=%d matches=%d\n", sum, s,
+           sum == adler32(data, size));
+    s = tl_checksum(data, 0, &sum);
+    printf("zerocopy: checksum(size 0)=0x%08" PRIx32 " status=%d\n", sum, s);
+    s = tl_fill_pattern(data, 16, 0);
+    printf("zerocopy: fill_pattern(seed 0) status=%d\n", s);
+    free(data);
+
+    s = tl_get_app_name(buf, sizeof buf);
+    printf("zerocopy: app_name before=\"%s\" status=%d\n", s == TL_SUCCESS ? buf : "-", s);
+    s = tl_set_app_name(app_name);
+    printf("zerocopy: set_app_name status=%d\n", s);
+    s = tl_get_app_name(buf, sizeof buf);
+    printf("zerocopy: app_name=\"%s\" status=%d\n", s == TL_SUCCESS ? buf : "-", s);
+    s = tl_get_app_name(small, sizeof small);
+    printf("zerocopy: app_name size=5 truncated=\"%s\" status=%d\n", small, s);
+
+    s = tl_create_queue(dev(1), &q);
+    printf("zerocopy: create_queue status=%d\n", s);
+    s = tl_queue_get_label(q, buf, sizeof buf);
+    printf("zerocopy: queue label before=\"%s\" status=%d\n", s == TL_SUCCESS ? buf : "-", s);
+    s = tl_queue_set_label(q, "queue-label");
+    printf("zerocopy: set_label status=%d\n", s);
+    s = tl_queue_get_label(q, buf, sizeof buf);
+    printf("zerocopy: queue label=\"%s\" status=%d\n", s == TL_SUCCESS ? buf : "-", s);
+    s = tl_release_queue(q);
+    printf("zerocopy: release_queue status=%d\n", s);
+}
+
+/* ========================================================== unsupported */
+
+static void section_unsupported(void)
+{
+    tl_status s;
+    /* natively both succeed; a guest generated from testlib.lapis returns
+       TL_ERROR_NOT_SUPPORTED (unsupported) and TL_ERROR_UNKNOWN (the
+       failure value, for a function missing from the spec) */
+    s = tl_debug_printf(dev(0), "value=%d name=%s", 42, "x");
+    printf("unsupported: debug_printf status=%d\n", s);
+    s = tl_not_in_spec(1);
+    printf("unsupported: not_in_spec status=%d\n", s);
+}
+
+/* ================================================================= main */
+
+static const struct {
+    const char *name;
+    void (*run)(void);
+} sections[] = {
+    {"basic", section_basic},
+    {"handles", section_handles},
+    {"buffers", section_buffers},
+    {"strings", section_strings},
+    {"structs", section_structs},
+    {"callbacks", section_callbacks},
+    {"async", section_async},
+    {"metadata", section_metadata},
+    {"threads", section_threads},
+    {"zerocopy", section_zerocopy},
+    {"unsupported", section_unsupported},
+};
+
+static void run_section(size_t i)
+{
+    printf("== %s ==\n", sections[i].name);
+    sections[i].run();
+    fflush(stdout);
+}
+
+int main(int argc, char **argv)
+{
+    /* check every name first, so that a typo runs nothing */
+    for (int a = 1; a < argc; a++) {
+        size_t i;
+        for (i = 0; i < ARRAY_LEN(sections); i++)
+            if (strcmp(argv[a], sections[i].name) == 0)
+                break;
+        if (i == ARRAY_LEN(sections)) {
+            fprintf(stderr, "program: unknown section `%s`; sections:", argv[a]);
+            for (i = 0; i < ARRAY_LEN(sections); i++)
+                fprintf(stderr, " %s", sections[i].name);
+            fputc('\n', stderr);
+            return 2;
+        }
+    }
+    if (argc == 1) {
+        for (size_t i = 0; i < ARRAY_LEN(sections); i++)
+            run_section(i);
+        return 0;
+    }
+    for (int a = 1; a < argc; a++)
+        for (size_t i = 0; i < ARRAY_LEN(sections); i++)
+            if (strcmp(argv[a], sections[i].name) == 0)
+                run_section(i);
+    return 0;
+}
