@@ -211,7 +211,12 @@ fn serve_calls(shared: &Shared, transport: &mut dyn Transport) -> Result<(), Tra
     transport.send(&Welcome { contract: shared.library.contract, max_message }.encode())?;
     let mut channel = ChannelState { deferred: None };
     loop {
-        transport.recv(&mut buf, None)?;
+        if let Err(e) = transport.recv(&mut buf, None) {
+            if let Some(code) = channel.deferred {
+                shared.log(format_args!("a guest thread left with an unreported error of an asynchronous call ({code})"));
+            }
+            return Err(e);
+        }
         let message = match Message::decode(&buf) {
             Ok(m) => m,
             Err(e) => {
