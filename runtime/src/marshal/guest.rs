@@ -560,8 +560,7 @@ fn exchange(
         }
         registries.retain(|_, list| !list.is_empty());
     }
-    let params_after: Vec<V> = params.to_vec();
-    run_actions(state, f, &params_after, contextual, &mut host)?;
+    run_actions(state, f, params, contextual, &mut host)?;
     Ok(ret)
 }
 

@@ -43,6 +43,8 @@ struct Shared {
     library: &'static ServerLibrary,
     plan: Plan,
     slots: Vec<Vec<SlotShape>>,
+    /// Scalar-area offset of each slot, per function.
+    offsets: Vec<Vec<u32>>,
     ret: Vec<SlotShape>,
     addresses: Vec<Option<usize>>,
     handles: Mutex<HandleTable>,
@@ -70,10 +72,13 @@ impl Shared {
         let plan = Plan::from_json(library.plan_json).map_err(|e| format!("the embedded plan does not load: {e}"))?;
         let vendor = VendorLibrary::open(vendor_path.unwrap_or(&plan.api.library))?;
         let mut slots = Vec::new();
+        let mut offsets = Vec::new();
         let mut ret = Vec::new();
         let mut addresses = Vec::new();
         for f in &plan.functions {
-            slots.push(call_slots(f)?);
+            let shapes = call_slots(f)?;
+            offsets.push(slot_offsets(&shapes));
+            slots.push(shapes);
             ret.push(reply_slot(&plan, f)?);
             let address = if f.unsupported.is_some() { None } else { vendor.address(&f.name) };
             if address.is_none() && f.unsupported.is_none() {
@@ -85,6 +90,7 @@ impl Shared {
             library,
             plan,
             slots,
+            offsets,
             ret,
             addresses,
             handles: Mutex::default(),
@@ -291,7 +297,6 @@ struct Frame<'a> {
     shared: &'a Shared,
     message: Message<'a>,
     shadows: Vec<Box<[u8]>>,
-    scratch_written: bool,
     /// Sizing a buffer the vendor library returned: its memory may be read.
     vendor_reads: bool,
 }
@@ -345,7 +350,6 @@ impl Host for Frame<'_> {
         for m in lock(&self.shared.metadata).values_mut() {
             if let Some(off) = find(m.as_ptr(), m.len(), addr, n) {
                 m[off..off + n].copy_from_slice(src);
-                self.scratch_written = true;
                 return Ok(());
             }
         }
@@ -605,7 +609,7 @@ fn handle_call(shared: &Shared, channel: &mut ChannelState, message: &Message<'_
     let n = f.params.len();
     let mut decoder = Decoder {
         plan,
-        frame: Frame { shared, message: *message, shadows: Vec::new(), scratch_written: false, vendor_reads: false },
+        frame: Frame { shared, message: *message, shadows: Vec::new(), vendor_reads: false },
         outs: Vec::new(),
         release: Vec::new(),
         max,
@@ -618,7 +622,7 @@ fn handle_call(shared: &Shared, channel: &mut ChannelState, message: &Message<'_
     let mut keys = Vec::with_capacity(shapes.len());
     for (i, shape) in shapes.iter().enumerate() {
         let ty = if i < n { &f.params[i].ty } else { &f.contextual[i - n].ty };
-        let position = scalars_position(shapes, i);
+        let position = shared.offsets[id as usize][i];
         let v = match shape {
             SlotShape::Void => V::Int(0),
             SlotShape::Buffer => {
@@ -766,11 +770,12 @@ fn handle_call(shared: &Shared, channel: &mut ChannelState, message: &Message<'_
     Ok(Some(reply(shared, id, &header, ret, &f.ret, ret_bytes.as_deref(), &out_bytes).map_err(malformed)?))
 }
 
-/// Offset of slot `i` in the scalar area.
-fn scalars_position(shapes: &[SlotShape], i: usize) -> u32 {
-    let slots: Vec<Slot> = shapes[..=i].iter().filter_map(|s| s.slot()).collect();
-    let (offsets, _) = Layout::of(&slots);
-    offsets.last().copied().unwrap_or(0)
+/// Offset in the scalar area of each value's slot (0 for `void`), computed
+/// once per function so a call does not recompute the layout.
+fn slot_offsets(shapes: &[SlotShape]) -> Vec<u32> {
+    let slots: Vec<Slot> = shapes.iter().filter_map(|s| s.slot()).collect();
+    let mut offsets = Layout::of(&slots).0.into_iter();
+    shapes.iter().map(|s| if s.slot().is_some() { offsets.next().unwrap_or(0) } else { 0 }).collect()
 }
 
 /// Turns the object pointers in an out buffer's elements into handle ids.
