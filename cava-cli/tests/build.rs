@@ -93,7 +93,7 @@ fn start_server(binary: &Path, socket: &Path, library: &Path) -> Server {
 /// Sections of the test program the generators serve today (see
 /// tests/testlib/README.md; callbacks, zero-copy and functions missing
 /// from the spec are still to come).
-const SECTIONS: [&str; 8] = ["basic", "handles", "buffers", "strings", "structs", "async", "metadata", "threads"];
+const SECTIONS: [&str; 9] = ["basic", "handles", "buffers", "strings", "structs", "callbacks", "async", "metadata", "threads"];
 
 #[test]
 fn the_test_program_prints_the_same_through_the_guest_library_on_both_transports() {

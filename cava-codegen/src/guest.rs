@@ -52,6 +52,7 @@ pub fn lib_rs(spec: &Spec, names: &Names, g: &Generated) -> Result<TokenStream, 
             pub unsafe extern "C" fn #name(#(#params),*) #ret #body
         });
     }
+    let invokers = invokers(spec, names)?;
     let api = &spec.api.name;
     let who = format!("{api} guest");
     let contract = g.contract;
@@ -69,8 +70,54 @@ pub fn lib_rs(spec: &Spec, names: &Names, g: &Generated) -> Result<TokenStream, 
         /// Hash of the spec; the API server must embed the same.
         pub const CONTRACT: u128 = #contract;
 
-        static LIBRARY: __cava::guest::GuestLibrary = __cava::guest::GuestLibrary::new(#who, include_str!("../../plan.json"), CONTRACT);
+        static LIBRARY: __cava::guest::GuestLibrary = __cava::guest::GuestLibrary::new(#who, include_str!("../../plan.json"), CONTRACT, invoke);
+
+        /// Calls the application's callback `__function` of plan callback
+        /// `__callback` with raw argument words.
+        ///
+        /// # Safety
+        /// `__function` is a function pointer of that callback's C type, and
+        /// `__args` holds one word per parameter.
+        unsafe fn invoke(__callback: u32, __function: usize, __args: &[u64]) -> u64 {
+            match __callback {
+                #(#invokers)*
+                _ => 0,
+            }
+        }
 
         #(#functions)*
     })
+}
+
+/// One `match` arm per callback: the application's function called with
+/// the callback's exact C signature.
+fn invokers(spec: &Spec, names: &Names) -> Result<Vec<TokenStream>, GenerateError> {
+    let mut arms = Vec::new();
+    for (id, c) in spec.callbacks.iter().enumerate() {
+        let context = |e: GenerateError| e.context(&c.name);
+        let id = id as u32;
+        let mut types = Vec::new();
+        let mut args = Vec::new();
+        for (i, p) in c.params.iter().enumerate() {
+            let pty = rust::decayed(spec, &p.ty);
+            let t = rust::ty(spec, names, &pty).map_err(context)?;
+            args.push(rust::from_raw(spec, &pty, &t, quote!(__args[#i])));
+            types.push(t);
+        }
+        let ret = rust::ret(spec, names, &c.ret).map_err(context)?;
+        let call = quote!(__app(#(#args),*));
+        let result = if matches!(spec.resolve(&c.ret), Type::Builtin(BuiltinType::Void)) {
+            quote!({ #call; 0 })
+        } else {
+            let r = rust::to_raw(spec, &c.ret, quote!(__ret));
+            quote!({ let __ret = #call; #r })
+        };
+        let n = c.params.len();
+        arms.push(quote!(#id => {
+            if __args.len() != #n { return 0; }
+            let __app: unsafe extern "C" fn(#(#types),*) #ret = ::core::mem::transmute::<usize, _>(__function);
+            #result
+        }));
+    }
+    Ok(arms)
 }

@@ -55,6 +55,7 @@ pub fn main_rs(spec: &Spec, names: &Names, g: &Generated) -> Result<TokenStream,
             #result
         }));
     }
+    let (trampolines, trampoline_arms) = trampolines(spec, names)?;
     let who = format!("{} server", spec.api.name);
     let contract = g.contract;
     Ok(quote! {
@@ -86,10 +87,59 @@ pub fn main_rs(spec: &Spec, names: &Names, g: &Generated) -> Result<TokenStream,
             plan_json: include_str!("../../plan.json"),
             contract: CONTRACT,
             dispatch,
+            trampoline,
         };
+
+        #(#trampolines)*
+
+        /// The address of plan callback `callback`'s trampoline (0: none).
+        fn trampoline(callback: u32) -> usize {
+            match callback {
+                #(#trampoline_arms)*
+                _ => 0,
+            }
+        }
 
         fn main() -> ::std::process::ExitCode {
             __cava::server::main(&LIBRARY)
         }
     })
+}
+
+/// One C function per callback, which the vendor library calls in place of
+/// the application's: it hands its raw arguments to the runtime, which
+/// runs the application's callback in the guest.
+fn trampolines(spec: &Spec, names: &Names) -> Result<(Vec<TokenStream>, Vec<TokenStream>), GenerateError> {
+    let mut functions = Vec::new();
+    let mut arms = Vec::new();
+    for (id, c) in spec.callbacks.iter().enumerate() {
+        let context = |e: GenerateError| e.context(&c.name);
+        let id = id as u32;
+        let name = quote::format_ident!("__cava_trampoline_{}", id);
+        let mut params = Vec::new();
+        let mut raws = Vec::new();
+        for (i, p) in c.params.iter().enumerate() {
+            let pname = quote::format_ident!("__p{}", i);
+            let pty = rust::decayed(spec, &p.ty);
+            let t = rust::ty(spec, names, &pty).map_err(context)?;
+            params.push(quote!(#pname: #t));
+            raws.push(rust::to_raw(spec, &pty, quote!(#pname)));
+        }
+        let ret = rust::ret(spec, names, &c.ret).map_err(context)?;
+        let call = quote!(__cava::server::callback(&LIBRARY, #id, &[#(#raws),*]));
+        let body = if matches!(spec.resolve(&c.ret), Type::Builtin(BuiltinType::Void)) {
+            quote!({ #call; })
+        } else {
+            let rt = rust::ty(spec, names, &c.ret).map_err(context)?;
+            let convert = rust::from_raw(spec, &c.ret, &rt, quote!(__raw));
+            quote!({ let __raw = #call; #convert })
+        };
+        let doc = format!(" Trampoline of callback `{}`.", c.name);
+        functions.push(quote! {
+            #[doc = #doc]
+            unsafe extern "C" fn #name(#(#params),*) #ret #body
+        });
+        arms.push(quote!(#id => #name as *const () as usize,));
+    }
+    Ok((functions, arms))
 }

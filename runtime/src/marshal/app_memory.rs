@@ -40,3 +40,21 @@ pub fn write(addr: u64, src: &[u8]) -> Result<(), EvalError> {
     unsafe { std::ptr::copy_nonoverlapping(src.as_ptr(), addr as usize as *mut u8, src.len()) };
     Ok(())
 }
+
+/// The generated function that calls an application's callback with the C
+/// signature of plan callback `callback`.
+///
+/// # Safety
+/// `function` must be a function pointer of that callback's type, and
+/// `args` must hold one raw word per parameter.
+pub type Invoke = unsafe fn(callback: u32, function: usize, args: &[u64]) -> u64;
+
+/// Runs the application's callback `function` (of plan callback `callback`).
+pub fn invoke(invoker: Invoke, callback: u32, function: usize, args: &[u64]) -> u64 {
+    // SAFETY: `function` is a pointer the application passed to the library
+    // as a callback of type `callback` (the guest registered it with that
+    // type, and the registration id it looked up says so), `invoker` was
+    // generated from the same plan, and the guest built one word per
+    // parameter. Calling it is what the vendor library would do.
+    unsafe { invoker(callback, function, args) }
+}

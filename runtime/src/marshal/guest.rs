@@ -15,8 +15,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
-use super::app_memory;
+use super::app_memory::{self, Invoke};
+use super::callbacks::{has_callbacks, userdata_of};
 use super::eval::{eval, load, select, Env, EvalError, Host, V};
+use super::guest_callbacks::{process, Callbacks, RouteInfo};
 use super::log;
 use super::walk::{byte_len, needs_walk, pointee, stride};
 use crate::plan::{call_slots, reply_slot, CallMode, Kind, Leaf, LibraryFn, Lifetime, Plan, SlotShape, Ty, Value};
@@ -34,6 +36,7 @@ pub struct GuestLibrary {
     name: &'static str,
     plan_json: &'static str,
     contract: u128,
+    invoke: Invoke,
     state: OnceLock<Result<State, String>>,
 }
 
@@ -54,20 +57,26 @@ struct State {
     /// Copies of buffers functions returned (strings the vendor owns), one
     /// per distinct content, alive as long as the library.
     returned: Mutex<HashSet<Box<[u8]>>>,
+    /// Whether each function takes callbacks (and so needs the route).
+    takes_callbacks: Vec<bool>,
+    callbacks: Callbacks,
 }
 
 impl GuestLibrary {
-    pub const fn new(name: &'static str, plan_json: &'static str, contract: u128) -> GuestLibrary {
-        GuestLibrary { name, plan_json, contract, state: OnceLock::new() }
+    /// `invoke` calls an application's callback with the C signature of
+    /// the plan's callback (generated).
+    pub const fn new(name: &'static str, plan_json: &'static str, contract: u128, invoke: Invoke) -> GuestLibrary {
+        GuestLibrary { name, plan_json, contract, invoke, state: OnceLock::new() }
     }
 
-    fn state(&self) -> Result<&State, &str> {
+    fn state(&'static self) -> Result<&'static State, &'static str> {
         self.state
             .get_or_init(|| {
                 let plan = Plan::from_json(self.plan_json).map_err(|e| format!("the embedded plan does not load: {e}"))?;
                 let mut slots = Vec::new();
                 let mut scalar_len = Vec::new();
                 let mut ret = Vec::new();
+                let takes_callbacks = plan.functions.iter().map(has_callbacks).collect();
                 for f in &plan.functions {
                     let shapes = call_slots(f)?;
                     let wire: Vec<_> = shapes.iter().filter_map(|s| s.slot()).collect();
@@ -84,6 +93,8 @@ impl GuestLibrary {
                     metadata: Mutex::default(),
                     warned: Mutex::default(),
                     returned: Mutex::default(),
+                    takes_callbacks,
+                    callbacks: Callbacks::default(),
                 })
             })
             .as_ref()
@@ -134,37 +145,78 @@ fn pid() -> u32 {
     std::process::id()
 }
 
-/// Connects to the server named by `CAVA_SERVER` over the transport named
-/// by `CAVA_TRANSPORT` (`unix`, the default, or `shm`).
-fn connect(library: &GuestLibrary) -> Result<Channel, CallError> {
+/// Opens a stream to the server named by `CAVA_SERVER` and sends the
+/// one-byte selector of what the channel is for.
+fn open_stream(selector: u8) -> Result<UnixStream, CallError> {
     let path = std::env::var_os("CAVA_SERVER")
         .ok_or_else(|| CallError::Other("CAVA_SERVER is not set: it must name the API server's socket (see `cava run`)".into()))?;
     let mut stream = UnixStream::connect(&path)
         .map_err(|e| CallError::Other(format!("cannot reach the API server at {}: {e}", std::path::Path::new(&path).display())))?;
-    let kind = std::env::var("CAVA_TRANSPORT").unwrap_or_else(|_| "unix".into());
-    let mut transport: Box<dyn Transport> = match kind.as_str() {
-        "unix" => {
-            std::io::Write::write_all(&mut stream, b"U").map_err(TransportError::from)?;
-            Box::new(UnixTransport::new(stream))
-        }
-        "shm" => {
-            std::io::Write::write_all(&mut stream, b"S").map_err(TransportError::from)?;
-            Box::new(ShmTransport::connect(stream, Duration::from_secs(10), crate::transport::unix::DEFAULT_SPIN)?)
-        }
-        other => return Err(CallError::Other(format!("CAVA_TRANSPORT={other} is not a transport (use `unix` or `shm`)"))),
-    };
-    transport.send(&Hello { contract: library.contract, next_call_id: 1 }.encode())?;
-    let mut buf = Vec::new();
-    transport.recv(&mut buf, Some(Duration::from_secs(30)))?;
-    let message = Message::decode(&buf)?;
+    std::io::Write::write_all(&mut stream, &[selector]).map_err(TransportError::from)?;
+    Ok(stream)
+}
+
+/// Sends the hello and checks the server's answer.
+fn shake_hands(library: &GuestLibrary, transport: &mut dyn Transport, buf: &mut Vec<u8>) -> Result<(), CallError> {
+    transport.send(&Hello { contract: library.contract, next_call_id: 1, process: process() }.encode())?;
+    transport.recv(buf, Some(Duration::from_secs(30)))?;
+    let message = Message::decode(buf)?;
     if message.kind() == MsgKind::Error {
         let reply = ErrorReply::decode(&message)?;
         return Err(CallError::Refused(reply.code, reply.message.to_string()));
     }
     let welcome = Welcome::decode(&message)?;
     crate::wire::check_contract(library.contract, welcome.contract)
-        .map_err(|e| CallError::Refused(ErrorCode::ContractMismatch, e.to_string()))?;
+        .map_err(|e| CallError::Refused(ErrorCode::ContractMismatch, e.to_string()))
+}
+
+/// Connects a channel over the transport named by `CAVA_TRANSPORT` (`unix`,
+/// the default, or `shm`).
+fn connect(library: &GuestLibrary) -> Result<Channel, CallError> {
+    let kind = std::env::var("CAVA_TRANSPORT").unwrap_or_else(|_| "unix".into());
+    let mut transport: Box<dyn Transport> = match kind.as_str() {
+        "unix" => Box::new(UnixTransport::new(open_stream(b'U')?)),
+        "shm" => Box::new(ShmTransport::connect(open_stream(b'S')?, Duration::from_secs(10), crate::transport::unix::DEFAULT_SPIN)?),
+        other => return Err(CallError::Other(format!("CAVA_TRANSPORT={other} is not a transport (use `unix` or `shm`)"))),
+    };
+    let mut buf = Vec::new();
+    shake_hands(library, transport.as_mut(), &mut buf)?;
     Ok(Channel { transport, next_call: 1, thread: thread_number(), pid: pid(), buf })
+}
+
+/// Opens the process's callback route (see [`super::guest_callbacks`]).
+fn open_route(library: &'static GuestLibrary, state: &'static State) -> Result<(), CallError> {
+    let info = RouteInfo { name: library.name, plan: &state.plan, invoke: library.invoke, callbacks: &state.callbacks };
+    state
+        .callbacks
+        .ensure_route(info, || {
+            let stream = open_stream(b'C').map_err(|e| e.to_string())?;
+            let mut transport = UnixTransport::new(stream.try_clone().map_err(|e| e.to_string())?);
+            shake_hands(library, &mut transport, &mut Vec::new()).map_err(|e| e.to_string())?;
+            Ok(stream)
+        })
+        .map_err(CallError::Other)
+}
+
+/// The words a call sends: the application's callbacks become registration
+/// ids and their userdata 0 (both stay in the guest).
+fn substitute_callbacks(state: &State, function: u32, params: &[V]) -> Result<Vec<V>, CallError> {
+    let plan = &state.plan;
+    let f = &plan.functions[function as usize];
+    let mut sent = params.to_vec();
+    let mut host = GuestHost { state, scratch: Vec::new() };
+    for (i, p) in f.params.iter().enumerate() {
+        let env = Env { this: Some((params[i], None)), ..Env::new(params, &[]) };
+        match select(plan, &p.value, &env, &mut host)?.kind {
+            Kind::Callback { callback: Some(callback) } if params[i].as_u64() != 0 => {
+                let userdata = userdata_of(plan, function, i).map_or(0, |u| params[u].as_u64());
+                sent[i] = V::Ptr(state.callbacks.register(callback, params[i].as_u64(), userdata));
+            }
+            Kind::Userdata { .. } => sent[i] = V::Ptr(0),
+            _ => {}
+        }
+    }
+    Ok(sent)
 }
 
 /// The guest's memory and state, for the evaluator.
@@ -434,9 +486,18 @@ fn write_status(state: &State, function: u32, params: &[V], code: i128) {
     }
 }
 
-fn forward(library: &'static GuestLibrary, state: &State, function: u32, params: &[V]) -> Result<u64, CallError> {
+fn forward(library: &'static GuestLibrary, state: &'static State, function: u32, params: &[V]) -> Result<u64, CallError> {
     let plan = &state.plan;
     let f = &plan.functions[function as usize];
+    let sent = if state.takes_callbacks[function as usize] {
+        let sent = substitute_callbacks(state, function, params)?;
+        if sent.iter().zip(params).any(|(s, p)| s != p && s.as_u64() != 0) {
+            open_route(library, state)?;
+        }
+        Some(sent)
+    } else {
+        None
+    };
     let mut host = GuestHost { state, scratch: Vec::new() };
     let mut contextual = Vec::with_capacity(f.contextual.len());
     for c in &f.contextual {
@@ -453,7 +514,7 @@ fn forward(library: &'static GuestLibrary, state: &State, function: u32, params:
             *slot = Some(connect(library)?);
         }
         let channel = slot.as_mut().expect("connected above");
-        let result = exchange(channel, state, function, params, &contextual, host);
+        let result = exchange(channel, state, function, params, sent.as_deref().unwrap_or(params), &contextual, host);
         if matches!(result, Err(CallError::Transport(_))) {
             // the channel is gone: the next call reconnects
             *slot = None;
@@ -467,6 +528,7 @@ fn exchange(
     state: &State,
     function: u32,
     params: &[V],
+    sent: &[V],
     contextual: &[V],
     host: GuestHost<'_>,
 ) -> Result<u64, CallError> {
@@ -494,7 +556,7 @@ fn exchange(
     };
     let shapes = &state.slots[function as usize];
     let env = Env::new(params, contextual);
-    for (i, (p, v)) in f.params.iter().zip(params).enumerate() {
+    for (i, (p, v)) in f.params.iter().zip(sent).enumerate() {
         encoder.top(&env, shapes[i], &p.ty, &p.value, *v)?;
     }
     for (i, (c, v)) in f.contextual.iter().zip(contextual).enumerate() {

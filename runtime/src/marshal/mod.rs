@@ -14,11 +14,14 @@
 //! the guest's own words.
 
 mod app_memory;
+mod callbacks;
 pub mod eval;
 pub mod guest;
+mod guest_callbacks;
 mod log;
 mod native;
 pub mod server;
+mod server_callbacks;
 mod walk;
 
 pub use log::log;

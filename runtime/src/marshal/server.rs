@@ -13,12 +13,14 @@
 use std::collections::HashMap;
 use std::io::Read;
 use std::os::unix::net::{UnixListener, UnixStream};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
+use super::callbacks::userdata_of;
 use super::eval::{eval, load, select, Env, EvalError, Host, V};
 use super::log;
 use super::native::{self, Dispatch, VendorLibrary};
+use super::server_callbacks::{self, CallbackHost, Registrations, Route};
 use super::walk::{byte_len, needs_walk, pointee, stride};
 use crate::handles::{HandleError, HandleTable};
 use crate::plan::{call_slots, reply_slot, CallMode, Function, Kind, Leaf, LibraryFn, Lifetime, Plan, SlotShape, Ty, Value};
@@ -36,7 +38,13 @@ pub struct ServerLibrary {
     pub plan_json: &'static str,
     pub contract: u128,
     pub dispatch: Dispatch,
+    /// The address of the generated trampoline of each plan callback.
+    pub trampoline: fn(u32) -> usize,
 }
+
+/// The server of this process, for trampolines (which the vendor library
+/// calls with nothing but the callback's own arguments).
+static SERVER: OnceLock<Arc<Shared>> = OnceLock::new();
 
 /// State shared by all of one guest's channels.
 struct Shared {
@@ -52,6 +60,7 @@ struct Shared {
     /// Buffers kept between calls (manual, static and coupled lifetimes),
     /// by the guest's address.
     retained: Mutex<HashMap<u64, Retained>>,
+    registrations: Mutex<Registrations>,
     _vendor: VendorLibrary,
 }
 
@@ -96,12 +105,43 @@ impl Shared {
             handles: Mutex::default(),
             metadata: Mutex::default(),
             retained: Mutex::default(),
+            registrations: Mutex::default(),
             _vendor: vendor,
         })
     }
 
     fn log(&self, message: std::fmt::Arguments<'_>) {
         log(self.library.name, message);
+    }
+}
+
+impl CallbackHost for Shared {
+    fn plan(&self) -> &Plan {
+        &self.plan
+    }
+
+    fn registrations(&self) -> &Mutex<Registrations> {
+        &self.registrations
+    }
+
+    fn handle_id(&self, object: u64, kind: u32) -> Result<u64, String> {
+        lock(&self.handles).insert(object as usize, kind).map_err(|e| e.to_string())
+    }
+
+    fn log(&self, message: std::fmt::Arguments<'_>) {
+        Shared::log(self, message);
+    }
+}
+
+/// What a generated trampoline calls: runs plan callback `callback` with
+/// the raw words the vendor library passed, and returns the raw result.
+pub fn callback(library: &'static ServerLibrary, callback: u32, args: &[u64]) -> u64 {
+    match SERVER.get() {
+        Some(shared) => server_callbacks::run(shared.as_ref(), callback, args),
+        None => {
+            log(library.name, format_args!("a callback arrived before the server started; it returns 0"));
+            0
+        }
     }
 }
 
@@ -147,6 +187,9 @@ pub fn main(library: &'static ServerLibrary) -> std::process::ExitCode {
 /// own thread, until the process is stopped.
 pub fn serve(library: &'static ServerLibrary, socket: &str, vendor: Option<&str>) -> Result<(), String> {
     let shared = Arc::new(Shared::new(library, vendor)?);
+    if SERVER.set(Arc::clone(&shared)).is_err() {
+        return Err("one process serves one API server".into());
+    }
     let _ = std::fs::remove_file(socket);
     let listener = UnixListener::bind(socket).map_err(|e| format!("cannot listen on {socket}: {e}"))?;
     shared.log(format_args!("serving {} on {socket}", shared.plan.api.name));
@@ -172,6 +215,10 @@ fn serve_channel(shared: &Shared, mut stream: UnixStream) {
     let transport: Result<Box<dyn Transport>, TransportError> = match &selector {
         b"U" => Ok(Box::new(UnixTransport::new(stream))),
         b"S" => ShmTransport::serve(stream, ShmConfig::default()).map(|t| Box::new(t) as Box<dyn Transport>),
+        b"C" => {
+            serve_route(shared, stream);
+            return;
+        }
         other => {
             shared.log(format_args!("a guest asked for transport {:?}; closing", other[0] as char));
             return;
@@ -195,27 +242,82 @@ fn error_reply(code: ErrorCode, message: &str, to: Option<&Header>) -> Vec<u8> {
     ErrorReply { code, message }.encode(to)
 }
 
-fn serve_calls(shared: &Shared, transport: &mut dyn Transport) -> Result<(), TransportError> {
-    let mut buf = Vec::new();
-    transport.recv(&mut buf, Some(Duration::from_secs(30)))?;
-    let hello = Message::decode(&buf).and_then(|m| Hello::decode(&m));
-    match hello {
-        Ok(hello) => {
-            if let Err(e) = check_contract(shared.library.contract, hello.contract) {
-                shared.log(format_args!("refused a guest: {e}"));
-                transport.send(&error_reply(ErrorCode::ContractMismatch, &e.to_string(), None))?;
-                return Ok(());
-            }
-        }
+/// Receives a channel's hello and answers it: the guest's hello when it
+/// may go on, `None` when it was refused.
+fn handshake(shared: &Shared, transport: &mut dyn Transport, buf: &mut Vec<u8>) -> Result<Option<Hello>, TransportError> {
+    transport.recv(buf, Some(Duration::from_secs(30)))?;
+    let hello = match Message::decode(buf).and_then(|m| Hello::decode(&m)) {
+        Ok(hello) => hello,
         Err(e) => {
             shared.log(format_args!("refused a guest: bad hello: {e}"));
             transport.send(&error_reply(ErrorCode::Malformed, &e.to_string(), None))?;
-            return Ok(());
+            return Ok(None);
         }
+    };
+    if let Err(e) = check_contract(shared.library.contract, hello.contract) {
+        shared.log(format_args!("refused a guest: {e}"));
+        transport.send(&error_reply(ErrorCode::ContractMismatch, &e.to_string(), None))?;
+        return Ok(None);
     }
     let max_message = u32::try_from(transport.max_message()).unwrap_or(u32::MAX);
     transport.send(&Welcome { contract: shared.library.contract, max_message }.encode())?;
-    let mut channel = ChannelState { deferred: None };
+    Ok(Some(hello))
+}
+
+/// Serves a guest process's callback route: registers it for the process
+/// its hello names, then hands each callback reply to the trampoline
+/// waiting for it, until the guest closes the route.
+fn serve_route(shared: &Shared, stream: UnixStream) {
+    let writer = match stream.try_clone() {
+        Ok(w) => w,
+        Err(e) => {
+            shared.log(format_args!("callback route setup failed: {e}"));
+            return;
+        }
+    };
+    let mut reader = UnixTransport::new(stream);
+    let mut writer = UnixTransport::new(writer);
+    let mut buf = Vec::new();
+    let hello = match handshake(shared, &mut writer, &mut buf) {
+        Ok(Some(hello)) => hello,
+        Ok(None) => return,
+        Err(e) => {
+            shared.log(format_args!("callback route setup failed: {e}"));
+            return;
+        }
+    };
+    // the hello came through the writer's descriptor; both read the same socket
+    let route = Arc::new(Route::new(writer));
+    lock(&shared.registrations).add_route(hello.process, Arc::clone(&route));
+    loop {
+        if let Err(e) = reader.recv(&mut buf, None) {
+            if !matches!(e, TransportError::Closed) {
+                shared.log(format_args!("callback route closed: {e}"));
+            }
+            break;
+        }
+        let delivered = match Message::decode(&buf) {
+            Ok(m) if m.kind() == MsgKind::CallbackReply => route.deliver(m.header().call_id, buf.clone()),
+            Ok(m) => {
+                shared.log(format_args!("unexpected {:?} message on a callback route", m.kind()));
+                true
+            }
+            Err(e) => {
+                shared.log(format_args!("undecodable callback reply: {e}"));
+                true
+            }
+        };
+        if !delivered {
+            shared.log(format_args!("a callback reply nobody waits for"));
+        }
+    }
+    lock(&shared.registrations).remove_process(hello.process, &route);
+}
+
+fn serve_calls(shared: &Shared, transport: &mut dyn Transport) -> Result<(), TransportError> {
+    let mut buf = Vec::new();
+    let Some(hello) = handshake(shared, transport, &mut buf)? else { return Ok(()) };
+    let mut channel = ChannelState { deferred: None, process: hello.process };
     loop {
         if let Err(e) = transport.recv(&mut buf, None) {
             if let Some(code) = channel.deferred {
@@ -263,6 +365,8 @@ fn serve_calls(shared: &Shared, transport: &mut dyn Transport) -> Result<(), Tra
 struct ChannelState {
     /// The error of an earlier asynchronous call, not yet reported.
     deferred: Option<i128>,
+    /// The guest process the channel belongs to (its callbacks' route).
+    process: u64,
 }
 
 type Refusal = (ErrorCode, String);
@@ -651,6 +755,8 @@ fn handle_call(shared: &Shared, channel: &mut ChannelState, message: &Message<'_
     // 2. translate and check, in order
     let mut raws = vec![0u64; n];
     let mut leaves: Vec<Option<&Leaf>> = vec![None; shapes.len()];
+    // the registration each userdata argument stands for
+    let mut userdata: Vec<Option<u64>> = vec![None; n];
     for i in 0..shapes.len() {
         let (ty, value) = if i < n { (&f.params[i].ty, &f.params[i].value) } else { (&f.contextual[i - n].ty, &f.contextual[i - n].value) };
         let v = if i < n { params[i] } else { contextual[i - n] };
@@ -659,7 +765,22 @@ fn handle_call(shared: &Shared, channel: &mut ChannelState, message: &Message<'_
         leaves[i] = Some(leaf);
         let raw = match (&leaf.kind, shapes[i]) {
             (Kind::Handle { kind }, _) => decoder.handle(v.as_u64(), *kind)?,
-            (Kind::Callback { .. }, _) if v.as_u64() != 0 => return Err(malformed("callbacks are not forwarded yet")),
+            (Kind::Callback { callback }, _) if v.as_u64() != 0 => {
+                let Some(callback) = *callback else {
+                    return Err(malformed("a callback whose type has no `callback` declaration in the spec cannot be forwarded"));
+                };
+                let trampoline = (shared.library.trampoline)(callback);
+                let mut registrations = lock(&shared.registrations);
+                if trampoline == 0 || !registrations.has_route(channel.process) {
+                    return Err(malformed("a callback from a guest process without a callback route"));
+                }
+                let id = registrations.register(channel.process, v.as_u64(), callback);
+                if let Some(u) = userdata_of(plan, header.function, i) {
+                    userdata[u] = Some(id);
+                }
+                trampoline as u64
+            }
+            (Kind::Userdata { .. }, _) => 0,
             (Kind::Buffer { size, element }, SlotShape::Buffer) => {
                 let d = descriptors.iter().find(|(j, _)| *j == i).map(|(_, d)| *d).unwrap_or(BufferRef::Null);
                 let key = keys.iter().find(|(j, _)| *j == i).map_or(0, |(_, k)| *k);
@@ -672,7 +793,7 @@ fn handle_call(shared: &Shared, channel: &mut ChannelState, message: &Message<'_
                 }
                 addr
             }
-            (Kind::Opaque | Kind::Userdata { .. }, SlotShape::Buffer) if !matches!(leaf.ty, Ty::Record(_)) => {
+            (Kind::Opaque, SlotShape::Buffer) if !matches!(leaf.ty, Ty::Record(_)) => {
                 // a word in a buffer slot: the key of a null descriptor
                 keys.iter().find(|(j, _)| *j == i).map_or(0, |(_, k)| *k)
             }
@@ -688,6 +809,12 @@ fn handle_call(shared: &Shared, channel: &mut ChannelState, message: &Message<'_
         };
         if i < n {
             raws[i] = raw;
+        }
+    }
+
+    for (raw, id) in raws.iter_mut().zip(&userdata) {
+        if let Some(id) = id {
+            *raw = *id;
         }
     }
 

@@ -17,6 +17,11 @@ pub struct Hello {
     /// (or reconnecting after a crash) says where its numbering stands, so
     /// the server knows which recorded calls it has replayed already.
     pub next_call_id: u64,
+    /// A number the guest process picks at random and sends on each of its
+    /// channels: the server tells a process's channels apart from another
+    /// process's (a forked child) and sends callbacks to the process whose
+    /// call registered them. Not a secret: one server serves one tenant.
+    pub process: u64,
 }
 
 /// The server's answer to [`Hello`] when the contracts match.
@@ -28,7 +33,7 @@ pub struct Welcome {
     pub max_message: u32,
 }
 
-const HELLO_SLOTS: [Slot; 2] = [Slot::U128, Slot::U64];
+const HELLO_SLOTS: [Slot; 3] = [Slot::U128, Slot::U64, Slot::U64];
 const WELCOME_SLOTS: [Slot; 2] = [Slot::U128, Slot::U32];
 const ERROR_SLOTS: [Slot; 2] = [Slot::U32, Slot::Buffer];
 
@@ -39,14 +44,14 @@ fn scalar_len(slots: &[Slot]) -> u32 {
 impl Hello {
     pub fn encode(&self) -> Vec<u8> {
         let mut w = Writer::new(Header::new(Kind::Hello), scalar_len(&HELLO_SLOTS));
-        w.u128(self.contract).u64(self.next_call_id);
+        w.u128(self.contract).u64(self.next_call_id).u64(self.process);
         w.finish().expect("hello fits its scalar area")
     }
 
     pub fn decode(message: &Message<'_>) -> Result<Hello, WireError> {
         message.expect(Kind::Hello)?;
         let mut s = message.scalars();
-        let hello = Hello { contract: s.u128()?, next_call_id: s.u64()? };
+        let hello = Hello { contract: s.u128()?, next_call_id: s.u64()?, process: s.u64()? };
         s.finish()?;
         Ok(hello)
     }

@@ -9,7 +9,7 @@ use super::error::WireError;
 pub const MAGIC: [u8; 4] = *b"CAVA";
 /// The protocol version this build speaks. Any change to the layout bumps it;
 /// a peer with another version is refused at the first message.
-pub const VERSION: u16 = 1;
+pub const VERSION: u16 = 2;
 /// Length of the header in bytes. A multiple of 16, so that the scalar area
 /// and the data area start 16-byte aligned relative to the message start.
 pub const HEADER_LEN: usize = 48;

@@ -99,7 +99,7 @@ fn every_kind_and_flag_round_trips() {
 
 #[test]
 fn handshake_and_error_reply_round_trip() {
-    let hello = Hello { contract: 0x0123_4567_89ab_cdef_fedc_ba98_7654_3210, next_call_id: 5 };
+    let hello = Hello { contract: 0x0123_4567_89ab_cdef_fedc_ba98_7654_3210, next_call_id: 5, process: 7 };
     assert_eq!(Hello::decode(&Message::decode(&hello.encode()).unwrap()).unwrap(), hello);
     let welcome = Welcome { contract: 3, max_message: 1 << 20 };
     assert_eq!(Welcome::decode(&Message::decode(&welcome.encode()).unwrap()).unwrap(), welcome);
@@ -144,7 +144,7 @@ fn header_errors() {
     assert_eq!(decode_err(&ok[..47]), WireError::Truncated { what: "header", needed: 48, available: 47 });
     assert_eq!(decode_err(&[]), WireError::Truncated { what: "header", needed: 48, available: 0 });
     assert_eq!(decode_err(&with(ok.clone(), 0, b"AVAC")), WireError::BadMagic { found: *b"AVAC" });
-    assert_eq!(decode_err(&with(ok.clone(), 4, &2u16.to_le_bytes())), WireError::UnsupportedVersion { found: 2, supported: 1 });
+    assert_eq!(decode_err(&with(ok.clone(), 4, &(VERSION + 1).to_le_bytes())), WireError::UnsupportedVersion { found: VERSION + 1, supported: VERSION });
     assert_eq!(decode_err(&with(ok.clone(), 6, &[0])), WireError::UnknownKind(0));
     assert_eq!(decode_err(&with(ok.clone(), 6, &[200])), WireError::UnknownKind(200));
     assert_eq!(decode_err(&with(ok.clone(), 7, &[1])), WireError::ReservedNotZero { offset: 7 });
@@ -242,7 +242,7 @@ fn error_messages_are_lowercase_without_a_trailing_period() {
     let errors = [
         WireError::Truncated { what: "header", needed: 48, available: 0 },
         WireError::BadMagic { found: *b"ABCD" },
-        WireError::UnsupportedVersion { found: 2, supported: 1 },
+        WireError::UnsupportedVersion { found: VERSION + 1, supported: VERSION },
         WireError::UnknownKind(0),
         WireError::ContractMismatch { ours: 1, theirs: 2 },
         WireError::TrailingScalars { unread: 3 },
@@ -355,7 +355,7 @@ proptest! {
             apply(&mut bytes, m);
         }
         read_everything(&bytes, &SLOTS);
-        let mut hello = Hello { contract: 1, next_call_id: 2 }.encode();
+        let mut hello = Hello { contract: 1, next_call_id: 2, process: 3 }.encode();
         for m in &mutations {
             apply(&mut hello, m);
         }

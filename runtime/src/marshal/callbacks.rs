@@ -1,0 +1,64 @@
+//! What both halves agree on about callbacks: the slots of a callback
+//! message and of its reply.
+//!
+//! A callback message (kind `Callback`, server to guest) names the plan's
+//! callback in the header's `function` and numbers itself in `call_id`. Its
+//! scalar area holds the guest's registration id (u64), then one slot per
+//! parameter of the callback: a buffer descriptor for a buffer, a u64 for
+//! anything else (integers and floats as their raw bits, handles as the
+//! guest's ids, userdata as 0: the guest substitutes the pointer it kept).
+//! The reply (kind `CallbackReply`, same `function` and `call_id`) holds the
+//! callback's raw result as a u64.
+//!
+//! Callbacks are not on a router's hot path and the server builds them, so
+//! their layout favours simplicity over size.
+
+#![forbid(unsafe_code)]
+
+use crate::plan::{Callback, Kind, Plan, Value};
+use crate::wire::{Layout, Slot};
+
+/// Whether a callback parameter travels as a buffer descriptor.
+pub(super) fn is_buffer(value: &Value) -> bool {
+    match value {
+        Value::Leaf(leaf) => matches!(leaf.kind, Kind::Buffer { .. }),
+        Value::If { then, otherwise, .. } => is_buffer(then) || is_buffer(otherwise),
+    }
+}
+
+/// The slots of a callback message: the registration id, then the parameters.
+pub(super) fn message_slots(callback: &Callback) -> Vec<Slot> {
+    std::iter::once(Slot::U64).chain(callback.params.iter().map(|p| if is_buffer(&p.value) { Slot::Buffer } else { Slot::U64 })).collect()
+}
+
+pub(super) fn message_scalar_len(callback: &Callback) -> u32 {
+    Layout::of(&message_slots(callback)).1
+}
+
+pub(super) const REPLY_SLOTS: [Slot; 1] = [Slot::U64];
+
+/// The parameter of a callback that carries the application's pointer back
+/// (its `userdata`), if it has one.
+pub(super) fn userdata_param(callback: &Callback) -> Option<usize> {
+    callback.params.iter().position(|p| matches!(&p.value, Value::Leaf(leaf) if matches!(leaf.kind, Kind::Userdata { .. })))
+}
+
+/// For each parameter of `function` that is a function's callback, the
+/// parameter holding its userdata (`userdata(cb)` pairs them).
+pub(super) fn userdata_of(plan: &Plan, function: u32, callback_param: usize) -> Option<usize> {
+    let f = plan.functions.get(function as usize)?;
+    f.params.iter().position(|p| {
+        matches!(&p.value, Value::Leaf(leaf) if matches!(leaf.kind, Kind::Userdata { callback_param: Some(c) } if c as usize == callback_param))
+    })
+}
+
+/// Whether any parameter of a function is a callback or its userdata.
+pub(super) fn has_callbacks(f: &crate::plan::Function) -> bool {
+    fn any(value: &Value) -> bool {
+        match value {
+            Value::Leaf(leaf) => matches!(leaf.kind, Kind::Callback { .. } | Kind::Userdata { .. }),
+            Value::If { then, otherwise, .. } => any(then) || any(otherwise),
+        }
+    }
+    f.params.iter().any(|p| any(&p.value))
+}

@@ -1,0 +1,303 @@
+//! Callbacks, API server side.
+//!
+//! When a guest passes a callback, the vendor library gets the generated
+//! trampoline for that callback type instead, and, as its userdata, a
+//! registration id of the server's (never the guest's pointers, which the
+//! server does not have). When the library calls the trampoline, on any
+//! thread, the server finds the registration, builds a callback message
+//! and sends it over the guest process's callback route (a channel the
+//! guest opened for this, served by a listener thread in the guest), then
+//! waits for the reply and hands the callback's result back to the library.
+//!
+//! Registrations are kept per guest process and forgotten when the process's
+//! route closes: a vendor that calls a callback later gets a log line and a
+//! zero result, never a dangling pointer. A callback type whose calls carry
+//! no userdata is routed to its latest registration.
+
+#![forbid(unsafe_code)]
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+
+use super::callbacks::{is_buffer, message_scalar_len, userdata_param};
+use super::eval::{eval, select, Env, EvalError, Host, V};
+use super::native;
+use super::walk::{byte_len, stride};
+use crate::plan::{Kind, LibraryFn, Plan};
+use crate::transport::unix::UnixTransport;
+use crate::transport::{Transport, TransportError};
+use crate::wire::{Header, Kind as MsgKind, Message, Writer};
+
+/// A guest process's callback route: where callback messages go, and the
+/// callers waiting for their replies.
+pub(super) struct Route {
+    writer: Mutex<UnixTransport>,
+    pending: Mutex<HashMap<u64, mpsc::Sender<Vec<u8>>>>,
+    next: AtomicU64,
+}
+
+impl Route {
+    pub(super) fn new(writer: UnixTransport) -> Route {
+        Route { writer: Mutex::new(writer), pending: Mutex::default(), next: AtomicU64::new(1) }
+    }
+
+    /// Hands a reply to the caller waiting for it; false if none waits.
+    pub(super) fn deliver(&self, call_id: u64, reply: Vec<u8>) -> bool {
+        match lock(&self.pending).remove(&call_id) {
+            Some(waiter) => waiter.send(reply).is_ok(),
+            None => false,
+        }
+    }
+
+    fn next_id(&self) -> u64 {
+        self.next.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// Sends callback message `call_id` and waits for its reply; an error
+    /// when the route closed first.
+    fn call(&self, call_id: u64, message: &[u8]) -> Result<Vec<u8>, TransportError> {
+        let (tx, rx) = mpsc::channel();
+        lock(&self.pending).insert(call_id, tx);
+        if let Err(e) = lock(&self.writer).send(message) {
+            lock(&self.pending).remove(&call_id);
+            return Err(e);
+        }
+        rx.recv().map_err(|_| TransportError::Closed)
+    }
+
+    /// Wakes every waiting caller with an error (the route closed).
+    pub(super) fn close(&self) {
+        lock(&self.pending).clear();
+    }
+}
+
+struct Registration {
+    process: u64,
+    guest_id: u64,
+    callback: u32,
+}
+
+/// The callbacks guests registered, by the id the vendor library holds.
+#[derive(Default)]
+pub(super) struct Registrations {
+    by_guest: HashMap<(u64, u64, u32), u64>,
+    by_id: HashMap<u64, Registration>,
+    /// The latest registration of each callback type.
+    latest: HashMap<u32, u64>,
+    routes: HashMap<u64, Arc<Route>>,
+    next: u64,
+}
+
+impl Registrations {
+    /// The server's id for guest registration `guest_id` of `process`.
+    pub(super) fn register(&mut self, process: u64, guest_id: u64, callback: u32) -> u64 {
+        let id = *self.by_guest.entry((process, guest_id, callback)).or_insert_with(|| {
+            self.next += 1;
+            self.next
+        });
+        self.by_id.insert(id, Registration { process, guest_id, callback });
+        self.latest.insert(callback, id);
+        id
+    }
+
+    pub(super) fn add_route(&mut self, process: u64, route: Arc<Route>) {
+        if let Some(old) = self.routes.insert(process, route) {
+            old.close();
+        }
+    }
+
+    /// Forgets a process whose route closed, and its registrations.
+    pub(super) fn remove_process(&mut self, process: u64, route: &Arc<Route>) {
+        if self.routes.get(&process).is_some_and(|r| Arc::ptr_eq(r, route)) {
+            self.routes.remove(&process);
+            self.by_guest.retain(|(p, _, _), _| *p != process);
+            self.by_id.retain(|_, r| r.process != process);
+            let live = &self.by_id;
+            self.latest.retain(|_, id| live.contains_key(id));
+        }
+        route.close();
+    }
+
+    pub(super) fn has_route(&self, process: u64) -> bool {
+        self.routes.contains_key(&process)
+    }
+}
+
+pub(super) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// What a callback's size expressions read: the vendor's arguments, which
+/// the spec says how to size (trusted as the vendor's own contract is).
+struct VendorArgs;
+
+impl Host for VendorArgs {
+    fn read(&self, addr: u64, dst: &mut [u8]) -> Result<(), EvalError> {
+        if addr == 0 {
+            return Err(EvalError::Null);
+        }
+        native::read_vendor(addr, dst);
+        Ok(())
+    }
+
+    fn write(&mut self, _addr: u64, _src: &[u8]) -> Result<(), EvalError> {
+        Err(EvalError::Unavailable("writing in a callback's description"))
+    }
+
+    fn metadata(&mut self, _key: u64) -> Result<u64, EvalError> {
+        Err(EvalError::Unavailable("metadata in a callback's description"))
+    }
+
+    fn library(&mut self, _function: LibraryFn, _args: &[V]) -> Result<V, EvalError> {
+        Err(EvalError::Unavailable("library functions in a callback's description"))
+    }
+}
+
+/// The server's part of a callback: what it needs of the shared state.
+pub(super) trait CallbackHost {
+    fn plan(&self) -> &Plan;
+    fn registrations(&self) -> &Mutex<Registrations>;
+    /// The guest's id for a vendor object of handle kind `kind`.
+    fn handle_id(&self, object: u64, kind: u32) -> Result<u64, String>;
+    fn log(&self, message: std::fmt::Arguments<'_>);
+}
+
+/// Runs callback `callback` for the vendor library, which called its
+/// trampoline with raw arguments `args`; returns the raw result (0 when the
+/// guest cannot be reached).
+pub(super) fn run(host: &dyn CallbackHost, callback: u32, args: &[u64]) -> u64 {
+    match forward(host, callback, args) {
+        Ok(raw) => raw,
+        Err(e) => {
+            let name = host.plan().callbacks.get(callback as usize).map_or("?", |c| c.name.as_str());
+            host.log(format_args!("callback {name} not delivered: {e}"));
+            0
+        }
+    }
+}
+
+fn forward(host: &dyn CallbackHost, index: u32, args: &[u64]) -> Result<u64, String> {
+    let plan = host.plan();
+    let callback = plan.callbacks.get(index as usize).ok_or("no such callback in the plan")?;
+    let values: Vec<V> = callback.params.iter().zip(args).map(|(p, raw)| V::from_raw(*raw, &p.ty)).collect();
+    let (route, guest_id) = {
+        let registrations = lock(host.registrations());
+        let id = match userdata_param(callback) {
+            Some(u) => args.get(u).copied().unwrap_or(0),
+            None => registrations.latest.get(&index).copied().unwrap_or(0),
+        };
+        let registration = registrations.by_id.get(&id).ok_or("its registration is gone (the guest process left)")?;
+        if registration.callback != index {
+            return Err(format!("the library called it with the userdata of callback {}", registration.callback));
+        }
+        let route = registrations.routes.get(&registration.process).ok_or("the guest process has no callback route")?;
+        (Arc::clone(route), registration.guest_id)
+    };
+    let mut host_memory = VendorArgs;
+    let mut words = Vec::with_capacity(values.len());
+    let mut buffers = Vec::new();
+    for (i, (p, v)) in callback.params.iter().zip(&values).enumerate() {
+        let env = Env { this: Some((*v, None)), ..Env::new(&values, &[]) };
+        let leaf = select(plan, &p.value, &env, &mut host_memory).map_err(|e| e.to_string())?;
+        let word = match &leaf.kind {
+            Kind::Handle { kind } => host.handle_id(v.as_u64(), *kind)?,
+            Kind::Userdata { .. } => 0,
+            Kind::Buffer { size, .. } => {
+                if v.as_u64() != 0 {
+                    let count = eval(plan, size, &env, &mut host_memory).map_err(|e| e.to_string())?.as_int();
+                    let len = byte_len(count, stride(plan, &leaf.ty), u32::MAX as u64).ok_or("a callback buffer over the limit")?;
+                    let mut bytes = vec![0u8; len as usize];
+                    native::read_vendor(v.as_u64(), &mut bytes);
+                    buffers.push((i, bytes));
+                }
+                0
+            }
+            _ => v.to_raw(&p.ty),
+        };
+        words.push(word);
+    }
+    let call_id = route.next_id();
+    let header = Header { function: index, call_id, ..Header::new(MsgKind::Callback) };
+    let mut w = Writer::new(header, message_scalar_len(callback));
+    w.u64(guest_id);
+    for (i, p) in callback.params.iter().enumerate() {
+        if is_buffer(&p.value) {
+            match buffers.iter().find(|(j, _)| *j == i) {
+                Some((_, bytes)) => _ = w.buffer(bytes),
+                None => _ = w.null(),
+            }
+        } else {
+            w.u64(words[i]);
+        }
+    }
+    let message = w.finish().map_err(|e| e.to_string())?;
+    let reply = route.call(call_id, &message).map_err(|e| e.to_string())?;
+    let message = Message::decode(&reply).map_err(|e| e.to_string())?;
+    message.expect(MsgKind::CallbackReply).map_err(|e| e.to_string())?;
+    let mut scalars = message.scalars();
+    scalars.u64().map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A route whose guest end stays open (leaked) for the test.
+    fn route() -> Arc<Route> {
+        let (a, b) = UnixTransport::pair().unwrap();
+        std::mem::forget(b);
+        Arc::new(Route::new(a))
+    }
+
+    #[test]
+    fn a_registration_is_reused_for_the_same_guest_callback() {
+        let mut r = Registrations::default();
+        let a = r.register(7, 1, 0);
+        assert_eq!(r.register(7, 1, 0), a);
+        assert_ne!(r.register(7, 2, 0), a, "another guest registration");
+        assert_ne!(r.register(8, 1, 0), a, "another process");
+        let latest = r.register(8, 1, 0);
+        assert_eq!(r.latest.get(&0), Some(&latest));
+    }
+
+    #[test]
+    fn a_process_that_leaves_takes_its_registrations_along() {
+        let mut r = Registrations::default();
+        let (mine, theirs) = (route(), route());
+        r.add_route(7, Arc::clone(&mine));
+        r.add_route(8, Arc::clone(&theirs));
+        let gone = r.register(7, 1, 0);
+        let kept = r.register(8, 1, 1);
+        r.remove_process(7, &mine);
+        assert!(!r.by_id.contains_key(&gone));
+        assert!(r.by_id.contains_key(&kept));
+        assert!(!r.has_route(7) && r.has_route(8));
+        assert_eq!(r.latest.get(&0), None, "the latest registration of callback 0 left with its process");
+    }
+
+    #[test]
+    fn a_stale_route_does_not_remove_its_successor() {
+        let mut r = Registrations::default();
+        let (old, new) = (route(), route());
+        r.add_route(7, Arc::clone(&old));
+        r.add_route(7, Arc::clone(&new));
+        r.remove_process(7, &old);
+        assert!(r.has_route(7));
+    }
+
+    #[test]
+    fn waiting_callers_wake_when_the_route_closes() {
+        let route = route();
+        let waiter = {
+            let route = Arc::clone(&route);
+            std::thread::spawn(move || route.call(route.next_id(), b"message"))
+        };
+        while lock(&route.pending).is_empty() {
+            std::thread::yield_now();
+        }
+        route.close();
+        assert!(matches!(waiter.join().unwrap(), Err(TransportError::Closed)));
+    }
+}
