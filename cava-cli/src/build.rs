@@ -34,6 +34,13 @@ pub struct BuildArgs {
     /// Pass --offline to cargo (with --compile).
     #[arg(long, requires = "compile")]
     offline: bool,
+    /// A folder to search for the spec's headers and what they include.
+    #[arg(short = 'I', long = "include", value_name = "DIR")]
+    include: Vec<PathBuf>,
+    /// Do not read the spec's headers: export only the spec's functions
+    /// (by default the header's other functions are exported too, failing).
+    #[arg(long)]
+    no_header: bool,
 }
 
 fn runtime(args: &BuildArgs) -> Result<cava_codegen::Runtime> {
@@ -62,7 +69,15 @@ pub fn build(args: &BuildArgs) -> Result<ExitCode> {
         }
         bail!("`{name}` has errors; nothing was generated");
     }
-    let options = cava_codegen::Options { runtime: runtime(args)? };
+    let missing = if args.no_header {
+        Vec::new()
+    } else {
+        crate::header_functions::missing_functions(&args.spec, &checked.spec, &args.include)?
+    };
+    if !missing.is_empty() {
+        eprintln!("{} functions of the header are not in the spec: the guest exports them, failing", missing.len());
+    }
+    let options = cava_codegen::Options { runtime: runtime(args)?, missing };
     let files = cava_codegen::generate(&checked.spec, &options).map_err(|e| anyhow::anyhow!("cannot generate from `{name}`: {e}"))?;
     let mut written = 0;
     for (path, content) in &files.files {

@@ -11,6 +11,7 @@ use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use lapis_parser::{codes::Code, render};
 
+mod bench;
 mod build;
 
 #[derive(Parser, Debug)]
@@ -36,6 +37,8 @@ enum Command {
     Lsp,
     /// Generate the guest library and API server crates from a spec.
     Build(build::BuildArgs),
+    /// Measure forwarded calls and buffer transfers per transport against native calls and memcpy.
+    Bench(Box<bench::BenchArgs>),
 }
 
 #[derive(Args, Debug)]
@@ -146,6 +149,7 @@ fn main() -> ExitCode {
         Command::Init(args) => init(&args),
         Command::Lsp => lsp(),
         Command::Build(args) => build::build(&args),
+        Command::Bench(args) => bench::bench(&args),
     };
     match result {
         Ok(code) => code,

@@ -90,10 +90,9 @@ fn start_server(binary: &Path, socket: &Path, library: &Path) -> Server {
     Server(child)
 }
 
-/// Sections of the test program the generators serve today (see
-/// tests/testlib/README.md; callbacks, zero-copy and functions missing
-/// from the spec are still to come).
-const SECTIONS: [&str; 9] = ["basic", "handles", "buffers", "strings", "structs", "callbacks", "async", "metadata", "threads"];
+/// Sections of the test program whose output must be the same forwarded
+/// (`unsupported` differs by design: see its own test).
+const SECTIONS: [&str; 10] = ["basic", "handles", "buffers", "strings", "structs", "callbacks", "async", "metadata", "threads", "zerocopy"];
 
 #[test]
 fn the_test_program_prints_the_same_through_the_guest_library_on_both_transports() {
@@ -150,4 +149,28 @@ fn a_guest_without_a_server_fails_calls_with_the_api_error_and_a_clear_message()
     // the library's failure value, not a crash
     assert!(stdout.contains("handles: device_count=0 status=-3"), "{stdout}");
     assert!(stderr.contains("cannot reach the API server"), "{stderr}");
+}
+
+#[test]
+fn unsupported_functions_and_functions_missing_from_the_spec_fail_without_aborting() {
+    let dir = scratch("unsupported");
+    let (native_dir, program) = build_testlib(&dir);
+    let generated = dir.join("generated");
+    build(&root().join("tests/testlib/testlib.lapis"), &generated);
+    let socket = dir.join("server.sock");
+    let _server = start_server(&generated.join("bin/cavatest-server"), &socket, &native_dir.join("libcavatest.so.1"));
+    let out = Command::new(&program)
+        .arg("unsupported")
+        .env("LD_LIBRARY_PATH", generated.join("lib"))
+        .env("CAVA_SERVER", &socket)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    // `unsupported(TL_ERROR_NOT_SUPPORTED)` in the spec; the spec's failure value for the other
+    assert!(stdout.contains("unsupported: debug_printf status=-4"), "{stdout}");
+    assert!(stdout.contains("unsupported: not_in_spec status=-3"), "{stdout}");
+    assert!(stderr.contains("tl_debug_printf is not supported by this spec"), "{stderr}");
+    assert!(stderr.contains("tl_not_in_spec is in the header but not in the spec"), "{stderr}");
 }

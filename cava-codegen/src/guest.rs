@@ -7,9 +7,9 @@ use proc_macro2::TokenStream;
 use quote::quote;
 
 use crate::rust::{self, Names};
-use crate::{GenerateError, Generated};
+use crate::{AbiType, GenerateError, Generated, MissingFunction};
 
-pub fn lib_rs(spec: &Spec, names: &Names, g: &Generated) -> Result<TokenStream, GenerateError> {
+pub fn lib_rs(spec: &Spec, names: &Names, g: &Generated, missing: &[MissingFunction]) -> Result<TokenStream, GenerateError> {
     let mut functions = Vec::new();
     for (id, f) in spec.functions.iter().enumerate() {
         let context = |e: GenerateError| e.context(&f.name);
@@ -53,6 +53,7 @@ pub fn lib_rs(spec: &Spec, names: &Names, g: &Generated) -> Result<TokenStream, 
         });
     }
     let invokers = invokers(spec, names)?;
+    let missing = missing_functions(spec, missing);
     let api = &spec.api.name;
     let who = format!("{api} guest");
     let contract = g.contract;
@@ -86,6 +87,8 @@ pub fn lib_rs(spec: &Spec, names: &Names, g: &Generated) -> Result<TokenStream, 
         }
 
         #(#functions)*
+
+        #(#missing)*
     })
 }
 
@@ -120,4 +123,53 @@ fn invokers(spec: &Spec, names: &Names) -> Result<Vec<TokenStream>, GenerateErro
         }));
     }
     Ok(arms)
+}
+
+/// Exports for the header's functions that the spec leaves out: each logs
+/// once and returns the API's failure value (or 0, or NULL).
+fn missing_functions(spec: &Spec, missing: &[MissingFunction]) -> Vec<TokenStream> {
+    let abi = |t: AbiType| match t {
+        AbiType::Void => quote!(()),
+        AbiType::Int { size: 1, signed: true } => quote!(i8),
+        AbiType::Int { size: 1, .. } => quote!(u8),
+        AbiType::Int { size: 2, signed: true } => quote!(i16),
+        AbiType::Int { size: 2, .. } => quote!(u16),
+        AbiType::Int { size: 4, signed: true } => quote!(i32),
+        AbiType::Int { size: 4, .. } => quote!(u32),
+        AbiType::Int { signed: true, .. } => quote!(i64),
+        AbiType::Int { .. } => quote!(u64),
+        AbiType::Float { size: 4 } => quote!(f32),
+        AbiType::Float { .. } => quote!(f64),
+        AbiType::Pointer => quote!(*mut ::core::ffi::c_void),
+    };
+    let defined: std::collections::HashSet<&str> = spec.functions.iter().map(|f| f.name.as_str()).collect();
+    missing
+        .iter()
+        .filter(|m| !defined.contains(m.name.as_str()))
+        .map(|m| {
+            let name = rust::ident(&m.name);
+            let fname = &m.name;
+            let params = m.params.iter().enumerate().map(|(i, t)| {
+                let p = quote::format_ident!("_p{}", i);
+                let t = abi(*t);
+                quote!(#p: #t)
+            });
+            let returns_error = m.returns_error;
+            let call = quote!(__cava::guest::missing(&LIBRARY, #fname, #returns_error));
+            let (ret, body) = match m.ret {
+                AbiType::Void => (quote!(), quote!({ #call; })),
+                AbiType::Pointer => (quote!(-> *mut ::core::ffi::c_void), quote!({ #call; ::core::ptr::null_mut() })),
+                t => {
+                    let t = abi(t);
+                    (quote!(-> #t), quote!({ #call as #t }))
+                }
+            };
+            let doc = format!(" `{fname}`: in the API's header, not in the spec; fails without reaching the server.");
+            quote! {
+                #[doc = #doc]
+                #[no_mangle]
+                pub unsafe extern "C" fn #name(#(#params),*) #ret #body
+            }
+        })
+        .collect()
 }

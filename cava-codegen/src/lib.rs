@@ -47,6 +47,30 @@ pub enum Runtime {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Options {
     pub runtime: Runtime,
+    /// Functions the API's headers declare that the spec leaves out: the
+    /// guest exports them too, failing without forwarding (a program that
+    /// links against them still loads).
+    pub missing: Vec<MissingFunction>,
+}
+
+/// A function of the header the spec does not describe, as far as its C
+/// ABI goes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MissingFunction {
+    pub name: String,
+    pub params: Vec<AbiType>,
+    pub ret: AbiType,
+    /// Its result is the API's error type: it returns the spec's `failure`.
+    pub returns_error: bool,
+}
+
+/// A C type reduced to how it is passed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AbiType {
+    Void,
+    Int { size: u8, signed: bool },
+    Float { size: u8 },
+    Pointer,
 }
 
 /// Why generation failed: the spec uses something the generators cannot
@@ -104,7 +128,7 @@ pub fn generate(spec: &Spec, options: &Options) -> Result<Files, GenerateError> 
     files.files.push(("plan.json".into(), plan + "\n"));
     files.files.push(("guest/Cargo.toml".into(), manifest::guest(&prefix, &library_name(&spec.api.soname), &options.runtime)));
     files.files.push(("guest/build.rs".into(), manifest::guest_build_rs(&spec.api.soname)));
-    files.files.push(("guest/src/lib.rs".into(), format(guest::lib_rs(spec, &names, &g)?)?));
+    files.files.push(("guest/src/lib.rs".into(), format(guest::lib_rs(spec, &names, &g, &options.missing)?)?));
     files.files.push(("guest/src/types.rs".into(), types.clone()));
     files.files.push(("server/Cargo.toml".into(), manifest::server(&prefix, &options.runtime)));
     files.files.push(("server/src/main.rs".into(), format(server::main_rs(spec, &names, &g)?)?));

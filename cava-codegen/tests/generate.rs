@@ -20,7 +20,7 @@ fn specs() -> Vec<PathBuf> {
 }
 
 fn options() -> cava_codegen::Options {
-    cava_codegen::Options { runtime: cava_codegen::Runtime::Version("0.1.0".into()) }
+    cava_codegen::Options { runtime: cava_codegen::Runtime::Version("0.1.0".into()), missing: Vec::new() }
 }
 
 #[test]
@@ -74,4 +74,36 @@ fn struct_layouts_follow_the_c_rules() {
     let outer = record("outer");
     assert_eq!(outer.fields.iter().map(|f| f.offset).collect::<Vec<_>>(), vec![0, 8, 40]);
     assert_eq!(outer.size, 48);
+}
+
+#[test]
+fn header_functions_missing_from_the_spec_are_exported_failing() {
+    use cava_codegen::{AbiType, MissingFunction};
+    let source = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/testlib/testlib.lapis")).unwrap();
+    let (_, checked) = lapis_parser::check_source(&source);
+    let int = AbiType::Int { size: 4, signed: true };
+    let with_missing = cava_codegen::Options {
+        missing: vec![
+            MissingFunction { name: "tl_not_in_spec".into(), params: vec![int], ret: int, returns_error: true },
+            MissingFunction {
+                name: "tl_new_ptr".into(),
+                params: vec![AbiType::Pointer, AbiType::Float { size: 8 }],
+                ret: AbiType::Pointer,
+                returns_error: false,
+            },
+            // described by the spec: exported once, forwarded
+            MissingFunction { name: "tl_mem_release".into(), params: vec![AbiType::Pointer], ret: int, returns_error: true },
+        ],
+        ..options()
+    };
+    let files = cava_codegen::generate(&checked.spec, &with_missing).unwrap();
+    let guest = files.get("guest/src/lib.rs").unwrap();
+    let start = guest.find("/// `tl_not_in_spec`").expect("tl_not_in_spec is exported");
+    insta::assert_snapshot!("missing_functions", &guest[start..]);
+    assert_eq!(guest.matches("fn tl_mem_release(").count(), 1);
+    assert_eq!(
+        files.get("plan.json"),
+        cava_codegen::generate(&checked.spec, &options()).unwrap().get("plan.json"),
+        "the plan is the spec's alone"
+    );
 }

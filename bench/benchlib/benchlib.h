@@ -1,0 +1,44 @@
+/*
+ * benchlib.h: the C API of `cavabench`, the library `cava bench` measures
+ * API remoting with. Each function does as little as its benchmark needs,
+ * so a forwarded call costs what the remoting adds and nothing else.
+ */
+#ifndef CAVABENCH_BENCHLIB_H
+#define CAVABENCH_BENCHLIB_H
+
+#include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef int bl_status;
+
+enum bl_status_code {
+    BL_SUCCESS = 0,
+    BL_ERROR_INVALID_VALUE = -1, /* a size past the reserved buffer */
+    BL_ERROR_UNKNOWN = -2,
+    BL_ERROR_OUT_OF_MEMORY = -3
+};
+
+/* Does nothing: the null call. */
+void bl_null(void);
+
+/* Returns a + b + c + d, truncated to int: a call with a few scalars. */
+int bl_scalars(int a, long long b, double c, unsigned int d);
+
+/* Allocates the library's buffer of `capacity` bytes and writes every page,
+ * so that later copies never fault pages in. Frees an earlier buffer. */
+bl_status bl_reserve(size_t capacity);
+
+/* Copies `n` bytes from `src` into the library's buffer (an in buffer). */
+bl_status bl_write(const void *src, size_t n);
+
+/* Copies `n` bytes of the library's buffer into `dst` (an out buffer). */
+bl_status bl_read(void *dst, size_t n);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
