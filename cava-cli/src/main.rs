@@ -13,6 +13,7 @@ use lapis_parser::{codes::Code, render};
 
 mod bench;
 mod build;
+mod header_functions;
 
 #[derive(Parser, Debug)]
 #[command(name = "cava", version, about = "Generate API remoting from LAPIS specs", propagate_version = true)]
