@@ -69,11 +69,8 @@ pub fn build(args: &BuildArgs) -> Result<ExitCode> {
         }
         bail!("`{name}` has errors; nothing was generated");
     }
-    let missing = if args.no_header {
-        Vec::new()
-    } else {
-        crate::header_functions::missing_functions(&args.spec, &checked.spec, &args.include)?
-    };
+    let missing =
+        if args.no_header { Vec::new() } else { crate::header_functions::missing_functions(&args.spec, &checked.spec, &args.include)? };
     if !missing.is_empty() {
         eprintln!("{} functions of the header are not in the spec: the guest exports them, failing", missing.len());
     }
