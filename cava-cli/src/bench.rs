@@ -142,6 +142,7 @@ pub fn bench(args: &BenchArgs) -> Result<ExitCode> {
     let meta = json!({
         "date_unix": std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs()),
         "seconds": started.elapsed().as_secs_f64(),
+        "commit": commit(&root),
         "profile": if args.debug { "debug" } else { "release" },
         "quick": args.quick,
         "cpus": std::thread::available_parallelism().map_or(0, |n| n.get()),
@@ -451,7 +452,8 @@ impl Report {
         let e = &self.effort;
         let _ = writeln!(
             out,
-            "cava bench ({} build, {} CPUs, load average {} before, {} after, {:.1} s)\n",
+            "cava bench (commit {}, {} build, {} CPUs, load average {} before, {} after, {:.1} s)\n",
+            meta["commit"].as_str().unwrap_or("?"),
             meta["profile"].as_str().unwrap_or("?"),
             meta["cpus"],
             meta["loadavg_before"].as_str().unwrap_or("?"),
@@ -530,6 +532,16 @@ fn human_size(n: u64) -> String {
     }
 }
 
+/// The checkout's commit, with `+` when it has uncommitted changes.
+fn commit(root: &Path) -> Option<String> {
+    let git = |args: &[&str]| {
+        Command::new("git").arg("-C").arg(root).args(args).stderr(Stdio::null()).output().ok().filter(|o| o.status.success())
+    };
+    let head = String::from_utf8(git(&["rev-parse", "--short=10", "HEAD"])?.stdout).ok()?.trim().to_string();
+    let dirty = git(&["status", "--porcelain", "--untracked-files=no"]).is_some_and(|o| !o.stdout.is_empty());
+    Some(if dirty { format!("{head}+") } else { head })
+}
+
 fn loadavg() -> String {
     std::fs::read_to_string("/proc/loadavg")
         .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
@@ -549,6 +561,32 @@ mod tests {
         assert!(parse_size("0").is_err());
         assert!(parse_size("4X").is_err());
         assert!(parse_size("K").is_err());
+    }
+
+    #[test]
+    fn the_table_has_a_row_per_function_and_path_and_a_cell_per_size_and_path() {
+        let run = |scale: u64| {
+            let mut run = Run::default();
+            for name in ["timer", "bl_null", "bl_scalars"] {
+                run.latency.insert(name.into(), (1..=100).map(|n| n * scale).collect());
+            }
+            run.copies.insert(4096, [vec![100, 120], vec![100 * scale, 110 * scale], vec![200 * scale; 2]]);
+            run
+        };
+        let runs = [("native", run(1)), ("unix", run(50)), ("shm", run(10))];
+        let report = Report::new(&runs, &QUICK, &[4096]);
+        let meta =
+            json!({ "commit": "abc", "profile": "release", "cpus": 2, "loadavg_before": "0.1", "loadavg_after": "0.2", "seconds": 1.0 });
+        let text = report.text(&meta);
+        assert!(text.contains("bl_null      native      0.050"), "{text}");
+        assert!(text.contains("             shm         0.500"), "{text}");
+        // 4096 bytes in 105 ns: 39.0 GB/s; memcpy 110 ns: 37.2 GB/s
+        assert!(text.contains("4 KiB        37.2           39.0 (×1.05)"), "{text}");
+        // unix in: 5,250 ns, 0.02 of native and of memcpy
+        assert!(text.contains("0.78 (0.02, 0.02)"), "{text}");
+        let json = report.json(meta);
+        assert_eq!(json["latency"].as_array().unwrap().len(), 9);
+        assert_eq!(json["throughput"].as_array().unwrap().len(), 6);
     }
 
     #[test]
