@@ -58,3 +58,37 @@ pub fn invoke(invoker: Invoke, callback: u32, function: usize, args: &[u64]) -> 
     // parameter. Calling it is what the vendor library would do.
     unsafe { invoker(callback, function, args) }
 }
+
+/// Copies `len` application bytes at `addr` into the zero-copy region at
+/// `region` (a pointer the transport checked for `len` bytes).
+pub fn copy_to_region(addr: u64, region: std::ptr::NonNull<u8>, len: usize) -> Result<(), EvalError> {
+    if len == 0 {
+        return Ok(());
+    }
+    if addr == 0 {
+        return Err(EvalError::Null);
+    }
+    // SAFETY: the source is the application's buffer for this call (see the
+    // module comment); the destination is `len` bytes of the shared mapping,
+    // which `SharedRegion::region_ptr` checked. The server only reads the
+    // block after the message naming it arrives, and no Rust reference to
+    // the mapping exists, so a racing peer cannot cause undefined behaviour
+    // here, only wrong bytes in its own call.
+    unsafe { std::ptr::copy_nonoverlapping(addr as usize as *const u8, region.as_ptr(), len) };
+    Ok(())
+}
+
+/// Copies `len` bytes of the zero-copy region at `region` into the
+/// application's out buffer at `addr`.
+pub fn copy_from_region(region: std::ptr::NonNull<u8>, addr: u64, len: usize) -> Result<(), EvalError> {
+    if len == 0 {
+        return Ok(());
+    }
+    if addr == 0 {
+        return Err(EvalError::Null);
+    }
+    // SAFETY: as for `copy_to_region`, the other way round: the destination
+    // is the application's out buffer of this call.
+    unsafe { std::ptr::copy_nonoverlapping(region.as_ptr(), addr as usize as *mut u8, len) };
+    Ok(())
+}

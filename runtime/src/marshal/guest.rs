@@ -22,7 +22,7 @@ use super::guest_callbacks::{process, Callbacks, RouteInfo};
 use super::log;
 use super::walk::{byte_len, needs_walk, pointee, stride};
 use crate::plan::{call_slots, reply_slot, CallMode, Kind, Leaf, LibraryFn, Lifetime, Plan, SlotShape, Ty, Value};
-use crate::transport::shm::ShmTransport;
+use crate::transport::shm::{RegionBlock, ShmTransport};
 use crate::transport::unix::UnixTransport;
 use crate::transport::{Transport, TransportError};
 use crate::wire::ErrorCode;
@@ -126,6 +126,9 @@ enum CallError {
 /// One thread's channel to the API server.
 struct Channel {
     transport: Box<dyn Transport>,
+    /// Region blocks of asynchronous calls the server may not have run yet:
+    /// freed when the next synchronous reply arrives (calls run in order).
+    in_flight: Vec<RegionBlock>,
     next_call: u64,
     thread: u64,
     pid: u32,
@@ -181,7 +184,7 @@ fn connect(library: &GuestLibrary) -> Result<Channel, CallError> {
     };
     let mut buf = Vec::new();
     shake_hands(library, transport.as_mut(), &mut buf)?;
-    Ok(Channel { transport, next_call: 1, thread: thread_number(), pid: pid(), buf })
+    Ok(Channel { transport, in_flight: Vec::new(), next_call: 1, thread: thread_number(), pid: pid(), buf })
 }
 
 /// Opens the process's callback route (see [`super::guest_callbacks`]).
@@ -272,12 +275,24 @@ impl Host for GuestHost<'_> {
 struct OutDest {
     addr: u64,
     len: u64,
+    /// The zero-copy region block the server wrote it into, by offset.
+    shared: Option<u64>,
 }
 
+/// Buffers this large go through the shared-memory transport's zero-copy
+/// region instead of inline: the guest copies them once, straight between
+/// the application and the region, and the vendor library reads or writes
+/// them in place on the server.
+pub const SHARED_MIN: u64 = 64 << 10;
+
 /// Builds one call message.
-struct Encoder<'s> {
+struct Encoder<'s, 't> {
     plan: &'s Plan,
     writer: Writer,
+    transport: &'t mut dyn Transport,
+    /// Region blocks this call uses, freed once the server is done with it.
+    blocks: Vec<RegionBlock>,
+    is_async: bool,
     outs: Vec<OutDest>,
     /// Pointers inside out buffers, restored after the reply overwrote them.
     restore: Vec<(u64, u64)>,
@@ -287,7 +302,7 @@ struct Encoder<'s> {
     max: u64,
 }
 
-impl Encoder<'_> {
+impl Encoder<'_, '_> {
     fn top(&mut self, env: &Env<'_>, shape: SlotShape, ty: &Ty, value: &Value, v: V) -> Result<(), CallError> {
         let raw = v.to_raw(ty);
         match shape {
@@ -349,8 +364,14 @@ impl Encoder<'_> {
         if leaf.deallocate {
             self.released.push(ptr);
         }
+        let plain = leaf.lifetime == Lifetime::Call && !leaf.deallocate && !leaf.no_copy && !needs_walk(element);
+        if plain && len >= SHARED_MIN && !(leaf.output && self.is_async) {
+            if let Some(descriptor) = self.shared(ptr, len, leaf.input, leaf.output)? {
+                return Ok(descriptor);
+            }
+        }
         if leaf.output && !leaf.no_copy {
-            self.outs.push(OutDest { addr: ptr, len });
+            self.outs.push(OutDest { addr: ptr, len, shared: None });
         }
         if !leaf.input || leaf.no_copy {
             return Ok(encode_descriptor(&BufferRef::Out { len }, 0, key));
@@ -368,6 +389,23 @@ impl Encoder<'_> {
         }
         let offset = self.writer.data(&bytes);
         Ok(inline_descriptor(offset, len, key))
+    }
+
+    /// Puts a buffer in a block of the zero-copy region; `None` when the
+    /// transport has none or it is full.
+    fn shared(&mut self, ptr: u64, len: u64, input: bool, output: bool) -> Result<Option<[u8; 32]>, CallError> {
+        let Some(block) = self.transport.alloc_shared(len) else { return Ok(None) };
+        let offset = block.offset();
+        self.blocks.push(block);
+        let region = self.transport.region().ok_or(CallError::Other("a region block without a region".into()))?;
+        let at = region.region_ptr(offset, len)?;
+        if input {
+            app_memory::copy_to_region(ptr, at, len as usize)?;
+        }
+        if output {
+            self.outs.push(OutDest { addr: ptr, len, shared: Some(offset) });
+        }
+        Ok(Some(encode_descriptor(&BufferRef::Shared { offset, len }, 0, 0)))
     }
 
     /// Rewrites the pointers of one element (at `addr` in the application,
@@ -548,29 +586,37 @@ fn exchange(
     let mut encoder = Encoder {
         plan,
         writer: Writer::reuse(std::mem::take(&mut channel.buf), header, state.scalar_len[function as usize]),
+        transport: channel.transport.as_mut(),
+        blocks: Vec::new(),
+        is_async,
         outs: Vec::new(),
         restore: Vec::new(),
         released: Vec::new(),
         host,
         max,
     };
-    let shapes = &state.slots[function as usize];
-    let env = Env::new(params, contextual);
-    for (i, (p, v)) in f.params.iter().zip(sent).enumerate() {
-        encoder.top(&env, shapes[i], &p.ty, &p.value, *v)?;
-    }
-    for (i, (c, v)) in f.contextual.iter().zip(contextual).enumerate() {
-        encoder.top(&env, shapes[f.params.len() + i], &c.ty, &c.value, *v)?;
-    }
-    let Encoder { writer, outs, restore, released, mut host, .. } = encoder;
-    let message = writer.finish()?;
+    let encoded = encode(&mut encoder, state, f, function, sent, contextual, params);
+    let Encoder { writer, outs, restore, released, mut host, blocks, .. } = encoder;
+    let message = match encoded.and_then(|()| Ok(writer.finish()?)) {
+        Ok(message) => message,
+        Err(e) => {
+            free_blocks(channel.transport.as_mut(), blocks);
+            return Err(e);
+        }
+    };
     channel.transport.send(&message)?;
     channel.buf = message;
     if let CallMode::Async { success } = f.mode {
+        channel.in_flight.extend(blocks);
         run_actions(state, f, params, contextual, &mut host)?;
         return Ok(V::Int(success).to_raw(&f.ret));
     }
     channel.transport.recv(&mut channel.buf, None)?;
+    // every earlier call has run: their blocks and this call's are free again
+    let done: Vec<RegionBlock> = channel.in_flight.drain(..).chain(blocks).collect();
+    let shared_outs: Vec<(u64, u64, u64)> = outs.iter().filter_map(|o| o.shared.map(|at| (o.addr, o.len, at))).collect();
+    let copied = copy_shared_outs(channel.transport.as_ref(), &shared_outs);
+    free_blocks(channel.transport.as_mut(), done);
     let message = Message::decode(&channel.buf)?;
     if message.kind() == MsgKind::Error {
         let reply = ErrorReply::decode(&message)?;
@@ -580,6 +626,7 @@ fn exchange(
     if message.header().call_id != call_id {
         return Err(CallError::Other(format!("reply to call {} while waiting for call {call_id}", message.header().call_id)));
     }
+    copied?;
     let mut scalars = message.scalars();
     let ret = match state.ret[function as usize] {
         SlotShape::Void => 0,
@@ -608,6 +655,7 @@ fn exchange(
     for out in &outs {
         match scalars.buffer()? {
             BufferRef::Null => {}
+            _ if out.shared.is_some() => return Err(CallError::Other("a zero-copy out buffer came back inline".into())),
             BufferRef::Inline(bytes) if bytes.len() as u64 <= out.len => app_memory::write(out.addr, bytes)?,
             other => return Err(CallError::Other(format!("an out buffer of {} bytes came back as {}", out.len, other.name()))),
         }
@@ -624,6 +672,47 @@ fn exchange(
     }
     run_actions(state, f, params, contextual, &mut host)?;
     Ok(ret)
+}
+
+/// Writes the call's arguments into the message.
+fn encode(
+    encoder: &mut Encoder<'_, '_>,
+    state: &State,
+    f: &crate::plan::Function,
+    function: u32,
+    sent: &[V],
+    contextual: &[V],
+    params: &[V],
+) -> Result<(), CallError> {
+    let shapes = &state.slots[function as usize];
+    let env = Env::new(params, contextual);
+    for (i, (p, v)) in f.params.iter().zip(sent).enumerate() {
+        encoder.top(&env, shapes[i], &p.ty, &p.value, *v)?;
+    }
+    for (i, (c, v)) in f.contextual.iter().zip(contextual).enumerate() {
+        encoder.top(&env, shapes[f.params.len() + i], &c.ty, &c.value, *v)?;
+    }
+    Ok(())
+}
+
+/// Copies out buffers the server wrote into the zero-copy region to their
+/// places in the application: `(address, length, region offset)`.
+fn copy_shared_outs(transport: &dyn Transport, outs: &[(u64, u64, u64)]) -> Result<(), CallError> {
+    if outs.is_empty() {
+        return Ok(());
+    }
+    let region = transport.region().ok_or(CallError::Other("zero-copy out buffers without a region".into()))?;
+    for &(addr, len, at) in outs {
+        app_memory::copy_from_region(region.region_ptr(at, len)?, addr, len as usize)?;
+    }
+    Ok(())
+}
+
+fn free_blocks(transport: &mut dyn Transport, blocks: Vec<RegionBlock>) {
+    for block in blocks {
+        // a block the transport does not know is a bug, but never worth a failed call
+        let _ = transport.free_shared(block);
+    }
 }
 
 fn run_actions(

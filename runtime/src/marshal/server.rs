@@ -26,7 +26,7 @@ use crate::handles::{HandleError, HandleTable};
 use crate::plan::{call_slots, reply_slot, CallMode, Function, Kind, Leaf, LibraryFn, Lifetime, Plan, SlotShape, Ty, Value};
 use crate::transport::shm::{ShmConfig, ShmTransport};
 use crate::transport::unix::UnixTransport;
-use crate::transport::{Transport, TransportError};
+use crate::transport::{SharedRegion, Transport, TransportError};
 use crate::wire::{
     check_contract, BufferRef, ErrorCode, ErrorReply, Header, Hello, Kind as MsgKind, Layout, Message, Slot, Welcome, Writer,
 };
@@ -336,7 +336,7 @@ fn serve_calls(shared: &Shared, transport: &mut dyn Transport) -> Result<(), Tra
         match message.kind() {
             MsgKind::Call => {
                 let header = *message.header();
-                match handle_call(shared, &mut channel, &message, transport.max_message() as u64) {
+                match handle_call(shared, &mut channel, &message, transport.max_message() as u64, transport.region()) {
                     Ok(Some(reply)) => transport.send(&reply)?,
                     Ok(None) => {}
                     Err((code, text)) => {
@@ -384,6 +384,8 @@ fn handle_error(e: HandleError) -> Refusal {
 enum Place {
     Shadow(usize),
     Retained(u64),
+    /// In the zero-copy region, where the guest reads it itself.
+    Shared,
 }
 
 struct OutEntry<'p> {
@@ -400,6 +402,8 @@ struct OutEntry<'p> {
 struct Frame<'a> {
     shared: &'a Shared,
     message: Message<'a>,
+    /// The channel's zero-copy region, if its transport has one.
+    region: Option<&'a dyn SharedRegion>,
     shadows: Vec<Box<[u8]>>,
     /// Sizing a buffer the vendor library returned: its memory may be read.
     vendor_reads: bool,
@@ -436,6 +440,14 @@ impl Host for Frame<'_> {
             if let Some(off) = find(m.as_ptr(), m.len(), addr, n) {
                 dst.copy_from_slice(&m[off..off + n]);
                 return Ok(());
+            }
+        }
+        if let Some(region) = self.region {
+            // a shared buffer's bytes, read through the transport's checks
+            if let Ok(base) = region.region_ptr(0, region.region_len()) {
+                if let Some(off) = find(base.as_ptr(), region.region_len() as usize, addr, n) {
+                    return region.read_region(off as u64, dst).map_err(|_| EvalError::OutOfBounds { addr, len: n as u64 });
+                }
             }
         }
         if addr == 0 {
@@ -585,7 +597,17 @@ impl<'a, 'p> Decoder<'a, 'p> {
                     }
                 }
             }
-            BufferRef::Shared { .. } => return Err(malformed("zero-copy buffers are not served yet")),
+            BufferRef::Shared { offset, len } => {
+                let region = self.frame.region.ok_or_else(|| malformed("a shared buffer on a channel without a zero-copy region"))?;
+                if len != expected {
+                    return Err(malformed(format!("a shared buffer of {len} bytes where the spec gives {expected}")));
+                }
+                if keep || leaf.deallocate || leaf.no_copy || needs_walk(element) {
+                    return Err(malformed("a shared buffer where the server must keep or translate the bytes"));
+                }
+                // the vendor reads and writes the region in place
+                (Place::Shared, region.region_ptr(offset, len).map_err(malformed)?.as_ptr() as u64)
+            }
             other => {
                 return Err(malformed(format!(
                     "{} where the spec expects {}",
@@ -699,7 +721,13 @@ impl<'a, 'p> Decoder<'a, 'p> {
     }
 }
 
-fn handle_call(shared: &Shared, channel: &mut ChannelState, message: &Message<'_>, max: u64) -> Result<Option<Vec<u8>>, Refusal> {
+fn handle_call<'a>(
+    shared: &'a Shared,
+    channel: &mut ChannelState,
+    message: &Message<'a>,
+    max: u64,
+    region: Option<&'a dyn SharedRegion>,
+) -> Result<Option<Vec<u8>>, Refusal> {
     let plan = &shared.plan;
     let header = *message.header();
     let id = header.function;
@@ -713,7 +741,7 @@ fn handle_call(shared: &Shared, channel: &mut ChannelState, message: &Message<'_
     let n = f.params.len();
     let mut decoder = Decoder {
         plan,
-        frame: Frame { shared, message: *message, shadows: Vec::new(), vendor_reads: false },
+        frame: Frame { shared, message: *message, region, shadows: Vec::new(), vendor_reads: false },
         outs: Vec::new(),
         release: Vec::new(),
         max,
@@ -859,6 +887,10 @@ fn handle_call(shared: &Shared, channel: &mut ChannelState, message: &Message<'_
     let mut out_bytes: Vec<Option<Vec<u8>>> = Vec::with_capacity(decoder.outs.len());
     for out in &decoder.outs {
         let mut bytes = match out.place {
+            Place::Shared => {
+                out_bytes.push(None);
+                continue;
+            }
             Place::Shadow(index) => decoder.frame.shadows.get(index).map(|s| s.to_vec()).unwrap_or_default(),
             Place::Retained(key) => {
                 lock(&shared.retained).get(&key).map(|r| r.bytes[..(out.len as usize).min(r.bytes.len())].to_vec()).unwrap_or_default()

@@ -48,6 +48,19 @@ pub trait Transport {
     fn region(&self) -> Option<&dyn SharedRegion> {
         None
     }
+
+    /// Guest side: a block of the zero-copy region for a large transfer;
+    /// `None` when the transport has no region or it is full (the buffer
+    /// then travels inline).
+    fn alloc_shared(&mut self, _len: u64) -> Option<shm::RegionBlock> {
+        None
+    }
+
+    /// Returns a block from [`Transport::alloc_shared`] once the server is
+    /// done with it.
+    fn free_shared(&mut self, _block: shm::RegionBlock) -> Result<(), TransportError> {
+        Err(TransportError::ForeignBlock)
+    }
 }
 
 /// A region of memory both ends see, addressed by offset. Every method

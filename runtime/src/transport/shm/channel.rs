@@ -276,6 +276,14 @@ impl Transport for ShmTransport {
     fn region(&self) -> Option<&dyn SharedRegion> {
         Some(self)
     }
+
+    fn alloc_shared(&mut self, len: u64) -> Option<RegionBlock> {
+        self.alloc(len)
+    }
+
+    fn free_shared(&mut self, block: RegionBlock) -> Result<(), TransportError> {
+        self.free(block)
+    }
 }
 
 impl Drop for ShmTransport {
