@@ -144,7 +144,10 @@ fn header_errors() {
     assert_eq!(decode_err(&ok[..47]), WireError::Truncated { what: "header", needed: 48, available: 47 });
     assert_eq!(decode_err(&[]), WireError::Truncated { what: "header", needed: 48, available: 0 });
     assert_eq!(decode_err(&with(ok.clone(), 0, b"AVAC")), WireError::BadMagic { found: *b"AVAC" });
-    assert_eq!(decode_err(&with(ok.clone(), 4, &(VERSION + 1).to_le_bytes())), WireError::UnsupportedVersion { found: VERSION + 1, supported: VERSION });
+    assert_eq!(
+        decode_err(&with(ok.clone(), 4, &(VERSION + 1).to_le_bytes())),
+        WireError::UnsupportedVersion { found: VERSION + 1, supported: VERSION }
+    );
     assert_eq!(decode_err(&with(ok.clone(), 6, &[0])), WireError::UnknownKind(0));
     assert_eq!(decode_err(&with(ok.clone(), 6, &[200])), WireError::UnknownKind(200));
     assert_eq!(decode_err(&with(ok.clone(), 7, &[1])), WireError::ReservedNotZero { offset: 7 });
