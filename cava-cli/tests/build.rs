@@ -4,35 +4,12 @@
 //! server, which runs the real library) as linked against the real library,
 //! on both transports.
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+mod common;
 
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..").canonicalize().unwrap()
-}
+use std::path::Path;
+use std::process::Command;
 
-fn scratch(name: &str) -> PathBuf {
-    let dir = root().join("target").join("cava-build-tests").join(name);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-/// Generates and compiles `spec` into `out`, sharing one target folder
-/// between tests so the runtime is compiled once.
-fn build(spec: &Path, out: &Path) {
-    let status = Command::new(env!("CARGO_BIN_EXE_cava"))
-        .arg("build")
-        .arg(spec)
-        .arg("-o")
-        .arg(out)
-        .args(["--compile", "--offline", "--lockfile"])
-        .arg(root().join("Cargo.lock"))
-        .env("CARGO_TARGET_DIR", root().join("target").join("cava-build-tests").join("target"))
-        .status()
-        .unwrap();
-    assert!(status.success(), "cava build {} failed", spec.display());
-}
+use common::{build, build_testlib, root, scratch, start_server};
 
 #[test]
 fn every_spec_compiles() {
@@ -40,54 +17,6 @@ fn every_spec_compiles() {
         let name = Path::new(spec).file_stem().unwrap().to_string_lossy().to_string();
         build(&root().join(spec), &scratch(&name));
     }
-}
-
-/// The real library and the test program, built with the C compiler.
-fn build_testlib(dir: &Path) -> (PathBuf, PathBuf) {
-    let src = root().join("tests/testlib");
-    let native = dir.join("native");
-    std::fs::create_dir_all(&native).unwrap();
-    let cc = std::env::var("CC").unwrap_or_else(|_| "cc".into());
-    let run = |args: &[&str]| {
-        let status = Command::new(&cc).args(args).current_dir(&native).status().unwrap();
-        assert!(status.success(), "{cc} {args:?}");
-    };
-    let lib_c = src.join("testlib.c");
-    let program_c = src.join("program.c");
-    run(&[
-        "-std=c99",
-        "-O1",
-        "-shared",
-        "-fPIC",
-        "-Wl,-soname,libcavatest.so.1",
-        "-o",
-        "libcavatest.so.1",
-        lib_c.to_str().unwrap(),
-        "-lpthread",
-    ]);
-    // no rpath: the loader finds the library through LD_LIBRARY_PATH, as users run it
-    run(&["-std=c99", "-O1", "-o", "program", program_c.to_str().unwrap(), "-L.", "-l:libcavatest.so.1", "-lpthread"]);
-    (native.clone(), native.join("program"))
-}
-
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn start_server(binary: &Path, socket: &Path, library: &Path) -> Server {
-    let _ = std::fs::remove_file(socket);
-    let child = Command::new(binary).arg("--socket").arg(socket).arg("--library").arg(library).stderr(Stdio::null()).spawn().unwrap();
-    let start = Instant::now();
-    while !socket.exists() {
-        assert!(start.elapsed() < Duration::from_secs(20), "the API server did not start");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    Server(child)
 }
 
 /// Sections of the test program whose output must be the same forwarded

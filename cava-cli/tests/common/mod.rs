@@ -1,0 +1,82 @@
+//! What the end-to-end tests of `cava build` share: building specs and the
+//! C test library, and running API servers.
+
+#![allow(dead_code)] // each test file uses its own part
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..").canonicalize().unwrap()
+}
+
+pub fn scratch(name: &str) -> PathBuf {
+    let dir = root().join("target").join("cava-build-tests").join(name);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Generates and compiles `spec` into `out`, sharing one target folder
+/// between tests so the runtime is compiled once.
+pub fn build(spec: &Path, out: &Path) {
+    let status = Command::new(env!("CARGO_BIN_EXE_cava"))
+        .arg("build")
+        .arg(spec)
+        .arg("-o")
+        .arg(out)
+        .args(["--compile", "--offline", "--lockfile"])
+        .arg(root().join("Cargo.lock"))
+        .env("CARGO_TARGET_DIR", root().join("target").join("cava-build-tests").join("target"))
+        .status()
+        .unwrap();
+    assert!(status.success(), "cava build {} failed", spec.display());
+}
+
+/// The real library and the test program, built with the C compiler.
+pub fn build_testlib(dir: &Path) -> (PathBuf, PathBuf) {
+    let src = root().join("tests/testlib");
+    let native = dir.join("native");
+    std::fs::create_dir_all(&native).unwrap();
+    let cc = std::env::var("CC").unwrap_or_else(|_| "cc".into());
+    let run = |args: &[&str]| {
+        let status = Command::new(&cc).args(args).current_dir(&native).status().unwrap();
+        assert!(status.success(), "{cc} {args:?}");
+    };
+    let lib_c = src.join("testlib.c");
+    let program_c = src.join("program.c");
+    run(&[
+        "-std=c99",
+        "-O1",
+        "-shared",
+        "-fPIC",
+        "-Wl,-soname,libcavatest.so.1",
+        "-o",
+        "libcavatest.so.1",
+        lib_c.to_str().unwrap(),
+        "-lpthread",
+    ]);
+    // no rpath: the loader finds the library through LD_LIBRARY_PATH, as users run it
+    run(&["-std=c99", "-O1", "-o", "program", program_c.to_str().unwrap(), "-L.", "-l:libcavatest.so.1", "-lpthread"]);
+    (native.clone(), native.join("program"))
+}
+
+pub struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+pub fn start_server(binary: &Path, socket: &Path, library: &Path) -> Server {
+    let _ = std::fs::remove_file(socket);
+    let child = Command::new(binary).arg("--socket").arg(socket).arg("--library").arg(library).stderr(Stdio::null()).spawn().unwrap();
+    let start = Instant::now();
+    while !socket.exists() {
+        assert!(start.elapsed() < Duration::from_secs(20), "the API server did not start");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    Server(child)
+}

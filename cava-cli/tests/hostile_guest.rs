@@ -1,0 +1,124 @@
+//! A generated API server facing a hostile guest: messages no generated
+//! guest would send (forged handles, lying sizes, buffers outside the
+//! zero-copy region, garbage) get an error reply and a log line, and the
+//! server goes on serving the same channel.
+
+mod common;
+
+use std::io::Write;
+use std::os::unix::net::UnixStream;
+use std::path::Path;
+use std::time::Duration;
+
+use cava_runtime::plan::{call_slots, Plan};
+use cava_runtime::transport::shm::ShmTransport;
+use cava_runtime::transport::unix::UnixTransport;
+use cava_runtime::transport::Transport;
+use cava_runtime::wire::{ErrorCode, ErrorReply, Header, Hello, Kind, Layout, Message, Welcome, Writer};
+use common::{build, build_testlib, root, scratch, start_server};
+
+struct Api {
+    plan: Plan,
+    contract: u128,
+}
+
+impl Api {
+    fn load(generated: &Path) -> Api {
+        let plan = Plan::from_json(&std::fs::read_to_string(generated.join("plan.json")).unwrap()).unwrap();
+        let lib = std::fs::read_to_string(generated.join("guest/src/lib.rs")).unwrap();
+        let line = lib.lines().find(|l| l.contains("const CONTRACT: u128")).unwrap();
+        let digits: String = line.split('=').nth(1).unwrap().chars().filter(char::is_ascii_digit).collect();
+        let contract = digits.strip_suffix("128").unwrap().parse().unwrap();
+        Api { plan, contract }
+    }
+
+    /// A call of `name` whose scalar area the caller fills in.
+    fn call(&self, name: &str, call_id: u64) -> Writer {
+        let id = self.plan.functions.iter().position(|f| f.name == name).unwrap();
+        let slots: Vec<_> = call_slots(&self.plan.functions[id]).unwrap().iter().filter_map(|s| s.slot()).collect();
+        Writer::new(Header { function: id as u32, call_id, thread: 1, ..Header::new(Kind::Call) }, Layout::of(&slots).1)
+    }
+}
+
+fn connect(socket: &Path, selector: u8) -> Box<dyn Transport> {
+    let mut stream = UnixStream::connect(socket).unwrap();
+    stream.write_all(&[selector]).unwrap();
+    match selector {
+        b'S' => Box::new(ShmTransport::connect(stream, Duration::from_secs(10), Duration::from_micros(50)).unwrap()),
+        _ => Box::new(UnixTransport::new(stream)),
+    }
+}
+
+fn exchange(t: &mut dyn Transport, message: &[u8]) -> Vec<u8> {
+    t.send(message).unwrap();
+    let mut reply = Vec::new();
+    t.recv(&mut reply, Some(Duration::from_secs(20))).unwrap();
+    reply
+}
+
+fn refusal(reply: &[u8]) -> ErrorCode {
+    let m = Message::decode(reply).unwrap();
+    assert_eq!(m.kind(), Kind::Error, "expected an error reply");
+    ErrorReply::decode(&m).unwrap().code
+}
+
+/// A valid `tl_checksum` call: it must keep working after every refusal.
+fn checksum_works(api: &Api, t: &mut dyn Transport, call_id: u64) {
+    let mut w = api.call("tl_checksum", call_id);
+    w.buffer(b"hello").u64(5).out(4);
+    let reply = exchange(t, &w.finish().unwrap());
+    let m = Message::decode(&reply).unwrap();
+    assert_eq!(m.kind(), Kind::Reply, "{:?}", ErrorReply::decode(&m).ok());
+    assert_eq!(m.header().call_id, call_id);
+}
+
+#[test]
+fn the_server_refuses_hostile_messages_and_goes_on_serving() {
+    let dir = scratch("hostile");
+    let (native_dir, _) = build_testlib(&dir);
+    let generated = dir.join("generated");
+    build(&root().join("tests/testlib/testlib.lapis"), &generated);
+    let api = Api::load(&generated);
+    let socket = dir.join("server.sock");
+    let _server = start_server(&generated.join("bin/cavatest-server"), &socket, &native_dir.join("libcavatest.so.1"));
+
+    for selector in [b'U', b'S'] {
+        let mut t = connect(&socket, selector);
+        // a hello from another spec is refused
+        if selector == b'U' {
+            let reply = exchange(t.as_mut(), &Hello { contract: api.contract ^ 1, next_call_id: 1, process: 9 }.encode());
+            assert_eq!(refusal(&reply), ErrorCode::ContractMismatch);
+            t = connect(&socket, selector);
+        }
+        let welcome = exchange(t.as_mut(), &Hello { contract: api.contract, next_call_id: 1, process: 9 }.encode());
+        Welcome::decode(&Message::decode(&welcome).unwrap()).unwrap();
+        checksum_works(&api, t.as_mut(), 1);
+
+        // garbage
+        assert_eq!(refusal(&exchange(t.as_mut(), b"not a message at all, just bytes of some length")), ErrorCode::Malformed);
+        // a function the spec does not have
+        let w = Writer::new(Header { function: 60_000, call_id: 2, thread: 1, ..Header::new(Kind::Call) }, 0);
+        assert_eq!(refusal(&exchange(t.as_mut(), &w.finish().unwrap())), ErrorCode::UnknownFunction);
+        // an in buffer shorter than the size the guest claims
+        let mut w = api.call("tl_checksum", 3);
+        w.buffer(b"hello").u64(4096).out(4);
+        assert_eq!(refusal(&exchange(t.as_mut(), &w.finish().unwrap())), ErrorCode::Malformed);
+        // an out buffer of another size than the spec's
+        let mut w = api.call("tl_checksum", 4);
+        w.buffer(b"hello").u64(5).out(4096);
+        assert_eq!(refusal(&exchange(t.as_mut(), &w.finish().unwrap())), ErrorCode::Malformed);
+        // a forged handle
+        let mut w = api.call("tl_mem_release", 5);
+        w.u64(0x0000_0007_0000_0003);
+        assert_eq!(refusal(&exchange(t.as_mut(), &w.finish().unwrap())), ErrorCode::InvalidHandle);
+        // a shared buffer: no region on a socket channel; outside the region on shared memory
+        let mut w = api.call("tl_checksum", 6);
+        w.shared(u64::MAX - 16, 5).u64(5).out(4);
+        assert_eq!(refusal(&exchange(t.as_mut(), &w.finish().unwrap())), ErrorCode::Malformed);
+        // a message that is not a call
+        let reply = exchange(t.as_mut(), &Welcome { contract: api.contract, max_message: 1 }.encode());
+        assert_eq!(refusal(&reply), ErrorCode::Malformed);
+
+        checksum_works(&api, t.as_mut(), 7);
+    }
+}
