@@ -2,7 +2,8 @@
 # build and tests need (when missing, with apt-get) and sets the environment.
 # Safe to source repeatedly: it does nothing that is already done.
 
-packages=(build-essential pkg-config ca-certificates libclang-dev clang opencl-headers zlib1g-dev)
+packages=(build-essential pkg-config ca-certificates libclang-dev clang opencl-headers zlib1g-dev
+    pocl-opencl-icd ocl-icd-libopencl1 ocl-icd-opencl-dev clinfo)
 missing=()
 if command -v dpkg-query >/dev/null 2>&1; then
     for p in "${packages[@]}"; do
