@@ -1,0 +1,123 @@
+//! OpenCL end to end: the guest library and API server generated from
+//! `specs/opencl.lapis` run the C programs of `examples/opencl` on the
+//! system's OpenCL library (PoCL in CI, installed by `scripts/env.sh`), and
+//! each prints exactly what it prints natively, on both transports.
+//!
+//! Skipped, with a message, where no OpenCL library or header is installed.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..").canonicalize().unwrap()
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = root().join("target").join("cava-build-tests").join(name);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// The system's OpenCL library (the ICD loader), when one is installed
+/// with a device behind it and the header to compile the examples.
+fn opencl() -> Option<PathBuf> {
+    let header = ["/usr/include/CL/cl.h", "/usr/local/include/CL/cl.h"].iter().any(|h| Path::new(h).exists());
+    let library = ["/usr/lib/x86_64-linux-gnu/libOpenCL.so.1", "/usr/lib/aarch64-linux-gnu/libOpenCL.so.1", "/usr/lib64/libOpenCL.so.1"]
+        .iter()
+        .map(PathBuf::from)
+        .find(|p| p.exists());
+    let icds = std::fs::read_dir("/etc/OpenCL/vendors").map(|d| d.count()).unwrap_or(0);
+    match library {
+        Some(library) if header && icds > 0 => Some(library),
+        _ => {
+            println!("skipped: no OpenCL library, header or ICD installed (scripts/env.sh installs PoCL)");
+            None
+        }
+    }
+}
+
+/// Generates and compiles the OpenCL spec, sharing the target folder of
+/// `build.rs`'s tests so the runtime is compiled once.
+fn build_spec(out: &Path) {
+    let status = Command::new(env!("CARGO_BIN_EXE_cava"))
+        .arg("build")
+        .arg(root().join("specs/opencl.lapis"))
+        .arg("-o")
+        .arg(out)
+        .args(["--compile", "--offline", "--lockfile"])
+        .arg(root().join("Cargo.lock"))
+        .env("CARGO_TARGET_DIR", root().join("target").join("cava-build-tests").join("target"))
+        .status()
+        .unwrap();
+    assert!(status.success(), "cava build specs/opencl.lapis failed");
+}
+
+/// Compiles `examples/opencl/NAME.c` against the system's OpenCL library.
+fn build_example(dir: &Path, name: &str) -> PathBuf {
+    let cc = std::env::var("CC").unwrap_or_else(|_| "cc".into());
+    let source = root().join("examples/opencl").join(format!("{name}.c"));
+    let binary = dir.join(name);
+    let status = Command::new(&cc)
+        .args(["-std=c99", "-O1", "-o"])
+        .arg(&binary)
+        .arg(&source)
+        .args(["-lOpenCL", "-lm"])
+        .stderr(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success(), "{cc} {}", source.display());
+    binary
+}
+
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn start_server(binary: &Path, socket: &Path, library: &Path) -> Server {
+    let _ = std::fs::remove_file(socket);
+    let child = Command::new(binary).arg("--socket").arg(socket).arg("--library").arg(library).stderr(Stdio::null()).spawn().unwrap();
+    let start = Instant::now();
+    while !socket.exists() {
+        assert!(start.elapsed() < Duration::from_secs(20), "the API server did not start");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    Server(child)
+}
+
+#[test]
+fn the_opencl_examples_print_the_same_through_the_guest_library_on_both_transports() {
+    let Some(library) = opencl() else { return };
+    let dir = scratch("opencl");
+    let generated = dir.join("generated");
+    build_spec(&generated);
+    // small sizes: PoCL compiles each kernel on first use
+    let programs: [(&str, &[&str]); 3] = [("vector_add", &["4096"]), ("matrix_multiply", &["48"]), ("build_log", &[])];
+    let socket = dir.join("server.sock");
+    for (name, args) in programs {
+        let program = build_example(&dir, name);
+        let native = Command::new(&program).args(args).output().unwrap();
+        let native_out = String::from_utf8(native.stdout).unwrap();
+        assert!(native.status.success(), "{name} natively: {native_out}");
+        for transport in ["unix", "shm"] {
+            // one API server per guest, as in production
+            let _server = start_server(&generated.join("bin/opencl-server"), &socket, &library);
+            let forwarded = Command::new(&program)
+                .args(args)
+                .env("LD_LIBRARY_PATH", generated.join("lib"))
+                .env("CAVA_SERVER", &socket)
+                .env("CAVA_TRANSPORT", transport)
+                .output()
+                .unwrap();
+            let stderr = String::from_utf8_lossy(&forwarded.stderr);
+            let forwarded_out = String::from_utf8(forwarded.stdout).unwrap();
+            assert!(forwarded.status.success(), "{name} on {transport}: {forwarded_out}\nstderr:\n{stderr}");
+            assert_eq!(forwarded_out, native_out, "{name} on {transport}: output differs\nstderr:\n{stderr}");
+        }
+    }
+}
