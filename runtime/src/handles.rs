@@ -35,6 +35,9 @@ pub enum HandleError {
     /// The table holds as many handles as ids can name.
     #[error("too many live handles")]
     Full,
+    /// Replay could not give an object the id it had (see `insert_as`).
+    #[error("handle {0:#x} cannot be rebound: its slot or its object is taken")]
+    Rebound(HandleId),
 }
 
 #[derive(Debug)]
@@ -119,6 +122,35 @@ impl HandleTable {
         }
     }
 
+    /// Binds `object` to a given `id`: a fresh server replaying a recorded
+    /// call gives the re-created object the id the guest already holds.
+    /// Fails when the id's slot is live, or the object already has an id
+    /// (replay of another log, or a vendor returning an old object).
+    pub fn insert_as(&mut self, object: usize, kind: HandleKind, id: HandleId) -> Result<(), HandleError> {
+        let (generation, slot) = split(id);
+        if object == 0 || id == 0 || slot == 0 || generation == 0 || slot == u32::MAX {
+            return Err(HandleError::Unknown(id));
+        }
+        if self.by_object.contains_key(&(object, kind)) {
+            return Err(HandleError::Rebound(id));
+        }
+        let index = slot - 1;
+        while self.slots.len() <= index as usize {
+            // slots skipped on the way are free for later objects
+            self.free.push(self.slots.len() as u32);
+            self.slots.push(Slot { generation: 1, live: None });
+        }
+        let entry = &mut self.slots[index as usize];
+        if entry.live.is_some() {
+            return Err(HandleError::Rebound(id));
+        }
+        entry.generation = generation;
+        entry.live = Some((object, kind));
+        self.free.retain(|s| *s != index);
+        self.by_object.insert((object, kind), id);
+        Ok(())
+    }
+
     /// Releases `id` (after the API released the object) and returns the object.
     pub fn remove(&mut self, id: HandleId, kind: HandleKind) -> Result<usize, HandleError> {
         let object = self.get(id, kind)?;
@@ -165,6 +197,22 @@ mod tests {
         }
         assert_eq!(table.get(0, MEM), Ok(0));
         assert_eq!(table.insert(0, MEM), Ok(0));
+    }
+
+    #[test]
+    fn a_replayed_object_gets_the_id_the_guest_holds() {
+        let mut table = HandleTable::new();
+        let id = (3u64 << 32) | 5;
+        table.insert_as(0x1000, MEM, id).unwrap();
+        assert_eq!(table.get(id, MEM), Ok(0x1000));
+        assert_eq!(table.insert(0x1000, MEM), Ok(id), "the object keeps its rebound id");
+        assert_eq!(table.insert_as(0x2000, MEM, id), Err(HandleError::Rebound(id)), "a live slot");
+        assert_eq!(table.insert_as(0x1000, MEM, (1 << 32) | 9), Err(HandleError::Rebound((1 << 32) | 9)), "an object with an id");
+        // the slots skipped on the way are handed out later, never the rebound one
+        let others: Vec<_> = (0..5).map(|i| table.insert(0x3000 + i, MEM).unwrap()).collect();
+        assert!(others.iter().all(|o| split(*o).1 != 5), "{others:?}");
+        assert_eq!(table.remove(id, MEM), Ok(0x1000));
+        assert_eq!(table.get(id, MEM), Err(HandleError::Stale(id)));
     }
 
     #[derive(Debug, Clone)]

@@ -58,6 +58,9 @@ pub fn build_testlib(dir: &Path) -> (PathBuf, PathBuf) {
     ]);
     // no rpath: the loader finds the library through LD_LIBRARY_PATH, as users run it
     run(&["-std=c99", "-O1", "-o", "program", program_c.to_str().unwrap(), "-L.", "-l:libcavatest.so.1", "-lpthread"]);
+    let migrate_c = src.join("migrate.c");
+    let include = format!("-I{}", src.display());
+    run(&["-std=c99", "-O1", &include, "-o", "migrate", migrate_c.to_str().unwrap(), "-L.", "-l:libcavatest.so.1"]);
     (native.clone(), native.join("program"))
 }
 
@@ -71,8 +74,14 @@ impl Drop for Server {
 }
 
 pub fn start_server(binary: &Path, socket: &Path, library: &Path) -> Server {
+    start_server_with(binary, socket, library, &[], Stdio::null())
+}
+
+/// An API server with more arguments (`--record`, `--replay`) and its
+/// standard error going to `stderr`.
+pub fn start_server_with(binary: &Path, socket: &Path, library: &Path, args: &[&std::ffi::OsStr], stderr: Stdio) -> Server {
     let _ = std::fs::remove_file(socket);
-    let child = Command::new(binary).arg("--socket").arg(socket).arg("--library").arg(library).stderr(Stdio::null()).spawn().unwrap();
+    let child = Command::new(binary).arg("--socket").arg(socket).arg("--library").arg(library).args(args).stderr(stderr).spawn().unwrap();
     let start = Instant::now();
     while !socket.exists() {
         assert!(start.elapsed() < Duration::from_secs(20), "the API server did not start");

@@ -117,6 +117,9 @@ enum CallError {
     Wire(#[from] crate::wire::WireError),
     #[error("{0}")]
     Write(#[from] crate::wire::WriteError),
+    /// The message never reached the server (safe to send again elsewhere).
+    #[error("{0}")]
+    NotSent(TransportError),
     #[error("the API server refused the call: {1}")]
     Refused(ErrorCode, String),
     #[error("{0}")]
@@ -298,7 +301,7 @@ struct Encoder<'s, 't> {
     restore: Vec<(u64, u64)>,
     /// Guest addresses of buffers this call deallocates (released from registries).
     released: Vec<u64>,
-    host: GuestHost<'s>,
+    host: &'t mut GuestHost<'s>,
     max: u64,
 }
 
@@ -314,7 +317,7 @@ impl Encoder<'_, '_> {
             SlotShape::Buffer => {
                 let env = Env { this: Some((v, None)), ..*env };
                 let plan = self.plan;
-                let leaf = select(plan, value, &env, &mut self.host)?;
+                let leaf = select(plan, value, &env, self.host)?;
                 let descriptor = self.described(&env, leaf, v)?;
                 self.writer.descriptor_slot(descriptor);
             }
@@ -331,7 +334,7 @@ impl Encoder<'_, '_> {
                 if ptr == 0 {
                     return Ok(encode_descriptor(&BufferRef::Null, 0, 0));
                 }
-                let count = eval(plan, size, env, &mut self.host)?.as_int();
+                let count = eval(plan, size, env, self.host)?.as_int();
                 let stride = stride(plan, &leaf.ty);
                 let len = byte_len(count, stride, self.max)
                     .ok_or_else(|| CallError::Other(format!("a buffer of {count} elements is over the message limit")))?;
@@ -412,9 +415,9 @@ impl Encoder<'_, '_> {
     /// `at` in `bytes`) into tokens.
     fn element(&mut self, env: &Env<'_>, bytes: &mut [u8], addr: u64, at: usize, ty: &Ty, value: &Value) -> Result<(), CallError> {
         let plan = self.plan;
-        let this = load(plan, addr, ty, &self.host)?;
+        let this = load(plan, addr, ty, &*self.host)?;
         let env = Env { this: Some((this, Some(addr))), ..*env };
-        let leaf = select(plan, value, &env, &mut self.host)?;
+        let leaf = select(plan, value, &env, self.host)?;
         match &leaf.kind {
             Kind::Buffer { element, .. } if matches!(ty, Ty::Array(..)) => {
                 // an array inside a struct: its elements are right here
@@ -552,8 +555,17 @@ fn forward(library: &'static GuestLibrary, state: &'static State, function: u32,
             *slot = Some(connect(library)?);
         }
         let channel = slot.as_mut().expect("connected above");
-        let result = exchange(channel, state, function, params, sent.as_deref().unwrap_or(params), &contextual, host);
-        if matches!(result, Err(CallError::Transport(_))) {
+        let sent = sent.as_deref().unwrap_or(params);
+        let mut result = exchange(channel, state, function, params, sent, &contextual, &mut host);
+        if let Err(CallError::NotSent(e)) = &result {
+            // the server went away (restarted, or replaced by a migration)
+            // before it saw the call: a fresh channel may reach its successor
+            library.log(format_args!("the API server is gone ({e}); reconnecting"));
+            *slot = None;
+            let channel = slot.insert(connect(library)?);
+            result = exchange(channel, state, function, params, sent, &contextual, &mut host);
+        }
+        if matches!(result, Err(CallError::Transport(_) | CallError::NotSent(_))) {
             // the channel is gone: the next call reconnects
             *slot = None;
         }
@@ -561,14 +573,14 @@ fn forward(library: &'static GuestLibrary, state: &'static State, function: u32,
     })
 }
 
-fn exchange(
+fn exchange<'s>(
     channel: &mut Channel,
-    state: &State,
+    state: &'s State,
     function: u32,
     params: &[V],
     sent: &[V],
     contextual: &[V],
-    host: GuestHost<'_>,
+    host: &mut GuestHost<'s>,
 ) -> Result<u64, CallError> {
     let plan = &state.plan;
     let f = &plan.functions[function as usize];
@@ -596,7 +608,7 @@ fn exchange(
         max,
     };
     let encoded = encode(&mut encoder, state, f, function, sent, contextual, params);
-    let Encoder { writer, outs, restore, released, mut host, blocks, .. } = encoder;
+    let Encoder { writer, outs, restore, released, blocks, .. } = encoder;
     let message = match encoded.and_then(|()| Ok(writer.finish()?)) {
         Ok(message) => message,
         Err(e) => {
@@ -604,11 +616,14 @@ fn exchange(
             return Err(e);
         }
     };
-    channel.transport.send(&message)?;
+    if let Err(e) = channel.transport.send(&message) {
+        free_blocks(channel.transport.as_mut(), blocks);
+        return Err(CallError::NotSent(e));
+    }
     channel.buf = message;
     if let CallMode::Async { success } = f.mode {
         channel.in_flight.extend(blocks);
-        run_actions(state, f, params, contextual, &mut host)?;
+        run_actions(state, f, params, contextual, host)?;
         return Ok(V::Int(success).to_raw(&f.ret));
     }
     channel.transport.recv(&mut channel.buf, None)?;
@@ -670,7 +685,7 @@ fn exchange(
         }
         registries.retain(|_, list| !list.is_empty());
     }
-    run_actions(state, f, params, contextual, &mut host)?;
+    run_actions(state, f, params, contextual, host)?;
     Ok(ret)
 }
 

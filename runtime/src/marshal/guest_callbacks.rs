@@ -129,9 +129,12 @@ fn listen(info: RouteInfo, mut reader: UnixTransport, writer: Arc<Mutex<UnixTran
     loop {
         match reader.recv(&mut buf, None) {
             Ok(()) => {}
-            Err(TransportError::Closed) => return,
             Err(e) => {
-                log(info.name, format_args!("the callback route failed: {e}; callbacks stop"));
+                if !matches!(e, TransportError::Closed) {
+                    log(info.name, format_args!("the callback route failed: {e}"));
+                }
+                // the next call that registers a callback opens a new route
+                *info.callbacks.route_of.lock().unwrap_or_else(|e| e.into_inner()) = None;
                 return;
             }
         }

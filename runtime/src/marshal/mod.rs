@@ -20,6 +20,7 @@ pub mod guest;
 mod guest_callbacks;
 mod log;
 mod native;
+pub mod record;
 pub mod server;
 mod server_callbacks;
 mod walk;

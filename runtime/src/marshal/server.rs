@@ -11,8 +11,10 @@
 #![forbid(unsafe_code)]
 
 use std::collections::HashMap;
+use std::collections::VecDeque;
 use std::io::Read;
 use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::Path;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
@@ -20,6 +22,7 @@ use super::callbacks::userdata_of;
 use super::eval::{eval, load, select, Env, EvalError, Host, V};
 use super::log;
 use super::native::{self, Dispatch, VendorLibrary};
+use super::record::{self, Entry, RecordLog};
 use super::server_callbacks::{self, CallbackHost, Registrations, Route};
 use super::walk::{byte_len, needs_walk, pointee, stride};
 use crate::handles::{HandleError, HandleTable};
@@ -61,6 +64,10 @@ struct Shared {
     /// by the guest's address.
     retained: Mutex<HashMap<u64, Retained>>,
     registrations: Mutex<Registrations>,
+    /// Whether each function has an `obj_record` value (its successful
+    /// calls go to the record log).
+    recorded: Vec<bool>,
+    recorder: Option<Mutex<RecordLog>>,
     _vendor: VendorLibrary,
 }
 
@@ -95,6 +102,7 @@ impl Shared {
             }
             addresses.push(address);
         }
+        let recorded = plan.functions.iter().map(records).collect();
         Ok(Shared {
             library,
             plan,
@@ -106,6 +114,8 @@ impl Shared {
             metadata: Mutex::default(),
             retained: Mutex::default(),
             registrations: Mutex::default(),
+            recorded,
+            recorder: None,
             _vendor: vendor,
         })
     }
@@ -113,6 +123,57 @@ impl Shared {
     fn log(&self, message: std::fmt::Arguments<'_>) {
         log(self.library.name, message);
     }
+}
+
+impl Shared {
+    /// Appends to the record log, if the server keeps one.
+    fn record(&self, entry: Entry) {
+        if let Some(recorder) = &self.recorder {
+            if let Err(e) = lock(recorder).append(&entry) {
+                self.log(format_args!("cannot write the record log: {e}; migration will miss this call"));
+            }
+        }
+    }
+}
+
+/// Whether a function has an `obj_record` value.
+fn records(f: &Function) -> bool {
+    fn any(value: &Value) -> bool {
+        match value {
+            Value::Leaf(leaf) => {
+                leaf.obj_record
+                    || match &leaf.kind {
+                        Kind::Buffer { element, .. } => any(element),
+                        Kind::Struct { fields } => fields.iter().any(any),
+                        _ => false,
+                    }
+            }
+            Value::If { then, otherwise, .. } => any(then) || any(otherwise),
+        }
+    }
+    f.params.iter().any(|p| any(&p.value)) || any(&f.return_value)
+}
+
+/// Replays a record log into this (fresh) server before it serves guests.
+fn replay_log(shared: &Shared, bytes: &[u8]) {
+    let (entries, truncated) = record::decode(bytes);
+    if truncated {
+        shared.log(format_args!("the record log ends in a cut-off entry; replaying what precedes it"));
+    }
+    let live = record::live(&entries);
+    let mut channel = ChannelState { deferred: None, process: 0 };
+    let mut failed = 0;
+    for (issued, raw) in &live {
+        let result = Message::decode(raw).map_err(malformed).and_then(|message| {
+            let arrival = Arrival { raw, region: None, rebind: Some(issued.iter().copied().collect()) };
+            handle_call(shared, &mut channel, &message, u64::MAX, arrival)
+        });
+        if let Err((_, text)) = result {
+            failed += 1;
+            shared.log(format_args!("a recorded call failed to replay: {text}"));
+        }
+    }
+    shared.log(format_args!("replayed {} recorded calls ({failed} failed)", live.len()));
 }
 
 impl CallbackHost for Shared {
@@ -151,21 +212,37 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 
 /// Runs the server: `SERVER --socket PATH [--library PATH]`. Returns the
 /// process exit code.
+const USAGE: &str = "--socket PATH [--library PATH] [--record LOG] [--replay LOG]";
+
+/// How a server runs (its command line).
+#[derive(Clone, Debug, Default)]
+pub struct ServeOptions {
+    /// The vendor library to load instead of the spec's.
+    pub vendor: Option<String>,
+    /// Append the calls to replay (`obj_record`) to this log.
+    pub record: Option<String>,
+    /// Before serving, replay this log (written by another server's
+    /// `record`): the guest's objects are re-created with the ids it holds.
+    pub replay: Option<String>,
+}
+
 pub fn main(library: &'static ServerLibrary) -> std::process::ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let mut socket = None;
-    let mut vendor = None;
+    let mut options = ServeOptions::default();
     let mut it = args.iter();
     while let Some(a) = it.next() {
         match a.as_str() {
             "--socket" => socket = it.next().cloned(),
-            "--library" => vendor = it.next().cloned(),
+            "--library" => options.vendor = it.next().cloned(),
+            "--record" => options.record = it.next().cloned(),
+            "--replay" => options.replay = it.next().cloned(),
             "--help" | "-h" => {
-                println!("usage: {} --socket PATH [--library PATH]", library.name);
+                println!("usage: {} {USAGE}", library.name);
                 return std::process::ExitCode::SUCCESS;
             }
             other => {
-                log(library.name, format_args!("unknown argument `{other}` (usage: --socket PATH [--library PATH])"));
+                log(library.name, format_args!("unknown argument `{other}` (usage: {USAGE})"));
                 return std::process::ExitCode::from(2);
             }
         }
@@ -174,7 +251,7 @@ pub fn main(library: &'static ServerLibrary) -> std::process::ExitCode {
         log(library.name, format_args!("--socket PATH is required"));
         return std::process::ExitCode::from(2);
     };
-    match serve(library, &socket, vendor.as_deref()) {
+    match serve(library, &socket, &options) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             log(library.name, format_args!("{e}"));
@@ -185,10 +262,22 @@ pub fn main(library: &'static ServerLibrary) -> std::process::ExitCode {
 
 /// Listens on `socket` and serves every channel that connects, each on its
 /// own thread, until the process is stopped.
-pub fn serve(library: &'static ServerLibrary, socket: &str, vendor: Option<&str>) -> Result<(), String> {
-    let shared = Arc::new(Shared::new(library, vendor)?);
+pub fn serve(library: &'static ServerLibrary, socket: &str, options: &ServeOptions) -> Result<(), String> {
+    let mut shared = Shared::new(library, options.vendor.as_deref())?;
+    let replay = match &options.replay {
+        Some(path) => Some(std::fs::read(path).map_err(|e| format!("cannot read the record log {path}: {e}"))?),
+        None => None,
+    };
+    if let Some(path) = &options.record {
+        let log = RecordLog::create(Path::new(path)).map_err(|e| format!("cannot create the record log {path}: {e}"))?;
+        shared.recorder = Some(Mutex::new(log));
+    }
+    let shared = Arc::new(shared);
     if SERVER.set(Arc::clone(&shared)).is_err() {
         return Err("one process serves one API server".into());
+    }
+    if let Some(bytes) = replay {
+        replay_log(&shared, &bytes);
     }
     let _ = std::fs::remove_file(socket);
     let listener = UnixListener::bind(socket).map_err(|e| format!("cannot listen on {socket}: {e}"))?;
@@ -336,7 +425,8 @@ fn serve_calls(shared: &Shared, transport: &mut dyn Transport) -> Result<(), Tra
         match message.kind() {
             MsgKind::Call => {
                 let header = *message.header();
-                match handle_call(shared, &mut channel, &message, transport.max_message() as u64, transport.region()) {
+                let arrival = Arrival { raw: &buf, region: transport.region(), rebind: None };
+                match handle_call(shared, &mut channel, &message, transport.max_message() as u64, arrival) {
                     Ok(Some(reply)) => transport.send(&reply)?,
                     Ok(None) => {}
                     Err((code, text)) => {
@@ -407,6 +497,34 @@ struct Frame<'a> {
     shadows: Vec<Box<[u8]>>,
     /// Sizing a buffer the vendor library returned: its memory may be read.
     vendor_reads: bool,
+    /// Handle ids this call issued, in order (for the record log).
+    issued: Vec<u64>,
+    /// Replaying: the ids the recorded call issued, to give again.
+    rebind: Option<VecDeque<u64>>,
+    /// A buffer of the call is in the zero-copy region (not recordable).
+    used_region: bool,
+}
+
+impl Frame<'_> {
+    /// The guest's id for a vendor object, issued (or, replaying, rebound)
+    /// and noted for the record log.
+    fn issue(&mut self, object: u64, kind: u32) -> Result<u64, Refusal> {
+        if object == 0 {
+            return Ok(0);
+        }
+        let mut handles = lock(&self.shared.handles);
+        let id = match self.rebind.as_mut().and_then(VecDeque::pop_front) {
+            Some(recorded) => match handles.insert_as(object as usize, kind, recorded) {
+                Ok(()) => recorded,
+                // the object already has an id (a device returned again): keep it
+                Err(HandleError::Rebound(_)) => handles.insert(object as usize, kind).map_err(handle_error)?,
+                Err(e) => return Err(handle_error(e)),
+            },
+            None => handles.insert(object as usize, kind).map_err(handle_error)?,
+        };
+        self.issued.push(id);
+        Ok(id)
+    }
 }
 
 fn find(base: *const u8, len: usize, addr: u64, n: usize) -> Option<usize> {
@@ -606,6 +724,7 @@ impl<'a, 'p> Decoder<'a, 'p> {
                     return Err(malformed("a shared buffer where the server must keep or translate the bytes"));
                 }
                 // the vendor reads and writes the region in place
+                self.frame.used_region = true;
                 (Place::Shared, region.region_ptr(offset, len).map_err(malformed)?.as_ptr() as u64)
             }
             other => {
@@ -721,13 +840,23 @@ impl<'a, 'p> Decoder<'a, 'p> {
     }
 }
 
+/// What a call comes with besides its message.
+struct Arrival<'a> {
+    /// The message's bytes, for the record log.
+    raw: &'a [u8],
+    region: Option<&'a dyn SharedRegion>,
+    /// Replaying: the ids the recorded call issued.
+    rebind: Option<VecDeque<u64>>,
+}
+
 fn handle_call<'a>(
     shared: &'a Shared,
     channel: &mut ChannelState,
     message: &Message<'a>,
     max: u64,
-    region: Option<&'a dyn SharedRegion>,
+    arrival: Arrival<'a>,
 ) -> Result<Option<Vec<u8>>, Refusal> {
+    let Arrival { raw, region, rebind } = arrival;
     let plan = &shared.plan;
     let header = *message.header();
     let id = header.function;
@@ -741,7 +870,16 @@ fn handle_call<'a>(
     let n = f.params.len();
     let mut decoder = Decoder {
         plan,
-        frame: Frame { shared, message: *message, region, shadows: Vec::new(), vendor_reads: false },
+        frame: Frame {
+            shared,
+            message: *message,
+            region,
+            shadows: Vec::new(),
+            vendor_reads: false,
+            issued: Vec::new(),
+            rebind,
+            used_region: false,
+        },
         outs: Vec::new(),
         release: Vec::new(),
         max,
@@ -785,12 +923,17 @@ fn handle_call<'a>(
     let mut leaves: Vec<Option<&Leaf>> = vec![None; shapes.len()];
     // the registration each userdata argument stands for
     let mut userdata: Vec<Option<u64>> = vec![None; n];
+    // handles passed in that the call is recorded with (`obj_record`)
+    let mut record_objects = Vec::new();
     for i in 0..shapes.len() {
         let (ty, value) = if i < n { (&f.params[i].ty, &f.params[i].value) } else { (&f.contextual[i - n].ty, &f.contextual[i - n].value) };
         let v = if i < n { params[i] } else { contextual[i - n] };
         let env = Env { this: Some((v, None)), ..Env::new(&params, &contextual) };
         let leaf = select(plan, value, &env, &mut decoder.frame).map_err(malformed)?;
         leaves[i] = Some(leaf);
+        if leaf.obj_record && matches!(leaf.kind, Kind::Handle { .. }) && v.as_u64() != 0 {
+            record_objects.push(v.as_u64());
+        }
         let raw = match (&leaf.kind, shapes[i]) {
             (Kind::Handle { kind }, _) => decoder.handle(v.as_u64(), *kind)?,
             (Kind::Callback { callback }, _) if v.as_u64() != 0 => {
@@ -854,7 +997,7 @@ fn handle_call<'a>(
     let ret_leaf = select(plan, &f.return_value, &env, &mut decoder.frame).map_err(malformed)?;
     let mut ret = V::from_raw(ret_raw, &f.ret);
     if let Kind::Handle { kind } = ret_leaf.kind {
-        ret = V::Ptr(if ret_raw == 0 { 0 } else { lock(&shared.handles).insert(ret_raw as usize, kind).map_err(handle_error)? });
+        ret = V::Ptr(decoder.frame.issue(ret_raw, kind)?);
     }
     // a buffer the vendor returned (a string it owns): copied into the reply
     let mut ret_bytes = None;
@@ -880,6 +1023,7 @@ fn handle_call<'a>(
                 if id != 0 {
                     let _ = lock(&shared.handles).remove(id, *kind);
                     lock(&shared.retained).retain(|_, r| r.coupled != Some(id));
+                    shared.record(Entry::Forget(id));
                 }
             }
         }
@@ -914,6 +1058,15 @@ fn handle_call<'a>(
     }
     for action in &f.actions {
         eval(plan, action, &env, &mut decoder.frame).map_err(malformed)?;
+    }
+    if success && shared.recorded[id as usize] && shared.recorder.is_some() {
+        if decoder.frame.used_region {
+            shared.log(format_args!("a call of {} used the zero-copy region and is not recorded for replay", f.name));
+        } else {
+            let issued = std::mem::take(&mut decoder.frame.issued);
+            record_objects.extend(issued.iter().copied().filter(|id| *id != 0));
+            shared.record(Entry::Record { objects: record_objects, issued, message: raw.to_vec() });
+        }
     }
     if let CallMode::Async { .. } = f.mode {
         if !success {
@@ -974,7 +1127,7 @@ fn translate_value(
     match &leaf.kind {
         Kind::Handle { kind } => {
             let object = word(bytes);
-            let id = if object == 0 { 0 } else { lock(&shared.handles).insert(object as usize, *kind).map_err(handle_error)? };
+            let id = frame.issue(object, *kind)?;
             if let Some(slot) = bytes.get_mut(at..at + 8) {
                 slot.copy_from_slice(&id.to_le_bytes());
             }
