@@ -653,6 +653,20 @@ static void section_async(void)
     s = tl_queue_finish(q);
     printf("async: finish again status=%d\n", s);
 
+    /* a read refused at once (a released object): natively the enqueue
+       returns the error, through a guest the finish does; the destination
+       the guest registered for it must not break later finishes */
+    {
+        tl_mem gone = tl_mem_create(dev(0), sizeof init, &err);
+        int lost[2] = {-1, -1};
+        tl_mem_release(gone);
+        seq[0] = tl_enqueue_read(q, gone, 0, sizeof lost, lost);
+        seq[1] = tl_queue_finish(q);
+        printf("async: read of a released mem first_error=%d lost[0]=%d\n", first_error(seq, 2), lost[0]);
+        s = tl_queue_finish(q);
+        printf("async: finish after the refused read status=%d\n", s);
+    }
+
     /* reads are kept per queue: finishing q does not run q2's */
     s = tl_enqueue_read(q2, m, 0, sizeof other, other);
     printf("async: enqueue_read on q2 status=%d\n", s);

@@ -476,6 +476,8 @@ enum Place {
     Retained(u64),
     /// In the zero-copy region, where the guest reads it itself.
     Shared,
+    /// A kept buffer that never came to be (see `Decoder::buffer`).
+    Missing,
 }
 
 struct OutEntry<'p> {
@@ -671,12 +673,17 @@ impl<'a, 'p> Decoder<'a, 'p> {
             Ok(count) => byte_len(count.as_int(), stride, self.max)
                 .ok_or_else(|| malformed(format!("a buffer of {} elements is over the limit", count.as_int())))?,
             // sizes kept by the guest (registries): the buffer the server kept decides
-            Err(EvalError::Unavailable(_)) => match descriptor {
+            Err(EvalError::Unavailable(_)) => match (descriptor, retained_len) {
                 // data the guest sends from its own registries: its length is the guest's word
-                BufferRef::Inline(bytes) if (bytes.len() as u64).is_multiple_of(stride) => bytes.len() as u64,
-                _ => {
-                    retained_len.ok_or_else(|| malformed("a buffer whose size only the guest knows, and that the server does not hold"))?
+                (BufferRef::Inline(bytes), _) if (bytes.len() as u64).is_multiple_of(stride) => bytes.len() as u64,
+                (_, Some(len)) => len,
+                (BufferRef::Out { .. }, None) if leaf.output => {
+                    // the guest registered a buffer whose asynchronous call the
+                    // server refused (its error is deferred): nothing to bring back
+                    self.outs.push(OutEntry { place: Place::Missing, len: 0, walk: None, pointers: Vec::new() });
+                    return Ok(0);
                 }
+                _ => return Err(malformed("a buffer whose size only the guest knows, and that the server does not hold")),
             },
             Err(e) => return Err(malformed(e)),
         };
@@ -1031,7 +1038,7 @@ fn handle_call<'a>(
     let mut out_bytes: Vec<Option<Vec<u8>>> = Vec::with_capacity(decoder.outs.len());
     for out in &decoder.outs {
         let mut bytes = match out.place {
-            Place::Shared => {
+            Place::Shared | Place::Missing => {
                 out_bytes.push(None);
                 continue;
             }
