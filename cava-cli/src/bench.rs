@@ -46,6 +46,9 @@ pub struct BenchArgs {
     /// Pass --offline to cargo.
     #[arg(long)]
     offline: bool,
+    /// Run the driver on CPU 0 and the API server on CPU 1 (with `taskset`), so the scheduler cannot put both on one CPU.
+    #[arg(long)]
+    pin: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -128,12 +131,15 @@ pub fn bench(args: &BenchArgs) -> Result<ExitCode> {
     };
     let load_before = loadavg();
     let started = Instant::now();
-    let mut runs = vec![("native", run_driver(&driver, &native, None, &effort, &sizes)?)];
+    if args.pin && std::thread::available_parallelism().map_or(1, |n| n.get()) < 2 {
+        bail!("--pin needs two CPUs");
+    }
+    let mut runs = vec![("native", run_driver(&driver, &native, None, &effort, &sizes, args.pin)?)];
     for transport in transports {
         let socket = dir.join(format!("server-{transport}.sock"));
         let log = dir.join(format!("server-{transport}.log"));
-        let server = Server::start(&generated.join("bin/cavabench-server"), &socket, &native.join("libcavabench.so.1"), &log)?;
-        let result = run_driver(&driver, &generated.join("lib"), Some((transport, &socket)), &effort, &sizes);
+        let server = Server::start(&generated.join("bin/cavabench-server"), &socket, &native.join("libcavabench.so.1"), &log, args.pin)?;
+        let result = run_driver(&driver, &generated.join("lib"), Some((transport, &socket)), &effort, &sizes, args.pin);
         drop(server);
         let run = result.with_context(|| format!("the {transport} run failed (server log: {})", log.display()))?;
         runs.push((transport, run));
@@ -145,6 +151,7 @@ pub fn bench(args: &BenchArgs) -> Result<ExitCode> {
         "commit": commit(&root),
         "profile": if args.debug { "debug" } else { "release" },
         "quick": args.quick,
+        "pinned": args.pin,
         "cpus": std::thread::available_parallelism().map_or(0, |n| n.get()),
         "loadavg_before": load_before,
         "loadavg_after": loadavg(),
@@ -212,10 +219,10 @@ fn compile_c(source: &Path, out: &Path) -> Result<PathBuf> {
 struct Server(Child);
 
 impl Server {
-    fn start(binary: &Path, socket: &Path, library: &Path, log: &Path) -> Result<Server> {
+    fn start(binary: &Path, socket: &Path, library: &Path, log: &Path, pin: bool) -> Result<Server> {
         let _ = std::fs::remove_file(socket);
         let log_file = std::fs::File::create(log).with_context(|| format!("cannot create {}", log.display()))?;
-        let child = Command::new(binary)
+        let child = on_cpu(binary, pin.then_some(1))
             .arg("--socket")
             .arg(socket)
             .arg("--library")
@@ -254,8 +261,20 @@ struct Run {
     copies: BTreeMap<u64, [Vec<u64>; 3]>,
 }
 
-fn run_driver(driver: &Path, lib_dir: &Path, server: Option<(&str, &Path)>, effort: &Effort, sizes: &[u64]) -> Result<Run> {
-    let mut command = Command::new(driver);
+/// A command for `program`, run on CPU `cpu` (through `taskset`) if given.
+fn on_cpu(program: &Path, cpu: Option<u32>) -> Command {
+    match cpu {
+        Some(cpu) => {
+            let mut command = Command::new("taskset");
+            command.arg("-c").arg(cpu.to_string()).arg(program);
+            command
+        }
+        None => Command::new(program),
+    }
+}
+
+fn run_driver(driver: &Path, lib_dir: &Path, server: Option<(&str, &Path)>, effort: &Effort, sizes: &[u64], pin: bool) -> Result<Run> {
+    let mut command = on_cpu(driver, pin.then_some(0));
     command
         .arg(effort.iterations.to_string())
         .arg(effort.warmup.to_string())
@@ -452,10 +471,11 @@ impl Report {
         let e = &self.effort;
         let _ = writeln!(
             out,
-            "cava bench (commit {}, {} build, {} CPUs, load average {} before, {} after, {:.1} s)\n",
+            "cava bench (commit {}, {} build, {} CPUs{}, load average {} before, {} after, {:.1} s)\n",
             meta["commit"].as_str().unwrap_or("?"),
             meta["profile"].as_str().unwrap_or("?"),
             meta["cpus"],
+            if meta["pinned"] == true { ", driver on CPU 0 and server on CPU 1" } else { "" },
             meta["loadavg_before"].as_str().unwrap_or("?"),
             meta["loadavg_after"].as_str().unwrap_or("?"),
             meta["seconds"].as_f64().unwrap_or(0.0),
