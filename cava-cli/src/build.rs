@@ -41,6 +41,29 @@ pub struct BuildArgs {
     /// (by default the header's other functions are exported too, failing).
     #[arg(long)]
     no_header: bool,
+    /// Copy the symbol versions of this library (default: the spec's `library`, when installed here).
+    #[arg(long, value_name = "LIB")]
+    versions_from: Option<PathBuf>,
+}
+
+impl BuildArgs {
+    /// `cava build SPEC -o OUTPUT --compile`, for commands that build a spec
+    /// on the user's behalf (`cava run`).
+    pub fn compile_into(spec: PathBuf, output: PathBuf, release: bool, offline: bool, lockfile: Option<PathBuf>) -> BuildArgs {
+        BuildArgs {
+            spec,
+            output,
+            runtime_path: None,
+            runtime_version: None,
+            compile: true,
+            release,
+            lockfile,
+            offline,
+            include: Vec::new(),
+            no_header: false,
+            versions_from: None,
+        }
+    }
 }
 
 fn runtime(args: &BuildArgs) -> Result<cava_codegen::Runtime> {
@@ -74,7 +97,8 @@ pub fn build(args: &BuildArgs) -> Result<ExitCode> {
     if !missing.is_empty() {
         eprintln!("{} functions of the header are not in the spec: the guest exports them, failing", missing.len());
     }
-    let options = cava_codegen::Options { runtime: runtime(args)?, missing };
+    let symbol_versions = symbol_versions(args, &checked.spec)?;
+    let options = cava_codegen::Options { runtime: runtime(args)?, missing, symbol_versions };
     let files = cava_codegen::generate(&checked.spec, &options).map_err(|e| anyhow::anyhow!("cannot generate from `{name}`: {e}"))?;
     let mut written = 0;
     for (path, content) in &files.files {
@@ -93,6 +117,32 @@ pub fn build(args: &BuildArgs) -> Result<ExitCode> {
         compile(args, &checked.spec)?;
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The vendor library's symbol versions, for the guest to carry the same.
+fn symbol_versions(args: &BuildArgs, spec: &lapis_parser::ir::Spec) -> Result<Vec<cava_codegen::VersionNode>> {
+    let library = match &args.versions_from {
+        Some(path) => Some(path.clone()),
+        None => crate::symbol_versions::locate_library(&spec.api.library),
+    };
+    let Some(library) = library else { return Ok(Vec::new()) };
+    match crate::symbol_versions::read(&library) {
+        Ok(nodes) => {
+            if !nodes.is_empty() {
+                eprintln!(
+                    "symbol versions of {}: {}",
+                    library.display(),
+                    nodes.iter().map(|n| n.name.as_str()).collect::<Vec<_>>().join(", ")
+                );
+            }
+            Ok(nodes)
+        }
+        Err(e) if args.versions_from.is_none() => {
+            eprintln!("warning: {e}; the guest's symbols are unversioned");
+            Ok(Vec::new())
+        }
+        Err(e) => bail!(e),
+    }
 }
 
 fn compile(args: &BuildArgs, spec: &lapis_parser::ir::Spec) -> Result<()> {
@@ -122,10 +172,54 @@ fn compile(args: &BuildArgs, spec: &lapis_parser::ir::Spec) -> Result<()> {
     let profile = target.join(if args.release { "release" } else { "debug" });
     let lib = format!("lib{}.so", cava_codegen::library_name(&spec.api.soname));
     let server = format!("{}-server", cava_codegen::crate_prefix(spec));
-    install(&profile.join(&lib), &args.output.join("lib").join(&spec.api.soname))?;
+    let installed = args.output.join("lib").join(&spec.api.soname);
+    let script = args.output.join("guest").join("versions.map");
+    if script.exists() {
+        link_versioned(
+            &profile.join(format!("lib{}.a", cava_codegen::library_name(&spec.api.soname))),
+            &script,
+            &spec.api.soname,
+            &installed,
+        )?;
+    } else {
+        install(&profile.join(&lib), &installed)?;
+    }
     install(&profile.join(&server), &args.output.join("bin").join(&server))?;
+    // programs that `dlopen("libOpenCL.so")` find the guest under the bare name too
+    let bare = args.output.join("lib").join(&lib);
+    if bare.file_name() != Path::new(&spec.api.soname).file_name() {
+        let _ = std::fs::remove_file(&bare);
+        std::os::unix::fs::symlink(&spec.api.soname, &bare).with_context(|| format!("cannot link {}", bare.display()))?;
+    }
     eprintln!("guest library: {}", args.output.join("lib").join(&spec.api.soname).display());
     eprintln!("API server: {}", args.output.join("bin").join(&server).display());
+    Ok(())
+}
+
+/// Links the guest's static library into the shared library with the
+/// vendor's version script (see `cava_codegen::manifest::guest`).
+fn link_versioned(archive: &Path, script: &Path, soname: &str, to: &Path) -> Result<()> {
+    if let Some(dir) = to.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let _ = std::fs::remove_file(to);
+    let cc = std::env::var_os("CC").unwrap_or_else(|| "cc".into());
+    let status = Command::new(&cc)
+        .arg("-shared")
+        .arg("-o")
+        .arg(to)
+        .arg(format!("-Wl,-soname,{soname}"))
+        .arg(format!("-Wl,--version-script={}", script.display()))
+        .arg("-Wl,--whole-archive")
+        .arg(archive)
+        .arg("-Wl,--no-whole-archive")
+        // what Rust's standard library needs from the system (`rustc --print native-static-libs`)
+        .args(["-lgcc_s", "-lutil", "-lrt", "-lpthread", "-lm", "-ldl", "-lc"])
+        .status()
+        .with_context(|| format!("cannot run the C compiler ({})", cc.to_string_lossy()))?;
+    if !status.success() {
+        bail!("linking the versioned guest library failed ({status})");
+    }
     Ok(())
 }
 

@@ -14,6 +14,8 @@ use lapis_parser::{codes::Code, render};
 mod bench;
 mod build;
 mod header_functions;
+mod run;
+mod symbol_versions;
 
 #[derive(Parser, Debug)]
 #[command(name = "cava", version, about = "Generate API remoting from LAPIS specs", propagate_version = true)]
@@ -38,6 +40,8 @@ enum Command {
     Lsp,
     /// Generate the guest library and API server crates from a spec.
     Build(build::BuildArgs),
+    /// Build a spec (cached), start its API server and run a program against the guest library.
+    Run(Box<run::RunArgs>),
     /// Measure forwarded calls and buffer transfers per transport against native calls and memcpy.
     Bench(Box<bench::BenchArgs>),
 }
@@ -151,6 +155,7 @@ fn main() -> ExitCode {
         Command::Lsp => lsp(),
         Command::Build(args) => build::build(&args),
         Command::Bench(args) => bench::bench(&args),
+        Command::Run(args) => run::run(&args),
     };
     match result {
         Ok(code) => code,

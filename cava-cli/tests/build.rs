@@ -9,7 +9,7 @@ mod common;
 use std::path::Path;
 use std::process::Command;
 
-use common::{build, build_testlib, root, scratch, start_server};
+use common::{build, root, scratch, start_server, testlib};
 
 #[test]
 fn every_spec_compiles() {
@@ -25,12 +25,11 @@ const SECTIONS: [&str; 10] = ["basic", "handles", "buffers", "strings", "structs
 
 #[test]
 fn the_test_program_prints_the_same_through_the_guest_library_on_both_transports() {
-    let dir = scratch("testlib");
-    let (native_dir, program) = build_testlib(&dir);
-    let generated = dir.join("generated");
-    build(&root().join("tests/testlib/testlib.lapis"), &generated);
+    let lib = testlib();
+    let (native_dir, program, generated) = (&lib.native, &lib.program, &lib.generated);
+    let dir = scratch("same-output");
 
-    let native = Command::new(&program).args(SECTIONS).env("LD_LIBRARY_PATH", &native_dir).output().unwrap();
+    let native = Command::new(program).args(SECTIONS).env("LD_LIBRARY_PATH", native_dir).output().unwrap();
     assert!(native.status.success());
     let native = String::from_utf8(native.stdout).unwrap();
     assert!(native.contains("== threads =="), "{native}");
@@ -38,8 +37,8 @@ fn the_test_program_prints_the_same_through_the_guest_library_on_both_transports
     let socket = dir.join("server.sock");
     for transport in ["unix", "shm"] {
         // one API server per guest, as in production: the library keeps global state
-        let _server = start_server(&generated.join("bin/cavatest-server"), &socket, &native_dir.join("libcavatest.so.1"));
-        let forwarded = Command::new(&program)
+        let _server = start_server(&lib.server(), &socket, &lib.library());
+        let forwarded = Command::new(program)
             .args(SECTIONS)
             .env("LD_LIBRARY_PATH", generated.join("lib"))
             .env("CAVA_SERVER", &socket)
@@ -64,12 +63,10 @@ fn the_test_program_prints_the_same_through_the_guest_library_on_both_transports
 #[test]
 fn a_guest_without_a_server_fails_calls_with_the_api_error_and_a_clear_message() {
     let dir = scratch("no-server");
-    let (_, program) = build_testlib(&dir);
-    let generated = dir.join("generated");
-    build(&root().join("tests/testlib/testlib.lapis"), &generated);
-    let out = Command::new(&program)
+    let lib = testlib();
+    let out = Command::new(&lib.program)
         .arg("handles")
-        .env("LD_LIBRARY_PATH", generated.join("lib"))
+        .env("LD_LIBRARY_PATH", lib.generated.join("lib"))
         .env("CAVA_SERVER", dir.join("nobody-listens.sock"))
         .output()
         .unwrap();
@@ -83,14 +80,12 @@ fn a_guest_without_a_server_fails_calls_with_the_api_error_and_a_clear_message()
 #[test]
 fn unsupported_functions_and_functions_missing_from_the_spec_fail_without_aborting() {
     let dir = scratch("unsupported");
-    let (native_dir, program) = build_testlib(&dir);
-    let generated = dir.join("generated");
-    build(&root().join("tests/testlib/testlib.lapis"), &generated);
+    let lib = testlib();
     let socket = dir.join("server.sock");
-    let _server = start_server(&generated.join("bin/cavatest-server"), &socket, &native_dir.join("libcavatest.so.1"));
-    let out = Command::new(&program)
+    let _server = start_server(&lib.server(), &socket, &lib.library());
+    let out = Command::new(&lib.program)
         .arg("unsupported")
-        .env("LD_LIBRARY_PATH", generated.join("lib"))
+        .env("LD_LIBRARY_PATH", lib.generated.join("lib"))
         .env("CAVA_SERVER", &socket)
         .output()
         .unwrap();

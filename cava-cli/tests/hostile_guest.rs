@@ -15,7 +15,7 @@ use cava_runtime::transport::shm::ShmTransport;
 use cava_runtime::transport::unix::UnixTransport;
 use cava_runtime::transport::Transport;
 use cava_runtime::wire::{ErrorCode, ErrorReply, Header, Hello, Kind, Layout, Message, Welcome, Writer};
-use common::{build, build_testlib, root, scratch, start_server};
+use common::{scratch, start_server, testlib};
 
 struct Api {
     plan: Plan,
@@ -75,12 +75,10 @@ fn checksum_works(api: &Api, t: &mut dyn Transport, call_id: u64) {
 #[test]
 fn the_server_refuses_hostile_messages_and_goes_on_serving() {
     let dir = scratch("hostile");
-    let (native_dir, _) = build_testlib(&dir);
-    let generated = dir.join("generated");
-    build(&root().join("tests/testlib/testlib.lapis"), &generated);
-    let api = Api::load(&generated);
+    let lib = testlib();
+    let api = Api::load(&lib.generated);
     let socket = dir.join("server.sock");
-    let _server = start_server(&generated.join("bin/cavatest-server"), &socket, &native_dir.join("libcavatest.so.1"));
+    let _server = start_server(&lib.server(), &socket, &lib.library());
 
     for selector in [b'U', b'S'] {
         let mut t = connect(&socket, selector);

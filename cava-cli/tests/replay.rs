@@ -10,19 +10,16 @@ use std::ffi::OsStr;
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
 
-use common::{build, build_testlib, root, scratch, start_server_with};
+use common::{scratch, start_server_with, testlib};
 
 #[test]
 fn a_program_moved_to_a_server_that_replayed_the_record_log_goes_on_with_its_handles() {
     let dir = scratch("replay");
-    let (native_dir, _) = build_testlib(&dir);
-    let migrate = native_dir.join("migrate");
-    let generated = dir.join("generated");
-    build(&root().join("tests/testlib/testlib.lapis"), &generated);
-    let server = generated.join("bin/cavatest-server");
-    let library = native_dir.join("libcavatest.so.1");
+    let lib = testlib();
+    let (migrate, native_dir, generated) = (&lib.migrate, &lib.native, &lib.generated);
+    let (server, library) = (lib.server(), lib.library());
 
-    let native = Command::new(&migrate).env("LD_LIBRARY_PATH", &native_dir).stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap();
+    let native = Command::new(migrate).env("LD_LIBRARY_PATH", native_dir).stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap();
     native.stdin.as_ref().unwrap().write_all(b"go\n").unwrap();
     let native = String::from_utf8(native.wait_with_output().unwrap().stdout).unwrap();
     assert!(native.contains("values: 42 42 42 42 42 42 42 42"), "{native}");
@@ -30,7 +27,7 @@ fn a_program_moved_to_a_server_that_replayed_the_record_log_goes_on_with_its_han
     let socket = dir.join("server.sock");
     let (first_log, second_log) = (dir.join("first.log"), dir.join("second.log"));
     let first = start_server_with(&server, &socket, &library, &[OsStr::new("--record"), first_log.as_os_str()], Stdio::null());
-    let mut program = Command::new(&migrate)
+    let mut program = Command::new(migrate)
         .env("LD_LIBRARY_PATH", generated.join("lib"))
         .env("CAVA_SERVER", &socket)
         .env("CAVA_TRANSPORT", "unix")

@@ -51,6 +51,17 @@ pub struct Options {
     /// guest exports them too, failing without forwarding (a program that
     /// links against them still loads).
     pub missing: Vec<MissingFunction>,
+    /// The vendor library's symbol versions, oldest first (each inherits
+    /// the one before). Empty: the guest's symbols are unversioned.
+    pub symbol_versions: Vec<VersionNode>,
+}
+
+/// One version of the vendor library's version script (`OPENCL_1.2`) and
+/// the functions it defines.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VersionNode {
+    pub name: String,
+    pub symbols: Vec<String>,
 }
 
 /// A function of the header the spec does not describe, as far as its C
@@ -126,7 +137,11 @@ pub fn generate(spec: &Spec, options: &Options) -> Result<Files, GenerateError> 
     let mut files = Files::default();
     files.files.push(("Cargo.toml".into(), manifest::workspace()));
     files.files.push(("plan.json".into(), plan + "\n"));
-    files.files.push(("guest/Cargo.toml".into(), manifest::guest(&prefix, &library_name(&spec.api.soname), &options.runtime)));
+    let versioned = !options.symbol_versions.is_empty();
+    files.files.push(("guest/Cargo.toml".into(), manifest::guest(&prefix, &library_name(&spec.api.soname), &options.runtime, versioned)));
+    if versioned {
+        files.files.push(("guest/versions.map".into(), manifest::version_script(spec, options)));
+    }
     files.files.push(("guest/build.rs".into(), manifest::guest_build_rs(&spec.api.soname)));
     files.files.push(("guest/src/lib.rs".into(), format(guest::lib_rs(spec, &names, &g, &options.missing)?)?));
     files.files.push(("guest/src/types.rs".into(), types.clone()));

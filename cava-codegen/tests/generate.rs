@@ -20,7 +20,7 @@ fn specs() -> Vec<PathBuf> {
 }
 
 fn options() -> cava_codegen::Options {
-    cava_codegen::Options { runtime: cava_codegen::Runtime::Version("0.1.0".into()), missing: Vec::new() }
+    cava_codegen::Options { runtime: cava_codegen::Runtime::Version("0.1.0".into()), missing: Vec::new(), symbol_versions: Vec::new() }
 }
 
 #[test]
@@ -106,4 +106,30 @@ fn header_functions_missing_from_the_spec_are_exported_failing() {
         cava_codegen::generate(&checked.spec, &options()).unwrap().get("plan.json"),
         "the plan is the spec's alone"
     );
+}
+
+#[test]
+fn the_guest_carries_the_vendor_symbol_versions() {
+    use cava_codegen::{AbiType, MissingFunction, VersionNode};
+    let source = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/testlib/testlib.lapis")).unwrap();
+    let (_, checked) = lapis_parser::check_source(&source);
+    let int = AbiType::Int { size: 4, signed: true };
+    let node = |name: &str, symbols: &[&str]| VersionNode { name: name.into(), symbols: symbols.iter().map(|s| s.to_string()).collect() };
+    let versioned = cava_codegen::Options {
+        missing: vec![MissingFunction { name: "tl_not_in_spec".into(), params: vec![int], ret: int, returns_error: true }],
+        // tl_vendor_only: the vendor's, not the guest's, so not named
+        symbol_versions: vec![node("TL_1.0", &["tl_get_devices", "tl_vendor_only"]), node("TL_1.1", &["tl_checksum", "tl_not_in_spec"])],
+        ..options()
+    };
+    let files = cava_codegen::generate(&checked.spec, &versioned).unwrap();
+    let script = files.get("guest/versions.map").unwrap();
+    assert!(!script.contains("tl_vendor_only"));
+    let at = |s: &str| script.find(s).unwrap_or_else(|| panic!("{s} missing:\n{script}"));
+    assert!(at("TL_1.0 {") < at("tl_get_devices;") && at("tl_get_devices;") < at("local:") && at("local:") < at("TL_1.1 {"));
+    assert!(at("TL_1.1 {") < at("tl_checksum;") && at("tl_not_in_spec;") > at("TL_1.1 {"));
+    assert!(script.contains("} TL_1.0;"), "1.1 inherits 1.0:\n{script}");
+    // every other export of the guest is in the oldest version
+    assert!(at("tl_mem_create;") < at("TL_1.1 {"));
+    assert!(files.get("guest/Cargo.toml").unwrap().contains("\"staticlib\""));
+    assert!(cava_codegen::generate(&checked.spec, &options()).unwrap().get("guest/versions.map").is_none());
 }

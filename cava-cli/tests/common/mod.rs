@@ -5,6 +5,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 pub fn root() -> PathBuf {
@@ -62,6 +63,42 @@ pub fn build_testlib(dir: &Path) -> (PathBuf, PathBuf) {
     let include = format!("-I{}", src.display());
     run(&["-std=c99", "-O1", &include, "-o", "migrate", migrate_c.to_str().unwrap(), "-L.", "-l:libcavatest.so.1"]);
     (native.clone(), native.join("program"))
+}
+
+/// The C test library, its programs, and the guest library and API server
+/// generated from its spec.
+pub struct Testlib {
+    /// Folder of the real `libcavatest.so.1` and the programs.
+    pub native: PathBuf,
+    pub program: PathBuf,
+    pub migrate: PathBuf,
+    /// `cava build` output: `lib/`, `bin/cavatest-server`, the crates.
+    pub generated: PathBuf,
+}
+
+impl Testlib {
+    pub fn server(&self) -> PathBuf {
+        self.generated.join("bin/cavatest-server")
+    }
+
+    pub fn library(&self) -> PathBuf {
+        self.native.join("libcavatest.so.1")
+    }
+}
+
+/// The test library, built once per test binary: the tests of a binary
+/// run in parallel threads, and two builds of the same generated crates
+/// into the shared target folder overwrite each other's binaries while
+/// another test copies or runs them.
+pub fn testlib() -> &'static Testlib {
+    static BUILT: OnceLock<Testlib> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        let dir = scratch("testlib");
+        let (native, program) = build_testlib(&dir);
+        let generated = dir.join("generated");
+        build(&root().join("tests/testlib/testlib.lapis"), &generated);
+        Testlib { migrate: native.join("migrate"), native, program, generated }
+    })
 }
 
 pub struct Server(Child);
