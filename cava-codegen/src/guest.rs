@@ -2,7 +2,7 @@
 //! its exact C signature. Each function hands its arguments, as raw words,
 //! to the runtime's marshaller with its plan id.
 
-use lapis_parser::ir::{BuiltinType, Spec, Type};
+use lapis_parser::ir::Spec;
 use proc_macro2::TokenStream;
 use quote::quote;
 
@@ -38,13 +38,7 @@ pub fn lib_rs(spec: &Spec, names: &Names, g: &Generated, missing: &[MissingFunct
             quote!({ #block })
         } else {
             let call = quote!(__cava::guest::call(&LIBRARY, #id, &[#(#raws),*]));
-            if matches!(spec.resolve(&f.ret), Type::Builtin(BuiltinType::Void)) {
-                quote!({ #call; })
-            } else {
-                let rt = rust::ty(spec, names, &f.ret).map_err(context)?;
-                let convert = rust::from_raw(spec, &f.ret, &rt, quote!(__raw));
-                quote!({ let __raw = #call; #convert })
-            }
+            rust::typed_result(spec, names, &f.ret, call).map_err(context)?
         };
         functions.push(quote! {
             #[doc = #doc]
@@ -108,13 +102,7 @@ fn invokers(spec: &Spec, names: &Names) -> Result<Vec<TokenStream>, GenerateErro
             types.push(t);
         }
         let ret = rust::ret(spec, names, &c.ret).map_err(context)?;
-        let call = quote!(__app(#(#args),*));
-        let result = if matches!(spec.resolve(&c.ret), Type::Builtin(BuiltinType::Void)) {
-            quote!({ #call; 0 })
-        } else {
-            let r = rust::to_raw(spec, &c.ret, quote!(__ret));
-            quote!({ let __ret = #call; #r })
-        };
+        let result = rust::raw_result(spec, &c.ret, quote!(__app(#(#args),*)));
         let n = c.params.len();
         arms.push(quote!(#id => {
             if __args.len() != #n { return 0; }

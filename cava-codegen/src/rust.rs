@@ -173,3 +173,24 @@ pub fn decayed(spec: &Spec, t: &Type) -> Type {
         _ => t.clone(),
     }
 }
+
+/// `call` (a C call returning `ret`) as an expression giving the raw word
+/// of its result (0 for `void`): what a dispatcher or invoker returns.
+pub fn raw_result(spec: &Spec, ret: &Type, call: TokenStream) -> TokenStream {
+    if matches!(spec.resolve(ret), Type::Builtin(BuiltinType::Void)) {
+        quote!({ #call; 0 })
+    } else {
+        let r = to_raw(spec, ret, quote!(__ret));
+        quote!({ let __ret = #call; #r })
+    }
+}
+
+/// `call` (giving a raw word) as the body of a C function returning `ret`.
+pub fn typed_result(spec: &Spec, names: &Names, ret: &Type, call: TokenStream) -> Result<TokenStream, GenerateError> {
+    if matches!(spec.resolve(ret), Type::Builtin(BuiltinType::Void)) {
+        return Ok(quote!({ #call; }));
+    }
+    let rust_ty = ty(spec, names, ret)?;
+    let convert = from_raw(spec, ret, &rust_ty, quote!(__raw));
+    Ok(quote!({ let __raw = #call; #convert }))
+}

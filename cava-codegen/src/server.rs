@@ -2,7 +2,7 @@
 //! and serves guests. Generated code is only the dispatcher, which calls
 //! each vendor function with its exact C signature.
 
-use lapis_parser::ir::{BuiltinType, Spec, Type};
+use lapis_parser::ir::Spec;
 use proc_macro2::TokenStream;
 use quote::quote;
 
@@ -30,7 +30,6 @@ pub fn main_rs(spec: &Spec, names: &Names, g: &Generated) -> Result<TokenStream,
             types.push(t);
         }
         let ret = rust::ret(spec, names, &f.ret).map_err(context)?;
-        let void = matches!(spec.resolve(&f.ret), Type::Builtin(BuiltinType::Void));
         let call = match &f.replace_server {
             Some(code) => {
                 let block: TokenStream =
@@ -42,12 +41,7 @@ pub fn main_rs(spec: &Spec, names: &Names, g: &Generated) -> Result<TokenStream,
                 __vendor(#(#args),*)
             }),
         };
-        let result = if void {
-            quote!({ #call; 0 })
-        } else {
-            let r = rust::to_raw(spec, &f.ret, quote!(__ret));
-            quote!({ let __ret = #call; #r })
-        };
+        let result = rust::raw_result(spec, &f.ret, call);
         let n = f.params.len();
         arms.push(quote!(#id => {
             if __args.len() != #n { return 0; }
@@ -127,13 +121,7 @@ fn trampolines(spec: &Spec, names: &Names) -> Result<(Vec<TokenStream>, Vec<Toke
         }
         let ret = rust::ret(spec, names, &c.ret).map_err(context)?;
         let call = quote!(__cava::server::callback(&LIBRARY, #id, &[#(#raws),*]));
-        let body = if matches!(spec.resolve(&c.ret), Type::Builtin(BuiltinType::Void)) {
-            quote!({ #call; })
-        } else {
-            let rt = rust::ty(spec, names, &c.ret).map_err(context)?;
-            let convert = rust::from_raw(spec, &c.ret, &rt, quote!(__raw));
-            quote!({ let __raw = #call; #convert })
-        };
+        let body = rust::typed_result(spec, names, &c.ret, call).map_err(context)?;
         let doc = format!(" Trampoline of callback `{}`.", c.name);
         functions.push(quote! {
             #[doc = #doc]
