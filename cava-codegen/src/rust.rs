@@ -174,6 +174,11 @@ pub fn decayed(spec: &Spec, t: &Type) -> Type {
     }
 }
 
+/// Whether a C type is a struct or union (passed and returned by value).
+pub fn is_record(spec: &Spec, t: &Type) -> bool {
+    matches!(spec.resolve(t), Type::Named(id) if matches!(spec.type_def(*id).kind, TypeDefKind::Struct { .. } | TypeDefKind::Union { .. }))
+}
+
 /// `call` (a C call returning `ret`) as an expression giving the raw word
 /// of its result (0 for `void`): what a dispatcher or invoker returns.
 pub fn raw_result(spec: &Spec, ret: &Type, call: TokenStream) -> TokenStream {

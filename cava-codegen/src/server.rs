@@ -41,7 +41,13 @@ pub fn main_rs(spec: &Spec, names: &Names, g: &Generated) -> Result<TokenStream,
                 __vendor(#(#args),*)
             }),
         };
-        let result = rust::raw_result(spec, &f.ret, call);
+        let result = if rust::is_record(spec, &f.ret) {
+            // a struct returned by value outlives the call in a box, which
+            // the marshaller copies into the reply and frees
+            quote!({ let __ret = #call; ::std::boxed::Box::into_raw(::std::boxed::Box::new(__ret)) as usize as u64 })
+        } else {
+            rust::raw_result(spec, &f.ret, call)
+        };
         let n = f.params.len();
         arms.push(quote!(#id => {
             if __args.len() != #n { return 0; }

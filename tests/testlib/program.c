@@ -462,6 +462,16 @@ static void section_structs(void)
     else
         printf("structs: device_props status=%d\n", s);
 
+    {
+        tl_range r = tl_range_make(3, 4000000000u);
+        tl_device_props by_value = tl_device_props_of(dev(0));
+        tl_device_props none = tl_device_props_of(NULL);
+        printf("structs: range_make offset=%zu count=%zu\n", r.offset, r.count);
+        printf("structs: device_props_of name=%s mem_size=%" PRIu64 " units=%" PRIu32 " max_dims[2]=%" PRId32 "\n",
+               by_value.name, by_value.mem_size, by_value.units, by_value.max_dims[2]);
+        printf("structs: device_props_of(NULL) name_len=%zu units=%" PRIu32 "\n", strlen(none.name), none.units);
+    }
+
     s = tl_variant_make(0, -42.0, &var);
     printf("structs: variant_make(int, -42) kind=%" PRId32 " as_int=%" PRId64 " status=%d\n", var.kind,
            var.value.as_int, s);

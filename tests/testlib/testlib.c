@@ -735,6 +735,23 @@ tl_status tl_queue_get_property(tl_queue queue, int64_t key, int64_t *value)
 
 /* ---- structs ---- */
 
+tl_range tl_range_make(size_t offset, size_t count)
+{
+    tl_range r;
+    r.offset = offset;
+    r.count = count;
+    return r;
+}
+
+tl_device_props tl_device_props_of(tl_device device)
+{
+    tl_device_props props;
+    memset(&props, 0, sizeof props);
+    if (valid_device(device))
+        tl_get_device_props(device, &props);
+    return props;
+}
+
 tl_status tl_range_end(tl_range range, size_t *end)
 {
     if (end == NULL || range.offset + range.count < range.offset)

@@ -193,6 +193,10 @@ tl_status tl_queue_get_property(tl_queue queue, int64_t key, int64_t *value);
 /* ---- structs ---- */
 
 tl_status tl_range_end(tl_range range, size_t *end);
+/* structs returned by value: in registers (16 bytes) and through memory
+   (the caller's, 64 bytes); an invalid device gives an all-zero struct */
+tl_range tl_range_make(size_t offset, size_t count);
+tl_device_props tl_device_props_of(tl_device device);
 tl_status tl_sum_ranges(const tl_range *ranges, size_t n, size_t *total);
 tl_status tl_apply_config(tl_device device, const tl_config *config, tl_result *result);
 tl_status tl_get_device_props(tl_device device, tl_device_props *props);

@@ -477,7 +477,7 @@ pub fn call(library: &'static GuestLibrary, function: u32, args: &[u64]) -> u64 
         if state.warned.lock().unwrap_or_else(|e| e.into_inner()).insert(function) {
             library.log(format_args!("{} is not supported by this spec; it returns {code}", f.name));
         }
-        return V::Int(code).to_raw(&f.ret);
+        return failure_result(plan, &f.ret, code);
     }
     let params: Vec<V> = f.params.iter().zip(args).map(|(p, raw)| V::from_raw(*raw, &p.ty)).collect();
     match forward(library, state, function, &params) {
@@ -493,7 +493,7 @@ pub fn call(library: &'static GuestLibrary, function: u32, args: &[u64]) -> u64 
             };
             write_status(state, function, &params, status);
             let code = if f.ret == plan.api.error_type { status } else { 0 };
-            V::Int(code).to_raw(&f.ret)
+            failure_result(plan, &f.ret, code)
         }
     }
 }
@@ -657,6 +657,10 @@ fn exchange<'s>(
         }
         SlotShape::Float { size: 4 } => u64::from(scalars.u32()?),
         SlotShape::Int { .. } | SlotShape::Float { .. } | SlotShape::Word | SlotShape::Handle => scalars.u64()?,
+        SlotShape::Buffer if matches!(f.ret, Ty::Record(_)) => match scalars.buffer()? {
+            BufferRef::Inline(bytes) if bytes.len() as u64 == plan.size_of(&f.ret) => struct_result(bytes),
+            other => return Err(CallError::Other(format!("a struct result came back as {}", other.name()))),
+        },
         SlotShape::Buffer => match scalars.buffer()? {
             BufferRef::Null => 0,
             BufferRef::Inline(bytes) => intern(state, bytes),
@@ -741,6 +745,32 @@ fn run_actions(
         eval(&state.plan, action, &Env::new(params, contextual), host)?;
     }
     Ok(())
+}
+
+/// Where a struct returned by value waits for the generated function to
+/// read it (at once, before this thread's next call): the address is the
+/// raw result.
+fn struct_result(bytes: &[u8]) -> u64 {
+    thread_local! {
+        static RESULT: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+    }
+    RESULT.with(|cell| {
+        let mut kept = cell.borrow_mut();
+        kept.clear();
+        kept.extend_from_slice(bytes);
+        // never empty: the generated code reads from it
+        kept.push(0);
+        kept.as_ptr() as u64
+    })
+}
+
+/// The raw result of a failed or unsupported call: `code` for a result of
+/// the API's error type, a zeroed struct for a struct, 0 otherwise.
+fn failure_result(plan: &Plan, ret: &Ty, code: i128) -> u64 {
+    match ret {
+        Ty::Record(_) => struct_result(&vec![0u8; plan.size_of(ret) as usize]),
+        _ => V::Int(code).to_raw(ret),
+    }
 }
 
 /// A stable guest copy of a returned buffer. Returned buffers are the

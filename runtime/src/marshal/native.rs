@@ -44,6 +44,27 @@ pub fn call(dispatch: Dispatch, id: u32, address: usize, args: &[u64]) -> u64 {
     unsafe { dispatch(id, address, args) }
 }
 
+/// Takes the bytes of a struct the generated dispatcher returned by value
+/// in a `Box` (`size` and `align` are the plan's layout of the struct,
+/// which the generated code asserts is the Rust type's) and frees the box.
+pub fn take_boxed(addr: u64, size: u64, align: u64) -> Vec<u8> {
+    let mut bytes = vec![0u8; size as usize];
+    if addr == 0 || size == 0 {
+        return bytes;
+    }
+    let Ok(layout) = std::alloc::Layout::from_size_align(size as usize, align.max(1) as usize) else { return bytes };
+    // SAFETY: the dispatcher returned `Box::into_raw(Box::new(value))` for
+    // a function whose result is this struct (see `server::handle_call`);
+    // a `Box<T>` is allocated with `Layout::new::<T>()`, which is `layout`
+    // because the generated types assert size and alignment. The box is
+    // read once and freed once, here.
+    unsafe {
+        std::ptr::copy_nonoverlapping(addr as usize as *const u8, bytes.as_mut_ptr(), bytes.len());
+        std::alloc::dealloc(addr as usize as *mut u8, layout);
+    }
+    bytes
+}
+
 /// Copies `dst.len()` bytes of the vendor library's memory at `addr`: a
 /// buffer a vendor function returned (such as a status string it owns),
 /// sized by the spec's expression for that result.

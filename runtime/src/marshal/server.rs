@@ -1008,7 +1008,11 @@ fn handle_call<'a>(
     }
     // a buffer the vendor returned (a string it owns): copied into the reply
     let mut ret_bytes = None;
-    if let Kind::Buffer { size, .. } = &ret_leaf.kind {
+    if let Ty::Record(r) = f.ret {
+        // a struct returned by value, boxed by the dispatcher
+        let (size, align) = plan.records.get(r as usize).map_or((0, 1), |r| (r.size, r.align));
+        ret_bytes = Some(native::take_boxed(ret_raw, size, align));
+    } else if let Kind::Buffer { size, .. } = &ret_leaf.kind {
         if ret_raw != 0 {
             let env = Env { this: Some((V::Ptr(ret_raw), None)), ..env };
             decoder.frame.vendor_reads = true;
