@@ -379,16 +379,20 @@ impl Encoder<'_, '_> {
         if !leaf.input || leaf.no_copy {
             return Ok(encode_descriptor(&BufferRef::Out { len }, 0, key));
         }
+        if !needs_walk(element) {
+            // straight from the application into the message
+            let offset = self.writer.data_with(len as usize, |dst| app_memory::read(ptr, dst))?;
+            return Ok(inline_descriptor(offset, len, key));
+        }
         let mut bytes = vec![0u8; len as usize];
         app_memory::read(ptr, &mut bytes)?;
-        if needs_walk(element) {
-            let mut indices = env.indices.to_vec();
-            for i in 0..len / stride {
-                indices.push(i);
-                let env = Env { indices: &indices, ..*env };
-                self.element(&env, &mut bytes, ptr + i * stride, (i * stride) as usize, element_ty, element)?;
-                indices.pop();
-            }
+        // pointers inside become tokens (nested buffers go to the message first)
+        let mut indices = env.indices.to_vec();
+        for i in 0..len / stride {
+            indices.push(i);
+            let env = Env { indices: &indices, ..*env };
+            self.element(&env, &mut bytes, ptr + i * stride, (i * stride) as usize, element_ty, element)?;
+            indices.pop();
         }
         let offset = self.writer.data(&bytes);
         Ok(inline_descriptor(offset, len, key))

@@ -161,7 +161,7 @@ fn replay_log(shared: &Shared, bytes: &[u8]) {
         shared.log(format_args!("the record log ends in a cut-off entry; replaying what precedes it"));
     }
     let live = record::live(&entries);
-    let mut channel = ChannelState { deferred: None, process: 0 };
+    let mut channel = ChannelState { deferred: None, process: 0, reply_buf: Vec::new(), spare: Vec::new() };
     let mut failed = 0;
     for (issued, raw) in &live {
         let result = Message::decode(raw).map_err(malformed).and_then(|message| {
@@ -406,7 +406,7 @@ fn serve_route(shared: &Shared, stream: UnixStream) {
 fn serve_calls(shared: &Shared, transport: &mut dyn Transport) -> Result<(), TransportError> {
     let mut buf = Vec::new();
     let Some(hello) = handshake(shared, transport, &mut buf)? else { return Ok(()) };
-    let mut channel = ChannelState { deferred: None, process: hello.process };
+    let mut channel = ChannelState { deferred: None, process: hello.process, reply_buf: Vec::new(), spare: Vec::new() };
     loop {
         if let Err(e) = transport.recv(&mut buf, None) {
             if let Some(code) = channel.deferred {
@@ -427,7 +427,10 @@ fn serve_calls(shared: &Shared, transport: &mut dyn Transport) -> Result<(), Tra
                 let header = *message.header();
                 let arrival = Arrival { raw: &buf, region: transport.region(), rebind: None };
                 match handle_call(shared, &mut channel, &message, transport.max_message() as u64, arrival) {
-                    Ok(Some(reply)) => transport.send(&reply)?,
+                    Ok(Some(reply)) => {
+                        transport.send(&reply)?;
+                        channel.reply_buf = reply;
+                    }
                     Ok(None) => {}
                     Err((code, text)) => {
                         let name = shared.plan.functions.get(header.function as usize).map_or("?", |f| f.name.as_str());
@@ -457,6 +460,10 @@ struct ChannelState {
     deferred: Option<i128>,
     /// The guest process the channel belongs to (its callbacks' route).
     process: u64,
+    /// The last reply's buffer, reused for the next.
+    reply_buf: Vec<u8>,
+    /// Shadow buffers of earlier calls, reused (see `Decoder::spare`).
+    spare: Vec<Vec<u8>>,
 }
 
 type Refusal = (ErrorCode, String);
@@ -496,7 +503,7 @@ struct Frame<'a> {
     message: Message<'a>,
     /// The channel's zero-copy region, if its transport has one.
     region: Option<&'a dyn SharedRegion>,
-    shadows: Vec<Box<[u8]>>,
+    shadows: Vec<Vec<u8>>,
     /// Sizing a buffer the vendor library returned: its memory may be read.
     vendor_reads: bool,
     /// Handle ids this call issued, in order (for the record log).
@@ -631,11 +638,24 @@ struct Decoder<'a, 'p> {
     /// Retained buffers to free after the call (`deallocate`).
     release: Vec<u64>,
     max: u64,
+    /// Shadows of earlier calls of the channel, to reuse: a fresh large
+    /// allocation costs a page fault per page on every call.
+    spare: Vec<Vec<u8>>,
 }
 
 impl<'a, 'p> Decoder<'a, 'p> {
     fn shadow(&mut self, len: u64) -> (usize, u64) {
-        let bytes = vec![0u8; len as usize].into_boxed_slice();
+        let len = len as usize;
+        let bytes = match self.spare.iter().position(|b| b.capacity() >= len) {
+            Some(i) => {
+                let mut bytes = self.spare.swap_remove(i);
+                // zeroed, as a fresh one: what the vendor does not write goes back as zeros
+                bytes.clear();
+                bytes.resize(len, 0);
+                bytes
+            }
+            None => vec![0u8; len],
+        };
         let addr = bytes.as_ptr() as u64;
         self.frame.shadows.push(bytes);
         (self.frame.shadows.len() - 1, addr)
@@ -890,6 +910,7 @@ fn handle_call<'a>(
         outs: Vec::new(),
         release: Vec::new(),
         max,
+        spare: std::mem::take(&mut channel.spare),
     };
 
     // 1. what every slot holds, as expressions see it
@@ -1039,14 +1060,28 @@ fn handle_call<'a>(
             }
         }
     }
-    let mut out_bytes: Vec<Option<Vec<u8>>> = Vec::with_capacity(decoder.outs.len());
+    let mut outs = Vec::with_capacity(decoder.outs.len());
     for out in &decoder.outs {
         let mut bytes = match out.place {
             Place::Shared | Place::Missing => {
-                out_bytes.push(None);
+                outs.push(OutBytes::Nothing);
+                continue;
+            }
+            Place::Shadow(index) if out.walk.is_none() => {
+                // sent from the shadow itself, nested pointers blanked in place
+                if let Some(shadow) = decoder.frame.shadows.get_mut(index) {
+                    blank(shadow, &out.pointers);
+                }
+                outs.push(OutBytes::Shadow(index));
                 continue;
             }
             Place::Shadow(index) => decoder.frame.shadows.get(index).map(|s| s.to_vec()).unwrap_or_default(),
+            Place::Retained(key) if decoder.release.contains(&key) => {
+                // freed by this call: its bytes move into the reply
+                let mut bytes = lock(&shared.retained).remove(&key).map(|r| r.bytes.into_vec()).unwrap_or_default();
+                bytes.truncate(out.len as usize);
+                bytes
+            }
             Place::Retained(key) => {
                 lock(&shared.retained).get(&key).map(|r| r.bytes[..(out.len as usize).min(r.bytes.len())].to_vec()).unwrap_or_default()
             }
@@ -1054,12 +1089,8 @@ fn handle_call<'a>(
         if let Some((ty, stride, element)) = out.walk {
             translate_out(shared, &env, &mut decoder.frame, &mut bytes, ty, stride, element)?;
         }
-        for at in &out.pointers {
-            if let Some(slot) = bytes.get_mut(*at as usize..*at as usize + 8) {
-                slot.fill(0);
-            }
-        }
-        out_bytes.push(Some(bytes));
+        blank(&mut bytes, &out.pointers);
+        outs.push(OutBytes::Owned(bytes));
     }
     {
         let mut retained = lock(&shared.retained);
@@ -1079,18 +1110,55 @@ fn handle_call<'a>(
             shared.record(Entry::Record { objects: record_objects, issued, message: raw.to_vec() });
         }
     }
-    if let CallMode::Async { .. } = f.mode {
+    let shadows = std::mem::take(&mut decoder.frame.shadows);
+    let message = if let CallMode::Async { .. } = f.mode {
         if !success {
             channel.deferred.get_or_insert(ret.as_int());
         }
-        return Ok(None);
-    }
-    if returns_status && success {
-        if let Some(code) = channel.deferred.take() {
-            ret = V::Int(code);
+        None
+    } else {
+        if returns_status && success {
+            if let Some(code) = channel.deferred.take() {
+                ret = V::Int(code);
+            }
+        }
+        let outs: Vec<Option<&[u8]>> = outs
+            .iter()
+            .map(|o| match o {
+                OutBytes::Nothing => None,
+                OutBytes::Shadow(index) => shadows.get(*index).map(Vec::as_slice),
+                OutBytes::Owned(bytes) => Some(bytes.as_slice()),
+            })
+            .collect();
+        let buf = std::mem::take(&mut channel.reply_buf);
+        Some(reply(shared, id, &header, ret, ret_bytes.as_deref(), &outs, buf).map_err(malformed)?)
+    };
+    // keep the largest shadows for the channel's next calls
+    let mut spare = decoder.spare;
+    spare.extend(shadows);
+    spare.sort_unstable_by_key(|b| std::cmp::Reverse(b.capacity()));
+    spare.truncate(SPARE_SHADOWS);
+    channel.spare = spare;
+    Ok(message)
+}
+
+/// How many shadows a channel keeps for reuse.
+const SPARE_SHADOWS: usize = 4;
+
+/// Where an out buffer's bytes are when the reply is written.
+enum OutBytes {
+    Nothing,
+    Shadow(usize),
+    Owned(Vec<u8>),
+}
+
+/// Zeroes the nested pointers of an out buffer: the guest restores its own.
+fn blank(bytes: &mut [u8], pointers: &[u64]) {
+    for at in pointers {
+        if let Some(slot) = bytes.get_mut(*at as usize..*at as usize + 8) {
+            slot.fill(0);
         }
     }
-    Ok(Some(reply(shared, id, &header, ret, &f.ret, ret_bytes.as_deref(), &out_bytes).map_err(malformed)?))
 }
 
 /// Offset in the scalar area of each value's slot (0 for `void`), computed
@@ -1162,9 +1230,9 @@ fn reply(
     id: u32,
     to: &Header,
     ret: V,
-    ret_ty: &Ty,
     ret_bytes: Option<&[u8]>,
-    outs: &[Option<Vec<u8>>],
+    outs: &[Option<&[u8]>],
+    buf: Vec<u8>,
 ) -> Result<Vec<u8>, crate::wire::WriteError> {
     let shape = shared.ret[id as usize];
     let mut slots: Vec<Slot> = shape.slot().into_iter().collect();
@@ -1172,8 +1240,8 @@ fn reply(
     slots.extend(std::iter::repeat_n(Slot::Buffer, outs.len()));
     let (_, scalar_len) = Layout::of(&slots);
     let header = Header { function: id, call_id: to.call_id, thread: to.thread, ..Header::new(MsgKind::Reply) };
-    let mut w = Writer::new(header, scalar_len);
-    let raw = ret.to_raw(ret_ty);
+    let mut w = Writer::reuse(buf, header, scalar_len);
+    let raw = shared.plan.functions.get(id as usize).map_or(0, |f| ret.to_raw(&f.ret));
     match shape {
         SlotShape::Void => {}
         SlotShape::Buffer => match ret_bytes {

@@ -136,6 +136,21 @@ impl Writer {
         offset
     }
 
+    /// Appends `len` bytes to the data area, 16-byte aligned, written by
+    /// `fill` in place (no staging copy), and returns their offset.
+    pub fn data_with<E>(&mut self, len: usize, fill: impl FnOnce(&mut [u8]) -> Result<(), E>) -> Result<u64, E> {
+        let data_start = HEADER_LEN + self.scalar_len as usize;
+        let used = (self.buf.len() - data_start) as u64;
+        let offset = align_up(used, DATA_ALIGN.into()).unwrap_or(used);
+        let start = data_start + offset as usize;
+        self.buf.resize(start + len, 0);
+        if let Err(e) = fill(&mut self.buf[start..]) {
+            self.buf.truncate(data_start + used as usize);
+            return Err(e);
+        }
+        Ok(offset)
+    }
+
     /// Puts an already encoded descriptor ([`encode_descriptor`]) in the
     /// next buffer slot.
     pub fn descriptor_slot(&mut self, descriptor: [u8; 32]) -> &mut Self {
