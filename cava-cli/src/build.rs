@@ -199,6 +199,13 @@ fn compile(args: &BuildArgs, spec: &lapis_parser::ir::Spec) -> Result<()> {
 /// Links the guest's static library into the shared library with the
 /// vendor's version script (see `cava_codegen::manifest::guest`).
 fn link_versioned(archive: &Path, script: &Path, soname: &str, to: &Path) -> Result<()> {
+    let modified = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+    if let (Some(linked), Some(a), Some(s)) = (modified(to), modified(archive), modified(script)) {
+        if linked >= a && linked >= s {
+            // up to date: relinking would only churn a file programs may have mapped
+            return Ok(());
+        }
+    }
     if let Some(dir) = to.parent() {
         std::fs::create_dir_all(dir)?;
     }
