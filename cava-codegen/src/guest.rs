@@ -47,6 +47,11 @@ pub fn lib_rs(spec: &Spec, names: &Names, g: &Generated, missing: &[MissingFunct
         });
     }
     let invokers = invokers(spec, names)?;
+    let ids = spec.functions.iter().enumerate().map(|(id, f)| {
+        let name = rust::ident(&f.name);
+        let id = id as u32;
+        quote!(pub const #name: u32 = #id;)
+    });
     let missing = missing_functions(spec, missing);
     let api = &spec.api.name;
     let who = format!("{api} guest");
@@ -66,6 +71,15 @@ pub fn lib_rs(spec: &Spec, names: &Names, g: &Generated, missing: &[MissingFunct
         pub const CONTRACT: u128 = #contract;
 
         static LIBRARY: __cava::guest::GuestLibrary = __cava::guest::GuestLibrary::new(#who, include_str!("../../plan.json"), CONTRACT, invoke);
+
+        /// The plan's number of each function of the spec, for `replace_guest`
+        /// code that forwards a call itself:
+        /// `__cava::guest::call(&LIBRARY, function_ids::NAME, &[raw words])`.
+        #[doc(hidden)]
+        #[allow(non_upper_case_globals)]
+        pub mod function_ids {
+            #(#ids)*
+        }
 
         /// Calls the application's callback `__function` of plan callback
         /// `__callback` with raw argument words.
