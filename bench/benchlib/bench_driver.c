@@ -49,6 +49,9 @@ static void die(const char *what) {
 
 static volatile int sink;
 
+/* Asynchronous calls per sample of `bl_queue`. */
+#define QUEUED 100
+
 static void latency(const char *name, int which, size_t iterations, size_t warmup, uint64_t *ns) {
     for (size_t i = 0; i < warmup + iterations; i++) {
         uint64_t t0 = now_ns();
@@ -58,13 +61,20 @@ static void latency(const char *name, int which, size_t iterations, size_t warmu
         case 1:
             bl_null();
             break;
-        default:
+        case 2:
             sink = bl_scalars((int)i, 2, 0.5, 3u);
+            break;
+        default:
+            /* QUEUED asynchronous calls, then one synchronous call that
+               waits for them: the sample is the time per queued call */
+            for (int q = 0; q < QUEUED; q++)
+                bl_queue(1);
+            sink = (int)bl_queued_total();
             break;
         }
         uint64_t t1 = now_ns();
         if (i >= warmup) {
-            ns[i - warmup] = t1 - t0;
+            ns[i - warmup] = which == 3 ? (t1 - t0) / QUEUED : t1 - t0;
         }
     }
     printf("{\"kind\":\"latency\",\"name\":\"%s\",", name);
@@ -107,6 +117,7 @@ int main(int argc, char **argv) {
     latency("timer", 0, iterations, warmup, ns);
     latency("bl_null", 1, iterations, warmup, ns);
     latency("bl_scalars", 2, iterations, warmup, ns);
+    latency("bl_queue", 3, iterations / QUEUED + 1, warmup / QUEUED + 1, ns);
     free(ns);
 
     if (nsizes == 0) {

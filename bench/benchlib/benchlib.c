@@ -10,6 +10,17 @@ static size_t capacity;
 
 void bl_null(void) {}
 
+static long long queued_total;
+
+bl_status bl_queue(int value) {
+    queued_total += value;
+    return BL_SUCCESS;
+}
+
+long long bl_queued_total(void) {
+    return queued_total;
+}
+
 int bl_scalars(int a, long long b, double c, unsigned int d) {
     return (int)((double)a + (double)b + c + (double)d);
 }

@@ -27,6 +27,13 @@ void bl_null(void);
 /* Returns a + b + c + d, truncated to int: a call with a few scalars. */
 int bl_scalars(int a, long long b, double c, unsigned int d);
 
+/* Adds `value` to a counter; forwarded asynchronously (the application does
+ * not wait), so queued calls measure how fast calls pipeline. */
+bl_status bl_queue(int value);
+
+/* The counter bl_queue adds to (a synchronous call that drains the queue). */
+long long bl_queued_total(void);
+
 /* Allocates the library's buffer of `capacity` bytes and writes every page,
  * so that later copies never fault pages in. Frees an earlier buffer. */
 bl_status bl_reserve(size_t capacity);

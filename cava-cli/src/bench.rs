@@ -382,7 +382,7 @@ impl Report {
     fn new(runs: &[(&str, Run)], effort: &Effort, sizes: &[u64]) -> Report {
         let mut latency = Vec::new();
         let mut copies = Vec::new();
-        for function in ["timer", "bl_null", "bl_scalars"] {
+        for function in ["timer", "bl_null", "bl_scalars", "bl_queue"] {
             for (path, run) in runs {
                 let Some(samples) = run.latency.get(function) else { continue };
                 let mut sorted = samples.clone();
@@ -482,7 +482,8 @@ impl Report {
         );
         let _ = writeln!(
             out,
-            "Null-call round trip, µs per call ({} timed calls after {} untimed; `timer` is two clock reads around nothing)",
+            "Null-call round trip, µs per call ({} timed calls after {} untimed; `timer` is two clock reads around nothing; \
+             `bl_queue`: per asynchronous call, 100 queued then one synchronous call that waits for them)",
             e.iterations, e.warmup
         );
         let _ = writeln!(out, "{:<12} {:<7} {:>9} {:>9} {:>9} {:>9}", "function", "path", "p50", "p90", "p99", "mean");
