@@ -20,6 +20,7 @@ use std::time::Duration;
 
 use super::callbacks::userdata_of;
 use super::eval::{eval, load, select, Env, EvalError, Host, V};
+use super::keyed_blocks::KeyedBlocks;
 use super::log;
 use super::native::{self, Dispatch, VendorLibrary};
 use super::record::{self, Entry, RecordLog};
@@ -59,7 +60,7 @@ struct Shared {
     ret: Vec<SlotShape>,
     addresses: Vec<Option<usize>>,
     handles: Mutex<HandleTable>,
-    metadata: Mutex<HashMap<u64, Box<[u8]>>>,
+    metadata: Mutex<KeyedBlocks>,
     /// Buffers kept between calls (manual, static and coupled lifetimes),
     /// by the guest's address.
     retained: Mutex<HashMap<u64, Retained>>,
@@ -563,11 +564,8 @@ impl Host for Frame<'_> {
                 return Ok(());
             }
         }
-        for m in lock(&self.shared.metadata).values() {
-            if let Some(off) = find(m.as_ptr(), m.len(), addr, n) {
-                dst.copy_from_slice(&m[off..off + n]);
-                return Ok(());
-            }
+        if lock(&self.shared.metadata).read(addr, dst) {
+            return Ok(());
         }
         if let Some(region) = self.region {
             // a shared buffer's bytes, read through the transport's checks
@@ -589,21 +587,16 @@ impl Host for Frame<'_> {
 
     fn write(&mut self, addr: u64, src: &[u8]) -> Result<(), EvalError> {
         // the spec only assigns to metadata
-        let n = src.len();
-        for m in lock(&self.shared.metadata).values_mut() {
-            if let Some(off) = find(m.as_ptr(), m.len(), addr, n) {
-                m[off..off + n].copy_from_slice(src);
-                return Ok(());
-            }
+        if lock(&self.shared.metadata).write(addr, src) {
+            return Ok(());
         }
-        Err(EvalError::OutOfBounds { addr, len: n as u64 })
+        Err(EvalError::OutOfBounds { addr, len: src.len() as u64 })
     }
 
     fn metadata(&mut self, key: u64) -> Result<u64, EvalError> {
         let plan = &self.shared.plan;
         let size = plan.metadata.as_ref().map_or(0, |t| plan.size_of(t)).max(1) as usize;
-        let mut all = lock(&self.shared.metadata);
-        Ok(all.entry(key).or_insert_with(|| vec![0u8; size].into_boxed_slice()).as_ptr() as u64)
+        Ok(lock(&self.shared.metadata).get_or_create(key, size))
     }
 
     fn library(&mut self, function: LibraryFn, _args: &[V]) -> Result<V, EvalError> {
@@ -1055,6 +1048,7 @@ fn handle_call<'a>(
                 if id != 0 {
                     let _ = lock(&shared.handles).remove(id, *kind);
                     lock(&shared.retained).retain(|_, r| r.coupled != Some(id));
+                    lock(&shared.metadata).remove(id);
                     shared.record(Entry::Forget(id));
                 }
             }

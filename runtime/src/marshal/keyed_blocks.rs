@@ -1,0 +1,90 @@
+//! Byte blocks found both by key and by address: the API server's
+//! per-object metadata. Expressions reach a metadata field through its
+//! address (`metadata(kernel)->argc`), so a read must find the block that
+//! holds an address without scanning every object's.
+
+#![forbid(unsafe_code)]
+
+use std::collections::{BTreeMap, HashMap};
+
+#[derive(Debug, Default)]
+pub(super) struct KeyedBlocks {
+    by_key: HashMap<u64, Box<[u8]>>,
+    /// Start address of each block, to its key.
+    by_addr: BTreeMap<u64, u64>,
+}
+
+impl KeyedBlocks {
+    /// The address of `key`'s block, created zeroed with `size` bytes.
+    pub(super) fn get_or_create(&mut self, key: u64, size: usize) -> u64 {
+        if let Some(block) = self.by_key.get(&key) {
+            return block.as_ptr() as u64;
+        }
+        let block = vec![0u8; size.max(1)].into_boxed_slice();
+        let addr = block.as_ptr() as u64;
+        self.by_key.insert(key, block);
+        self.by_addr.insert(addr, key);
+        addr
+    }
+
+    /// The block holding `addr..addr + n`, and the offset of `addr` in it.
+    fn locate(&self, addr: u64, n: usize) -> Option<(u64, usize)> {
+        let (&start, &key) = self.by_addr.range(..=addr).next_back()?;
+        let block = self.by_key.get(&key)?;
+        let off = addr - start;
+        let end = off.checked_add(n as u64)?;
+        (end <= block.len() as u64).then_some((key, off as usize))
+    }
+
+    pub(super) fn read(&self, addr: u64, dst: &mut [u8]) -> bool {
+        match self.locate(addr, dst.len()) {
+            Some((key, off)) => {
+                dst.copy_from_slice(&self.by_key[&key][off..off + dst.len()]);
+                true
+            }
+            None => false,
+        }
+    }
+
+    pub(super) fn write(&mut self, addr: u64, src: &[u8]) -> bool {
+        match self.locate(addr, src.len()) {
+            Some((key, off)) => match self.by_key.get_mut(&key) {
+                Some(block) => {
+                    block[off..off + src.len()].copy_from_slice(src);
+                    true
+                }
+                None => false,
+            },
+            None => false,
+        }
+    }
+
+    /// Forgets `key`'s block (its object was released).
+    pub(super) fn remove(&mut self, key: u64) {
+        if let Some(block) = self.by_key.remove(&key) {
+            self.by_addr.remove(&(block.as_ptr() as u64));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn blocks_are_found_by_any_address_inside_them_and_nowhere_else() {
+        let mut blocks = KeyedBlocks::default();
+        let a = blocks.get_or_create(7, 16);
+        let b = blocks.get_or_create(8, 4);
+        assert_eq!(blocks.get_or_create(7, 16), a, "one block per key");
+        assert!(blocks.write(a + 4, &[1, 2, 3, 4]));
+        let mut four = [0u8; 4];
+        assert!(blocks.read(a + 4, &mut four));
+        assert_eq!(four, [1, 2, 3, 4]);
+        assert!(!blocks.read(a + 14, &mut four), "past the end of the block");
+        assert!(blocks.read(b, &mut four));
+        blocks.remove(7);
+        assert!(!blocks.read(a + 4, &mut four), "a removed block is gone");
+        assert!(blocks.read(b, &mut four));
+    }
+}
