@@ -3,7 +3,8 @@
 # Safe to source repeatedly: it does nothing that is already done.
 
 packages=(build-essential pkg-config ca-certificates libclang-dev clang opencl-headers zlib1g-dev
-    pocl-opencl-icd ocl-icd-libopencl1 ocl-icd-opencl-dev clinfo)
+    pocl-opencl-icd ocl-icd-libopencl1 ocl-icd-opencl-dev clinfo
+    python3-pip python3-pyopencl python3-pytest python3-mako)
 missing=()
 if command -v dpkg-query >/dev/null 2>&1; then
     for p in "${packages[@]}"; do
@@ -36,4 +37,15 @@ if [ ! -f "$cuda_dir/nvidia/cuda_runtime/include/cuda.h" ] && command -v python3
 fi
 if [ -z "${CAVA_CUDA_INCLUDE:-}" ] && [ -f "$cuda_dir/nvidia/cuda_runtime/include/cuda.h" ]; then
     export CAVA_CUDA_INCLUDE="$cuda_dir/nvidia/cuda_runtime/include"
+fi
+
+# pyopencl's test suite is not in Debian's python3-pyopencl: fetch the
+# matching sdist (tests in its test/ folder) for cava-cli/tests/pyopencl.rs.
+# Without the network that test says it was skipped.
+pyopencl_dir="${XDG_CACHE_HOME:-$HOME/.cache}/cava/pyopencl-2022.3.1"
+if [ ! -f "$pyopencl_dir/pyopencl-2022.3.1/test/test_wrapper.py" ] && command -v python3 >/dev/null 2>&1; then
+    mkdir -p "$pyopencl_dir"
+    if python3 -m pip download -q --no-binary pyopencl --no-deps "pyopencl==2022.3.1" -d "$pyopencl_dir" >/dev/null 2>&1; then
+        tar -xzf "$pyopencl_dir/pyopencl-2022.3.1.tar.gz" -C "$pyopencl_dir"
+    fi
 fi

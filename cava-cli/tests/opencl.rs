@@ -62,7 +62,7 @@ fn build_example(dir: &Path, name: &str) -> PathBuf {
         .args(["-std=c99", "-O1", "-o"])
         .arg(&binary)
         .arg(&source)
-        .args(["-lOpenCL", "-lm"])
+        .args(["-lOpenCL", "-lm", "-lpthread"])
         .stderr(Stdio::null())
         .status()
         .unwrap();
@@ -97,7 +97,13 @@ fn the_opencl_examples_print_the_same_through_the_guest_library_on_both_transpor
     let generated = dir.join("generated");
     build_spec(&generated);
     // small sizes: PoCL compiles each kernel on first use
-    let programs: [(&str, &[&str]); 3] = [("vector_add", &["4096"]), ("matrix_multiply", &["48"]), ("build_log", &[])];
+    let programs: [(&str, &[&str]); 5] = [
+        ("vector_add", &["4096"]),
+        ("matrix_multiply", &["48"]),
+        ("build_log", &[]),
+        ("mapped_buffers", &["1024"]),
+        ("reduction", &["4096"]),
+    ];
     let socket = dir.join("server.sock");
     for (name, args) in programs {
         let program = build_example(&dir, name);
