@@ -14,7 +14,7 @@
  *            (per_op_us: per multiply)
  *
  *   cc -std=c99 -O2 -o workloads workloads.c -lOpenCL
- *   ./workloads calls|data|compute
+ *   ./workloads calls [LAUNCHES]|data|compute
  */
 #define _POSIX_C_SOURCE 199309L
 #define CL_TARGET_OPENCL_VERSION 120
@@ -75,9 +75,9 @@ static void report(const char *name, long ops, double seconds, int ok)
            ok ? "ok" : "WRONG");
 }
 
-static int calls(void)
+static int calls(int LAUNCHES)
 {
-    enum { N = 64, WARM = 200, LAUNCHES = 5000 };
+    enum { N = 64, WARM = 200 };
     cl_int status, values[N];
     size_t global = N;
     cl_mem mem = clCreateBuffer(context, CL_MEM_READ_WRITE, sizeof values, NULL, &status);
@@ -190,14 +190,14 @@ static int compute(void)
 
 int main(int argc, char **argv)
 {
-    if (argc != 2) {
-        fprintf(stderr, "usage: %s calls|data|compute\n", argv[0]);
+    if (argc != 2 && argc != 3) {
+        fprintf(stderr, "usage: %s calls [LAUNCHES]|data|compute\n", argv[0]);
         return 2;
     }
     setup();
     int result;
     if (strcmp(argv[1], "calls") == 0)
-        result = calls();
+        result = calls(argc == 3 ? atoi(argv[2]) : 5000);
     else if (strcmp(argv[1], "data") == 0)
         result = data();
     else if (strcmp(argv[1], "compute") == 0)
