@@ -404,7 +404,7 @@ impl Encoder<'_, '_> {
         let Some(block) = self.transport.alloc_shared(len) else { return Ok(None) };
         let offset = block.offset();
         self.blocks.push(block);
-        let region = self.transport.region().ok_or(CallError::Other("a region block without a region".into()))?;
+        let region = self.transport.region().ok_or_else(|| CallError::Other("a region block without a region".into()))?;
         let at = region.region_ptr(offset, len)?;
         if input {
             app_memory::copy_to_region(ptr, at, len as usize)?;
@@ -724,7 +724,7 @@ fn copy_shared_outs(transport: &dyn Transport, outs: &[(u64, u64, u64)]) -> Resu
     if outs.is_empty() {
         return Ok(());
     }
-    let region = transport.region().ok_or(CallError::Other("zero-copy out buffers without a region".into()))?;
+    let region = transport.region().ok_or_else(|| CallError::Other("zero-copy out buffers without a region".into()))?;
     for &(addr, len, at) in outs {
         app_memory::copy_from_region(region.region_ptr(at, len)?, addr, len as usize)?;
     }

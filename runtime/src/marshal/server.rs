@@ -880,7 +880,8 @@ fn handle_call<'a>(
     let plan = &shared.plan;
     let header = *message.header();
     let id = header.function;
-    let f: &Function = plan.functions.get(id as usize).ok_or((ErrorCode::UnknownFunction, format!("no function {id} in this spec")))?;
+    let f: &Function =
+        plan.functions.get(id as usize).ok_or_else(|| (ErrorCode::UnknownFunction, format!("no function {id} in this spec")))?;
     let address = shared.addresses[id as usize].ok_or_else(|| (ErrorCode::UnknownFunction, format!("{} is not served", f.name)))?;
     let is_async = matches!(f.mode, CallMode::Async { .. });
     if header.flags.contains(crate::wire::Flags::ASYNC) != is_async {
