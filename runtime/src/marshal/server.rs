@@ -335,6 +335,21 @@ fn error_reply(code: ErrorCode, message: &str, to: Option<&Header>) -> Vec<u8> {
 /// Receives a channel's hello and answers it: the guest's hello when it
 /// may go on, `None` when it was refused.
 fn handshake(shared: &Shared, transport: &mut dyn Transport, buf: &mut Vec<u8>) -> Result<Option<Hello>, TransportError> {
+    let hello = receive_hello(shared, transport, buf)?;
+    if hello.is_some() {
+        transport.send(&welcome(shared, transport.max_message()))?;
+    }
+    Ok(hello)
+}
+
+/// The server's answer to an accepted hello.
+fn welcome(shared: &Shared, max_message: usize) -> Vec<u8> {
+    Welcome { contract: shared.library.contract, max_message: u32::try_from(max_message).unwrap_or(u32::MAX) }.encode()
+}
+
+/// Receives a channel's hello and checks it; a refused one is answered with
+/// an error reply here and gives `None`.
+fn receive_hello(shared: &Shared, transport: &mut dyn Transport, buf: &mut Vec<u8>) -> Result<Option<Hello>, TransportError> {
     transport.recv(buf, Some(Duration::from_secs(30)))?;
     let hello = match Message::decode(buf).and_then(|m| Hello::decode(&m)) {
         Ok(hello) => hello,
@@ -349,8 +364,6 @@ fn handshake(shared: &Shared, transport: &mut dyn Transport, buf: &mut Vec<u8>) 
         transport.send(&error_reply(ErrorCode::ContractMismatch, &e.to_string(), None))?;
         return Ok(None);
     }
-    let max_message = u32::try_from(transport.max_message()).unwrap_or(u32::MAX);
-    transport.send(&Welcome { contract: shared.library.contract, max_message }.encode())?;
     Ok(Some(hello))
 }
 
@@ -368,7 +381,7 @@ fn serve_route(shared: &Shared, stream: UnixStream) {
     let mut reader = UnixTransport::new(stream);
     let mut writer = UnixTransport::new(writer);
     let mut buf = Vec::new();
-    let hello = match handshake(shared, &mut writer, &mut buf) {
+    let hello = match receive_hello(shared, &mut writer, &mut buf) {
         Ok(Some(hello)) => hello,
         Ok(None) => return,
         Err(e) => {
@@ -377,8 +390,16 @@ fn serve_route(shared: &Shared, stream: UnixStream) {
         }
     };
     // the hello came through the writer's descriptor; both read the same socket
+    let welcome = welcome(shared, writer.max_message());
     let route = Arc::new(Route::new(writer));
+    // registered before the guest hears back: its next call, which registers
+    // a callback, must find the route
     lock(&shared.registrations).add_route(hello.process, Arc::clone(&route));
+    if let Err(e) = route.send(&welcome) {
+        shared.log(format_args!("callback route setup failed: {e}"));
+        lock(&shared.registrations).remove_process(hello.process, &route);
+        return;
+    }
     loop {
         if let Err(e) = reader.recv(&mut buf, None) {
             if !matches!(e, TransportError::Closed) {

@@ -51,6 +51,11 @@ impl Route {
         }
     }
 
+    /// Sends a message on the route (the welcome of its handshake).
+    pub(super) fn send(&self, message: &[u8]) -> Result<(), TransportError> {
+        lock(&self.writer).send(message)
+    }
+
     fn next_id(&self) -> u64 {
         self.next.fetch_add(1, Ordering::Relaxed)
     }
