@@ -113,6 +113,13 @@ fn the_server_refuses_hostile_messages_and_goes_on_serving() {
         let mut w = api.call("tl_checksum", 6);
         w.shared(u64::MAX - 16, 5).u64(5).out(4);
         assert_eq!(refusal(&exchange(t.as_mut(), &w.finish().unwrap())), ErrorCode::Malformed);
+        // a raw address for an undescribed pointer of a function the guest replaces
+        let mut w = api.call("tl_nop_ptr", 8);
+        w.u64(0x7fff_0000_1000);
+        assert_eq!(refusal(&exchange(t.as_mut(), &w.finish().unwrap())), ErrorCode::Malformed);
+        let mut w = api.call("tl_nop_ptr", 9);
+        w.u64(0);
+        assert_eq!(Message::decode(&exchange(t.as_mut(), &w.finish().unwrap())).unwrap().kind(), Kind::Reply, "NULL is no address");
         // a message that is not a call
         let reply = exchange(t.as_mut(), &Welcome { contract: api.contract, max_message: 1 }.encode());
         assert_eq!(refusal(&reply), ErrorCode::Malformed);

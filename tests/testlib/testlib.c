@@ -735,6 +735,12 @@ tl_status tl_queue_get_property(tl_queue queue, int64_t key, int64_t *value)
 
 /* ---- structs ---- */
 
+tl_status tl_nop_ptr(void *p)
+{
+    (void)p;
+    return TL_SUCCESS;
+}
+
 tl_range tl_range_make(size_t offset, size_t count)
 {
     tl_range r;

@@ -178,6 +178,8 @@ tl_status tl_get_info(tl_device device, int param, size_t size, void *value, siz
 /* a static string, "TL_UNKNOWN_STATUS" for unknown values */
 const char *tl_status_string(tl_status status);
 size_t tl_count_char(const char *s, char c);
+/* returns TL_SUCCESS without looking at `p` (the spec answers it in the guest) */
+tl_status tl_nop_ptr(void *p);
 /* the name is copied */
 tl_status tl_mem_set_name(tl_mem mem, const char *name);
 /* *len is the name's length without the NUL (len may be NULL). With

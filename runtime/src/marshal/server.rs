@@ -1021,6 +1021,15 @@ fn handle_call<'a>(
             }
             _ => v.to_raw(ty),
         };
+        if f.replaced_in_guest && matches!(leaf.kind, Kind::Opaque) && matches!(leaf.ty, Ty::Ptr(_)) && raw != 0 {
+            // a function the guest replaces need not describe its values, so
+            // an undescribed pointer would reach the vendor as a raw address
+            return Err(malformed(format!(
+                "`{}` is replaced in the guest and its argument `{}` is an undescribed pointer: the server does not pass it on",
+                f.name,
+                if i < n { f.params[i].name.as_str() } else { f.contextual[i - n].name.as_str() }
+            )));
+        }
         if i < n {
             raws[i] = raw;
         }
