@@ -5,19 +5,12 @@
 //!
 //! Skipped, with a message, where no OpenCL library or header is installed.
 
+mod common;
+
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Stdio};
 
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..").canonicalize().unwrap()
-}
-
-fn scratch(name: &str) -> PathBuf {
-    let dir = root().join("target").join("cava-build-tests").join(name);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
+use common::{build, root, scratch, start_server};
 
 /// The system's OpenCL library (the ICD loader), when one is installed
 /// with a device behind it and the header to compile the examples.
@@ -37,22 +30,6 @@ fn opencl() -> Option<PathBuf> {
     }
 }
 
-/// Generates and compiles the OpenCL spec, sharing the target folder of
-/// `build.rs`'s tests so the runtime is compiled once.
-fn build_spec(out: &Path) {
-    let status = Command::new(env!("CARGO_BIN_EXE_cava"))
-        .arg("build")
-        .arg(root().join("specs/opencl.lapis"))
-        .arg("-o")
-        .arg(out)
-        .args(["--compile", "--offline", "--lockfile"])
-        .arg(root().join("Cargo.lock"))
-        .env("CARGO_TARGET_DIR", root().join("target").join("cava-build-tests").join("target"))
-        .status()
-        .unwrap();
-    assert!(status.success(), "cava build specs/opencl.lapis failed");
-}
-
 /// Compiles `examples/opencl/NAME.c` against the system's OpenCL library.
 fn build_example(dir: &Path, name: &str) -> PathBuf {
     let cc = std::env::var("CC").unwrap_or_else(|_| "cc".into());
@@ -70,32 +47,12 @@ fn build_example(dir: &Path, name: &str) -> PathBuf {
     binary
 }
 
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn start_server(binary: &Path, socket: &Path, library: &Path) -> Server {
-    let _ = std::fs::remove_file(socket);
-    let child = Command::new(binary).arg("--socket").arg(socket).arg("--library").arg(library).stderr(Stdio::null()).spawn().unwrap();
-    let start = Instant::now();
-    while !socket.exists() {
-        assert!(start.elapsed() < Duration::from_secs(20), "the API server did not start");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    Server(child)
-}
-
 #[test]
 fn the_opencl_examples_print_the_same_through_the_guest_library_on_both_transports() {
     let Some(library) = opencl() else { return };
     let dir = scratch("opencl");
     let generated = dir.join("generated");
-    build_spec(&generated);
+    build(&root().join("specs/opencl.lapis"), &generated);
     // small sizes: PoCL compiles each kernel on first use
     let programs: [(&str, &[&str]); 5] = [
         ("vector_add", &["4096"]),
