@@ -20,10 +20,7 @@ use crate::wire::{Layout, Slot};
 
 /// Whether a callback parameter travels as a buffer descriptor.
 pub(super) fn is_buffer(value: &Value) -> bool {
-    match value {
-        Value::Leaf(leaf) => matches!(leaf.kind, Kind::Buffer { .. }),
-        Value::If { then, otherwise, .. } => is_buffer(then) || is_buffer(otherwise),
-    }
+    value.any_leaf(&|leaf| matches!(leaf.kind, Kind::Buffer { .. }))
 }
 
 /// The slots of a callback message: the registration id, then the parameters.
@@ -54,11 +51,5 @@ pub(super) fn userdata_of(plan: &Plan, function: u32, callback_param: usize) -> 
 
 /// Whether any parameter of a function is a callback or its userdata.
 pub(super) fn has_callbacks(f: &crate::plan::Function) -> bool {
-    fn any(value: &Value) -> bool {
-        match value {
-            Value::Leaf(leaf) => matches!(leaf.kind, Kind::Callback { .. } | Kind::Userdata { .. }),
-            Value::If { then, otherwise, .. } => any(then) || any(otherwise),
-        }
-    }
-    f.params.iter().any(|p| any(&p.value))
+    f.params.iter().any(|p| p.value.any_leaf(&|leaf| matches!(leaf.kind, Kind::Callback { .. } | Kind::Userdata { .. })))
 }

@@ -140,17 +140,14 @@ impl Shared {
 /// Whether a function has an `obj_record` value.
 fn records(f: &Function) -> bool {
     fn any(value: &Value) -> bool {
-        match value {
-            Value::Leaf(leaf) => {
-                leaf.obj_record
-                    || match &leaf.kind {
-                        Kind::Buffer { element, .. } => any(element),
-                        Kind::Struct { fields } => fields.iter().any(any),
-                        _ => false,
-                    }
-            }
-            Value::If { then, otherwise, .. } => any(then) || any(otherwise),
-        }
+        value.any_leaf(&|leaf| {
+            leaf.obj_record
+                || match &leaf.kind {
+                    Kind::Buffer { element, .. } => any(element),
+                    Kind::Struct { fields } => fields.iter().any(any),
+                    _ => false,
+                }
+        })
     }
     f.params.iter().any(|p| any(&p.value)) || any(&f.return_value)
 }
@@ -548,7 +545,14 @@ impl Frame<'_> {
             Some(recorded) => match handles.insert_as(object as usize, kind, recorded) {
                 Ok(()) => recorded,
                 // the object already has an id (a device returned again): keep it
-                Err(HandleError::Rebound(_)) => handles.insert(object as usize, kind).map_err(handle_error)?,
+                Err(HandleError::Rebound(_)) => {
+                    let id = handles.insert(object as usize, kind).map_err(handle_error)?;
+                    if id != recorded {
+                        // its id's slot holds another object: the guest's id would be wrong
+                        self.shared.log(format_args!("replay could not give object id {recorded:#x} back (it is {id:#x} now)"));
+                    }
+                    id
+                }
                 Err(e) => return Err(handle_error(e)),
             },
             None => handles.insert(object as usize, kind).map_err(handle_error)?,

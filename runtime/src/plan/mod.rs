@@ -280,6 +280,17 @@ pub enum LibraryFn {
     TerminatedLen,
 }
 
+impl Value {
+    /// Whether `pred` holds for a leaf of this value's `if` tree (either
+    /// branch: what a value may be, before any condition is known).
+    pub fn any_leaf(&self, pred: &dyn Fn(&Leaf) -> bool) -> bool {
+        match self {
+            Value::Leaf(leaf) => pred(leaf),
+            Value::If { then, otherwise, .. } => then.any_leaf(pred) || otherwise.any_leaf(pred),
+        }
+    }
+}
+
 impl Plan {
     /// Reads a plan embedded by the generator.
     pub fn from_json(text: &str) -> Result<Plan, serde_json::Error> {
