@@ -10,6 +10,8 @@
 
 #![forbid(unsafe_code)]
 
+use smallvec::SmallVec;
+
 use crate::plan::{BinaryOp, Constant, Expr, ExprKind, Leaf, LibraryFn, Plan, Ty, UnaryOp, Value};
 
 /// A value during evaluation. Pointers are addresses in the evaluating
@@ -310,21 +312,21 @@ pub fn eval(plan: &Plan, expr: &Expr, env: &Env<'_>, host: &mut dyn Host) -> Res
         }
         ExprKind::Binary(op, l, r) => binary(plan, *op, l, r, &expr.ty, env, host)?,
         ExprKind::Library(f, args) => {
-            let mut values = Vec::with_capacity(args.len());
-            for a in args {
-                values.push(eval(plan, a, env, host)?);
-            }
+            let values = eval_args(plan, args, env, host)?;
             library(plan, *f, args, &values, host)?
         }
         ExprKind::Utility(u, args) => {
             let utility = plan.utilities.get(*u as usize).ok_or(EvalError::Plan("utility out of range"))?;
-            let mut values = Vec::with_capacity(args.len());
-            for a in args {
-                values.push(eval(plan, a, env, host)?);
-            }
+            let values = eval_args(plan, args, env, host)?;
             eval(plan, &utility.body, &Env::new(&values, &[]), host)?
         }
     })
+}
+
+/// The arguments of a function call in an expression, on the stack: a
+/// condition such as `cava_arg_is(kernel, index, 1)` runs on every call.
+fn eval_args(plan: &Plan, args: &[Expr], env: &Env<'_>, host: &mut dyn Host) -> Result<SmallVec<[V; 6]>, EvalError> {
+    args.iter().map(|a| eval(plan, a, env, host)).collect()
 }
 
 fn binary(plan: &Plan, op: BinaryOp, l: &Expr, r: &Expr, ty: &Ty, env: &Env<'_>, host: &mut dyn Host) -> Result<V, EvalError> {

@@ -15,6 +15,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
+use smallvec::SmallVec;
+
 use super::app_memory::{self, Invoke};
 use super::callbacks::{has_callbacks, userdata_of};
 use super::eval::{eval, load, select, Env, EvalError, Host, V};
@@ -22,7 +24,7 @@ use super::guest_callbacks::{process, Callbacks, RouteInfo};
 use super::log;
 use super::walk::{byte_len, needs_walk, pointee, stride};
 use crate::plan::{call_slots, reply_slot, CallMode, Kind, Leaf, LibraryFn, Lifetime, Plan, SlotShape, Ty, Value};
-use crate::transport::shm::{RegionBlock, ShmTransport};
+use crate::transport::shm::{ForkEpoch, RegionBlock, ShmTransport};
 use crate::transport::unix::UnixTransport;
 use crate::transport::{Transport, TransportError};
 use crate::wire::ErrorCode;
@@ -134,7 +136,8 @@ struct Channel {
     in_flight: Vec<RegionBlock>,
     next_call: u64,
     thread: u64,
-    pid: u32,
+    /// The process that opened the channel (see [`ForkEpoch`]).
+    epoch: ForkEpoch,
     buf: Vec<u8>,
 }
 
@@ -145,10 +148,6 @@ thread_local! {
 fn thread_number() -> u64 {
     static NEXT: AtomicU64 = AtomicU64::new(1);
     NEXT.fetch_add(1, Ordering::Relaxed)
-}
-
-fn pid() -> u32 {
-    std::process::id()
 }
 
 /// Opens a stream to the server named by `CAVA_SERVER` and sends the
@@ -187,7 +186,7 @@ fn connect(library: &GuestLibrary) -> Result<Channel, CallError> {
     };
     let mut buf = Vec::new();
     shake_hands(library, transport.as_mut(), &mut buf)?;
-    Ok(Channel { transport, in_flight: Vec::new(), next_call: 1, thread: thread_number(), pid: pid(), buf })
+    Ok(Channel { transport, in_flight: Vec::new(), next_call: 1, thread: thread_number(), epoch: ForkEpoch::current(), buf })
 }
 
 /// Opens the process's callback route (see [`super::guest_callbacks`]).
@@ -483,7 +482,8 @@ pub fn call(library: &'static GuestLibrary, function: u32, args: &[u64]) -> u64 
         }
         return failure_result(plan, &f.ret, code);
     }
-    let params: Vec<V> = f.params.iter().zip(args).map(|(p, raw)| V::from_raw(*raw, &p.ty)).collect();
+    // on the stack: a queued call should allocate nothing
+    let params: SmallVec<[V; 16]> = f.params.iter().zip(args).map(|(p, raw)| V::from_raw(*raw, &p.ty)).collect();
     match forward(library, state, function, &params) {
         Ok(raw) => raw,
         Err(e) => {
@@ -544,14 +544,14 @@ fn forward(library: &'static GuestLibrary, state: &'static State, function: u32,
         None
     };
     let mut host = GuestHost { state, scratch: Vec::new() };
-    let mut contextual = Vec::with_capacity(f.contextual.len());
+    let mut contextual: SmallVec<[V; 4]> = SmallVec::new();
     for c in &f.contextual {
         let v = eval(plan, &c.init, &Env::new(params, &contextual), &mut host)?;
         contextual.push(v);
     }
     CHANNEL.with(|cell| {
         let mut slot = cell.borrow_mut();
-        if slot.as_ref().is_some_and(|c| c.pid != pid()) {
+        if slot.as_ref().is_some_and(|c| c.epoch != ForkEpoch::current()) {
             // a forked child: its parent's channel is not ours to use
             *slot = None;
         }

@@ -9,37 +9,38 @@ use std::collections::{BTreeMap, HashMap};
 
 #[derive(Debug, Default)]
 pub(super) struct KeyedBlocks {
-    by_key: HashMap<u64, Box<[u8]>>,
-    /// Start address of each block, to its key.
-    by_addr: BTreeMap<u64, u64>,
+    /// Each key's block, by its start address.
+    by_key: HashMap<u64, u64>,
+    /// The blocks, by start address: a read (every `metadata(x)->field` in
+    /// a condition, on every call) is one ordered lookup, no hashing.
+    by_addr: BTreeMap<u64, Box<[u8]>>,
 }
 
 impl KeyedBlocks {
     /// The address of `key`'s block, created zeroed with `size` bytes.
     pub(super) fn get_or_create(&mut self, key: u64, size: usize) -> u64 {
-        if let Some(block) = self.by_key.get(&key) {
-            return block.as_ptr() as u64;
+        if let Some(&addr) = self.by_key.get(&key) {
+            return addr;
         }
         let block = vec![0u8; size.max(1)].into_boxed_slice();
         let addr = block.as_ptr() as u64;
-        self.by_key.insert(key, block);
-        self.by_addr.insert(addr, key);
+        self.by_key.insert(key, addr);
+        self.by_addr.insert(addr, block);
         addr
     }
 
     /// The block holding `addr..addr + n`, and the offset of `addr` in it.
-    fn locate(&self, addr: u64, n: usize) -> Option<(u64, usize)> {
-        let (&start, &key) = self.by_addr.range(..=addr).next_back()?;
-        let block = self.by_key.get(&key)?;
+    fn locate(&mut self, addr: u64, n: usize) -> Option<(&mut [u8], usize)> {
+        let (&start, block) = self.by_addr.range_mut(..=addr).next_back()?;
         let off = addr - start;
         let end = off.checked_add(n as u64)?;
-        (end <= block.len() as u64).then_some((key, off as usize))
+        (end <= block.len() as u64).then_some((&mut block[..], off as usize))
     }
 
-    pub(super) fn read(&self, addr: u64, dst: &mut [u8]) -> bool {
+    pub(super) fn read(&mut self, addr: u64, dst: &mut [u8]) -> bool {
         match self.locate(addr, dst.len()) {
-            Some((key, off)) => {
-                dst.copy_from_slice(&self.by_key[&key][off..off + dst.len()]);
+            Some((block, off)) => {
+                dst.copy_from_slice(&block[off..off + dst.len()]);
                 true
             }
             None => false,
@@ -48,21 +49,18 @@ impl KeyedBlocks {
 
     pub(super) fn write(&mut self, addr: u64, src: &[u8]) -> bool {
         match self.locate(addr, src.len()) {
-            Some((key, off)) => match self.by_key.get_mut(&key) {
-                Some(block) => {
-                    block[off..off + src.len()].copy_from_slice(src);
-                    true
-                }
-                None => false,
-            },
+            Some((block, off)) => {
+                block[off..off + src.len()].copy_from_slice(src);
+                true
+            }
             None => false,
         }
     }
 
     /// Forgets `key`'s block (its object was released).
     pub(super) fn remove(&mut self, key: u64) {
-        if let Some(block) = self.by_key.remove(&key) {
-            self.by_addr.remove(&(block.as_ptr() as u64));
+        if let Some(addr) = self.by_key.remove(&key) {
+            self.by_addr.remove(&addr);
         }
     }
 }

@@ -24,6 +24,7 @@ use std::time::{Duration, Instant};
 
 use rustix::net::{RecvFlags, SendAncillaryBuffer, SendFlags};
 
+use super::shm::ForkEpoch;
 use super::spin::SpinBudget;
 use super::{Transport, TransportError, DEFAULT_MAX_MESSAGE};
 
@@ -40,6 +41,9 @@ pub struct UnixTransport {
     stream: UnixStream,
     max_message: usize,
     owner: u32,
+    /// The owner's fork epoch: checked on every operation, where a `getpid`
+    /// system call would cost about as much as a queued call.
+    epoch: ForkEpoch,
     /// Bytes read from the socket but not yet consumed: `rbuf[rpos..rend]`.
     rbuf: Box<[u8]>,
     rpos: usize,
@@ -67,6 +71,7 @@ impl UnixTransport {
             stream,
             max_message: DEFAULT_MAX_MESSAGE,
             owner: current_pid(),
+            epoch: ForkEpoch::current(),
             rbuf: vec![0; READ_BUFFER].into_boxed_slice(),
             rpos: 0,
             rend: 0,
@@ -110,9 +115,8 @@ impl UnixTransport {
         if self.poisoned {
             return Err(TransportError::Poisoned);
         }
-        let caller = current_pid();
-        if caller != self.owner {
-            return Err(TransportError::ForeignProcess { owner: self.owner, caller });
+        if self.epoch != ForkEpoch::current() {
+            return Err(TransportError::ForeignProcess { owner: self.owner, caller: current_pid() });
         }
         Ok(())
     }

@@ -30,6 +30,8 @@ mod ring;
 mod setup;
 
 pub use self::channel::{ShmConfig, ShmTransport, Side};
+// also the Unix transport's and the guest's fork check: one load, no getpid
+pub(crate) use self::mem::ForkEpoch;
 pub use self::region::{RegionBlock, GRANULE};
 
 #[cfg(test)]

@@ -1,7 +1,10 @@
 //! A single-producer, single-consumer byte ring in shared memory, shaped
 //! like a WarpDrive queue: the data path is plain loads, stores and copies;
 //! a side that finds nothing to do spins briefly, then sleeps on a futex
-//! doorbell that the other side rings only when someone is asleep.
+//! doorbell that the other side rings only when someone is asleep (and,
+//! for a producer asleep on a full ring, only once a quarter of the ring is
+//! free again, so that a consumer slower than its producer is not woken
+//! for every message).
 //!
 //! Each side keeps its own index in private memory and only *publishes* it
 //! to the mapping; the other side's index is read, validated (never more
@@ -31,7 +34,7 @@ use crate::transport::TransportError;
 /// the other's (adjacent-line prefetch pairs 64-byte lines).
 const HEAD: usize = 0; // u64, written by the producer
 const DATA_SEQ: usize = 8; // u32 futex word, bumped by the producer
-const PRODUCER_WAITING: usize = 12; // u32, set by a producer asleep on a full ring
+const PRODUCER_WAITING: usize = 12; // u32, room (bytes) a producer asleep on a full ring waits for
 const TAIL: usize = 128; // u64, written by the consumer
 const SPACE_SEQ: usize = 136; // u32 futex word, bumped by the consumer
 const CONSUMER_WAITING: usize = 140; // u32, set by a consumer asleep on an empty ring
@@ -64,10 +67,18 @@ pub(crate) struct Wait<'a> {
     pub alive: &'a dyn Fn() -> Result<(), TransportError>,
 }
 
-/// Waits until `value` differs from `old`; `None` when the deadline passed.
-fn wait_change(
+/// What a side waits for: `ready` says whether a value of the peer's index
+/// lets it go on; `announce` (non-zero) is what it stores in its waiting
+/// word while asleep, for the peer to decide whether to ring.
+struct Until<'r> {
+    ready: &'r dyn Fn(u64) -> bool,
+    announce: u32,
+}
+
+/// Waits until `value` is ready; `None` when the deadline passed.
+fn wait_until(
     value: &AtomicU64,
-    old: u64,
+    until: Until<'_>,
     seq: &AtomicU32,
     waiting: &AtomicU32,
     budget: &mut SpinBudget,
@@ -78,7 +89,7 @@ fn wait_change(
     let mut spins = 0u32;
     loop {
         let v = value.load(Ordering::Acquire);
-        if v != old {
+        if (until.ready)(v) {
             budget.succeeded(wait.spin);
             return Ok(Some(v));
         }
@@ -104,10 +115,10 @@ fn wait_change(
         // does store-index, fence, load-waiting; ours is store-waiting,
         // fence, load-index: one of us sees the other.
         let seq_now = seq.load(Ordering::Acquire);
-        waiting.store(1, Ordering::Relaxed);
+        waiting.store(until.announce, Ordering::Relaxed);
         fence(Ordering::SeqCst);
         let v = value.load(Ordering::Acquire);
-        if v != old {
+        if (until.ready)(v) {
             waiting.store(0, Ordering::Relaxed);
             return Ok(Some(v));
         }
@@ -204,9 +215,16 @@ impl Producer {
             if free == 0 {
                 self.publish(mem);
                 let b = self.place.base;
-                let moved = wait_change(
+                // Wait for a quarter of the ring, not for the next message
+                // the consumer takes: waking for every message turned a
+                // full ring into a futex ping-pong, two system calls and
+                // two context switches per queued call.
+                let want = (cap / 4).clamp(1, u64::from(u32::MAX));
+                let head = self.head;
+                let room = move |tail: u64| head.wrapping_sub(tail) > cap || cap - (head - tail) >= want;
+                let moved = wait_until(
                     mem.atomic_u64(b + TAIL),
-                    self.tail_seen,
+                    Until { ready: &room, announce: want as u32 },
                     mem.atomic_u32(b + SPACE_SEQ),
                     mem.atomic_u32(b + PRODUCER_WAITING),
                     &mut self.budget,
@@ -298,7 +316,17 @@ impl Consumer {
     fn publish(&mut self, mem: &SharedMapping) {
         if self.published != self.tail {
             let b = self.place.base;
-            publish(mem.atomic_u64(b + TAIL), self.tail, mem.atomic_u32(b + SPACE_SEQ), mem.atomic_u32(b + PRODUCER_WAITING));
+            mem.atomic_u64(b + TAIL).store(self.tail, Ordering::Release);
+            fence(Ordering::SeqCst);
+            // a sleeping producer said how much room it waits for
+            let want = mem.atomic_u32(b + PRODUCER_WAITING).load(Ordering::Relaxed);
+            if want != 0 {
+                let in_ring = mem.atomic_u64(b + HEAD).load(Ordering::Acquire).wrapping_sub(self.tail);
+                // a head out of range is the producer's own problem: wake it to find out
+                if in_ring > self.cap() || self.cap() - in_ring >= u64::from(want) {
+                    ring_doorbell(mem.atomic_u32(b + SPACE_SEQ));
+                }
+            }
             self.published = self.tail;
         }
     }
@@ -315,9 +343,10 @@ impl Consumer {
         // let a producer blocked on a full ring go on before we sleep
         self.publish(mem);
         let b = self.place.base;
-        let moved = wait_change(
+        let seen = self.head_seen;
+        let moved = wait_until(
             mem.atomic_u64(b + HEAD),
-            self.head_seen,
+            Until { ready: &move |head| head != seen, announce: 1 },
             mem.atomic_u32(b + DATA_SEQ),
             mem.atomic_u32(b + CONSUMER_WAITING),
             &mut self.budget,

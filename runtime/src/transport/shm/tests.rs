@@ -67,6 +67,29 @@ fn a_sleeping_receiver_is_woken_by_the_doorbell() {
 }
 
 #[test]
+fn a_producer_asleep_on_a_full_ring_is_woken_by_a_slow_consumer() {
+    // many small messages through a small ring whose consumer pauses now
+    // and then: the producer sleeps on a full ring, waits for a quarter of
+    // it, and every message still arrives once, in order
+    let (mut guest, mut server) = ShmTransport::pair(small()).unwrap();
+    const N: u32 = 20_000;
+    let consumer = std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        for i in 0..N {
+            if i % 2_000 == 0 {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            server.recv(&mut buf, Some(Duration::from_secs(10))).unwrap();
+            assert_eq!(buf, [&i.to_le_bytes()[..], &[7u8; 60][..]].concat(), "message {i}");
+        }
+    });
+    for i in 0..N {
+        guest.send(&[&i.to_le_bytes()[..], &[7u8; 60][..]].concat()).unwrap();
+    }
+    consumer.join().unwrap();
+}
+
+#[test]
 fn a_dead_peer_is_noticed_by_a_sleeping_receiver() {
     let (guest, mut server) = ShmTransport::pair(small()).unwrap();
     let dropper = std::thread::spawn(move || {
