@@ -483,7 +483,10 @@ pub fn call(library: &'static GuestLibrary, function: u32, args: &[u64]) -> u64 
         return failure_result(plan, &f.ret, code);
     }
     // on the stack: a queued call should allocate nothing
-    let params: SmallVec<[V; 16]> = f.params.iter().zip(args).map(|(p, raw)| V::from_raw(*raw, &p.ty)).collect();
+    let mut params: SmallVec<[V; 16]> = SmallVec::new();
+    for (p, raw) in f.params.iter().zip(args) {
+        params.push(V::from_raw(*raw, &p.ty));
+    }
     match forward(library, state, function, &params) {
         Ok(raw) => raw,
         Err(e) => {
