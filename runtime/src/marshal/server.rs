@@ -971,10 +971,14 @@ fn handle_call<'a>(
     let (mut params, mut contextual): (PerSlot<V>, PerSlot<V>) = (params.into(), contextual.into());
 
     // 2. translate and check, in order
-    let mut raws: PerSlot<u64> = smallvec::smallvec![0; n];
-    let mut leaves: PerSlot<Option<&Leaf>> = smallvec::smallvec![None; shapes.len()];
+    // (filled in place: `smallvec![x; n]` builds one and then copies it)
+    let mut raws: PerSlot<u64> = SmallVec::new();
+    raws.resize(n, 0);
+    let mut leaves: PerSlot<Option<&Leaf>> = SmallVec::new();
+    leaves.resize(shapes.len(), None);
     // the registration each userdata argument stands for
-    let mut userdata: PerSlot<Option<u64>> = smallvec::smallvec![None; n];
+    let mut userdata: PerSlot<Option<u64>> = SmallVec::new();
+    userdata.resize(n, None);
     // handles passed in that the call is recorded with (`obj_record`)
     let mut record_objects = Vec::new();
     for i in 0..shapes.len() {
