@@ -25,12 +25,14 @@
 
 mod channel;
 mod mem;
+mod process;
 mod region;
 mod ring;
 mod setup;
 
 pub use self::channel::{ShmConfig, ShmTransport, Side};
-pub use self::region::{RegionBlock, GRANULE};
+pub use self::process::ProcessRegion;
+pub use self::region::{RegionAllocator, RegionBlock, GRANULE};
 
 #[cfg(test)]
 mod tests;
