@@ -532,6 +532,9 @@ pub fn call(library: &'static GuestLibrary, function: u32, args: &[u64]) -> u64 
         return failure_result(plan, &f.ret, code);
     }
     let params: Vec<V> = f.params.iter().zip(args).map(|(p, raw)| V::from_raw(*raw, &p.ty)).collect();
+    if let Some(expr) = &f.in_guest {
+        return answer_in_guest(library, state, f, expr, &params);
+    }
     match forward(library, state, function, &params) {
         Ok(raw) => raw,
         Err(e) => {
@@ -546,6 +549,21 @@ pub fn call(library: &'static GuestLibrary, function: u32, args: &[u64]) -> u64 
             write_status(state, function, &params, status);
             let code = if f.ret == plan.api.error_type { status } else { 0 };
             failure_result(plan, &f.ret, code)
+        }
+    }
+}
+
+/// Runs an `in_guest` function: its expression (and then its statements),
+/// in the guest, without a message.
+fn answer_in_guest(library: &GuestLibrary, state: &State, f: &crate::plan::Function, expr: &crate::plan::Expr, params: &[V]) -> u64 {
+    let mut host = GuestHost { state, scratch: Vec::new() };
+    let result = eval(&state.plan, expr, &Env::new(params, &[]), &mut host)
+        .and_then(|v| f.actions.iter().try_for_each(|a| eval(&state.plan, a, &Env::new(params, &[]), &mut host).map(drop)).map(|()| v));
+    match result {
+        Ok(v) => v.to_raw(&f.ret),
+        Err(e) => {
+            library.log(format_args!("{} failed in the guest: {e}", f.name));
+            failure_result(&state.plan, &f.ret, if f.ret == state.plan.api.error_type { state.plan.api.failure } else { 0 })
         }
     }
 }

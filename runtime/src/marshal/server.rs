@@ -100,8 +100,10 @@ impl Shared {
             offsets.push(slot_offsets(&shapes));
             slots.push(shapes);
             ret.push(reply_slot(&plan, f)?);
-            let address = if f.unsupported.is_some() { None } else { vendor.address(&f.name) };
-            if address.is_none() && f.unsupported.is_none() {
+            // the guest answers unsupported and in_guest functions itself
+            let local = f.unsupported.is_some() || f.in_guest.is_some();
+            let address = if local { None } else { vendor.address(&f.name) };
+            if address.is_none() && !local {
                 log(library.name, format_args!("{} is not in the vendor library; calls to it will fail", f.name));
             }
             addresses.push(address);
