@@ -192,11 +192,87 @@ fn process_region_descriptors_are_checked_against_the_senders_own_region() {
         let mut other = connect(&socket, selector);
         exchange(other.as_mut(), &Hello { contract: api.contract, next_call_id: 1, process: process + 100 }.encode());
         assert_eq!(refusal(&checksum_in_region(&api, other.as_mut(), 1, 64, 5, 5)), ErrorCode::Malformed);
+        // another process that stole the process number: its socket's peer is not the region's
+        if selector == b'U' {
+            let mut relay = Relay::start(&socket);
+            relay.send(b"U");
+            relay.frame(&Hello { contract: api.contract, next_call_id: 1, process }.encode());
+            Welcome::decode(&Message::decode(&relay.reply()).unwrap()).unwrap();
+            let mut w = api.call("tl_checksum", 1);
+            w.descriptor_slot(encode_descriptor(&BufferRef::Process { offset: 64, len: 5 }, 0, 0)).u64(5).out(4);
+            relay.frame(&w.finish().unwrap());
+            assert_eq!(refusal(&relay.reply()), ErrorCode::Malformed, "a stolen process number reached the region");
+        }
         // a function the guest answers itself is not served
         let mut w = api.call("tl_host_alloc", 5);
         w.u64(4096);
         assert_eq!(refusal(&exchange(t.as_mut(), &w.finish().unwrap())), ErrorCode::UnknownFunction);
 
         checksum_works(&api, t.as_mut(), 6);
+    }
+}
+
+/// A connection to the API server made by another process (a Python relay
+/// between its standard input and output and the socket), so that the
+/// server sees another process id at the other end.
+struct Relay {
+    child: std::process::Child,
+}
+
+impl Relay {
+    const SCRIPT: &'static str = "import os, socket, sys, threading\n\
+        s = socket.socket(socket.AF_UNIX)\n\
+        s.connect(sys.argv[1])\n\
+        def up():\n\
+        \x20   while True:\n\
+        \x20       b = os.read(0, 65536)\n\
+        \x20       if not b: break\n\
+        \x20       s.sendall(b)\n\
+        threading.Thread(target=up, daemon=True).start()\n\
+        while True:\n\
+        \x20   b = s.recv(65536)\n\
+        \x20   if not b: break\n\
+        \x20   os.write(1, b)\n";
+
+    fn start(socket: &Path) -> Relay {
+        let child = std::process::Command::new("python3")
+            .arg("-c")
+            .arg(Relay::SCRIPT)
+            .arg(socket)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("python3 runs the relay");
+        Relay { child }
+    }
+
+    fn send(&mut self, bytes: &[u8]) {
+        let stdin = self.child.stdin.as_mut().unwrap();
+        stdin.write_all(bytes).unwrap();
+        stdin.flush().unwrap();
+    }
+
+    /// One message in the Unix transport's framing (a u32 length first).
+    fn frame(&mut self, message: &[u8]) {
+        let mut framed = (message.len() as u32).to_le_bytes().to_vec();
+        framed.extend_from_slice(message);
+        self.send(&framed);
+    }
+
+    fn reply(&mut self) -> Vec<u8> {
+        use std::io::Read;
+        let stdout = self.child.stdout.as_mut().unwrap();
+        let mut len = [0u8; 4];
+        stdout.read_exact(&mut len).unwrap();
+        let mut message = vec![0u8; u32::from_le_bytes(len) as usize];
+        stdout.read_exact(&mut message).unwrap();
+        message
+    }
+}
+
+impl Drop for Relay {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
