@@ -193,6 +193,8 @@ fn connect(library: &GuestLibrary) -> Result<Channel, CallError> {
     };
     let mut buf = Vec::new();
     shake_hands(library, transport.as_mut(), &mut buf)?;
+    // a new channel may reach a new server, which does not know the process region
+    zerocopy::check_server();
     Ok(Channel { transport, in_flight: Vec::new(), next_call: 1, thread: thread_number(), pid: pid(), buf })
 }
 

@@ -23,6 +23,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 
+use rustix::event::{PollFd, PollFlags};
+
 use crate::transport::shm::{ProcessRegion, RegionAllocator};
 use crate::transport::SharedRegion;
 
@@ -32,7 +34,11 @@ struct Zone {
     region: ProcessRegion,
     allocator: RegionAllocator,
     /// Kept open: the server holds the region while it is.
-    _socket: UnixStream,
+    socket: UnixStream,
+    /// The API server that made the region is gone (restarted, or replaced
+    /// by a migration): its successor does not know the region, so buffers
+    /// in it are copied like any other from now on.
+    orphaned: bool,
 }
 
 static ZONE: Mutex<Option<Zone>> = Mutex::new(None);
@@ -57,7 +63,7 @@ pub(super) fn alloc(len: u64, open: impl FnOnce() -> Result<UnixStream, String>)
         let socket = open()?;
         let region = ProcessRegion::receive(&socket, Duration::from_secs(30)).map_err(|e| e.to_string())?;
         let allocator = RegionAllocator::new(SharedRegion::region_len(&region));
-        *slot = Some(Zone { region, allocator, _socket: socket });
+        *slot = Some(Zone { region, allocator, socket, orphaned: false });
         EVER.store(true, Ordering::Release);
     }
     let zone = slot.as_mut().expect("opened above");
@@ -94,7 +100,23 @@ pub(super) fn offset_of(addr: u64, len: u64) -> Option<u64> {
     if !EVER.load(Ordering::Acquire) || addr == 0 {
         return None;
     }
-    zone().as_ref()?.region.offset_of(addr, len)
+    zone().as_ref().filter(|z| !z.orphaned)?.region.offset_of(addr, len)
+}
+
+/// Called when a channel is opened (after the server may have changed):
+/// if the server that made the region has hung up its socket, the region
+/// is orphaned. Its memory stays the application's; it is just copied.
+pub(super) fn check_server() {
+    if !EVER.load(Ordering::Acquire) {
+        return;
+    }
+    if let Some(zone) = zone().as_mut().filter(|z| !z.orphaned && z.region.is_ours()) {
+        let mut fds = [PollFd::new(&zone.socket, PollFlags::RDHUP)];
+        let zero = rustix::event::Timespec { tv_sec: 0, tv_nsec: 0 };
+        if matches!(rustix::event::poll(&mut fds, Some(&zero)), Ok(n) if n > 0) {
+            zone.orphaned = true;
+        }
+    }
 }
 
 #[cfg(test)]
@@ -135,6 +157,14 @@ mod tests {
         // everything free again: the whole region in one block
         let all = alloc(1 << 20, || Err("unused".into())).unwrap();
         free(all).unwrap();
+        // the server goes away: the memory stays usable, but is no longer sent as region buffers
+        let p = alloc(100, || Err("unused".into())).unwrap();
+        assert!(offset_of(p, 100).is_some());
+        zone().as_ref().unwrap().socket.shutdown(std::net::Shutdown::Read).unwrap();
+        check_server();
+        assert_eq!(offset_of(p, 100), None, "an orphaned region is not sent by offset");
+        free(p).unwrap();
+        zone().as_mut().unwrap().orphaned = false;
         // many threads at once
         let threads: Vec<_> = (0..4)
             .map(|_| {
