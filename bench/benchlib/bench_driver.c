@@ -6,11 +6,14 @@
  * summarize:
  *
  *   {"kind":"latency","name":"bl_null","ns":[...]}           one entry per call
- *   {"kind":"copy","size":4096,"memcpy_ns":[...],"in_ns":[...],"out_ns":[...]}
+ *   {"kind":"copy","size":4096,"memcpy_ns":[...],"in_ns":[...],"out_ns":[...],
+ *    "in_zc_ns":[...],"out_zc_ns":[...]}
  *
  * A copy repetition times, back to back, one memcpy of the size (the
  * baseline, in this process, at this moment), one bl_write (in) and one
- * bl_read (out), so the three see the same machine load.
+ * bl_read (out) of buffers from posix_memalign, then one bl_write and one
+ * bl_read of buffers from bl_alloc (through CAVA: zero-copy memory), so
+ * all five see the same machine load.
  *
  * usage: bench_driver ITERATIONS WARMUP REPS_BYTES MIN_REPS MAX_REPS [SIZE...]
  *   ITERATIONS  timed calls per latency measurement (after WARMUP untimed)
@@ -142,10 +145,22 @@ int main(int argc, char **argv) {
         src[i] = (unsigned char)(i * 13 + 5);
         dst[i] = 0;
     }
+    /* the application's buffers from the library's allocator */
+    unsigned char *zsrc = bl_alloc(largest);
+    unsigned char *zdst = bl_alloc(largest);
+    if (zsrc == NULL || zdst == NULL) {
+        die("bl_alloc failed");
+    }
+    for (size_t i = 0; i < largest; i++) {
+        zsrc[i] = (unsigned char)(i * 11 + 3);
+        zdst[i] = 0;
+    }
     uint64_t *m_ns = malloc(max_reps * sizeof *m_ns);
     uint64_t *in_ns = malloc(max_reps * sizeof *in_ns);
     uint64_t *out_ns = malloc(max_reps * sizeof *out_ns);
-    if (m_ns == NULL || in_ns == NULL || out_ns == NULL) {
+    uint64_t *in_zc_ns = malloc(max_reps * sizeof *in_zc_ns);
+    uint64_t *out_zc_ns = malloc(max_reps * sizeof *out_zc_ns);
+    if (m_ns == NULL || in_ns == NULL || out_ns == NULL || in_zc_ns == NULL || out_zc_ns == NULL) {
         die("out of memory");
     }
     for (size_t s = 0; s < nsizes; s++) {
@@ -157,11 +172,17 @@ int main(int argc, char **argv) {
         if (bl_write(src, n) != BL_SUCCESS || bl_read(dst, n) != BL_SUCCESS || memcmp(src, dst, n) != 0) {
             die("bl_write then bl_read did not return the bytes written");
         }
+        memset(zdst, 0, n);
+        if (bl_write(zsrc, n) != BL_SUCCESS || bl_read(zdst, n) != BL_SUCCESS || memcmp(zsrc, zdst, n) != 0) {
+            die("bl_write then bl_read of bl_alloc buffers did not return the bytes written");
+        }
         /* warm-up: one untimed round (two for small sizes) */
         for (size_t w = 0; w < (n < (1u << 20) ? 2u : 1u); w++) {
             copy_fn(dst, src, n);
             (void)bl_write(src, n);
             (void)bl_read(dst, n);
+            (void)bl_write(zsrc, n);
+            (void)bl_read(zdst, n);
         }
         for (size_t r = 0; r < reps; r++) {
             uint64_t t0 = now_ns();
@@ -171,12 +192,18 @@ int main(int argc, char **argv) {
             uint64_t t2 = now_ns();
             bl_status b = bl_read(dst, n);
             uint64_t t3 = now_ns();
-            if (a != BL_SUCCESS || b != BL_SUCCESS) {
+            bl_status c = bl_write(zsrc, n);
+            uint64_t t4 = now_ns();
+            bl_status d = bl_read(zdst, n);
+            uint64_t t5 = now_ns();
+            if (a != BL_SUCCESS || b != BL_SUCCESS || c != BL_SUCCESS || d != BL_SUCCESS) {
                 die("bl_write or bl_read failed");
             }
             m_ns[r] = t1 - t0;
             in_ns[r] = t2 - t1;
             out_ns[r] = t3 - t2;
+            in_zc_ns[r] = t4 - t3;
+            out_zc_ns[r] = t5 - t4;
         }
         printf("{\"kind\":\"copy\",\"size\":%zu,", n);
         print_array("memcpy_ns", m_ns, reps);
@@ -184,14 +211,22 @@ int main(int argc, char **argv) {
         print_array("in_ns", in_ns, reps);
         printf(",");
         print_array("out_ns", out_ns, reps);
+        printf(",");
+        print_array("in_zc_ns", in_zc_ns, reps);
+        printf(",");
+        print_array("out_zc_ns", out_zc_ns, reps);
         printf("}\n");
         fflush(stdout);
     }
     (void)bl_reserve(0);
+    bl_free(zsrc);
+    bl_free(zdst);
     free(src);
     free(dst);
     free(m_ns);
     free(in_ns);
     free(out_ns);
+    free(in_zc_ns);
+    free(out_zc_ns);
     return 0;
 }

@@ -45,6 +45,18 @@ bl_status bl_reserve(size_t n) {
     return BL_SUCCESS;
 }
 
+void *bl_alloc(size_t n) {
+    void *mem = NULL;
+    if (n == 0 || posix_memalign(&mem, 4096, n) != 0) {
+        return NULL;
+    }
+    return mem;
+}
+
+void bl_free(void *p) {
+    free(p);
+}
+
 bl_status bl_write(const void *src, size_t n) {
     if (n > capacity || (src == NULL && n > 0)) {
         return BL_ERROR_INVALID_VALUE;

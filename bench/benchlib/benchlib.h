@@ -44,6 +44,13 @@ bl_status bl_write(const void *src, size_t n);
 /* Copies `n` bytes of the library's buffer into `dst` (an out buffer). */
 bl_status bl_read(void *dst, size_t n);
 
+/* Host memory for the application's buffers, page-aligned (as an
+ * accelerator API's pinned-memory allocator gives); NULL when it fails.
+ * Through CAVA it lies in memory the API server shares, so buffers in it
+ * are never copied. */
+void *bl_alloc(size_t n);
+void bl_free(void *p);
+
 #ifdef __cplusplus
 }
 #endif

@@ -257,8 +257,8 @@ impl Drop for Server {
 #[derive(Debug, Default)]
 struct Run {
     latency: BTreeMap<String, Vec<u64>>,
-    /// By size: (memcpy, in, out) per repetition.
-    copies: BTreeMap<u64, [Vec<u64>; 3]>,
+    /// By size: memcpy, then each of [`DIRECTIONS`], per repetition.
+    copies: BTreeMap<u64, [Vec<u64>; 5]>,
 }
 
 /// A command for `program`, run on CPU `cpu` (through `taskset`) if given.
@@ -306,13 +306,32 @@ fn run_driver(driver: &Path, lib_dir: &Path, server: Option<(&str, &Path)>, effo
             }
             Some("copy") => {
                 let size = v.get("size").and_then(Value::as_u64).context("copy without a size")?;
-                run.copies.insert(size, [numbers(&v, "memcpy_ns")?, numbers(&v, "in_ns")?, numbers(&v, "out_ns")?]);
+                run.copies.insert(
+                    size,
+                    [
+                        numbers(&v, "memcpy_ns")?,
+                        numbers(&v, "in_ns")?,
+                        numbers(&v, "out_ns")?,
+                        numbers(&v, "in_zc_ns")?,
+                        numbers(&v, "out_zc_ns")?,
+                    ],
+                );
             }
             _ => bail!("unknown driver output: {line:.80}"),
         }
     }
     Ok(run)
 }
+
+/// What the driver times per size besides `memcpy`, in its order: in and
+/// out with the application's ordinary buffers, then with buffers from
+/// `bl_alloc` (zero-copy memory through CAVA).
+const DIRECTIONS: [(&str, &str); 4] = [
+    ("in", "In buffers (application to library, bl_write)"),
+    ("out", "Out buffers (library to application, bl_read)"),
+    ("in_zc", "In buffers from bl_alloc (application-allocated zero-copy memory through CAVA; bl_write)"),
+    ("out_zc", "Out buffers from bl_alloc (application-allocated zero-copy memory through CAVA; bl_read)"),
+];
 
 /// Percentile `q` (0..=1) of sorted samples, nearest rank.
 fn percentile(sorted: &[u64], q: f64) -> f64 {
@@ -399,7 +418,7 @@ impl Report {
                 });
             }
         }
-        for (d, direction) in ["in", "out"].into_iter().enumerate() {
+        for (d, (direction, _)) in DIRECTIONS.into_iter().enumerate() {
             for &size in sizes {
                 for (path, run) in runs {
                     let Some(samples) = run.copies.get(&size) else { continue };
@@ -501,9 +520,7 @@ impl Report {
                 l.mean / 1000.0
             );
         }
-        for (direction, what) in
-            [("in", "In buffers (application to library, bl_write)"), ("out", "Out buffers (library to application, bl_read)")]
-        {
+        for (direction, what) in DIRECTIONS {
             let _ = writeln!(out, "\n{what}: GB/s of the median call (×native, ×memcpy of the same process)");
             let _ = write!(out, "{:<8} {:>8}", "size", "memcpy");
             for p in &self.paths {
@@ -591,7 +608,10 @@ mod tests {
             for name in ["timer", "bl_null", "bl_scalars"] {
                 run.latency.insert(name.into(), (1..=100).map(|n| n * scale).collect());
             }
-            run.copies.insert(4096, [vec![100, 120], vec![100 * scale, 110 * scale], vec![200 * scale; 2]]);
+            run.copies.insert(
+                4096,
+                [vec![100, 120], vec![100 * scale, 110 * scale], vec![200 * scale; 2], vec![105 * scale; 2], vec![105 * scale; 2]],
+            );
             run
         };
         let runs = [("native", run(1)), ("unix", run(50)), ("shm", run(10))];
@@ -607,7 +627,8 @@ mod tests {
         assert!(text.contains("0.78 (0.02, 0.02)"), "{text}");
         let json = report.json(meta);
         assert_eq!(json["latency"].as_array().unwrap().len(), 9);
-        assert_eq!(json["throughput"].as_array().unwrap().len(), 6);
+        assert_eq!(json["throughput"].as_array().unwrap().len(), 12);
+        assert!(text.contains("In buffers from bl_alloc"), "{text}");
     }
 
     #[test]

@@ -59,8 +59,8 @@ fn quick_bench_prints_positive_figures_for_every_path_function_and_size() {
     }
 
     let throughput = report["throughput"].as_array().unwrap();
-    assert_eq!(throughput.len(), 2 * 2 * paths.len(), "{throughput:?}");
-    for direction in ["in", "out"] {
+    assert_eq!(throughput.len(), 4 * 2 * paths.len(), "{throughput:?}");
+    for direction in ["in", "out", "in_zc", "out_zc"] {
         for size in [4096, 65536] {
             for path in paths {
                 let t = throughput

@@ -1,7 +1,7 @@
 //! A generated API server facing a hostile guest: messages no generated
 //! guest would send (forged handles, lying sizes, buffers outside the
-//! zero-copy region, garbage) get an error reply and a log line, and the
-//! server goes on serving the same channel.
+//! zero-copy region or the process region, garbage) get an error reply and
+//! a log line, and the server goes on serving the same channel.
 
 mod common;
 
@@ -11,10 +11,10 @@ use std::path::Path;
 use std::time::Duration;
 
 use cava_runtime::plan::{call_slots, Plan};
-use cava_runtime::transport::shm::ShmTransport;
+use cava_runtime::transport::shm::{ProcessRegion, ShmTransport};
 use cava_runtime::transport::unix::UnixTransport;
-use cava_runtime::transport::Transport;
-use cava_runtime::wire::{ErrorCode, ErrorReply, Header, Hello, Kind, Layout, Message, Welcome, Writer};
+use cava_runtime::transport::{SharedRegion, Transport};
+use cava_runtime::wire::{encode_descriptor, BufferRef, ErrorCode, ErrorReply, Header, Hello, Kind, Layout, Message, Welcome, Writer};
 use common::{scratch, start_server, testlib};
 
 struct Api {
@@ -125,5 +125,154 @@ fn the_server_refuses_hostile_messages_and_goes_on_serving() {
         assert_eq!(refusal(&reply), ErrorCode::Malformed);
 
         checksum_works(&api, t.as_mut(), 7);
+    }
+}
+
+/// Asks for the process region of process `process`: selector `Z`, hello,
+/// then the region (or an error when the server refuses).
+fn process_region(socket: &Path, api: &Api, process: u64) -> (UnixStream, Result<ProcessRegion, cava_runtime::transport::TransportError>) {
+    let mut stream = UnixStream::connect(socket).unwrap();
+    stream.write_all(b"Z").unwrap();
+    UnixTransport::new(stream.try_clone().unwrap()).send(&Hello { contract: api.contract, next_call_id: 1, process }.encode()).unwrap();
+    let region = ProcessRegion::receive(&stream, Duration::from_secs(5));
+    (stream, region)
+}
+
+/// `tl_checksum` of `len` bytes that the descriptor says are at `offset` of
+/// the process region.
+fn checksum_in_region(api: &Api, t: &mut dyn Transport, call_id: u64, offset: u64, len: u64, size: u64) -> Vec<u8> {
+    let mut w = api.call("tl_checksum", call_id);
+    w.descriptor_slot(encode_descriptor(&BufferRef::Process { offset, len }, 0, 0)).u64(size).out(4);
+    exchange(t, &w.finish().unwrap())
+}
+
+#[test]
+fn process_region_descriptors_are_checked_against_the_senders_own_region() {
+    let dir = scratch("hostile-region");
+    let lib = testlib();
+    let api = Api::load(&lib.generated);
+    let socket = dir.join("server.sock");
+    let _server = start_server(&lib.server(), &socket, &lib.library());
+
+    for (selector, process) in [(b'U', 21), (b'S', 22)] {
+        let mut t = connect(&socket, selector);
+        let welcome = exchange(t.as_mut(), &Hello { contract: api.contract, next_call_id: 1, process }.encode());
+        Welcome::decode(&Message::decode(&welcome).unwrap()).unwrap();
+        // before the process has a region
+        assert_eq!(refusal(&checksum_in_region(&api, t.as_mut(), 1, 0, 5, 5)), ErrorCode::Malformed);
+
+        // a region asked for with another spec's contract is refused
+        let mut stream = UnixStream::connect(&socket).unwrap();
+        stream.write_all(b"Z").unwrap();
+        UnixTransport::new(stream.try_clone().unwrap())
+            .send(&Hello { contract: api.contract ^ 1, next_call_id: 1, process }.encode())
+            .unwrap();
+        assert!(ProcessRegion::receive(&stream, Duration::from_secs(5)).is_err());
+
+        let (_keep, region) = process_region(&socket, &api, process);
+        let region = region.unwrap();
+        region.write_region(64, b"hello").unwrap();
+        // a second region for the same process is refused
+        assert!(process_region(&socket, &api, process).1.is_err());
+
+        // in the region: served in place
+        let reply = checksum_in_region(&api, t.as_mut(), 2, 64, 5, 5);
+        let m = Message::decode(&reply).unwrap();
+        assert_eq!(m.kind(), Kind::Reply, "{:?}", ErrorReply::decode(&m).ok());
+        // past the end, overflowing, of another length than the spec's
+        let len = region.region_len();
+        for (offset, n, size) in [(len - 2, 5, 5), (len, 1, 1), (u64::MAX - 1, 5, 5), (1, u64::MAX, 5), (64, 5, 6)] {
+            assert_eq!(refusal(&checksum_in_region(&api, t.as_mut(), 3, offset, n, size)), ErrorCode::Malformed, "({offset}, {n})");
+        }
+        // a buffer the server must keep cannot be the application's memory
+        let mut w = api.call("tl_set_app_name", 4);
+        w.descriptor_slot(encode_descriptor(&BufferRef::Process { offset: 64, len: 6 }, 0, 64));
+        assert_eq!(refusal(&exchange(t.as_mut(), &w.finish().unwrap())), ErrorCode::Malformed);
+        // a channel of another process (its own number) cannot reach this region
+        let mut other = connect(&socket, selector);
+        exchange(other.as_mut(), &Hello { contract: api.contract, next_call_id: 1, process: process + 100 }.encode());
+        assert_eq!(refusal(&checksum_in_region(&api, other.as_mut(), 1, 64, 5, 5)), ErrorCode::Malformed);
+        // another process that stole the process number: its socket's peer is not the region's
+        if selector == b'U' {
+            let mut relay = Relay::start(&socket);
+            relay.send(b"U");
+            relay.frame(&Hello { contract: api.contract, next_call_id: 1, process }.encode());
+            Welcome::decode(&Message::decode(&relay.reply()).unwrap()).unwrap();
+            let mut w = api.call("tl_checksum", 1);
+            w.descriptor_slot(encode_descriptor(&BufferRef::Process { offset: 64, len: 5 }, 0, 0)).u64(5).out(4);
+            relay.frame(&w.finish().unwrap());
+            assert_eq!(refusal(&relay.reply()), ErrorCode::Malformed, "a stolen process number reached the region");
+        }
+        // a function the guest answers itself is not served
+        let mut w = api.call("tl_host_alloc", 5);
+        w.u64(4096);
+        assert_eq!(refusal(&exchange(t.as_mut(), &w.finish().unwrap())), ErrorCode::UnknownFunction);
+
+        checksum_works(&api, t.as_mut(), 6);
+    }
+}
+
+/// A connection to the API server made by another process (a Python relay
+/// between its standard input and output and the socket), so that the
+/// server sees another process id at the other end.
+struct Relay {
+    child: std::process::Child,
+}
+
+impl Relay {
+    const SCRIPT: &'static str = "import os, socket, sys, threading\n\
+        s = socket.socket(socket.AF_UNIX)\n\
+        s.connect(sys.argv[1])\n\
+        def up():\n\
+        \x20   while True:\n\
+        \x20       b = os.read(0, 65536)\n\
+        \x20       if not b: break\n\
+        \x20       s.sendall(b)\n\
+        threading.Thread(target=up, daemon=True).start()\n\
+        while True:\n\
+        \x20   b = s.recv(65536)\n\
+        \x20   if not b: break\n\
+        \x20   os.write(1, b)\n";
+
+    fn start(socket: &Path) -> Relay {
+        let child = std::process::Command::new("python3")
+            .arg("-c")
+            .arg(Relay::SCRIPT)
+            .arg(socket)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("python3 runs the relay");
+        Relay { child }
+    }
+
+    fn send(&mut self, bytes: &[u8]) {
+        let stdin = self.child.stdin.as_mut().unwrap();
+        stdin.write_all(bytes).unwrap();
+        stdin.flush().unwrap();
+    }
+
+    /// One message in the Unix transport's framing (a u32 length first).
+    fn frame(&mut self, message: &[u8]) {
+        let mut framed = (message.len() as u32).to_le_bytes().to_vec();
+        framed.extend_from_slice(message);
+        self.send(&framed);
+    }
+
+    fn reply(&mut self) -> Vec<u8> {
+        use std::io::Read;
+        let stdout = self.child.stdout.as_mut().unwrap();
+        let mut len = [0u8; 4];
+        stdout.read_exact(&mut len).unwrap();
+        let mut message = vec![0u8; u32::from_le_bytes(len) as usize];
+        stdout.read_exact(&mut message).unwrap();
+        message
+    }
+}
+
+impl Drop for Relay {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }

@@ -31,7 +31,11 @@ pub fn lib_rs(spec: &Spec, names: &Names, g: &Generated, missing: &[MissingFunct
             raws.push(rust::to_raw(spec, &pty, quote!(#pname)));
         }
         let ret = rust::ret(spec, names, &f.ret).map_err(context)?;
-        let doc = format!(" `{}`, forwarded to the API server.", f.name);
+        let doc = if f.in_guest.is_some() {
+            format!(" `{}`, answered in the guest (`in_guest`), never forwarded.", f.name)
+        } else {
+            format!(" `{}`, forwarded to the API server.", f.name)
+        };
         let body = if let Some(code) = &f.replace_guest {
             let block: TokenStream =
                 code.parse().map_err(|e| GenerateError::new(format!("its `replace_guest` code is not Rust: {e}")).context(&f.name))?;

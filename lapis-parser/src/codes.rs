@@ -188,7 +188,7 @@ cl_int clFlush(cl_command_queue q) { argument(q) { async; } }
 The LAPIS reference lists, for every descriptor, the scopes it may stand in.";
 
     ContradictoryDescriptors = "L0303", "contradictory descriptors",
-"Two descriptors that cannot both hold apply to the same value or function: `sync` and `async`, `handle` and `buffer`, `handle` and `opaque`, two different lifetimes, `allocate` and `deallocate`, `no_copy` with `in` or `out`, `zerocopy` with `no_copy`, or `unsupported` with a replacement.
+"Two descriptors that cannot both hold apply to the same value or function: `sync` and `async`, `handle` and `buffer`, `handle` and `opaque`, two different lifetimes, `allocate` and `deallocate`, `no_copy` with `in` or `out`, `zerocopy` with `no_copy`, `unsupported` with a replacement, or `in_guest` with `unsupported`, a replacement or `async`.
 
 ```lapis
 argument(dst) { handle; buffer(size); }

@@ -123,6 +123,11 @@ pub struct Function {
     pub mode: CallMode,
     /// The function is not forwarded: the guest returns this error value.
     pub unsupported: Option<i128>,
+    /// The function is not forwarded: the guest evaluates this expression
+    /// (`in_guest(expr)`) and returns its value. Left out of the serialized
+    /// model when absent, so that specs without it keep their contract.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub in_guest: Option<Expr>,
     pub replace_guest: Option<String>,
     pub replace_server: Option<String>,
     pub resources: Vec<ResourceUse>,

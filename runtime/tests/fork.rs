@@ -1,6 +1,7 @@
 //! A forked child that uses its parent's channel gets an error instead of
-//! corrupting it, does not even have the parent's mapping, and can open a
-//! channel of its own; the parent's channel keeps working.
+//! corrupting it, does not even have the parent's mappings (channel and
+//! process region), and can open a channel of its own; the parent's channel
+//! keeps working.
 //!
 //! `fork` is unsafe, so this test file allows unsafe code for exactly two
 //! calls (`fork` and `_exit`); the library's only unsafe module is
@@ -12,7 +13,7 @@
 use std::os::fd::AsRawFd;
 use std::time::Duration;
 
-use cava_runtime::transport::shm::{ShmConfig, ShmTransport};
+use cava_runtime::transport::shm::{ProcessRegion, ShmConfig, ShmTransport};
 use cava_runtime::transport::unix::UnixTransport;
 use cava_runtime::transport::{SharedRegion, Transport, TransportError};
 
@@ -37,8 +38,9 @@ fn close_on_exec(fd: i32) -> bool {
 }
 
 /// Runs in the child; returns the exit code (0: every check passed).
-fn child(guest: &mut ShmTransport, unix: &mut UnixTransport, mapped_at: usize) -> i32 {
+fn child(guest: &mut ShmTransport, unix: &mut UnixTransport, mapped_at: usize, zone: &ProcessRegion) -> i32 {
     let mut buf = Vec::new();
+    let zone_at = zone.base().map_or(0, |b| b.as_ptr() as usize);
     let checks = [
         matches!(guest.send(b"from the child"), Err(TransportError::ForeignProcess { .. })),
         matches!(guest.recv(&mut buf, Some(Duration::ZERO)), Err(TransportError::ForeignProcess { .. })),
@@ -47,6 +49,10 @@ fn child(guest: &mut ShmTransport, unix: &mut UnixTransport, mapped_at: usize) -
         matches!(unix.send(b"from the child"), Err(TransportError::ForeignProcess { .. })),
         // MADV_DONTFORK: the child does not have the mapping at all
         !mapped(mapped_at),
+        // nor its parent's process region: no address in it is a region buffer
+        !mapped(zone_at),
+        zone.offset_of(zone_at as u64, 1).is_none(),
+        zone.region_ptr(0, 1).is_err(),
         // a channel of its own works
         {
             let (mut g, mut s) = ShmTransport::pair(config()).unwrap();
@@ -64,6 +70,10 @@ fn a_forked_child_cannot_use_its_parents_channels() {
     let (mut guest, mut server) = ShmTransport::pair(config()).unwrap();
     let (mut unix, mut unix_peer) = UnixTransport::pair().unwrap();
     let mapped_at = guest.region_ptr(0, 1).unwrap().as_ptr() as usize;
+    let (zone_socket, zone_server) = std::os::unix::net::UnixStream::pair().unwrap();
+    let _zone_server = ProcessRegion::serve(&zone_server, 1 << 20).unwrap();
+    let zone = ProcessRegion::receive(&zone_socket, Duration::from_secs(5)).unwrap();
+    assert!(zone.offset_of(zone.base().unwrap().as_ptr() as u64, 1) == Some(0));
     assert!(mapped(mapped_at));
     assert!(close_on_exec(guest.socket().as_raw_fd()) && close_on_exec(unix.stream().as_raw_fd()));
     // the memfd itself is closed once mapped: nothing to leak into an exec
@@ -79,7 +89,7 @@ fn a_forked_child_cannot_use_its_parents_channels() {
     let pid = unsafe { libc::fork() };
     assert!(pid >= 0, "fork failed");
     if pid == 0 {
-        let code = child(&mut guest, &mut unix, mapped_at);
+        let code = child(&mut guest, &mut unix, mapped_at, &zone);
         // SAFETY: ends the child at once, as a forked child should.
         unsafe { libc::_exit(code) };
     }
@@ -97,4 +107,5 @@ fn a_forked_child_cannot_use_its_parents_channels() {
     unix.send(b"still fine").unwrap();
     unix_peer.recv(&mut buf, Some(Duration::from_secs(5))).unwrap();
     assert_eq!(buf, b"still fine");
+    assert!(zone.region_ptr(0, 1).is_ok(), "the parent keeps its process region");
 }

@@ -1247,6 +1247,19 @@ tl_status tl_fill_pattern(void *data, size_t size, uint32_t seed)
     return TL_SUCCESS;
 }
 
+void *tl_host_alloc(size_t size)
+{
+    void *p = NULL;
+    if (size == 0 || size > TL_HOST_ALLOC_MAX || posix_memalign(&p, 64, size) != 0)
+        return NULL;
+    return p;
+}
+
+void tl_host_free(void *ptr)
+{
+    free(ptr);
+}
+
 tl_status tl_set_app_name(const char *name)
 {
     if (name == NULL)

@@ -259,6 +259,11 @@ int tl_thread_get(void);            /* -1 before tl_thread_set */
 tl_status tl_checksum(const void *data, size_t size, uint32_t *sum);
 /* fills the bytes from a xorshift32 generator seeded with `seed` (non-zero) */
 tl_status tl_fill_pattern(void *data, size_t size, uint32_t seed);
+/* host memory for the application's buffers (like pinned-memory allocators):
+   64-byte aligned, NULL for 0 bytes or more than TL_HOST_ALLOC_MAX */
+#define TL_HOST_ALLOC_MAX ((size_t)256 << 20)
+void *tl_host_alloc(size_t size);
+void tl_host_free(void *ptr);
 /* the library keeps the pointer, not a copy, for the rest of the process */
 tl_status tl_set_app_name(const char *name);
 tl_status tl_get_app_name(char *buf, size_t size);

@@ -155,6 +155,7 @@ impl Checker {
             described: body.is_some(),
             mode: CallMode::Sync,
             unsupported: None,
+            in_guest: None,
             replace_guest: None,
             replace_server: None,
             resources: Vec::new(),
@@ -168,6 +169,7 @@ impl Checker {
         self.userdata_sites.clear();
         let mut mode: Option<(&'static str, Span)> = None;
         let mut success: Option<(i128, Span)> = None;
+        let mut in_guest: Option<Span> = None;
         let mut contextual_spans = Vec::new();
         for stmt in stmts {
             match &stmt.kind {
@@ -228,6 +230,22 @@ impl Checker {
                                 function.unsupported = Some(v);
                             }
                         }
+                        "in_guest" => {
+                            if let Some(first) = in_guest {
+                                self.report(
+                                    Diagnostic::error(Code::DuplicateDescriptor, "`in_guest` is given twice")
+                                        .with_primary(d.name.span, "given again here")
+                                        .with_secondary(first, "first given here"),
+                                );
+                                continue;
+                            }
+                            in_guest = Some(d.name.span);
+                            if let Some(expr) = self.resolve_expr(args[0], &env) {
+                                if self.in_guest_result_fits(sig, &expr, args[0].span) {
+                                    function.in_guest = Some(expr);
+                                }
+                            }
+                        }
                         "allocates_rc" | "deallocates_rc" | "consumes_rc" => {
                             if let Some(use_) = self.resource_use(info.name, &args, &env) {
                                 function.resources.push(use_);
@@ -281,7 +299,7 @@ impl Checker {
         // Nothing is forwarded for an unsupported or guest-replaced function,
         // and a body that already has errors would only add "undescribed" noise.
         let body_broken = self.error_count() > errors_before;
-        let lenient = function.unsupported.is_some() || function.replace_guest.is_some() || body_broken;
+        let lenient = function.unsupported.is_some() || function.replace_guest.is_some() || in_guest.is_some() || body_broken;
         let (params, param_spans) = self.resolve_params(sig, sorted.arguments.clone(), lenient, &env.contextual);
         if self.error_count() == errors_before {
             self.link_userdata(sig, &params);
@@ -311,7 +329,25 @@ impl Checker {
             let value = self.resolve_value(&sig.ret, sorted.return_value, &env, &subject, 0);
             function.return_value = value;
         }
-        let unsupported_or_replaced = function.unsupported.is_some() || function.replace_guest.is_some();
+        let unsupported_or_replaced = function.unsupported.is_some() || function.replace_guest.is_some() || in_guest.is_some();
+        if let Some(span) = in_guest {
+            let other = if function.unsupported.is_some() {
+                Some("unsupported")
+            } else if function.replace_guest.is_some() {
+                Some("replace_guest")
+            } else if function.replace_server.is_some() {
+                Some("replace_server")
+            } else {
+                mode.filter(|(m, _)| *m == "async").map(|(m, _)| m)
+            };
+            if let Some(other) = other {
+                self.report(
+                    Diagnostic::error(Code::ContradictoryDescriptors, format!("`in_guest` contradicts `{other}`"))
+                        .with_primary(span, "the guest answers the call itself")
+                        .with_help("`in_guest` never forwards the call, so there is nothing to replace, refuse or run asynchronously"),
+                );
+            }
+        }
         if function.unsupported.is_some() && (function.replace_guest.is_some() || function.replace_server.is_some()) {
             self.report(
                 Diagnostic::error(Code::ContradictoryDescriptors, format!("`{}` is both `unsupported` and replaced", sig.name.node))
@@ -331,6 +367,23 @@ impl Checker {
         }
         function.mode = self.call_mode(sig, &function, mode, success, &param_spans);
         function
+    }
+
+    /// `in_guest(expr)`: what `expr` gives must fit the function's result
+    /// (anything for `void`, a pointer or integer for a pointer, a number
+    /// for a number).
+    fn in_guest_result_fits(&mut self, sig: &Signature, expr: &ir::Expr, span: Span) -> bool {
+        let fits = matches!(
+            (self.shape(&sig.ret), self.shape(&expr.ty)),
+            (Shape::Void, _)
+                | (Shape::Pointer { .. }, Shape::Pointer { .. } | Shape::Integer)
+                | (Shape::Integer | Shape::Float, Shape::Integer | Shape::Float)
+        );
+        if !fits {
+            let expected = format!("`{}` returns `{}`", sig.name.node, self.type_name(&sig.ret));
+            self.mismatch::<()>(span, &expected, &expr.ty);
+        }
+        fits
     }
 
     /// `unsupported(v)`: `v` must be an error, and one of the error enum's values when it is an enum.

@@ -23,6 +23,7 @@ use super::eval::{eval, load, select, Env, EvalError, Host, V};
 use super::guest_callbacks::{process, Callbacks, RouteInfo};
 use super::log;
 use super::walk::{byte_len, needs_walk, pointee, stride};
+use super::zerocopy;
 use crate::plan::{call_slots, reply_slot, CallMode, Kind, Leaf, LibraryFn, Lifetime, Plan, SlotShape, Ty, Value};
 use crate::transport::shm::{ForkEpoch, RegionBlock, ShmTransport};
 use crate::transport::unix::UnixTransport;
@@ -62,6 +63,9 @@ struct State {
     /// Whether each function takes callbacks (and so needs the route).
     takes_callbacks: Vec<bool>,
     callbacks: Callbacks,
+    /// The library's name and contract, to open the process region.
+    name: &'static str,
+    contract: u128,
 }
 
 impl GuestLibrary {
@@ -97,6 +101,8 @@ impl GuestLibrary {
                     returned: Mutex::default(),
                     takes_callbacks,
                     callbacks: Callbacks::default(),
+                    name: self.name,
+                    contract: self.contract,
                 })
             })
             .as_ref()
@@ -186,6 +192,8 @@ fn connect(library: &GuestLibrary) -> Result<Channel, CallError> {
     };
     let mut buf = Vec::new();
     shake_hands(library, transport.as_mut(), &mut buf)?;
+    // a new channel may reach a new server, which does not know the process region
+    zerocopy::check_server();
     Ok(Channel { transport, in_flight: Vec::new(), next_call: 1, thread: thread_number(), epoch: ForkEpoch::current(), buf })
 }
 
@@ -201,6 +209,16 @@ fn open_route(library: &'static GuestLibrary, state: &'static State) -> Result<(
             Ok(stream)
         })
         .map_err(CallError::Other)
+}
+
+/// Opens the connection the process region comes over: selector `Z`, then
+/// the hello with this process's number, which the server registers the
+/// region under. The server answers with the region itself (no welcome).
+fn open_process_region(state: &State) -> Result<UnixStream, String> {
+    let stream = open_stream(b'Z').map_err(|e| e.to_string())?;
+    let mut hello = UnixTransport::new(stream.try_clone().map_err(|e| e.to_string())?);
+    hello.send(&Hello { contract: state.contract, next_call_id: 1, process: process() }.encode()).map_err(|e| e.to_string())?;
+    Ok(stream)
 }
 
 /// The words a call sends: the application's callbacks become registration
@@ -266,7 +284,25 @@ impl Host for GuestHost<'_> {
             LibraryFn::GetBufSize => {
                 Ok(V::Int(registries.get(&key).and_then(|b| b.get(arg(2) as usize)).map_or(0, |(_, n)| i128::from(*n))))
             }
-            LibraryFn::ZerocopyAlloc | LibraryFn::ZerocopyFree => Err(EvalError::Unavailable("the zero-copy allocator")),
+            LibraryFn::ZerocopyAlloc => {
+                drop(registries);
+                let state = self.state;
+                match zerocopy::alloc(arg(0), || open_process_region(state)) {
+                    Ok(addr) => Ok(V::Ptr(addr)),
+                    Err(e) => {
+                        // NULL, as malloc fails
+                        log(state.name, format_args!("zerocopy_alloc({}) returns NULL: {e}", arg(0)));
+                        Ok(V::Ptr(0))
+                    }
+                }
+            }
+            LibraryFn::ZerocopyFree => {
+                drop(registries);
+                if let Err(e) = zerocopy::free(arg(0)) {
+                    log(self.state.name, format_args!("{e}; ignored"));
+                }
+                Ok(V::Int(0))
+            }
             _ => Err(EvalError::Plan("not a host library function")),
         }
     }
@@ -367,6 +403,20 @@ impl Encoder<'_, '_> {
             self.released.push(ptr);
         }
         let plain = leaf.lifetime == Lifetime::Call && !leaf.deallocate && !leaf.no_copy && !needs_walk(element);
+        if plain {
+            if let Some(offset) = zerocopy::offset_of(ptr, len) {
+                // the application's memory is the process region: not copied at all
+                if leaf.output {
+                    // the vendor writes it in place; the reply carries nothing
+                    self.outs.push(OutDest { addr: ptr, len, shared: None });
+                }
+                return Ok(encode_descriptor(&BufferRef::Process { offset, len }, 0, 0));
+            }
+        }
+        if leaf.zerocopy && leaf.output && self.is_async {
+            // nothing of an asynchronous call comes back: only memory the vendor writes in place will do
+            return Err(CallError::Other("a `zerocopy` out buffer of an asynchronous call must come from zerocopy_alloc".into()));
+        }
         if plain && len >= SHARED_MIN && !(leaf.output && self.is_async) {
             if let Some(descriptor) = self.shared(ptr, len, leaf.input, leaf.output)? {
                 return Ok(descriptor);
@@ -487,6 +537,9 @@ pub fn call(library: &'static GuestLibrary, function: u32, args: &[u64]) -> u64 
     for (p, raw) in f.params.iter().zip(args) {
         params.push(V::from_raw(*raw, &p.ty));
     }
+    if let Some(expr) = &f.in_guest {
+        return answer_in_guest(library, state, f, expr, &params);
+    }
     match forward(library, state, function, &params) {
         Ok(raw) => raw,
         Err(e) => {
@@ -501,6 +554,21 @@ pub fn call(library: &'static GuestLibrary, function: u32, args: &[u64]) -> u64 
             write_status(state, function, &params, status);
             let code = if f.ret == plan.api.error_type { status } else { 0 };
             failure_result(plan, &f.ret, code)
+        }
+    }
+}
+
+/// Runs an `in_guest` function: its expression (and then its statements),
+/// in the guest, without a message.
+fn answer_in_guest(library: &GuestLibrary, state: &State, f: &crate::plan::Function, expr: &crate::plan::Expr, params: &[V]) -> u64 {
+    let mut host = GuestHost { state, scratch: Vec::new() };
+    let result = eval(&state.plan, expr, &Env::new(params, &[]), &mut host)
+        .and_then(|v| f.actions.iter().try_for_each(|a| eval(&state.plan, a, &Env::new(params, &[]), &mut host).map(drop)).map(|()| v));
+    match result {
+        Ok(v) => v.to_raw(&f.ret),
+        Err(e) => {
+            library.log(format_args!("{} failed in the guest: {e}", f.name));
+            failure_result(&state.plan, &f.ret, if f.ret == state.plan.api.error_type { state.plan.api.failure } else { 0 })
         }
     }
 }

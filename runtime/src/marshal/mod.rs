@@ -25,6 +25,7 @@ pub mod record;
 pub mod server;
 mod server_callbacks;
 mod walk;
+mod zerocopy;
 
 pub use log::log;
 pub use native::Dispatch;

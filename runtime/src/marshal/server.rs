@@ -30,7 +30,7 @@ use super::server_callbacks::{self, CallbackHost, Registrations, Route};
 use super::walk::{byte_len, needs_walk, pointee, stride};
 use crate::handles::{HandleError, HandleTable};
 use crate::plan::{call_slots, reply_slot, CallMode, Function, Kind, Leaf, LibraryFn, Lifetime, Plan, SlotShape, Ty, Value};
-use crate::transport::shm::{ShmConfig, ShmTransport};
+use crate::transport::shm::{ProcessRegion, ShmConfig, ShmTransport};
 use crate::transport::unix::UnixTransport;
 use crate::transport::{SharedRegion, Transport, TransportError};
 use crate::wire::{
@@ -67,6 +67,9 @@ struct Shared {
     /// by the guest's address.
     retained: Mutex<HashMap<u64, Retained>>,
     registrations: Mutex<Registrations>,
+    /// Each guest process's zero-copy region, by its process number, with
+    /// the process id of the socket that asked for it.
+    regions: Mutex<HashMap<u64, (u32, Arc<ProcessRegion>)>>,
     /// Whether each function has an `obj_record` value (its successful
     /// calls go to the record log).
     recorded: Vec<bool>,
@@ -99,8 +102,10 @@ impl Shared {
             offsets.push(slot_offsets(&shapes));
             slots.push(shapes);
             ret.push(reply_slot(&plan, f)?);
-            let address = if f.unsupported.is_some() { None } else { vendor.address(&f.name) };
-            if address.is_none() && f.unsupported.is_none() {
+            // the guest answers unsupported and in_guest functions itself
+            let local = f.unsupported.is_some() || f.in_guest.is_some();
+            let address = if local { None } else { vendor.address(&f.name) };
+            if address.is_none() && !local {
                 log(library.name, format_args!("{} is not in the vendor library; calls to it will fail", f.name));
             }
             addresses.push(address);
@@ -117,6 +122,7 @@ impl Shared {
             metadata: Mutex::default(),
             retained: Mutex::default(),
             registrations: Mutex::default(),
+            regions: Mutex::default(),
             recorded,
             recorder: None,
             _vendor: vendor,
@@ -161,7 +167,7 @@ fn replay_log(shared: &Shared, bytes: &[u8]) {
         shared.log(format_args!("the record log ends in a cut-off entry; replaying what precedes it"));
     }
     let live = record::live(&entries);
-    let mut channel = ChannelState { deferred: None, process: 0, reply_buf: Vec::new(), spare: Vec::new() };
+    let mut channel = ChannelState { deferred: None, process: 0, peer: 0, reply_buf: Vec::new(), spare: Vec::new() };
     let mut failed = 0;
     for (issued, raw) in &live {
         let result = Message::decode(raw).map_err(malformed).and_then(|message| {
@@ -301,11 +307,16 @@ fn serve_channel(shared: &Shared, mut stream: UnixStream) {
         return;
     }
     let _ = stream.set_read_timeout(None);
+    let peer = peer_pid(&stream);
     let transport: Result<Box<dyn Transport>, TransportError> = match &selector {
         b"U" => Ok(Box::new(UnixTransport::new(stream))),
         b"S" => ShmTransport::serve(stream, ShmConfig::default()).map(|t| Box::new(t) as Box<dyn Transport>),
         b"C" => {
             serve_route(shared, stream);
+            return;
+        }
+        b"Z" => {
+            serve_process_region(shared, stream, peer);
             return;
         }
         other => {
@@ -320,7 +331,7 @@ fn serve_channel(shared: &Shared, mut stream: UnixStream) {
             return;
         }
     };
-    if let Err(e) = serve_calls(shared, transport.as_mut()) {
+    if let Err(e) = serve_calls(shared, transport.as_mut(), peer) {
         if !matches!(e, TransportError::Closed) {
             shared.log(format_args!("channel closed: {e}"));
         }
@@ -424,10 +435,72 @@ fn serve_route(shared: &Shared, stream: UnixStream) {
     lock(&shared.registrations).remove_process(hello.process, &route);
 }
 
-fn serve_calls(shared: &Shared, transport: &mut dyn Transport) -> Result<(), TransportError> {
+/// How large each guest process's zero-copy region is. Pages exist only
+/// once touched, so this bounds the application's `zerocopy_alloc`s, not
+/// the memory they cost.
+pub const PROCESS_REGION_BYTES: u64 = 1 << 30;
+
+/// Serves a guest process's request for its zero-copy region: checks the
+/// hello, creates the region, registers it under the process (one region
+/// per process), sends it, and forgets it when the guest closes the socket.
+fn serve_process_region(shared: &Shared, stream: UnixStream, peer: u32) {
+    let mut transport = match stream.try_clone() {
+        Ok(s) => UnixTransport::new(s),
+        Err(e) => {
+            shared.log(format_args!("zero-copy region setup failed: {e}"));
+            return;
+        }
+    };
+    let mut buf = Vec::new();
+    let hello = match receive_hello(shared, &mut transport, &mut buf) {
+        Ok(Some(hello)) => hello,
+        Ok(None) => return,
+        Err(e) => {
+            shared.log(format_args!("zero-copy region setup failed: {e}"));
+            return;
+        }
+    };
+    if peer == 0 {
+        shared.log(format_args!("refused a zero-copy region: the guest's process id is unknown"));
+        return;
+    }
+    let region = {
+        let mut regions = lock(&shared.regions);
+        if regions.contains_key(&hello.process) {
+            // one per process: a second would let two allocators hand out the same bytes
+            shared.log(format_args!("refused a second zero-copy region for one guest process"));
+            return;
+        }
+        match ProcessRegion::serve(&stream, PROCESS_REGION_BYTES) {
+            Ok(region) => {
+                let region = Arc::new(region);
+                regions.insert(hello.process, (peer, Arc::clone(&region)));
+                region
+            }
+            Err(e) => {
+                shared.log(format_args!("zero-copy region setup failed: {e}"));
+                return;
+            }
+        }
+    };
+    // the guest sends nothing more: the socket closes when the process goes
+    let mut byte = [0u8; 1];
+    while matches!((&stream).read(&mut byte), Ok(n) if n > 0) {}
+    let mut regions = lock(&shared.regions);
+    if regions.get(&hello.process).is_some_and(|(_, r)| Arc::ptr_eq(r, &region)) {
+        regions.remove(&hello.process);
+    }
+}
+
+/// The process id at the other end of a Unix socket; 0 when unknown.
+fn peer_pid(stream: &UnixStream) -> u32 {
+    rustix::net::sockopt::socket_peercred(stream).map_or(0, |c| c.pid.as_raw_nonzero().get() as u32)
+}
+
+fn serve_calls(shared: &Shared, transport: &mut dyn Transport, peer: u32) -> Result<(), TransportError> {
     let mut buf = Vec::new();
     let Some(hello) = handshake(shared, transport, &mut buf)? else { return Ok(()) };
-    let mut channel = ChannelState { deferred: None, process: hello.process, reply_buf: Vec::new(), spare: Vec::new() };
+    let mut channel = ChannelState { deferred: None, process: hello.process, peer, reply_buf: Vec::new(), spare: Vec::new() };
     loop {
         if let Err(e) = transport.recv(&mut buf, None) {
             if let Some(code) = channel.deferred {
@@ -479,8 +552,12 @@ fn serve_calls(shared: &Shared, transport: &mut dyn Transport) -> Result<(), Tra
 struct ChannelState {
     /// The error of an earlier asynchronous call, not yet reported.
     deferred: Option<i128>,
-    /// The guest process the channel belongs to (its callbacks' route).
+    /// The guest process the channel belongs to (its callbacks' route, its
+    /// zero-copy region).
     process: u64,
+    /// The process id at the other end of the socket (0 when unknown): a
+    /// process region is only found for the process that asked for it.
+    peer: u32,
     /// The last reply's buffer, reused for the next.
     reply_buf: Vec<u8>,
     /// Shadow buffers of earlier calls, reused (see `Decoder::spare`).
@@ -534,9 +611,26 @@ struct Frame<'a> {
     rebind: Option<VecDeque<u64>>,
     /// A buffer of the call is in the zero-copy region (not recordable).
     used_region: bool,
+    /// The guest process of the channel and its process id, to find its
+    /// process region.
+    owner: (u64, u32),
+    /// That region, found on the first buffer that names it; held for the
+    /// call, so it stays mapped while the vendor uses it.
+    process_region: Option<Arc<ProcessRegion>>,
 }
 
 impl Frame<'_> {
+    /// The process region of the channel's guest process.
+    fn process_region(&mut self) -> Result<&ProcessRegion, Refusal> {
+        if self.process_region.is_none() {
+            let (process, pid) = self.owner;
+            let found = lock(&self.shared.regions).get(&process).filter(|(owner, _)| *owner == pid && pid != 0).map(|(_, r)| Arc::clone(r));
+            self.process_region =
+                Some(found.ok_or_else(|| malformed("a process-region buffer from a guest process without a zero-copy region"))?);
+        }
+        Ok(self.process_region.as_deref().expect("found above"))
+    }
+
     /// The guest's id for a vendor object, issued (or, replaying, rebound)
     /// and noted for the record log.
     fn issue(&mut self, object: u64, kind: u32) -> Result<u64, Refusal> {
@@ -597,8 +691,9 @@ impl Host for Frame<'_> {
                 return Ok(());
             }
         }
-        if let Some(region) = self.region {
-            // a shared buffer's bytes, read through the transport's checks
+        let process_region = self.process_region.as_deref().map(|r| r as &dyn SharedRegion);
+        for region in [self.region, process_region].into_iter().flatten() {
+            // a shared buffer's bytes, read through the region's checks
             if let Ok(base) = region.region_ptr(0, region.region_len()) {
                 if let Some(off) = find(base.as_ptr(), region.region_len() as usize, addr, n) {
                     return region.read_region(off as u64, dst).map_err(|_| EvalError::OutOfBounds { addr, len: n as u64 });
@@ -777,6 +872,18 @@ impl<'a, 'p> Decoder<'a, 'p> {
                 self.frame.used_region = true;
                 (Place::Shared, region.region_ptr(offset, len).map_err(malformed)?.as_ptr() as u64)
             }
+            BufferRef::Process { offset, len } => {
+                // the application's own memory, allocated with zerocopy_alloc
+                if len != expected {
+                    return Err(malformed(format!("a process-region buffer of {len} bytes where the spec gives {expected}")));
+                }
+                if keep || leaf.deallocate || leaf.no_copy || needs_walk(element) {
+                    return Err(malformed("a process-region buffer where the server must keep or translate the bytes"));
+                }
+                self.frame.used_region = true;
+                let region = self.frame.process_region()?;
+                (Place::Shared, region.region_ptr(offset, len).map_err(malformed)?.as_ptr() as u64)
+            }
             other => {
                 return Err(malformed(format!(
                     "{} where the spec expects {}",
@@ -930,6 +1037,8 @@ fn handle_call<'a>(
             issued: Vec::new(),
             rebind,
             used_region: false,
+            owner: (channel.process, channel.peer),
+            process_region: None,
         },
         outs: Vec::new(),
         release: Vec::new(),

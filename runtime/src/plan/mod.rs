@@ -91,6 +91,11 @@ pub struct Function {
     pub unsupported: Option<i128>,
     /// The spec replaces the guest side with hand-written code.
     pub replaced_in_guest: bool,
+    /// Not forwarded: the guest evaluates this (`in_guest(expr)`, such as
+    /// `zerocopy_alloc(n)`) and returns its value. Absent from the JSON
+    /// when there is none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub in_guest: Option<Expr>,
     pub contextual: Vec<Contextual>,
     pub return_value: Value,
     /// Statements run on both sides after the call (registries, metadata).

@@ -86,6 +86,7 @@ enum BufferKind {
     Inline = 1,
     Shared = 2,
     Out = 3,
+    Process = 4,
 }
 
 impl BufferKind {
@@ -95,6 +96,7 @@ impl BufferKind {
             1 => Some(BufferKind::Inline),
             2 => Some(BufferKind::Shared),
             3 => Some(BufferKind::Out),
+            4 => Some(BufferKind::Process),
             _ => None,
         }
     }

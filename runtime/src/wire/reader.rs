@@ -23,6 +23,10 @@ pub enum BufferRef<'a> {
     /// Room for an out buffer of `len` bytes. `len` is the peer's word: the
     /// server checks it against its own limit before allocating.
     Out { len: u64 },
+    /// Bytes in the guest process's own zero-copy region (memory the
+    /// application allocated with `zerocopy_alloc`): the server checks
+    /// `offset` and `len` against that process's region.
+    Process { offset: u64, len: u64 },
 }
 
 impl BufferRef<'_> {
@@ -33,6 +37,7 @@ impl BufferRef<'_> {
             BufferRef::Inline(_) => "inline buffer",
             BufferRef::Shared { .. } => "shared buffer",
             BufferRef::Out { .. } => "out buffer",
+            BufferRef::Process { .. } => "process-region buffer",
         }
     }
 }
@@ -171,6 +176,7 @@ impl<'a> Message<'a> {
             Some(BufferKind::Null) if start == 0 && len == 0 => Ok(BufferRef::Null),
             Some(BufferKind::Null) => Err(WireError::MalformedNull { offset: start, len }),
             Some(BufferKind::Shared) => Ok(BufferRef::Shared { offset: start, len }),
+            Some(BufferKind::Process) => Ok(BufferRef::Process { offset: start, len }),
             Some(BufferKind::Out) if start == 0 => Ok(BufferRef::Out { len }),
             Some(BufferKind::Out) => Err(WireError::ReservedNotZero { offset: at + 8 }),
             Some(BufferKind::Inline) => {

@@ -203,6 +203,13 @@ fn buffer_descriptor_errors() {
         Message::decode(&descriptor_message(2, 0, u64::MAX, u64::MAX)).unwrap().buffer_at(0).unwrap(),
         BufferRef::Shared { offset: u64::MAX, len: u64::MAX }
     );
+    // nor a process-region reference: the server checks it against the
+    // sending process's own region
+    assert_eq!(
+        Message::decode(&descriptor_message(4, 0, u64::MAX, 7)).unwrap().buffer_at(0).unwrap(),
+        BufferRef::Process { offset: u64::MAX, len: 7 }
+    );
+    assert_eq!(buffer_err(&descriptor_message(5, 0, 0, 0)), WireError::UnknownBufferKind(5));
     let shared = descriptor_message(2, 0, 0, 1);
     let m = Message::decode(&shared).unwrap();
     assert_eq!(m.scalars().bytes().unwrap_err(), WireError::UnexpectedBuffer { expected: "inline buffer", found: "shared buffer" });

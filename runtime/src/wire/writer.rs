@@ -213,6 +213,7 @@ pub fn encode_descriptor(buffer: &BufferRef<'_>, inline_offset: u64, key: u64) -
         BufferRef::Inline(bytes) => raw_descriptor(BufferKind::Inline, inline_offset, bytes.len() as u64, key),
         BufferRef::Shared { offset, len } => raw_descriptor(BufferKind::Shared, *offset, *len, key),
         BufferRef::Out { len } => raw_descriptor(BufferKind::Out, 0, *len, key),
+        BufferRef::Process { offset, len } => raw_descriptor(BufferKind::Process, *offset, *len, key),
     }
 }
 

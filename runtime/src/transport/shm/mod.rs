@@ -25,6 +25,7 @@
 
 mod channel;
 mod mem;
+mod process;
 mod region;
 mod ring;
 mod setup;
@@ -32,7 +33,8 @@ mod setup;
 pub use self::channel::{ShmConfig, ShmTransport, Side};
 // also the Unix transport's and the guest's fork check: one load, no getpid
 pub(crate) use self::mem::ForkEpoch;
-pub use self::region::{RegionBlock, GRANULE};
+pub use self::process::ProcessRegion;
+pub use self::region::{RegionAllocator, RegionBlock, GRANULE};
 
 #[cfg(test)]
 mod tests;

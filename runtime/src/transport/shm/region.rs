@@ -41,9 +41,10 @@ impl RegionBlock {
     }
 }
 
-/// First-fit allocator over free extents, coalescing on free.
+/// First-fit allocator over free extents, coalescing on free. Used by the
+/// guest for each channel's region and for its process region.
 #[derive(Debug)]
-pub(crate) struct RegionAllocator {
+pub struct RegionAllocator {
     /// offset -> length of each free extent; extents never touch.
     free: BTreeMap<u64, u64>,
     /// offset -> length of each live block.
@@ -51,7 +52,7 @@ pub(crate) struct RegionAllocator {
 }
 
 impl RegionAllocator {
-    pub(crate) fn new(size: u64) -> RegionAllocator {
+    pub fn new(size: u64) -> RegionAllocator {
         let size = size / GRANULE * GRANULE;
         let mut free = BTreeMap::new();
         if size > 0 {
@@ -62,7 +63,7 @@ impl RegionAllocator {
 
     /// A block of at least `len` bytes, or `None` if no free extent is that
     /// large.
-    pub(crate) fn alloc(&mut self, len: u64) -> Option<RegionBlock> {
+    pub fn alloc(&mut self, len: u64) -> Option<RegionBlock> {
         let need = len.max(1).checked_add(GRANULE - 1)? / GRANULE * GRANULE;
         let (&offset, &extent) = self.free.iter().find(|(_, l)| **l >= need)?;
         self.free.remove(&offset);
@@ -75,7 +76,7 @@ impl RegionAllocator {
 
     /// Returns a block. `false` if the block is not live here (it came from
     /// another channel).
-    pub(crate) fn free(&mut self, block: RegionBlock) -> bool {
+    pub fn free(&mut self, block: RegionBlock) -> bool {
         if self.live.get(&block.offset) != Some(&block.len) {
             return false;
         }
@@ -95,8 +96,17 @@ impl RegionAllocator {
         true
     }
 
+    /// Returns the live block that starts at `offset` (what `zerocopy_free`
+    /// gets: a pointer, not a block). `false` if no live block starts there.
+    pub fn free_at(&mut self, offset: u64) -> bool {
+        match self.live.get(&offset) {
+            Some(&len) => self.free(RegionBlock { offset, len }),
+            None => false,
+        }
+    }
+
     /// Bytes currently allocated.
-    pub(crate) fn live_bytes(&self) -> u64 {
+    pub fn live_bytes(&self) -> u64 {
         self.live.values().sum()
     }
 
@@ -136,6 +146,17 @@ mod tests {
         assert!(a.free(b2));
         assert_eq!(a.alloc(4 * GRANULE).unwrap().offset(), 0, "frees coalesce");
         assert!(a.alloc(u64::MAX).is_none());
+    }
+
+    #[test]
+    fn blocks_are_freed_by_their_start_only() {
+        let mut a = RegionAllocator::new(4 * GRANULE);
+        let b = a.alloc(2 * GRANULE).unwrap();
+        assert!(!a.free_at(b.offset() + GRANULE), "not the start of a block");
+        assert!(!a.free_at(u64::MAX));
+        assert!(a.free_at(b.offset()));
+        assert!(!a.free_at(b.offset()), "freed twice");
+        assert_eq!(a.live_bytes(), 0);
     }
 
     #[test]

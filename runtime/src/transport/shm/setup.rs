@@ -81,9 +81,7 @@ fn setup_error(what: &str) -> impl Fn(rustix::io::Errno) -> TransportError + '_ 
 /// and sends the descriptor to the guest.
 pub(crate) fn create_and_send(socket: &UnixStream, geometry: Geometry) -> Result<(SharedMapping, Places), TransportError> {
     let places = geometry.check()?;
-    let fd = rustix::fs::memfd_create("cava-shm", MemfdFlags::CLOEXEC | MemfdFlags::ALLOW_SEALING).map_err(setup_error("memfd_create"))?;
-    rustix::fs::ftruncate(&fd, places.total as u64).map_err(setup_error("sizing the memfd"))?;
-    rustix::fs::fcntl_add_seals(&fd, SealFlags::SHRINK | SealFlags::GROW | SealFlags::SEAL).map_err(setup_error("sealing the memfd"))?;
+    let fd = sealed_memfd("cava-shm", places.total as u64)?;
     let mem = SharedMapping::map(fd.as_fd(), places.total).map_err(|e| TransportError::Setup(format!("mapping the memfd: {e}")))?;
     let put = |at: usize, bytes: &[u8]| mem.copy_in(at, bytes).expect("control page inside the mapping");
     put(MAGIC_AT, &MAGIC.to_le_bytes());
@@ -91,22 +89,36 @@ pub(crate) fn create_and_send(socket: &UnixStream, geometry: Geometry) -> Result
     put(RING_AT, &(geometry.ring_bytes as u64).to_le_bytes());
     put(REGION_AT, &(geometry.region_bytes as u64).to_le_bytes());
     put(MAX_MESSAGE_AT, &(geometry.max_message as u64).to_le_bytes());
+    send_fd(socket, &fd, &(places.total as u64).to_le_bytes())?;
+    Ok((mem, places))
+}
 
-    let note = (places.total as u64).to_le_bytes();
+/// A memfd of `total` bytes (`MFD_CLOEXEC`), sealed against shrinking and
+/// growing before anyone maps it.
+pub(crate) fn sealed_memfd(name: &str, total: u64) -> Result<OwnedFd, TransportError> {
+    let fd = rustix::fs::memfd_create(name, MemfdFlags::CLOEXEC | MemfdFlags::ALLOW_SEALING).map_err(setup_error("memfd_create"))?;
+    rustix::fs::ftruncate(&fd, total).map_err(setup_error("sizing the memfd"))?;
+    rustix::fs::fcntl_add_seals(&fd, SealFlags::SHRINK | SealFlags::GROW | SealFlags::SEAL).map_err(setup_error("sealing the memfd"))?;
+    Ok(fd)
+}
+
+/// Sends `note` and the descriptor `fd` (`SCM_RIGHTS`) in one message.
+pub(crate) fn send_fd(socket: &UnixStream, fd: &OwnedFd, note: &[u8]) -> Result<(), TransportError> {
     let fds = [fd.as_fd()];
     let mut space = [MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(1))];
     let mut control = SendAncillaryBuffer::new(&mut space);
     control.push(SendAncillaryMessage::ScmRights(&fds));
-    rustix::net::sendmsg(socket, &[IoSlice::new(&note)], &mut control, SendFlags::NOSIGNAL).map_err(setup_error("sending the mapping"))?;
-    Ok((mem, places))
+    rustix::net::sendmsg(socket, &[IoSlice::new(note)], &mut control, SendFlags::NOSIGNAL).map_err(setup_error("sending the mapping"))?;
+    Ok(())
 }
 
-/// Guest side: receives the descriptor, checks it and maps it.
-pub(crate) fn receive_and_map(socket: &UnixStream) -> Result<(SharedMapping, Places, Geometry), TransportError> {
-    let mut note = [0u8; 8];
+/// Receives a message from [`send_fd`]: fills `note` and returns the
+/// descriptor (close-on-exec) with the number of note bytes that came.
+/// `Ok(None)` when bytes came without a descriptor (the peer refused).
+pub(crate) fn receive_fd(socket: &UnixStream, note: &mut [u8]) -> Result<Option<(OwnedFd, usize)>, TransportError> {
     let mut space = [MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(1))];
     let mut control = RecvAncillaryBuffer::new(&mut space);
-    let got = rustix::net::recvmsg(socket, &mut [IoSliceMut::new(&mut note)], &mut control, RecvFlags::CMSG_CLOEXEC)
+    let got = rustix::net::recvmsg(socket, &mut [IoSliceMut::new(note)], &mut control, RecvFlags::CMSG_CLOEXEC)
         .map_err(setup_error("receiving the mapping"))?;
     let mut fd: Option<OwnedFd> = None;
     for message in control.drain() {
@@ -117,22 +129,36 @@ pub(crate) fn receive_and_map(socket: &UnixStream) -> Result<(SharedMapping, Pla
             }
         }
     }
-    if got.bytes == 0 {
+    if got.bytes == 0 && fd.is_none() {
         return Err(TransportError::Closed);
     }
-    let fd = fd.ok_or_else(|| TransportError::Setup("the server sent no mapping (is it serving shared memory?)".into()))?;
-    if got.bytes != note.len() {
-        return Err(TransportError::Setup("short setup note".into()));
-    }
-    let total = u64::from_le_bytes(note);
-    let seals = rustix::fs::fcntl_get_seals(&fd).map_err(setup_error("reading the seals"))?;
+    Ok(fd.map(|fd| (fd, got.bytes)))
+}
+
+/// Checks that a received memfd is sealed against resizing and is exactly
+/// `total` bytes long (invariant 1 of `mem.rs`).
+pub(crate) fn check_sealed(fd: &OwnedFd, total: u64) -> Result<(), TransportError> {
+    let seals = rustix::fs::fcntl_get_seals(fd).map_err(setup_error("reading the seals"))?;
     if !seals.contains(SealFlags::SHRINK | SealFlags::GROW) {
         return Err(TransportError::Setup("the mapping is not sealed against resizing".into()));
     }
-    let size = rustix::fs::fstat(&fd).map_err(setup_error("fstat"))?.st_size as u64;
+    let size = rustix::fs::fstat(fd).map_err(setup_error("fstat"))?.st_size as u64;
     if size != total || size < PAGE as u64 {
         return Err(TransportError::Setup(format!("mapping is {size} bytes, announced {total}")));
     }
+    Ok(())
+}
+
+/// Guest side: receives the descriptor, checks it and maps it.
+pub(crate) fn receive_and_map(socket: &UnixStream) -> Result<(SharedMapping, Places, Geometry), TransportError> {
+    let mut note = [0u8; 8];
+    let (fd, got) = receive_fd(socket, &mut note)?
+        .ok_or_else(|| TransportError::Setup("the server sent no mapping (is it serving shared memory?)".into()))?;
+    if got != note.len() {
+        return Err(TransportError::Setup("short setup note".into()));
+    }
+    let total = u64::from_le_bytes(note);
+    check_sealed(&fd, total)?;
     let total = usize::try_from(total).map_err(|_| TransportError::Setup("mapping too large".into()))?;
     let mem = SharedMapping::map(fd.as_fd(), total).map_err(|e| TransportError::Setup(format!("mapping: {e}")))?;
     let mut word = [0u8; 8];
