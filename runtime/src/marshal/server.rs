@@ -97,9 +97,11 @@ impl Shared {
             offsets.push(slot_offsets(&shapes));
             slots.push(shapes);
             ret.push(reply_slot(&plan, f)?);
-            let address = if f.unsupported.is_some() { None } else { vendor.address(&f.name) };
+            // a variant is served by the vendor function it describes
+            let symbol = f.variant_of.as_deref().unwrap_or(&f.name);
+            let address = if f.unsupported.is_some() { None } else { vendor.address(symbol) };
             if address.is_none() && f.unsupported.is_none() {
-                log(library.name, format_args!("{} is not in the vendor library; calls to it will fail", f.name));
+                log(library.name, format_args!("{symbol} is not in the vendor library; calls to {} will fail", f.name));
             }
             addresses.push(address);
         }

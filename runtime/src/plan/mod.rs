@@ -91,6 +91,10 @@ pub struct Function {
     pub unsupported: Option<i128>,
     /// The spec replaces the guest side with hand-written code.
     pub replaced_in_guest: bool,
+    /// `variant_of(f)`: the vendor function the API server calls for this
+    /// one (`None`: the function's own name).
+    #[serde(default)]
+    pub variant_of: Option<String>,
     pub contextual: Vec<Contextual>,
     pub return_value: Value,
     /// Statements run on both sides after the call (registries, metadata).
