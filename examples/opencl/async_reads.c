@@ -8,6 +8,8 @@
  *    enqueue must not wait for it), then waits for the read's event with
  *    clWaitForEvents and finds the data in place (pyopencl's
  *    `Array.get_async` does this);
+ *    The same again, the read's completion seen by polling its event
+ *    (clGetEventInfo) instead of waiting for it;
  * 3. two non-blocking reads with events, waited for together;
  * 4. a non-blocking read with an event, completed by clFinish instead;
  * 5. a non-blocking read without an event followed by a blocking read:
@@ -90,6 +92,18 @@ int main(int argc, char **argv) {
     CHECK("clSetUserEventStatus", clSetUserEventStatus(gate, CL_COMPLETE));
     CHECK("clWaitForEvents", clWaitForEvents(1, &read_event));
     printf("gated read: wrong=%zu event complete=%d\n", wrong(a, 0, n), status_of(read_event) == CL_COMPLETE);
+    clReleaseEvent(read_event);
+    clReleaseEvent(gate);
+
+    gate = clCreateUserEvent(context, &status);
+    CHECK("clCreateUserEvent", status);
+    memset(a, 0, bytes);
+    CHECK("polled read", clEnqueueReadBuffer(queue, mem, CL_FALSE, 0, bytes, a, 1, &gate, &read_event));
+    CHECK("clSetUserEventStatus", clSetUserEventStatus(gate, CL_COMPLETE));
+    cl_int polled;
+    while ((polled = status_of(read_event)) != CL_COMPLETE && polled >= 0)
+        ;
+    printf("polled read: wrong=%zu status=%d\n", wrong(a, 0, n), (int)polled);
     clReleaseEvent(read_event);
     clReleaseEvent(gate);
 
