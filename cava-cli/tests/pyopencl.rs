@@ -1,9 +1,10 @@
 //! A part of pyopencl's test suite through the guest library generated from
 //! `specs/opencl.lapis`: Debian's `python3-pyopencl` (which links the
 //! system's `libOpenCL.so.1`, so `LD_LIBRARY_PATH` puts the guest library in
-//! its place) runs `test_wrapper.py` and `test_enqueue_copy.py` of the
-//! matching sdist natively and forwarded, on both transports, and the counts
-//! of passed, failed, skipped and xfailed tests must be the same.
+//! its place) runs `test_wrapper.py`, `test_enqueue_copy.py` and
+//! `test_array.py::test_get_async` of the matching sdist natively and
+//! forwarded, on both transports, and the counts of passed, failed, skipped
+//! and xfailed tests must be the same.
 //!
 //! The tests known not to pass forwarded (`DESELECTED`, with the reason) are
 //! left out of both runs; the book's OpenCL chapter lists them.
@@ -22,8 +23,10 @@ use common::{build, root, scratch, start_server};
 /// Debian's interpreter: the one `python3-pyopencl` is installed for.
 const PYTHON: &str = "/usr/bin/python3";
 
-/// The test files run, from the sdist's `test` folder.
-const FILES: [&str; 2] = ["test_wrapper.py", "test_enqueue_copy.py"];
+/// The test files (and single tests) run, from the sdist's `test` folder.
+/// `test_get_async` waits for the event of a non-blocking read that waits
+/// for a user event set after the read is enqueued.
+const FILES: [&str; 3] = ["test_wrapper.py", "test_enqueue_copy.py", "test_array.py::test_get_async"];
 
 /// Tests that do not pass forwarded, by node id prefix (see the book).
 const DESELECTED: [(&str, &str); 2] = [

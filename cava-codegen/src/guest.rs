@@ -31,6 +31,10 @@ pub fn lib_rs(spec: &Spec, names: &Names, g: &Generated, missing: &[MissingFunct
             raws.push(rust::to_raw(spec, &pty, quote!(#pname)));
         }
         let ret = rust::ret(spec, names, &f.ret).map_err(context)?;
+        if f.variant_of.is_some() {
+            // not a symbol of the vendor's: reached through `function_ids` only
+            continue;
+        }
         let doc = if f.in_guest.is_some() {
             format!(" `{}`, answered in the guest (`in_guest`), never forwarded.", f.name)
         } else {
@@ -53,6 +57,11 @@ pub fn lib_rs(spec: &Spec, names: &Names, g: &Generated, missing: &[MissingFunct
     let invokers = invokers(spec, names)?;
     let ids = spec.functions.iter().enumerate().map(|(id, f)| {
         let name = rust::ident(&f.name);
+        let id = id as u32;
+        quote!(pub const #name: u32 = #id;)
+    });
+    let registries = spec.registries.iter().enumerate().map(|(id, r)| {
+        let name = rust::ident(&r.name);
         let id = id as u32;
         quote!(pub const #name: u32 = #id;)
     });
@@ -83,6 +92,15 @@ pub fn lib_rs(spec: &Spec, names: &Names, g: &Generated, missing: &[MissingFunct
         #[allow(non_upper_case_globals)]
         pub mod function_ids {
             #(#ids)*
+        }
+
+        /// The plan's number of each `buf_registry`, for `replace_guest`
+        /// code that asks what a registry holds:
+        /// `__cava::guest::registered(&LIBRARY, registry_ids::NAME, key)`.
+        #[doc(hidden)]
+        #[allow(non_upper_case_globals)]
+        pub mod registry_ids {
+            #(#registries)*
         }
 
         /// Calls the application's callback `__function` of plan callback
@@ -148,7 +166,9 @@ fn missing_functions(spec: &Spec, missing: &[MissingFunction]) -> Vec<TokenStrea
         AbiType::Float { .. } => quote!(f64),
         AbiType::Pointer => quote!(*mut ::core::ffi::c_void),
     };
-    let defined: std::collections::HashSet<&str> = spec.functions.iter().map(|f| f.name.as_str()).collect();
+    // a variant exports nothing, so a header function of its name still needs its stub
+    let defined: std::collections::HashSet<&str> =
+        spec.functions.iter().filter(|f| f.variant_of.is_none()).map(|f| f.name.as_str()).collect();
     missing
         .iter()
         .filter(|m| !defined.contains(m.name.as_str()))

@@ -302,6 +302,7 @@ pub fn lower(spec: &Spec) -> Result<Lowered, GenerateError> {
             unsupported: f.unsupported,
             replaced_in_guest: f.replace_guest.is_some(),
             in_guest: f.in_guest.as_ref().map(|e| l.expr(e)).transpose().map_err(context)?,
+            variant_of: f.variant_of.map(|of| spec.functions[of.index()].name.clone()),
             contextual,
             return_value: l.value(&f.return_value).map_err(context)?,
             actions: f.actions.iter().map(|a| l.expr(a)).collect::<Result<_, _>>().map_err(context)?,

@@ -33,8 +33,13 @@ pub fn version_script(spec: &Spec, options: &Options) -> String {
     let versioned: std::collections::HashSet<&str> =
         options.symbol_versions.iter().flat_map(|n| n.symbols.iter().map(String::as_str)).collect();
     // only what the guest defines: some linkers refuse a script naming others
-    let exports: std::collections::HashSet<&str> =
-        spec.functions.iter().map(|f| f.name.as_str()).chain(options.missing.iter().map(|m| m.name.as_str())).collect();
+    let exports: std::collections::HashSet<&str> = spec
+        .functions
+        .iter()
+        .filter(|f| f.variant_of.is_none())
+        .map(|f| f.name.as_str())
+        .chain(options.missing.iter().map(|m| m.name.as_str()))
+        .collect();
     let mut unversioned: Vec<&str> = exports.iter().copied().filter(|name| !versioned.contains(name)).collect();
     unversioned.sort_unstable();
     unversioned.dedup();

@@ -133,3 +133,35 @@ fn the_guest_carries_the_vendor_symbol_versions() {
     assert!(files.get("guest/Cargo.toml").unwrap().contains("\"staticlib\""));
     assert!(cava_codegen::generate(&checked.spec, &options()).unwrap().get("guest/versions.map").is_none());
 }
+
+#[test]
+fn a_variant_is_not_exported_and_is_served_by_the_function_it_describes() {
+    use cava_codegen::{AbiType, MissingFunction, VersionNode};
+    let source = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/specs/every_descriptor.lapis")).unwrap();
+    let (_, checked) = lapis_parser::check_source(&source);
+    assert!(!checked.has_errors());
+    let int = AbiType::Int { size: 4, signed: true };
+    let options = cava_codegen::Options {
+        // a header function that happens to have the variant's name keeps its failing stub
+        missing: vec![MissingFunction { name: "accReadNow".into(), params: vec![int], ret: int, returns_error: true }],
+        symbol_versions: vec![VersionNode { name: "ACC_1.0".into(), symbols: vec!["accReadAsync".into(), "accReadNow".into()] }],
+        ..options()
+    };
+    let files = cava_codegen::generate(&checked.spec, &options).unwrap();
+    let guest = files.get("guest/src/lib.rs").unwrap();
+    assert!(guest.contains("pub const accReadNow: u32"), "the variant has its function id");
+    assert_eq!(guest.matches("pub unsafe extern \"C\" fn accReadNow(").count(), 1, "only the header's stub is exported");
+    assert!(guest.contains("in the API's header, not in the spec"), "and that is the stub");
+    assert!(guest.contains("pub const pending_reads: u32 = 0u32;"), "registries have ids");
+    let plan: serde_json::Value = serde_json::from_str(files.get("plan.json").unwrap()).unwrap();
+    let variant = plan["functions"].as_array().unwrap().iter().find(|f| f["name"] == "accReadNow").unwrap();
+    assert_eq!(variant["variant_of"], "accReadAsync");
+    assert_eq!(variant["mode"], "Sync");
+    let script = files.get("guest/versions.map").unwrap();
+    assert!(script.contains("accReadAsync;") && script.contains("accReadNow;"), "{script}");
+    // without that header function, the variant's name is no export at all
+    let files = cava_codegen::generate(&checked.spec, &cava_codegen::Options { missing: Vec::new(), ..options }).unwrap();
+    assert!(!files.get("guest/src/lib.rs").unwrap().contains("extern \"C\" fn accReadNow("));
+    let script = files.get("guest/versions.map").unwrap();
+    assert!(script.contains("accReadAsync;") && !script.contains("accReadNow"), "{script}");
+}

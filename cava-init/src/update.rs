@@ -49,7 +49,11 @@ pub fn update(existing: &str, lifted: &Lifted, header: &str) -> Result<(String, 
         lifted.pieces.iter().filter(|p| p.kind == PieceKind::Function).flat_map(|p| p.names.iter().map(String::as_str)).collect();
     for item in &file.items {
         if let ItemKind::Function(f) = &item.kind {
-            if let Some(name) = &f.decl.name {
+            // a variant describes a header function under a name of its own
+            let variant = f.body.as_ref().is_some_and(|b| {
+                b.stmts.iter().any(|s| matches!(&s.kind, lapis_parser::ast::StmtKind::Descriptor(d) if d.name.node == "variant_of"))
+            });
+            if let Some(name) = f.decl.name.as_ref().filter(|_| !variant) {
                 if !lifted_functions.contains(name.node.as_str()) {
                     report.missing_from_header.push(name.node.clone());
                 }

@@ -148,6 +148,13 @@ fn update_keeps_what_a_person_wrote_and_adds_what_is_new() {
     let (kept, report) = cava_init::update(&updated, &lifted_old, "acc.h").unwrap();
     assert_eq!(kept, updated);
     assert_eq!(report.missing_from_header, ["accReadBuffer", "accFillBuffer"]);
+
+    // a variant of a header function is not in the header under its own name: not reported
+    let with_variant = format!(
+        "{updated}\nacc_status accWriteBuffer_blocking(acc_buffer buffer, const void *src, size_t size) {{\n    variant_of(accWriteBuffer);\n}}\n"
+    );
+    let (_, report) = cava_init::update(&with_variant, &lifted, "acc.h").unwrap();
+    assert!(report.missing_from_header.is_empty(), "{:?}", report.missing_from_header);
 }
 
 #[test]

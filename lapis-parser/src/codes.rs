@@ -188,7 +188,7 @@ cl_int clFlush(cl_command_queue q) { argument(q) { async; } }
 The LAPIS reference lists, for every descriptor, the scopes it may stand in.";
 
     ContradictoryDescriptors = "L0303", "contradictory descriptors",
-"Two descriptors that cannot both hold apply to the same value or function: `sync` and `async`, `handle` and `buffer`, `handle` and `opaque`, two different lifetimes, `allocate` and `deallocate`, `no_copy` with `in` or `out`, `zerocopy` with `no_copy`, `unsupported` with a replacement, or `in_guest` with `unsupported`, a replacement or `async`.
+"Two descriptors that cannot both hold apply to the same value or function: `sync` and `async`, `handle` and `buffer`, `handle` and `opaque`, two different lifetimes, `allocate` and `deallocate`, `no_copy` with `in` or `out`, `zerocopy` with `no_copy`, `unsupported` with a replacement, `in_guest` with `unsupported`, a replacement or `async`, or `variant_of` with `unsupported` or `replace_guest`.
 
 ```lapis
 argument(dst) { handle; buffer(size); }
@@ -364,6 +364,18 @@ type(struct node) { field(next) { in; buffer(1); } }
 ```
 
 Stop the recursion where the API does: describe the pointer as a `handle`, `opaque`, or `no_copy`, or give the list's length as a buffer of nodes.";
+
+    BadVariant = "L0520", "`variant_of` a function it cannot stand for",
+"`variant_of(f)` makes a function another description of the vendor function `f`: the API server calls `f` when the variant is forwarded, with the variant's arguments. So `f` must be a function of the spec (not a variant itself), and the variant must have the same return type and parameter types, in the same order.
+
+```lapis
+cl_int clEnqueueReadBuffer(cl_command_queue q, cl_mem b, cl_bool blocking, size_t offset, size_t size, void *ptr, cl_uint n, const cl_event *wait, cl_event *event) { ... }
+cl_int read_blocking(cl_command_queue q, cl_mem b, size_t size, void *ptr) {
+    variant_of(clEnqueueReadBuffer);   // four parameters, not nine
+}
+```
+
+Copy the prototype of `f` and change only the names and the descriptions.";
 }
 
 /// The book's diagnostics index (`book/src/diagnostics.md`), generated from

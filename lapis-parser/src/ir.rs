@@ -130,6 +130,10 @@ pub struct Function {
     pub in_guest: Option<Expr>,
     pub replace_guest: Option<String>,
     pub replace_server: Option<String>,
+    /// `variant_of(f)`: another description of the vendor function `f`
+    /// (same signature). The API server calls `f` for it; the guest library
+    /// does not export it (only `replace_guest` code forwards to it).
+    pub variant_of: Option<FunctionId>,
     pub resources: Vec<ResourceUse>,
     /// Values the spec computes in the guest and sends along with the arguments.
     pub contextual: Vec<Contextual>,

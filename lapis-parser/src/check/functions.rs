@@ -23,6 +23,14 @@ struct Signature {
     variadic: bool,
 }
 
+/// A `variant_of(target)` seen in function `id` (declared at `at`), checked
+/// once every function is known.
+pub(crate) struct PendingVariant {
+    pub id: ir::FunctionId,
+    pub target: Spanned<String>,
+    pub at: Span,
+}
+
 /// Statements of a body sorted by what they describe.
 #[derive(Default)]
 struct Sorted {
@@ -144,6 +152,59 @@ impl Checker {
             let resolved = self.resolve_function(&sig, function.body.as_ref());
             self.spec.functions.push(resolved);
         }
+        self.resolve_variants();
+    }
+
+    /// `variant_of(f)`: `f` is a function of the spec that is not a variant
+    /// itself, with the variant's return and parameter types (the API server
+    /// calls `f` with the variant's arguments).
+    fn resolve_variants(&mut self) {
+        let pending_all = std::mem::take(&mut self.variants);
+        let declaring: std::collections::HashSet<ir::FunctionId> = pending_all.iter().map(|p| p.id).collect();
+        for pending in pending_all {
+            let PendingVariant { id, target, at } = pending;
+            let Some(declared) = self.function_names.get(&target.node).copied() else {
+                let names: Vec<&str> = self.function_names.keys().map(String::as_str).collect();
+                let mut d = Diagnostic::error(Code::BadVariant, format!("`{}` is not a function of the spec", target.node))
+                    .with_primary(target.span, "no function of this name");
+                if let Some(best) = crate::diagnostic::suggest(&target.node, names) {
+                    d = d.with_help(format!("did you mean `{best}`?")).with_fix(target.span, best, format!("use `{best}`"));
+                }
+                self.report(d);
+                continue;
+            };
+            let (variant, of) = (&self.spec.functions[id.index()], &self.spec.functions[declared.id.index()]);
+            let problem = if declared.id == id {
+                Some("a function cannot be a variant of itself".to_string())
+            } else if declaring.contains(&declared.id) {
+                Some(format!("`{}` is a variant itself", target.node))
+            } else if variant.variadic || of.variadic {
+                Some("variadic functions have no variants".to_string())
+            } else if self.spec.resolve(&variant.ret) != self.spec.resolve(&of.ret) {
+                Some(format!("it returns `{}`, `{}` returns `{}`", self.type_name(&variant.ret), target.node, self.type_name(&of.ret)))
+            } else if variant.params.len() != of.params.len() {
+                Some(format!("it takes {} parameters, `{}` takes {}", variant.params.len(), target.node, of.params.len()))
+            } else {
+                variant.params.iter().zip(&of.params).enumerate().find_map(|(i, (a, b))| {
+                    (self.spec.resolve(&a.ty) != self.spec.resolve(&b.ty)).then(|| {
+                        format!("parameter {} is `{}` here, `{}` in `{}`", i + 1, self.type_name(&a.ty), self.type_name(&b.ty), target.node)
+                    })
+                })
+            };
+            let name = variant.name.clone();
+            match problem {
+                Some(problem) => {
+                    let mut d = Diagnostic::error(Code::BadVariant, format!("`{name}` cannot be a variant of `{}`", target.node))
+                        .with_primary(target.span, problem)
+                        .with_secondary(at, "the variant");
+                    if declared.id != id {
+                        d = d.with_secondary(declared.span, format!("`{}` is declared here", target.node));
+                    }
+                    self.report(d);
+                }
+                None => self.spec.functions[id.index()].variant_of = Some(declared.id),
+            }
+        }
     }
 
     fn resolve_function(&mut self, sig: &Signature, body: Option<&ast::Block>) -> ir::Function {
@@ -158,6 +219,7 @@ impl Checker {
             in_guest: None,
             replace_guest: None,
             replace_server: None,
+            variant_of: None,
             resources: Vec::new(),
             contextual: Vec::new(),
             return_value: Value::Leaf(Box::new(void_spec())),
@@ -170,6 +232,7 @@ impl Checker {
         let mut mode: Option<(&'static str, Span)> = None;
         let mut success: Option<(i128, Span)> = None;
         let mut in_guest: Option<Span> = None;
+        let mut variant: Option<Span> = None;
         let mut contextual_spans = Vec::new();
         for stmt in stmts {
             match &stmt.kind {
@@ -244,6 +307,33 @@ impl Checker {
                                 if self.in_guest_result_fits(sig, &expr, args[0].span) {
                                     function.in_guest = Some(expr);
                                 }
+                            }
+                        }
+                        "variant_of" => {
+                            if let Some(first) = variant {
+                                self.report(
+                                    Diagnostic::error(Code::DuplicateDescriptor, "`variant_of` is given twice")
+                                        .with_primary(d.name.span, "given again here")
+                                        .with_secondary(first, "first given here"),
+                                );
+                                continue;
+                            }
+                            variant = Some(d.name.span);
+                            match &args[0].kind {
+                                // resolved once every function is known (the target may come later)
+                                ast::ExprKind::Name(target) => {
+                                    let id = ir::FunctionId(self.spec.functions.len() as u32);
+                                    self.variants.push(PendingVariant {
+                                        id,
+                                        target: Spanned::new(target.clone(), args[0].span),
+                                        at: sig.name.span,
+                                    });
+                                }
+                                _ => self.report(
+                                    Diagnostic::error(Code::DescriptorArguments, "`variant_of` takes the name of a function")
+                                        .with_primary(args[0].span, "not a function name")
+                                        .with_help("write the vendor function's name, as in `variant_of(clEnqueueReadBuffer);`"),
+                                ),
                             }
                         }
                         "allocates_rc" | "deallocates_rc" | "consumes_rc" => {
@@ -354,6 +444,23 @@ impl Checker {
                     .with_primary(sig.name.span, "choose one")
                     .with_help("`unsupported` returns an error without running anything; a replacement runs hand-written code"),
             );
+        }
+        if let Some(span) = variant {
+            // a variant is only reached through `function_ids` from hand-written guest code
+            let conflict = if function.unsupported.is_some() {
+                Some("`unsupported` (nothing would forward it)")
+            } else if function.replace_guest.is_some() {
+                Some("`replace_guest` (the guest does not export a variant, so nothing would run it)")
+            } else {
+                None
+            };
+            if let Some(why) = conflict {
+                self.report(
+                    Diagnostic::error(Code::ContradictoryDescriptors, format!("`{}` is a variant and {why}", sig.name.node))
+                        .with_primary(span, "a variant")
+                        .with_help("a variant describes a call that another function's `replace_guest` code forwards"),
+                );
+            }
         }
         if sig.variadic && !unsupported_or_replaced && !body_broken {
             self.report(

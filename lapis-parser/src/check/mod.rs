@@ -106,6 +106,8 @@ pub(crate) struct Checker {
     pub const_states: Vec<types::ConstState>,
     /// Tracking for whole-spec rules.
     pub usage: Usage,
+    /// `variant_of` descriptors, resolved after all functions.
+    pub variants: Vec<functions::PendingVariant>,
 }
 
 #[derive(Default)]

@@ -573,6 +573,16 @@ fn answer_in_guest(library: &GuestLibrary, state: &State, f: &crate::plan::Funct
     }
 }
 
+/// How many buffers registry `registry` (its number in the plan, as in the
+/// generated `registry_ids`) holds under `key`, for `replace_guest` code
+/// that must know whether a synchronizing call has anything to bring back.
+/// 0 when the library's plan does not load.
+pub fn registered(library: &'static GuestLibrary, registry: u32, key: u64) -> usize {
+    let Ok(state) = library.state() else { return 0 };
+    let registries = state.registries.lock().unwrap_or_else(|e| e.into_inner());
+    registries.get(&(registry, key)).map_or(0, Vec::len)
+}
+
 /// The result of a function the spec leaves out of the library: its header
 /// declares it, so the guest exports it, but it is never forwarded.
 pub fn missing(library: &'static GuestLibrary, name: &str, returns_error_type: bool) -> u64 {

@@ -102,11 +102,13 @@ impl Shared {
             offsets.push(slot_offsets(&shapes));
             slots.push(shapes);
             ret.push(reply_slot(&plan, f)?);
-            // the guest answers unsupported and in_guest functions itself
+            // the guest answers unsupported and in_guest functions itself;
+            // a variant is served by the vendor function it describes
             let local = f.unsupported.is_some() || f.in_guest.is_some();
-            let address = if local { None } else { vendor.address(&f.name) };
+            let symbol = f.variant_of.as_deref().unwrap_or(&f.name);
+            let address = if local { None } else { vendor.address(symbol) };
             if address.is_none() && !local {
-                log(library.name, format_args!("{} is not in the vendor library; calls to it will fail", f.name));
+                log(library.name, format_args!("{symbol} is not in the vendor library; calls to {} will fail", f.name));
             }
             addresses.push(address);
         }

@@ -96,6 +96,10 @@ pub struct Function {
     /// when there is none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub in_guest: Option<Expr>,
+    /// `variant_of(f)`: the vendor function the API server calls for this
+    /// one (`None`: the function's own name).
+    #[serde(default)]
+    pub variant_of: Option<String>,
     pub contextual: Vec<Contextual>,
     pub return_value: Value,
     /// Statements run on both sides after the call (registries, metadata).

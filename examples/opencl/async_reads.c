@@ -1,0 +1,154 @@
+/* Reads of every kind on the first OpenCL device, checked byte for byte:
+ *
+ * 1. a blocking write and a blocking read of N floats (with N = 1048576,
+ *    4 MiB: large enough for the zero-copy region when forwarded over
+ *    shared memory), and a blocking read that returns an event;
+ * 2. a non-blocking read that waits for a user event and returns an event:
+ *    the host sets the user event only after the read is enqueued (so the
+ *    enqueue must not wait for it), then waits for the read's event with
+ *    clWaitForEvents and finds the data in place (pyopencl's
+ *    `Array.get_async` does this);
+ *    The same again, the read's completion seen by polling its event
+ *    (clGetEventInfo) instead of waiting for it;
+ * 3. two non-blocking reads with events, waited for together;
+ * 4. a non-blocking read with an event, completed by clFinish instead;
+ * 5. a non-blocking read without an event followed by a blocking read:
+ *    the blocking read completes the earlier one (an in-order queue);
+ * 6. the errors of a read past the end of the buffer, blocking and not.
+ *
+ *   cc -std=c99 -O2 -o async_reads async_reads.c -lOpenCL
+ *   ./async_reads [N]
+ */
+#define CL_TARGET_OPENCL_VERSION 120
+#include <CL/cl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define CHECK(what, status)                                                   \
+    do {                                                                      \
+        if ((status) != CL_SUCCESS) {                                         \
+            printf("%s failed: %d\n", (what), (int)(status));                 \
+            return 1;                                                         \
+        }                                                                     \
+    } while (0)
+
+/* How many of the n floats of `got` differ from value(offset + i). */
+static size_t wrong(const float *got, size_t offset, size_t n) {
+    size_t bad = 0;
+    for (size_t i = 0; i < n; i++)
+        bad += got[i] != (float)((offset + i) % 1000003) * 0.5f;
+    return bad;
+}
+
+static cl_int status_of(cl_event event) {
+    cl_int s = -1;
+    clGetEventInfo(event, CL_EVENT_COMMAND_EXECUTION_STATUS, sizeof s, &s, NULL);
+    return s;
+}
+
+int main(int argc, char **argv) {
+    size_t n = argc > 1 ? strtoul(argv[1], NULL, 10) : 1048576;
+    if (n < 4)
+        n = 4;
+    size_t bytes = n * sizeof(float);
+    cl_int status;
+    cl_platform_id platform;
+    cl_device_id device;
+    CHECK("clGetPlatformIDs", clGetPlatformIDs(1, &platform, NULL));
+    CHECK("clGetDeviceIDs", clGetDeviceIDs(platform, CL_DEVICE_TYPE_ALL, 1, &device, NULL));
+    cl_context context = clCreateContext(NULL, 1, &device, NULL, NULL, &status);
+    CHECK("clCreateContext", status);
+    cl_command_queue queue = clCreateCommandQueue(context, device, 0, &status);
+    CHECK("clCreateCommandQueue", status);
+
+    float *host = malloc(bytes), *a = malloc(bytes), *b = malloc(bytes), *c = malloc(bytes);
+    if (host == NULL || a == NULL || b == NULL || c == NULL)
+        return 1;
+    for (size_t i = 0; i < n; i++)
+        host[i] = (float)(i % 1000003) * 0.5f;
+    cl_mem mem = clCreateBuffer(context, CL_MEM_READ_WRITE, bytes, NULL, &status);
+    CHECK("clCreateBuffer", status);
+
+    /* 1. blocking */
+    CHECK("clEnqueueWriteBuffer", clEnqueueWriteBuffer(queue, mem, CL_TRUE, 0, bytes, host, 0, NULL, NULL));
+    memset(a, 0, bytes);
+    CHECK("blocking read", clEnqueueReadBuffer(queue, mem, CL_TRUE, 0, bytes, a, 0, NULL, NULL));
+    printf("blocking: n=%zu wrong=%zu\n", n, wrong(a, 0, n));
+    cl_event done;
+    memset(a, 0, bytes);
+    CHECK("blocking read with an event", clEnqueueReadBuffer(queue, mem, CL_TRUE, 0, bytes, a, 0, NULL, &done));
+    printf("blocking with an event: wrong=%zu event complete=%d\n", wrong(a, 0, n), status_of(done) == CL_COMPLETE);
+    clReleaseEvent(done);
+
+    /* 2. non-blocking, gated by a user event set after the enqueue */
+    cl_event gate = clCreateUserEvent(context, &status);
+    CHECK("clCreateUserEvent", status);
+    cl_event read_event;
+    memset(a, 0, bytes);
+    CHECK("gated read", clEnqueueReadBuffer(queue, mem, CL_FALSE, 0, bytes, a, 1, &gate, &read_event));
+    cl_int before = status_of(read_event);
+    printf("gated read: enqueued, complete before the gate opens=%d\n", before == CL_COMPLETE);
+    CHECK("clSetUserEventStatus", clSetUserEventStatus(gate, CL_COMPLETE));
+    CHECK("clWaitForEvents", clWaitForEvents(1, &read_event));
+    printf("gated read: wrong=%zu event complete=%d\n", wrong(a, 0, n), status_of(read_event) == CL_COMPLETE);
+    clReleaseEvent(read_event);
+    clReleaseEvent(gate);
+
+    gate = clCreateUserEvent(context, &status);
+    CHECK("clCreateUserEvent", status);
+    memset(a, 0, bytes);
+    CHECK("polled read", clEnqueueReadBuffer(queue, mem, CL_FALSE, 0, bytes, a, 1, &gate, &read_event));
+    CHECK("clSetUserEventStatus", clSetUserEventStatus(gate, CL_COMPLETE));
+    cl_int polled;
+    while ((polled = status_of(read_event)) != CL_COMPLETE && polled >= 0)
+        ;
+    printf("polled read: wrong=%zu status=%d\n", wrong(a, 0, n), (int)polled);
+    clReleaseEvent(read_event);
+    clReleaseEvent(gate);
+
+    /* 3. two non-blocking reads with events (halves), waited for together */
+    size_t half = n / 2;
+    cl_event pair[2];
+    memset(b, 0, bytes);
+    CHECK("first half", clEnqueueReadBuffer(queue, mem, CL_FALSE, 0, half * sizeof(float), b, 0, NULL, &pair[0]));
+    CHECK("second half", clEnqueueReadBuffer(queue, mem, CL_FALSE, half * sizeof(float), (n - half) * sizeof(float), b + half, 0, NULL, &pair[1]));
+    CHECK("clWaitForEvents (two)", clWaitForEvents(2, pair));
+    printf("two reads: wrong=%zu+%zu\n", wrong(b, 0, half), wrong(b + half, half, n - half));
+    clReleaseEvent(pair[0]);
+    clReleaseEvent(pair[1]);
+
+    /* 4. non-blocking with an event, completed by clFinish */
+    cl_event finished;
+    memset(c, 0, bytes);
+    CHECK("read before clFinish", clEnqueueReadBuffer(queue, mem, CL_FALSE, 0, bytes, c, 0, NULL, &finished));
+    CHECK("clFinish", clFinish(queue));
+    printf("read then clFinish: wrong=%zu event complete=%d\n", wrong(c, 0, n), status_of(finished) == CL_COMPLETE);
+    /* waiting after clFinish finds nothing left to bring back */
+    CHECK("clWaitForEvents after clFinish", clWaitForEvents(1, &finished));
+    clReleaseEvent(finished);
+
+    /* 5. non-blocking without an event, then a blocking read */
+    memset(b, 0, bytes);
+    memset(c, 0, bytes);
+    CHECK("non-blocking read", clEnqueueReadBuffer(queue, mem, CL_FALSE, 0, bytes, b, 0, NULL, NULL));
+    CHECK("blocking read after it", clEnqueueReadBuffer(queue, mem, CL_TRUE, 4, bytes - 4, c, 0, NULL, NULL));
+    printf("non-blocking then blocking: wrong=%zu and %zu\n", wrong(b, 0, n), wrong(c, 1, n - 1));
+
+    /* 6. errors */
+    cl_event never = NULL;
+    printf("blocking read past the end: %d\n", (int)clEnqueueReadBuffer(queue, mem, CL_TRUE, 4, bytes, a, 0, NULL, NULL));
+    printf("non-blocking read past the end with an event: %d\n",
+           (int)clEnqueueReadBuffer(queue, mem, CL_FALSE, 4, bytes, a, 0, NULL, &never));
+    CHECK("clFinish after the errors", clFinish(queue));
+
+    clReleaseMemObject(mem);
+    clReleaseCommandQueue(queue);
+    clReleaseContext(context);
+    free(host);
+    free(a);
+    free(b);
+    free(c);
+    printf("PASSED\n");
+    return 0;
+}
