@@ -10,11 +10,13 @@ use std::os::unix::net::UnixStream;
 use std::path::Path;
 use std::time::Duration;
 
-use cava_runtime::plan::{call_slots, Plan};
+use cava_runtime::plan::{call_slots, CallMode, Plan};
 use cava_runtime::transport::shm::{ProcessRegion, ShmTransport};
 use cava_runtime::transport::unix::UnixTransport;
 use cava_runtime::transport::{SharedRegion, Transport};
-use cava_runtime::wire::{encode_descriptor, BufferRef, ErrorCode, ErrorReply, Header, Hello, Kind, Layout, Message, Welcome, Writer};
+use cava_runtime::wire::{
+    encode_descriptor, BufferRef, ErrorCode, ErrorReply, Flags, Header, Hello, Kind, Layout, Message, Welcome, Writer,
+};
 use common::{scratch, start_server, testlib};
 
 struct Api {
@@ -36,7 +38,12 @@ impl Api {
     fn call(&self, name: &str, call_id: u64) -> Writer {
         let id = self.plan.functions.iter().position(|f| f.name == name).unwrap();
         let slots: Vec<_> = call_slots(&self.plan.functions[id]).unwrap().iter().filter_map(|s| s.slot()).collect();
-        Writer::new(Header { function: id as u32, call_id, thread: 1, ..Header::new(Kind::Call) }, Layout::of(&slots).1)
+        // flagged as a guest flags it: the server checks the flag against the spec
+        let flags = match self.plan.functions[id].mode {
+            CallMode::Async { .. } => Flags::ASYNC,
+            _ => Flags::NONE,
+        };
+        Writer::new(Header { function: id as u32, call_id, thread: 1, flags, ..Header::new(Kind::Call) }, Layout::of(&slots).1)
     }
 }
 
@@ -275,4 +282,89 @@ impl Drop for Relay {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// The status and the out buffers of a reply to a function returning
+/// `tl_status`: `None` for an out buffer the server sent nothing for.
+fn status_and_outs(reply: &[u8]) -> (u32, Vec<Option<Vec<u8>>>) {
+    let m = Message::decode(reply).unwrap();
+    assert_eq!(m.kind(), Kind::Reply, "{:?}", ErrorReply::decode(&m).ok());
+    let mut s = m.scalars();
+    let status = s.u32().unwrap();
+    let count = s.u32().unwrap();
+    let outs = (0..count)
+        .map(|_| match s.buffer().unwrap() {
+            BufferRef::Inline(bytes) => Some(bytes.to_vec()),
+            _ => None,
+        })
+        .collect();
+    (status, outs)
+}
+
+/// `tl_queue_finish(queue)` naming the kept buffers `keys` (of `len` bytes
+/// each) as the ones to bring back and free, as a guest does from its
+/// registry: each element of the `bufs` array is a token pointing at an
+/// out descriptor carrying the buffer's key.
+fn finish_naming(api: &Api, call_id: u64, queue: u64, keys: &[u64], len: u64) -> Vec<u8> {
+    let mut w = api.call("tl_queue_finish", call_id);
+    w.u64(queue);
+    let tokens: Vec<u8> =
+        keys.iter().flat_map(|key| (w.data(&encode_descriptor(&BufferRef::Out { len }, 0, *key)) + 1).to_le_bytes()).collect();
+    w.buffer(&tokens);
+    w.finish().unwrap()
+}
+
+#[test]
+fn a_guest_cannot_free_a_kept_buffer_through_another_queue() {
+    // a read pending on queue A keeps a buffer that the vendor writes when
+    // A runs; finishing queue B while naming that buffer must not free it
+    // (the vendor would write into freed memory), and A's own finish still
+    // brings it back
+    let dir = scratch("hostile-kept");
+    let lib = testlib();
+    let api = Api::load(&lib.generated);
+    let socket = dir.join("server.sock");
+    let _server = start_server(&lib.server(), &socket, &lib.library());
+    let mut t = connect(&socket, b'U');
+    let welcome = exchange(t.as_mut(), &Hello { contract: api.contract, next_call_id: 1, process: 9 }.encode());
+    Welcome::decode(&Message::decode(&welcome).unwrap()).unwrap();
+
+    let mut w = api.call("tl_get_devices", 1);
+    w.out(8).u64(1).out(8);
+    let (status, outs) = status_and_outs(&exchange(t.as_mut(), &w.finish().unwrap()));
+    assert_eq!(status, 0);
+    let device = u64::from_le_bytes(outs[0].clone().unwrap()[..8].try_into().unwrap());
+    let queue = |call_id| {
+        let mut w = api.call("tl_create_queue", call_id);
+        w.u64(device).out(8);
+        w.finish().unwrap()
+    };
+    let (_, outs) = status_and_outs(&exchange(t.as_mut(), &queue(2)));
+    let queue_a = u64::from_le_bytes(outs[0].clone().unwrap()[..8].try_into().unwrap());
+    let (_, outs) = status_and_outs(&exchange(t.as_mut(), &queue(3)));
+    let queue_b = u64::from_le_bytes(outs[0].clone().unwrap()[..8].try_into().unwrap());
+    let mut w = api.call("tl_mem_create", 4);
+    w.u64(device).u64(64).null();
+    let reply = exchange(t.as_mut(), &w.finish().unwrap());
+    let mem = Message::decode(&reply).unwrap().scalars().u64().unwrap();
+    assert!(mem != 0 && queue_a != queue_b);
+
+    // the asynchronous read into kept buffer KEY (no reply)
+    const KEY: u64 = 0x7000_0000;
+    let mut w = api.call("tl_enqueue_read", 5);
+    w.u64(queue_a).u64(mem).u64(0).u64(64).descriptor_slot(encode_descriptor(&BufferRef::Out { len: 64 }, 0, KEY));
+    t.send(&w.finish().unwrap()).unwrap();
+
+    // queue B's finish names it: nothing comes back for it, and it stays
+    let (status, outs) = status_and_outs(&exchange(t.as_mut(), &finish_naming(&api, 6, queue_b, &[KEY], 64)));
+    assert_eq!(status, 0);
+    assert_eq!(outs.len(), 1);
+    // queue A's finish brings it back (a freed buffer would come back as nothing)
+    let (status, outs) = status_and_outs(&exchange(t.as_mut(), &finish_naming(&api, 7, queue_a, &[KEY], 64)));
+    assert_eq!(status, 0);
+    assert_eq!(outs[0].as_ref().map(Vec::len), Some(64), "queue A's pending read was freed by queue B's finish");
+    // and now it is gone: a second finish of A has nothing for it
+    let (_, outs) = status_and_outs(&exchange(t.as_mut(), &finish_naming(&api, 8, queue_a, &[KEY], 64)));
+    assert_eq!(outs[0], None);
+    checksum_works(&api, t.as_mut(), 9);
 }

@@ -18,6 +18,7 @@ mod callbacks;
 pub mod eval;
 pub mod guest;
 mod guest_callbacks;
+mod kept_registries;
 mod keyed_blocks;
 mod log;
 mod native;

@@ -22,6 +22,7 @@ use std::time::Duration;
 
 use super::callbacks::userdata_of;
 use super::eval::{eval, load, select, Env, EvalError, Host, V};
+use super::kept_registries::KeptRegistries;
 use super::keyed_blocks::KeyedBlocks;
 use super::log;
 use super::native::{self, Dispatch, VendorLibrary};
@@ -29,7 +30,7 @@ use super::record::{self, Entry, RecordLog};
 use super::server_callbacks::{self, CallbackHost, Registrations, Route};
 use super::walk::{byte_len, needs_walk, pointee, stride};
 use crate::handles::{HandleError, HandleTable};
-use crate::plan::{call_slots, reply_slot, CallMode, Function, Kind, Leaf, LibraryFn, Lifetime, Plan, SlotShape, Ty, Value};
+use crate::plan::{call_slots, reply_slot, CallMode, ExprKind, Function, Kind, Leaf, LibraryFn, Lifetime, Plan, SlotShape, Ty, Value};
 use crate::transport::shm::{ProcessRegion, ShmConfig, ShmTransport};
 use crate::transport::unix::UnixTransport;
 use crate::transport::{SharedRegion, Transport, TransportError};
@@ -67,6 +68,8 @@ struct Shared {
     /// by the guest's address.
     retained: Mutex<HashMap<u64, Retained>>,
     registrations: Mutex<Registrations>,
+    /// Which registry holds each kept buffer (see `kept_registries`).
+    kept_registries: Mutex<KeptRegistries>,
     /// Each guest process's zero-copy region, by its process number, with
     /// the process id of the socket that asked for it.
     regions: Mutex<HashMap<u64, (u32, Arc<ProcessRegion>)>>,
@@ -124,6 +127,7 @@ impl Shared {
             metadata: Mutex::default(),
             retained: Mutex::default(),
             registrations: Mutex::default(),
+            kept_registries: Mutex::default(),
             regions: Mutex::default(),
             recorded,
             recorder: None,
@@ -726,11 +730,20 @@ impl Host for Frame<'_> {
         Ok(lock(&self.shared.metadata).get_or_create(key, size))
     }
 
-    fn library(&mut self, function: LibraryFn, _args: &[V]) -> Result<V, EvalError> {
+    fn library(&mut self, function: LibraryFn, args: &[V]) -> Result<V, EvalError> {
         match function {
-            // registries live in the guest; the server finds the buffers
-            // they name by their keys
-            LibraryFn::RegisterBuf => Ok(V::Int(0)),
+            // registries live in the guest, which names their buffers by
+            // key; the server notes which registry holds each buffer it
+            // keeps, so that a guest can free one only through it
+            LibraryFn::RegisterBuf => {
+                let arg = |i: usize| args.get(i).map_or(0, |v| v.as_u64());
+                let (registry, key, addr) = (arg(0) as u32, arg(1), arg(2));
+                let kept = lock(&self.shared.retained).iter().find(|(_, r)| r.bytes.as_ptr() as u64 == addr && addr != 0).map(|(k, _)| *k);
+                if let Some(buffer) = kept {
+                    lock(&self.shared.kept_registries).register(registry, key, buffer);
+                }
+                Ok(V::Int(0))
+            }
             _ => Err(EvalError::Unavailable("a buffer registry")),
         }
     }
@@ -757,6 +770,9 @@ struct Decoder<'a, 'p> {
     outs: Vec<OutEntry<'p>>,
     /// Retained buffers to free after the call (`deallocate`).
     release: Vec<u64>,
+    /// The registry entry the slot being decoded takes its buffers from
+    /// (`get_bufs(registry, key)`): the only kept buffers it may free.
+    claim: Option<(u32, u64)>,
     max: u64,
     /// Shadows of earlier calls of the channel, to reuse: a fresh large
     /// allocation costs a page fault per page on every call.
@@ -895,7 +911,18 @@ impl<'a, 'p> Decoder<'a, 'p> {
             }
         };
         if leaf.deallocate && key != 0 {
-            self.release.push(key);
+            let held = match self.claim {
+                Some((registry, claimed)) if retained_len.is_some() => {
+                    lock(&self.frame.shared.kept_registries).holds(registry, claimed, key)
+                }
+                _ => true,
+            };
+            if held {
+                self.release.push(key);
+            } else {
+                // the vendor may still be writing it: it stays
+                self.frame.shared.log(format_args!("a call named a kept buffer that its registry entry does not hold; it is not freed"));
+            }
         }
         let out_index = (leaf.output && !leaf.no_copy).then(|| {
             let walk = needs_walk(element).then_some((element_ty, stride, element));
@@ -924,10 +951,17 @@ impl<'a, 'p> Decoder<'a, 'p> {
             _ => None,
         };
         let mut retained = lock(&self.frame.shared.retained);
-        let entry = retained.entry(key).or_insert_with(|| Retained { bytes: Box::new([]), coupled });
-        if entry.bytes.len() as u64 != len {
-            entry.bytes = vec![0u8; len as usize].into_boxed_slice();
+        if let Some(held) = retained.get(&key) {
+            if held.bytes.len() as u64 != len {
+                // the vendor may still hold the old bytes (an asynchronous
+                // call's destination): they are never freed under it
+                return Err(malformed(format!(
+                    "a kept buffer of {len} bytes at a key that holds one of {} bytes not yet freed",
+                    held.bytes.len()
+                )));
+            }
         }
+        let entry = retained.entry(key).or_insert_with(|| Retained { bytes: vec![0u8; len as usize].into_boxed_slice(), coupled });
         if let Some(bytes) = bytes {
             entry.bytes.copy_from_slice(bytes);
         }
@@ -1044,6 +1078,7 @@ fn handle_call<'a>(
         },
         outs: Vec::new(),
         release: Vec::new(),
+        claim: None,
         max,
         spare: std::mem::take(&mut channel.spare),
     };
@@ -1095,6 +1130,8 @@ fn handle_call<'a>(
     for i in 0..shapes.len() {
         let (ty, value) = if i < n { (&f.params[i].ty, &f.params[i].value) } else { (&f.contextual[i - n].ty, &f.contextual[i - n].value) };
         let v = if i < n { params[i] } else { contextual[i - n] };
+        decoder.claim =
+            if i < n { None } else { registry_claim(plan, &f.contextual[i - n].init, &Env::new(&params, &contextual), &mut decoder.frame) };
         let env = Env { this: Some((v, None)), ..Env::new(&params, &contextual) };
         let leaf = select(plan, value, &env, &mut decoder.frame).map_err(malformed)?;
         leaves[i] = Some(leaf);
@@ -1202,7 +1239,18 @@ fn handle_call<'a>(
                 let id = params[i].as_u64();
                 if id != 0 {
                     let _ = lock(&shared.handles).remove(id, *kind);
-                    lock(&shared.retained).retain(|_, r| r.coupled != Some(id));
+                    let mut freed = Vec::new();
+                    lock(&shared.retained).retain(|key, r| {
+                        let coupled = r.coupled == Some(id);
+                        if coupled {
+                            freed.push(*key);
+                        }
+                        !coupled
+                    });
+                    let mut registries = lock(&shared.kept_registries);
+                    for key in freed {
+                        registries.forget(key);
+                    }
                     lock(&shared.metadata).remove(id);
                     shared.record(Entry::Forget(id));
                 }
@@ -1243,8 +1291,10 @@ fn handle_call<'a>(
     }
     {
         let mut retained = lock(&shared.retained);
+        let mut registries = lock(&shared.kept_registries);
         for key in &decoder.release {
             retained.remove(key);
+            registries.forget(*key);
         }
     }
     for action in &f.actions {
@@ -1295,6 +1345,16 @@ fn handle_call<'a>(
 /// parameters, so that a call allocates nothing it does not keep (seven
 /// small heap allocations a call were a third of the server's own cost).
 type PerSlot<T> = SmallVec<[T; 16]>;
+
+/// The registry entry a contextual argument takes its buffers from, when
+/// it is `get_bufs(registry, key)` (the key as the server sees it); a key
+/// the server cannot evaluate claims nothing.
+fn registry_claim(plan: &Plan, init: &crate::plan::Expr, env: &Env<'_>, frame: &mut Frame<'_>) -> Option<(u32, u64)> {
+    let ExprKind::Library(LibraryFn::GetBufs, args) = &init.kind else { return None };
+    let (Some(ExprKind::Registry(registry)), Some(key)) = (args.first().map(|a| &a.kind), args.get(1)) else { return None };
+    let key = eval(plan, key, env, frame).map_or(u64::MAX, V::as_u64);
+    Some((*registry, key))
+}
 
 /// How many shadows a channel keeps for reuse.
 const SPARE_SHADOWS: usize = 4;

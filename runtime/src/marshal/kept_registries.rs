@@ -1,0 +1,69 @@
+//! The API server's own copy of the guest's buffer registries, for the
+//! buffers it keeps.
+//!
+//! A kept buffer (`lifetime(manual)`) can be in the vendor's hands after
+//! the call that made it returns: an asynchronous read writes into it until
+//! its queue runs. The guest frees it by naming it, with `deallocate`, in a
+//! call whose buffers come from a registry (`get_bufs(pending_reads,
+//! queue)`), a call that first runs what the buffer is waiting for. Which
+//! buffers a call may free is therefore the server's business, not the
+//! guest's word: a guest naming another queue's pending buffer would have
+//! the server free memory the vendor is still writing. The server records
+//! every `register_buf` it runs itself, and frees a kept buffer through a
+//! registry only when that registry holds it under the key the call names.
+
+#![forbid(unsafe_code)]
+
+use std::collections::HashMap;
+
+#[derive(Debug, Default)]
+pub(super) struct KeptRegistries {
+    /// (registry, key) to the kept buffers registered there, by the
+    /// guest's key of each buffer.
+    entries: HashMap<(u32, u64), Vec<u64>>,
+}
+
+impl KeptRegistries {
+    /// Records kept buffer `buffer` under `key` of `registry`.
+    pub(super) fn register(&mut self, registry: u32, key: u64, buffer: u64) {
+        let list = self.entries.entry((registry, key)).or_default();
+        if !list.contains(&buffer) {
+            list.push(buffer);
+        }
+    }
+
+    /// Whether `key` of `registry` holds kept buffer `buffer`.
+    pub(super) fn holds(&self, registry: u32, key: u64, buffer: u64) -> bool {
+        self.entries.get(&(registry, key)).is_some_and(|list| list.contains(&buffer))
+    }
+
+    /// Forgets kept buffer `buffer` everywhere (it was freed).
+    pub(super) fn forget(&mut self, buffer: u64) {
+        self.entries.retain(|_, list| {
+            list.retain(|b| *b != buffer);
+            !list.is_empty()
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_buffer_is_held_only_where_it_was_registered_until_it_is_forgotten() {
+        let mut r = KeptRegistries::default();
+        r.register(0, 7, 0x1000);
+        r.register(0, 7, 0x1000);
+        r.register(1, 9, 0x1000);
+        r.register(0, 8, 0x2000);
+        assert!(r.holds(0, 7, 0x1000));
+        assert!(r.holds(1, 9, 0x1000), "a buffer may be under two registries");
+        assert!(!r.holds(0, 8, 0x1000), "another queue's key does not hold it");
+        assert!(!r.holds(1, 7, 0x1000), "another registry does not hold it");
+        r.forget(0x1000);
+        assert!(!r.holds(0, 7, 0x1000) && !r.holds(1, 9, 0x1000));
+        assert!(r.holds(0, 8, 0x2000));
+        assert_eq!(r.entries.len(), 1, "empty entries go");
+    }
+}
