@@ -344,7 +344,7 @@ fn a_guest_cannot_free_a_kept_buffer_through_another_queue() {
     let (_, outs) = status_and_outs(&exchange(t.as_mut(), &queue(3)));
     let queue_b = u64::from_le_bytes(outs[0].clone().unwrap()[..8].try_into().unwrap());
     let mut w = api.call("tl_mem_create", 4);
-    w.u64(device).u64(64).null();
+    w.u64(device).u64(256).null();
     let reply = exchange(t.as_mut(), &w.finish().unwrap());
     let mem = Message::decode(&reply).unwrap().scalars().u64().unwrap();
     assert!(mem != 0 && queue_a != queue_b);
@@ -355,9 +355,15 @@ fn a_guest_cannot_free_a_kept_buffer_through_another_queue() {
     w.u64(queue_a).u64(mem).u64(0).u64(64).descriptor_slot(encode_descriptor(&BufferRef::Out { len: 64 }, 0, KEY));
     t.send(&w.finish().unwrap()).unwrap();
 
+    // a second, larger read into the same key while the first is pending:
+    // refused (its error deferred), never reallocated under the vendor
+    let mut w = api.call("tl_enqueue_read", 50);
+    w.u64(queue_a).u64(mem).u64(0).u64(128).descriptor_slot(encode_descriptor(&BufferRef::Out { len: 128 }, 0, KEY));
+    t.send(&w.finish().unwrap()).unwrap();
+
     // queue B's finish names it: nothing comes back for it, and it stays
     let (status, outs) = status_and_outs(&exchange(t.as_mut(), &finish_naming(&api, 6, queue_b, &[KEY], 64)));
-    assert_eq!(status, 0);
+    assert_ne!(status, 0, "the refused second read's error surfaces here");
     assert_eq!(outs.len(), 1);
     // queue A's finish brings it back (a freed buffer would come back as nothing)
     let (status, outs) = status_and_outs(&exchange(t.as_mut(), &finish_naming(&api, 7, queue_a, &[KEY], 64)));
