@@ -617,6 +617,9 @@ struct Frame<'a> {
     rebind: Option<VecDeque<u64>>,
     /// A buffer of the call is in the zero-copy region (not recordable).
     used_region: bool,
+    /// The kept buffers this call uses, `(address, key)`: what its
+    /// `register_buf` statements can register.
+    kept: SmallVec<[(u64, u64); 2]>,
     /// The guest process of the channel and its process id, to find its
     /// process region.
     owner: (u64, u32),
@@ -738,7 +741,9 @@ impl Host for Frame<'_> {
             LibraryFn::RegisterBuf => {
                 let arg = |i: usize| args.get(i).map_or(0, |v| v.as_u64());
                 let (registry, key, addr) = (arg(0) as u32, arg(1), arg(2));
-                let kept = lock(&self.shared.retained).iter().find(|(_, r)| r.bytes.as_ptr() as u64 == addr && addr != 0).map(|(k, _)| *k);
+                // the call's own kept buffer (a scan of every kept buffer
+                // would cost each read in proportion to the reads pending)
+                let kept = self.kept.iter().find(|(a, _)| *a == addr && addr != 0).map(|(_, k)| *k);
                 if let Some(buffer) = kept {
                     lock(&self.shared.kept_registries).register(registry, key, buffer);
                 }
@@ -869,6 +874,7 @@ impl<'a, 'p> Decoder<'a, 'p> {
                 match retained_len {
                     Some(have) if have >= expected => {
                         let addr = lock(&self.frame.shared.retained).get(&key).map_or(0, |r| r.bytes.as_ptr() as u64);
+                        self.frame.kept.push((addr, key));
                         (Place::Retained(key), addr)
                     }
                     _ if keep => (Place::Retained(key), self.retain(env, leaf, key, expected, None)?),
@@ -966,7 +972,9 @@ impl<'a, 'p> Decoder<'a, 'p> {
             entry.bytes.copy_from_slice(bytes);
         }
         entry.coupled = coupled;
-        Ok(entry.bytes.as_ptr() as u64)
+        let addr = entry.bytes.as_ptr() as u64;
+        self.frame.kept.push((addr, key));
+        Ok(addr)
     }
 
     /// Translates one element of shadow `index` at offset `at`.
@@ -1073,6 +1081,7 @@ fn handle_call<'a>(
             issued: Vec::new(),
             rebind,
             used_region: false,
+            kept: SmallVec::new(),
             owner: (channel.process, channel.peer),
             process_region: None,
         },
