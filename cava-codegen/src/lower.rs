@@ -193,7 +193,7 @@ impl Lowerer<'_> {
             K::Resource(r) => P::Resource(r.0),
             K::Utility(u, args) => P::Utility(u.0, args.iter().map(|a| self.expr(a)).collect::<Result<_, _>>()?),
         };
-        Ok(plan::Expr { kind, ty: self.ty(&e.ty)? })
+        Ok(plan::Expr::new(kind, self.ty(&e.ty)?))
     }
 }
 

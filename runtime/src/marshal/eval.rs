@@ -44,7 +44,7 @@ impl V {
         self.as_int() as u64
     }
 
-    fn as_float(self) -> f64 {
+    pub fn as_float(self) -> f64 {
         match self {
             V::Int(i) => i as f64,
             V::Float(f) => f,
@@ -255,13 +255,31 @@ fn place<'e>(plan: &'e Plan, expr: &'e Expr, env: &Env<'_>, host: &mut dyn Host)
     }
 }
 
-/// Evaluates `expr`.
-pub fn eval(plan: &Plan, expr: &Expr, env: &Env<'_>, host: &mut dyn Host) -> Result<V, EvalError> {
-    let wrap = |v: i128| match expr.ty {
-        Ty::Int { size, signed } => V::Int(normalize(v, size, signed)),
+/// An integer result as a value of type `ty`: wrapped to its width, or a
+/// pointer.
+pub(super) fn wrap(v: i128, ty: &Ty) -> V {
+    match ty {
+        Ty::Int { size, signed } => V::Int(normalize(v, *size, *signed)),
         Ty::Ptr(_) => V::Ptr(v as u64),
         _ => V::Int(v),
-    };
+    }
+}
+
+/// Evaluates `expr`: through the code compiled for it when the plan was
+/// loaded (see [`super::compile`]), otherwise by walking the tree.
+#[inline]
+pub fn eval(plan: &Plan, expr: &Expr, env: &Env<'_>, host: &mut dyn Host) -> Result<V, EvalError> {
+    match expr.code.get() {
+        Some(code) => code(plan, env, host),
+        None => interpret(plan, expr, env, host),
+    }
+}
+
+/// Evaluates `expr` by walking its tree (its subexpressions through
+/// [`eval`], so compiled where they are): the definition of what every
+/// expression means, which compiled code must agree with.
+pub fn interpret(plan: &Plan, expr: &Expr, env: &Env<'_>, host: &mut dyn Host) -> Result<V, EvalError> {
+    let wrap = |v: i128| wrap(v, &expr.ty);
     Ok(match &expr.kind {
         ExprKind::Int(i) => wrap(*i),
         ExprKind::Float(f) => V::Float(*f),
@@ -344,17 +362,24 @@ fn eval_args(plan: &Plan, args: &[Expr], env: &Env<'_>, host: &mut dyn Host) -> 
 }
 
 fn binary(plan: &Plan, op: BinaryOp, l: &Expr, r: &Expr, ty: &Ty, env: &Env<'_>, host: &mut dyn Host) -> Result<V, EvalError> {
-    use BinaryOp::*;
     match op {
-        And => return Ok(V::Int(i128::from(eval(plan, l, env, host)?.truthy() && eval(plan, r, env, host)?.truthy()))),
-        Or => return Ok(V::Int(i128::from(eval(plan, l, env, host)?.truthy() || eval(plan, r, env, host)?.truthy()))),
+        BinaryOp::And => return Ok(V::Int(i128::from(eval(plan, l, env, host)?.truthy() && eval(plan, r, env, host)?.truthy()))),
+        BinaryOp::Or => return Ok(V::Int(i128::from(eval(plan, l, env, host)?.truthy() || eval(plan, r, env, host)?.truthy()))),
         _ => {}
     }
     let (a, b) = (eval(plan, l, env, host)?, eval(plan, r, env, host)?);
+    binary_values(op, a, b, element_size(plan, &l.ty), ty)
+}
+
+/// A binary operator other than `&&` and `||` applied to its operands'
+/// values; `step` is the size of what the left operand points to (pointer
+/// arithmetic), `ty` the result's type.
+pub(super) fn binary_values(op: BinaryOp, a: V, b: V, step: u64, ty: &Ty) -> Result<V, EvalError> {
+    use BinaryOp::*;
     // pointer arithmetic scales by the pointee
     if let (V::Ptr(p), Add | Sub) = (a, op) {
         if !matches!(b, V::Ptr(_)) {
-            let step = b.as_int().wrapping_mul(i128::from(element_size(plan, &l.ty)));
+            let step = b.as_int().wrapping_mul(i128::from(step));
             let q = if op == Add { i128::from(p).wrapping_add(step) } else { i128::from(p).wrapping_sub(step) };
             return Ok(V::Ptr(q as u64));
         }

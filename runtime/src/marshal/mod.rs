@@ -15,6 +15,7 @@
 
 mod app_memory;
 mod callbacks;
+pub mod compile;
 pub mod eval;
 pub mod guest;
 mod guest_callbacks;

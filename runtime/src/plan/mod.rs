@@ -14,6 +14,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::marshal::compile::Code;
+
 mod slots;
 
 pub use slots::{call_slots, reply_slot, shape, SlotShape};
@@ -210,6 +212,16 @@ pub enum Lifetime {
 pub struct Expr {
     pub kind: ExprKind,
     pub ty: Ty,
+    /// Code compiled for the expression when the plan loads (see
+    /// [`crate::marshal::compile`]); not part of the plan's data.
+    #[serde(skip)]
+    pub code: Code,
+}
+
+impl Expr {
+    pub fn new(kind: ExprKind, ty: Ty) -> Expr {
+        Expr { kind, ty, code: Code::default() }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -301,9 +313,12 @@ impl Value {
 }
 
 impl Plan {
-    /// Reads a plan embedded by the generator.
+    /// Reads a plan embedded by the generator and compiles its expressions
+    /// (see [`crate::marshal::compile`]).
     pub fn from_json(text: &str) -> Result<Plan, serde_json::Error> {
-        serde_json::from_str(text)
+        let mut plan: Plan = serde_json::from_str(text)?;
+        crate::marshal::compile::compile(&mut plan);
+        Ok(plan)
     }
 
     /// Size of a type in bytes (0 for `void`, functions and incomplete records).

@@ -1,0 +1,489 @@
+//! Expressions compiled when a plan loads.
+//!
+//! [`eval::interpret`](super::eval::interpret) walks an expression's tree on
+//! every call: a match per node, the node's type looked at to wrap its
+//! result, constants and `sizeof` looked up in the plan, a utility's body
+//! found by index. Conditions such as OpenCL's `arg_size == sizeof(cl_mem)
+//! && cava_arg_is(kernel, arg_index, 1)` run on every forwarded call, on
+//! both sides, so [`compile`] turns each expression of a plan into a tree of
+//! closures once, when the plan loads: constants folded, a node's type
+//! decided, operands that are constants or parameters read directly.
+//! [`eval`](super::eval::eval) runs the compiled code where there is some.
+//!
+//! The invariant: compiled code computes exactly what the interpreter does
+//! (the same value, the same error, the same host calls in the same order).
+//! It reuses the interpreter's own pieces for anything but the walk itself
+//! ([`wrap`], [`binary_values`], [`load`], [`normalize`]), and a node it does
+//! not specialize is left to the interpreter. The tests evaluate every
+//! expression of every spec both ways and compare.
+
+#![forbid(unsafe_code)]
+
+use std::sync::Arc;
+
+use smallvec::SmallVec;
+
+use super::eval::{binary_values, interpret, load, wrap, Env, EvalError, Host, V};
+use crate::plan::{
+    BinaryOp, Callback, Constant, Expr, ExprKind, Function, Kind, Leaf, LibraryFn, Lifetime, Param, Plan, Ty, UnaryOp, Value,
+};
+
+/// Compiled code: evaluates an expression over the values of one call.
+type Fun = dyn Fn(&Plan, &Env<'_>, &mut dyn Host) -> Result<V, EvalError> + Send + Sync;
+
+/// The compiled form of an expression, attached to it when the plan loads
+/// ([`Plan::from_json`]); empty where the interpreter does the work. Not
+/// part of the plan's data: never serialized, and equal to any other.
+#[derive(Clone, Default)]
+pub struct Code(Option<Arc<Fun>>);
+
+impl Code {
+    /// The compiled function, if any.
+    #[inline]
+    pub fn get(&self) -> Option<&Fun> {
+        self.0.as_deref()
+    }
+}
+
+impl std::fmt::Debug for Code {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_some() { "Code(compiled)" } else { "Code(interpreted)" })
+    }
+}
+
+impl PartialEq for Code {
+    fn eq(&self, _: &Code) -> bool {
+        true
+    }
+}
+
+/// Compiles every expression of `plan` in place. Idempotent.
+pub fn compile(plan: &mut Plan) {
+    // the plan's tables, read while its expressions are rewritten
+    let tables = Tables { records: plan.records.clone(), constants: plan.constants.clone() };
+    let mut utilities = std::mem::take(&mut plan.utilities);
+    for u in &mut utilities {
+        expr(&tables, &mut u.body);
+    }
+    plan.utilities = utilities;
+    for f in &mut plan.functions {
+        function(&tables, f);
+    }
+    for c in &mut plan.callbacks {
+        callback(&tables, c);
+    }
+}
+
+/// What compilation reads of the plan besides the expression itself.
+struct Tables {
+    records: Vec<crate::plan::Record>,
+    constants: Vec<Constant>,
+}
+
+impl Tables {
+    fn size_of(&self, ty: &Ty) -> u64 {
+        match ty {
+            Ty::Void | Ty::Function => 0,
+            Ty::Int { size, .. } | Ty::Float { size } => u64::from(*size),
+            Ty::Ptr(_) => 8,
+            Ty::Array(element, len) => self.size_of(element).saturating_mul(*len),
+            Ty::Record(r) => self.records.get(*r as usize).map_or(0, |r| r.size),
+        }
+    }
+
+    /// [`Plan::element_size`].
+    fn element_size(&self, pointer: &Ty) -> u64 {
+        match pointer {
+            Ty::Ptr(pointee) | Ty::Array(pointee, _) => match self.size_of(pointee) {
+                0 => 1,
+                n => n,
+            },
+            _ => 1,
+        }
+    }
+}
+
+fn function(t: &Tables, f: &mut Function) {
+    if let Some(e) = &mut f.in_guest {
+        expr(t, e);
+    }
+    params(t, &mut f.params);
+    for c in &mut f.contextual {
+        expr(t, &mut c.init);
+        value(t, &mut c.value);
+    }
+    value(t, &mut f.return_value);
+    for a in &mut f.actions {
+        expr(t, a);
+    }
+}
+
+fn callback(t: &Tables, c: &mut Callback) {
+    params(t, &mut c.params);
+    value(t, &mut c.return_value);
+}
+
+fn params(t: &Tables, params: &mut [Param]) {
+    for p in params {
+        value(t, &mut p.value);
+    }
+}
+
+fn value(t: &Tables, v: &mut Value) {
+    match v {
+        Value::Leaf(leaf) => self::leaf(t, leaf),
+        Value::If { cond, then, otherwise } => {
+            expr(t, cond);
+            value(t, then);
+            value(t, otherwise);
+        }
+    }
+}
+
+fn leaf(t: &Tables, leaf: &mut Leaf) {
+    match &mut leaf.kind {
+        Kind::Buffer { size, element } => {
+            expr(t, size);
+            value(t, element);
+        }
+        Kind::Struct { fields } => fields.iter_mut().for_each(|f| value(t, f)),
+        Kind::Opaque | Kind::Handle { .. } | Kind::Callback { .. } | Kind::Userdata { .. } => {}
+    }
+    if let Lifetime::Coupled(owner) = &mut leaf.lifetime {
+        expr(t, owner);
+    }
+}
+
+/// How compiled code gets an operand's value.
+#[derive(Clone)]
+enum Operand {
+    Const(V),
+    Param(u32),
+    Code(Arc<Fun>),
+    /// Left to the interpreter (a copy of the expression, its own
+    /// subexpressions compiled).
+    Interpret(Arc<Expr>),
+}
+
+impl Operand {
+    #[inline(always)]
+    fn get(&self, plan: &Plan, env: &Env<'_>, host: &mut dyn Host) -> Result<V, EvalError> {
+        match self {
+            Operand::Const(v) => Ok(*v),
+            Operand::Param(i) => env.params.get(*i as usize).copied().ok_or(EvalError::Plan("parameter out of range")),
+            Operand::Code(f) => f(plan, env, host),
+            Operand::Interpret(e) => interpret(plan, e, env, host),
+        }
+    }
+
+    fn constant(&self) -> Option<V> {
+        match self {
+            Operand::Const(v) => Some(*v),
+            _ => None,
+        }
+    }
+
+    fn into_fun(self) -> Arc<Fun> {
+        match self {
+            Operand::Const(v) => Arc::new(move |_: &Plan, _: &Env<'_>, _: &mut dyn Host| Ok(v)),
+            Operand::Param(i) => Arc::new(move |_: &Plan, env: &Env<'_>, _: &mut dyn Host| {
+                env.params.get(i as usize).copied().ok_or(EvalError::Plan("parameter out of range"))
+            }),
+            Operand::Code(f) => f,
+            Operand::Interpret(e) => Arc::new(move |plan: &Plan, env: &Env<'_>, host: &mut dyn Host| interpret(plan, &e, env, host)),
+        }
+    }
+}
+
+fn fun<F>(f: F) -> Operand
+where
+    F: Fn(&Plan, &Env<'_>, &mut dyn Host) -> Result<V, EvalError> + Send + Sync + 'static,
+{
+    Operand::Code(Arc::new(f))
+}
+
+/// Compiles `e` and its subexpressions, attaches the code, and returns how
+/// a parent gets its value.
+fn expr(t: &Tables, e: &mut Expr) -> Operand {
+    let operand = build(t, e);
+    match &operand {
+        Operand::Interpret(_) => {}
+        other => e.code = Code(Some(other.clone().into_fun())),
+    }
+    operand
+}
+
+/// Compiles the subexpressions of `e` (attaching their code), then `e`.
+fn build(t: &Tables, e: &mut Expr) -> Operand {
+    let ty = e.ty.clone();
+    let operand = match &mut e.kind {
+        ExprKind::Int(i) => Some(Operand::Const(wrap(*i, &ty))),
+        ExprKind::Float(f) => Some(Operand::Const(V::Float(*f))),
+        ExprKind::Param(i) => Some(Operand::Param(*i)),
+        ExprKind::Contextual(i) => {
+            let i = *i as usize;
+            Some(fun(move |_, env, _| env.contextual.get(i).copied().ok_or(EvalError::Plan("contextual argument out of range"))))
+        }
+        ExprKind::Constant(c) => match t.constants.get(*c as usize) {
+            Some(Constant::Int(i)) => Some(Operand::Const(wrap(*i, &ty))),
+            Some(Constant::Float(f)) => Some(Operand::Const(V::Float(*f))),
+            _ => None,
+        },
+        ExprKind::SizeOf(of) => Some(Operand::Const(wrap(i128::from(t.size_of(of)), &ty))),
+        ExprKind::Registry(i) | ExprKind::Resource(i) => Some(Operand::Const(V::Int(i128::from(*i)))),
+        ExprKind::This => Some(fun(move |plan, env, host| match env.this {
+            Some((_, Some(addr))) => load(plan, addr, &ty, host),
+            Some((v, None)) => Ok(v),
+            None => Err(EvalError::Plan("`this` outside a value")),
+        })),
+        ExprKind::Unary(op, inner) => {
+            let op = *op;
+            unary(t, op, inner, ty)
+        }
+        ExprKind::Binary(op, l, r) => {
+            let op = *op;
+            let step = t.element_size(&l.ty);
+            let (l, r) = (expr(t, l), expr(t, r));
+            Some(binary(op, l, r, step, ty))
+        }
+        ExprKind::Ternary(c, a, b) => {
+            let (c, a, b) = (expr(t, c), expr(t, a), expr(t, b));
+            Some(match c.constant() {
+                Some(v) if v.truthy() => a,
+                Some(_) => b,
+                None => fun(
+                    move |plan, env, host| {
+                        if c.get(plan, env, host)?.truthy() {
+                            a.get(plan, env, host)
+                        } else {
+                            b.get(plan, env, host)
+                        }
+                    },
+                ),
+            })
+        }
+        ExprKind::Index(..) | ExprKind::Member { .. } => {
+            // compiles the subexpressions either way
+            place(t, e).map(|(at, ty)| fun(move |plan, env, host| load(plan, at(plan, env, host)?, &ty, host)))
+        }
+        ExprKind::Library(f, args) => {
+            let f = *f;
+            let args: SmallVec<[Operand; 4]> = args.iter_mut().map(|a| expr(t, a)).collect();
+            library(f, args)
+        }
+        ExprKind::Utility(u, args) => {
+            let u = *u as usize;
+            let args: SmallVec<[Operand; 4]> = args.iter_mut().map(|a| expr(t, a)).collect();
+            Some(fun(move |plan, env, host| {
+                let utility = plan.utilities.get(u).ok_or(EvalError::Plan("utility out of range"))?;
+                let mut values: SmallVec<[V; 6]> = SmallVec::new();
+                for a in &args {
+                    values.push(a.get(plan, env, host)?);
+                }
+                super::eval::eval(plan, &utility.body, &Env::new(&values, &[]), host)
+            }))
+        }
+        ExprKind::Assign(l, r) => {
+            expr(t, l);
+            expr(t, r);
+            None
+        }
+        ExprKind::ElementIndex(_) | ExprKind::SiblingField(_) | ExprKind::Str(_) => None,
+    };
+    operand.unwrap_or_else(|| Operand::Interpret(Arc::new(e.clone())))
+}
+
+fn unary(t: &Tables, op: UnaryOp, inner: &mut Expr, ty: Ty) -> Option<Operand> {
+    match op {
+        UnaryOp::Deref => {
+            let p = expr(t, inner);
+            Some(fun(move |plan, env, host| {
+                let p = p.get(plan, env, host)?.as_u64();
+                load(plan, p, &ty, host)
+            }))
+        }
+        UnaryOp::AddrOf => {
+            let (at, _) = place(t, inner)?;
+            Some(fun(move |plan, env, host| Ok(V::Ptr(at(plan, env, host)?))))
+        }
+        UnaryOp::Not => {
+            let x = expr(t, inner);
+            Some(match x.constant() {
+                Some(v) => Operand::Const(V::Int(i128::from(!v.truthy()))),
+                None => fun(move |plan, env, host| Ok(V::Int(i128::from(!x.get(plan, env, host)?.truthy())))),
+            })
+        }
+        UnaryOp::Neg => {
+            let x = expr(t, inner);
+            let neg = move |v: V, ty: &Ty| match v {
+                V::Float(f) => V::Float(-f),
+                v => wrap(v.as_int().wrapping_neg(), ty),
+            };
+            Some(match x.constant() {
+                Some(v) => Operand::Const(neg(v, &ty)),
+                None => fun(move |plan, env, host| Ok(neg(x.get(plan, env, host)?, &ty))),
+            })
+        }
+        UnaryOp::BitNot => {
+            let x = expr(t, inner);
+            Some(match x.constant() {
+                Some(v) => Operand::Const(wrap(!v.as_int(), &ty)),
+                None => fun(move |plan, env, host| Ok(wrap(!x.get(plan, env, host)?.as_int(), &ty))),
+            })
+        }
+    }
+}
+
+fn binary(op: BinaryOp, l: Operand, r: Operand, step: u64, ty: Ty) -> Operand {
+    match op {
+        BinaryOp::And => {
+            if let Some(a) = l.constant() {
+                if !a.truthy() {
+                    return Operand::Const(V::Int(0));
+                }
+            }
+            fun(move |plan, env, host| Ok(V::Int(i128::from(l.get(plan, env, host)?.truthy() && r.get(plan, env, host)?.truthy()))))
+        }
+        BinaryOp::Or => {
+            if let Some(a) = l.constant() {
+                if a.truthy() {
+                    return Operand::Const(V::Int(1));
+                }
+            }
+            fun(move |plan, env, host| Ok(V::Int(i128::from(l.get(plan, env, host)?.truthy() || r.get(plan, env, host)?.truthy()))))
+        }
+        _ => {
+            if let (Some(a), Some(b)) = (l.constant(), r.constant()) {
+                // an error (a division by zero) stays for run time
+                if let Ok(v) = binary_values(op, a, b, step, &ty) {
+                    return Operand::Const(v);
+                }
+            }
+            match (r.constant(), &ty) {
+                // the usual condition: a value against a constant, in integers
+                (Some(b @ V::Int(_)), Ty::Int { .. }) if is_comparison(op) => fun(move |plan, env, host| {
+                    let a = l.get(plan, env, host)?;
+                    match a {
+                        V::Int(_) | V::Ptr(_) => Ok(V::Int(i128::from(compare(op, a.as_int(), b.as_int())))),
+                        V::Float(_) => binary_values(op, a, b, step, &ty),
+                    }
+                }),
+                _ => fun(move |plan, env, host| {
+                    let a = l.get(plan, env, host)?;
+                    let b = r.get(plan, env, host)?;
+                    binary_values(op, a, b, step, &ty)
+                }),
+            }
+        }
+    }
+}
+
+fn is_comparison(op: BinaryOp) -> bool {
+    matches!(op, BinaryOp::Lt | BinaryOp::Le | BinaryOp::Gt | BinaryOp::Ge | BinaryOp::Eq | BinaryOp::Ne)
+}
+
+#[inline(always)]
+fn compare(op: BinaryOp, x: i128, y: i128) -> bool {
+    match op {
+        BinaryOp::Lt => x < y,
+        BinaryOp::Le => x <= y,
+        BinaryOp::Gt => x > y,
+        BinaryOp::Ge => x >= y,
+        BinaryOp::Eq => x == y,
+        _ => x != y,
+    }
+}
+
+fn library(f: LibraryFn, args: SmallVec<[Operand; 4]>) -> Option<Operand> {
+    match (f, args.as_slice()) {
+        (LibraryFn::Metadata, [key]) => {
+            let key = key.clone();
+            Some(fun(move |plan, env, host| {
+                let key = key.get(plan, env, host)?.as_u64();
+                Ok(V::Ptr(host.metadata(key)?))
+            }))
+        }
+        (LibraryFn::Min | LibraryFn::Max, [a, b]) => {
+            let (a, b) = (a.clone(), b.clone());
+            let min = f == LibraryFn::Min;
+            Some(fun(move |plan, env, host| {
+                let (a, b) = (a.get(plan, env, host)?, b.get(plan, env, host)?);
+                let pick_a = match (a, b) {
+                    (V::Float(_), _) | (_, V::Float(_)) => (a.as_float() <= b.as_float()) == min,
+                    _ => (a.as_int() <= b.as_int()) == min,
+                };
+                Ok(if pick_a { a } else { b })
+            }))
+        }
+        _ => None,
+    }
+}
+
+/// Compiled code giving an lvalue's address.
+type At = Arc<dyn Fn(&Plan, &Env<'_>, &mut dyn Host) -> Result<u64, EvalError> + Send + Sync>;
+
+/// The address an lvalue designates and its type, as
+/// [`eval`](super::eval)'s `place` computes them; `None` where the type is
+/// only known at run time (the interpreter's business). Compiles the
+/// subexpressions either way.
+fn place(t: &Tables, e: &mut Expr) -> Option<(At, Ty)> {
+    let ty = e.ty.clone();
+    match &mut e.kind {
+        ExprKind::Unary(UnaryOp::Deref, inner) => {
+            let p = expr(t, inner);
+            Some((Arc::new(move |plan, env, host| Ok(p.get(plan, env, host)?.as_u64())), ty))
+        }
+        ExprKind::Index(base, index) => {
+            let step = i128::from(t.element_size(&base.ty));
+            let (base, index) = (expr(t, base), expr(t, index));
+            let at: At = Arc::new(move |plan, env, host| {
+                let base_v = base.get(plan, env, host)?.as_u64();
+                let i = index.get(plan, env, host)?.as_int();
+                let offset = i.checked_mul(step).ok_or(EvalError::OutOfBounds { addr: base_v, len: 0 })?;
+                Ok((i128::from(base_v) + offset) as u64)
+            });
+            Some((at, ty))
+        }
+        ExprKind::Member { base, field, arrow } => {
+            let field = *field as usize;
+            let (base_at, record_ty): (At, Ty) = if *arrow {
+                let record_ty = pointee(&base.ty).clone();
+                let b = expr(t, base);
+                (Arc::new(move |plan, env, host| Ok(b.get(plan, env, host)?.as_u64())), record_ty)
+            } else {
+                place(t, base)?
+            };
+            let Ty::Record(r) = record_ty else { return None };
+            let field = t.records.get(r as usize).and_then(|r| r.fields.get(field))?;
+            let (offset, field_ty) = (field.offset, field.ty.clone());
+            let at: At = Arc::new(move |plan, env, host| {
+                let addr = base_at(plan, env, host)?;
+                if addr == 0 {
+                    return Err(EvalError::Null);
+                }
+                Ok(addr.wrapping_add(offset))
+            });
+            Some((at, field_ty))
+        }
+        ExprKind::This => Some((
+            Arc::new(|_, env, _| match env.this {
+                Some((_, Some(addr))) => Ok(addr),
+                Some((V::Ptr(addr), None)) => Ok(addr),
+                _ => Err(EvalError::Plan("`this` has no address here")),
+            }),
+            ty,
+        )),
+        ExprKind::SiblingField(_) => None,
+        _ => {
+            let v = expr(t, e);
+            Some((Arc::new(move |plan, env, host| Ok(v.get(plan, env, host)?.as_u64())), ty))
+        }
+    }
+}
+
+fn pointee(ty: &Ty) -> &Ty {
+    match ty {
+        Ty::Ptr(p) | Ty::Array(p, _) => p,
+        _ => &Ty::Void,
+    }
+}
