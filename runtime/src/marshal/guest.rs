@@ -10,6 +10,7 @@
 
 use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
+use std::hash::{BuildHasherDefault, Hasher};
 use std::os::unix::net::UnixStream;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, OnceLock};
@@ -55,7 +56,11 @@ struct State {
     scalar_len: Vec<u32>,
     ret: Vec<SlotShape>,
     registries: Mutex<Registries>,
-    metadata: Mutex<HashMap<u64, Box<[u8]>>>,
+    /// By object (its handle id): read by conditions on every call, so
+    /// hashed by [`IdHasher`] rather than SipHash.
+    metadata: Mutex<HashMap<u64, Box<[u8]>, BuildHasherDefault<IdHasher>>>,
+    /// Bytes of one object's metadata.
+    metadata_size: usize,
     warned: Mutex<HashSet<u32>>,
     /// Copies of buffers functions returned (strings the vendor owns), one
     /// per distinct content, alive as long as the library.
@@ -90,6 +95,7 @@ impl GuestLibrary {
                     slots.push(shapes);
                     ret.push(reply_slot(&plan, f)?);
                 }
+                let metadata_size = plan.metadata.as_ref().map_or(0, |t| plan.size_of(t)).max(1) as usize;
                 Ok(State {
                     plan,
                     slots,
@@ -97,6 +103,7 @@ impl GuestLibrary {
                     ret,
                     registries: Mutex::default(),
                     metadata: Mutex::default(),
+                    metadata_size,
                     warned: Mutex::default(),
                     returned: Mutex::default(),
                     takes_callbacks,
@@ -242,6 +249,27 @@ fn substitute_callbacks(state: &State, function: u32, params: &[V]) -> Result<Ve
     Ok(sent)
 }
 
+/// Hashes the guest's own handle ids (`generation << 32 | slot + 1`, from
+/// its own server, so not chosen by an attacker): one multiplication.
+#[derive(Clone, Copy, Debug, Default)]
+struct IdHasher(u64);
+
+impl Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(*b)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        }
+    }
+
+    fn write_u64(&mut self, x: u64) {
+        self.0 = (self.0 ^ x ^ (x >> 32)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    }
+}
+
 /// The guest's memory and state, for the evaluator.
 struct GuestHost<'s> {
     state: &'s State,
@@ -259,7 +287,7 @@ impl Host for GuestHost<'_> {
     }
 
     fn metadata(&mut self, key: u64) -> Result<u64, EvalError> {
-        let size = self.state.plan.metadata.as_ref().map_or(0, |t| self.state.plan.size_of(t)).max(1) as usize;
+        let size = self.state.metadata_size;
         let mut all = self.state.metadata.lock().unwrap_or_else(|e| e.into_inner());
         let entry = all.entry(key).or_insert_with(|| vec![0u8; size].into_boxed_slice());
         Ok(entry.as_ptr() as u64)
@@ -433,10 +461,11 @@ impl Encoder<'_, '_> {
             let offset = self.writer.data_with(len as usize, |dst| app_memory::read(ptr, dst))?;
             return Ok(inline_descriptor(offset, len, key));
         }
-        let mut bytes = vec![0u8; len as usize];
+        // on the stack for the usual few elements (a kernel argument's handle)
+        let mut bytes: SmallVec<[u8; 64]> = SmallVec::from_elem(0, len as usize);
         app_memory::read(ptr, &mut bytes)?;
         // pointers inside become tokens (nested buffers go to the message first)
-        let mut indices = env.indices.to_vec();
+        let mut indices: SmallVec<[u64; 4]> = SmallVec::from_slice(env.indices);
         for i in 0..len / stride {
             indices.push(i);
             let env = Env { indices: &indices, ..*env };
@@ -477,7 +506,7 @@ impl Encoder<'_, '_> {
                 if let Ty::Array(element_ty, len) = ty {
                     if needs_walk(element) {
                         let stride = plan.size_of(element_ty).max(1);
-                        let mut indices = env.indices.to_vec();
+                        let mut indices: SmallVec<[u64; 4]> = SmallVec::from_slice(env.indices);
                         for i in 0..*len {
                             indices.push(i);
                             let env = Env { indices: &indices, ..env };

@@ -937,7 +937,7 @@ impl<'a, 'p> Decoder<'a, 'p> {
         });
         if copy_in && needs_walk(element) {
             let Place::Shadow(index) = place else { return Err(malformed("kept buffers holding pointers are not served yet")) };
-            let mut indices = env.indices.to_vec();
+            let mut indices: SmallVec<[u64; 4]> = SmallVec::from_slice(env.indices);
             for i in 0..expected / stride {
                 indices.push(i);
                 let env = Env { indices: &indices, ..env };
@@ -995,7 +995,7 @@ impl<'a, 'p> Decoder<'a, 'p> {
                 if let Ty::Array(element_ty, len) = ty {
                     if needs_walk(element) {
                         let stride = plan.size_of(element_ty).max(1);
-                        let mut indices = env.indices.to_vec();
+                        let mut indices: SmallVec<[u64; 4]> = SmallVec::from_slice(env.indices);
                         for i in 0..*len {
                             indices.push(i);
                             let env = Env { indices: &indices, ..env };
@@ -1122,26 +1122,24 @@ fn handle_call<'a>(
         values.push(v);
     }
     scalars.finish().map_err(malformed)?;
-    let (params, contextual) = values.split_at(n);
-    let (mut params, mut contextual): (PerSlot<V>, PerSlot<V>) = (params.into(), contextual.into());
+    // arguments are `values[..n]`, contextual arguments the rest
 
     // 2. translate and check, in order
-    // (filled in place: `smallvec![x; n]` builds one and then copies it)
-    let mut raws: PerSlot<u64> = SmallVec::new();
-    raws.resize(n, 0);
-    let mut leaves: PerSlot<Option<&Leaf>> = SmallVec::new();
-    leaves.resize(shapes.len(), None);
+    let mut raws: PerSlot<u64> = filled(0, n);
+    let mut leaves: PerSlot<Option<&Leaf>> = filled(None, shapes.len());
     // the registration each userdata argument stands for
-    let mut userdata: PerSlot<Option<u64>> = SmallVec::new();
-    userdata.resize(n, None);
+    let mut userdata: PerSlot<Option<u64>> = filled(None, n);
     // handles passed in that the call is recorded with (`obj_record`)
     let mut record_objects = Vec::new();
     for i in 0..shapes.len() {
         let (ty, value) = if i < n { (&f.params[i].ty, &f.params[i].value) } else { (&f.contextual[i - n].ty, &f.contextual[i - n].value) };
-        let v = if i < n { params[i] } else { contextual[i - n] };
-        decoder.claim =
-            if i < n { None } else { registry_claim(plan, &f.contextual[i - n].init, &Env::new(&params, &contextual), &mut decoder.frame) };
-        let env = Env { this: Some((v, None)), ..Env::new(&params, &contextual) };
+        let v = values[i];
+        decoder.claim = if i < n {
+            None
+        } else {
+            registry_claim(plan, &f.contextual[i - n].init, &Env::new(&values[..n], &values[n..]), &mut decoder.frame)
+        };
+        let env = Env { this: Some((v, None)), ..Env::new(&values[..n], &values[n..]) };
         let leaf = select(plan, value, &env, &mut decoder.frame).map_err(malformed)?;
         leaves[i] = Some(leaf);
         if leaf.obj_record && matches!(leaf.kind, Kind::Handle { .. }) && v.as_u64() != 0 {
@@ -1169,12 +1167,7 @@ fn handle_call<'a>(
                 let d = descriptors.iter().find(|(j, _)| *j == i).map(|(_, d)| *d).unwrap_or(BufferRef::Null);
                 let key = keys.iter().find(|(j, _)| *j == i).map_or(0, |(_, k)| *k);
                 let addr = decoder.buffer(&env, leaf, d, key, size, pointee(&leaf.ty), element)?;
-                let v = V::Ptr(addr);
-                if i < n {
-                    params[i] = v;
-                } else {
-                    contextual[i - n] = v;
-                }
+                values[i] = V::Ptr(addr);
                 addr
             }
             (Kind::Opaque, SlotShape::Buffer) if !matches!(leaf.ty, Ty::Record(_)) => {
@@ -1215,7 +1208,8 @@ fn handle_call<'a>(
     let ret_raw = native::call(shared.library.dispatch, id, address, &raws);
 
     // 4. results
-    let env = Env::new(&params, &contextual);
+    let (params, contextual) = values.split_at(n);
+    let env = Env::new(params, contextual);
     let ret_leaf = select(plan, &f.return_value, &env, &mut decoder.frame).map_err(malformed)?;
     let mut ret = V::from_raw(ret_raw, &f.ret);
     if let Kind::Handle { kind } = ret_leaf.kind {
@@ -1298,7 +1292,7 @@ fn handle_call<'a>(
         blank(&mut bytes, &out.pointers);
         outs.push(OutBytes::Owned(bytes));
     }
-    {
+    if !decoder.release.is_empty() {
         let mut retained = lock(&shared.retained);
         let mut registries = lock(&shared.kept_registries);
         for key in &decoder.release {
@@ -1354,6 +1348,15 @@ fn handle_call<'a>(
 /// parameters, so that a call allocates nothing it does not keep (seven
 /// small heap allocations a call were a third of the server's own cost).
 type PerSlot<T> = SmallVec<[T; 16]>;
+
+/// `n` copies of `x`, on the stack up to 16 (`resize` pushes one by one).
+fn filled<T: Copy>(x: T, n: usize) -> PerSlot<T> {
+    if n <= 16 {
+        SmallVec::from_buf_and_len([x; 16], n)
+    } else {
+        smallvec::smallvec![x; n]
+    }
+}
 
 /// The registry entry a contextual argument takes its buffers from, when
 /// it is `get_bufs(registry, key)` (the key as the server sees it); a key
