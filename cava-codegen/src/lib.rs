@@ -131,7 +131,10 @@ pub fn generate(spec: &Spec, options: &Options) -> Result<Files, GenerateError> 
     let lowered = lower::lower(spec)?;
     let names = rust::Names::new(spec);
     let g = Generated { contract: contract::contract_hash(spec) };
-    let plan = serde_json::to_string_pretty(&lowered.plan).map_err(|e| GenerateError::new(e.to_string()))?;
+    // compact: every guest process and server parses it when it starts, and
+    // the indentation of the pretty form was most of its bytes and half of
+    // the parse (tests snapshot it pretty)
+    let plan = serde_json::to_string(&lowered.plan).map_err(|e| GenerateError::new(e.to_string()))?;
     let types = format(types::generate(spec, &names, &lowered)?)?;
     let prefix = crate_prefix(spec);
     let mut files = Files::default();
