@@ -19,6 +19,7 @@
 
 #![forbid(unsafe_code)]
 
+use std::cell::Cell;
 use std::sync::Arc;
 
 use smallvec::SmallVec;
@@ -60,7 +61,9 @@ impl PartialEq for Code {
 /// Compiles every expression of `plan` in place. Idempotent.
 pub fn compile(plan: &mut Plan) {
     // the plan's tables, read while its expressions are rewritten
-    let tables = Tables { records: plan.records.clone(), constants: plan.constants.clone() };
+    let (records, constants) = (plan.records.clone(), plan.constants.clone());
+    let bodies: Vec<Expr> = plan.utilities.iter().map(|u| u.body.clone()).collect();
+    let tables = Tables { records: &records, constants: &constants, bodies: &bodies, inlining: None, escaped: Cell::new(false) };
     let mut utilities = std::mem::take(&mut plan.utilities);
     for u in &mut utilities {
         expr(&tables, &mut u.body);
@@ -74,13 +77,22 @@ pub fn compile(plan: &mut Plan) {
     }
 }
 
-/// What compilation reads of the plan besides the expression itself.
-struct Tables {
-    records: Vec<crate::plan::Record>,
-    constants: Vec<Constant>,
+/// What compilation reads of the plan besides the expression itself, and
+/// the utility call being inlined, if any.
+struct Tables<'a> {
+    records: &'a [crate::plan::Record],
+    constants: &'a [Constant],
+    /// Utility bodies as the plan has them.
+    bodies: &'a [Expr],
+    /// Inlining a utility's body: what its parameters stand for (each a
+    /// constant or a parameter of the caller).
+    inlining: Option<&'a [Operand]>,
+    /// The body being inlined needs its own environment (`this`, a
+    /// contextual argument, ...) or the interpreter: it is not inlined.
+    escaped: Cell<bool>,
 }
 
-impl Tables {
+impl Tables<'_> {
     fn size_of(&self, ty: &Ty) -> u64 {
         match ty {
             Ty::Void | Ty::Function => 0,
@@ -103,7 +115,7 @@ impl Tables {
     }
 }
 
-fn function(t: &Tables, f: &mut Function) {
+fn function(t: &Tables<'_>, f: &mut Function) {
     if let Some(e) = &mut f.in_guest {
         expr(t, e);
     }
@@ -118,18 +130,18 @@ fn function(t: &Tables, f: &mut Function) {
     }
 }
 
-fn callback(t: &Tables, c: &mut Callback) {
+fn callback(t: &Tables<'_>, c: &mut Callback) {
     params(t, &mut c.params);
     value(t, &mut c.return_value);
 }
 
-fn params(t: &Tables, params: &mut [Param]) {
+fn params(t: &Tables<'_>, params: &mut [Param]) {
     for p in params {
         value(t, &mut p.value);
     }
 }
 
-fn value(t: &Tables, v: &mut Value) {
+fn value(t: &Tables<'_>, v: &mut Value) {
     match v {
         Value::Leaf(leaf) => self::leaf(t, leaf),
         Value::If { cond, then, otherwise } => {
@@ -140,7 +152,7 @@ fn value(t: &Tables, v: &mut Value) {
     }
 }
 
-fn leaf(t: &Tables, leaf: &mut Leaf) {
+fn leaf(t: &Tables<'_>, leaf: &mut Leaf) {
     match &mut leaf.kind {
         Kind::Buffer { size, element } => {
             expr(t, size);
@@ -204,7 +216,7 @@ where
 
 /// Compiles `e` and its subexpressions, attaches the code, and returns how
 /// a parent gets its value.
-fn expr(t: &Tables, e: &mut Expr) -> Operand {
+fn expr(t: &Tables<'_>, e: &mut Expr) -> Operand {
     let operand = build(t, e);
     match &operand {
         Operand::Interpret(_) => {}
@@ -214,12 +226,16 @@ fn expr(t: &Tables, e: &mut Expr) -> Operand {
 }
 
 /// Compiles the subexpressions of `e` (attaching their code), then `e`.
-fn build(t: &Tables, e: &mut Expr) -> Operand {
+fn build(t: &Tables<'_>, e: &mut Expr) -> Operand {
     let ty = e.ty.clone();
     let operand = match &mut e.kind {
         ExprKind::Int(i) => Some(Operand::Const(wrap(*i, &ty))),
         ExprKind::Float(f) => Some(Operand::Const(V::Float(*f))),
-        ExprKind::Param(i) => Some(Operand::Param(*i)),
+        ExprKind::Param(i) => match t.inlining {
+            None => Some(Operand::Param(*i)),
+            Some(args) => args.get(*i as usize).cloned(),
+        },
+        ExprKind::Contextual(_) | ExprKind::This if t.inlining.is_some() => None,
         ExprKind::Contextual(i) => {
             let i = *i as usize;
             Some(fun(move |_, env, _| env.contextual.get(i).copied().ok_or(EvalError::Plan("contextual argument out of range"))))
@@ -274,14 +290,24 @@ fn build(t: &Tables, e: &mut Expr) -> Operand {
         ExprKind::Utility(u, args) => {
             let u = *u as usize;
             let args: SmallVec<[Operand; 4]> = args.iter_mut().map(|a| expr(t, a)).collect();
-            Some(fun(move |plan, env, host| {
+            let inlined = inline(t, u, &args);
+            let call = fun(move |plan, env, host| {
                 let utility = plan.utilities.get(u).ok_or(EvalError::Plan("utility out of range"))?;
                 let mut values: SmallVec<[V; 6]> = SmallVec::new();
                 for a in &args {
                     values.push(a.get(plan, env, host)?);
                 }
                 super::eval::eval(plan, &utility.body, &Env::new(&values, &[]), host)
-            }))
+            });
+            Some(match inlined {
+                Some((body, 0)) => body,
+                // the caller's parameters the arguments name must exist, or
+                // the call fails as the interpreter's does
+                Some((body, need)) => {
+                    fun(move |plan, env, host| if env.params.len() >= need { body.get(plan, env, host) } else { call.get(plan, env, host) })
+                }
+                None => call,
+            })
         }
         ExprKind::Assign(l, r) => {
             expr(t, l);
@@ -290,10 +316,39 @@ fn build(t: &Tables, e: &mut Expr) -> Operand {
         }
         ExprKind::ElementIndex(_) | ExprKind::SiblingField(_) | ExprKind::Str(_) => None,
     };
-    operand.unwrap_or_else(|| Operand::Interpret(Arc::new(e.clone())))
+    operand.unwrap_or_else(|| {
+        // an inlined body must not reach the interpreter: it would see the
+        // caller's environment
+        t.escaped.set(true);
+        Operand::Interpret(Arc::new(e.clone()))
+    })
 }
 
-fn unary(t: &Tables, op: UnaryOp, inner: &mut Expr, ty: Ty) -> Option<Operand> {
+/// A utility call's body compiled in place of the call, with its
+/// parameters replaced by the arguments, and how many parameters of the
+/// caller the arguments read. Only where that changes nothing: every
+/// argument is a constant or a parameter (so evaluating it first has no
+/// effect and cannot fail once those parameters exist), the body needs no
+/// environment of its own, and no call is inlined inside another.
+fn inline(t: &Tables<'_>, u: usize, args: &[Operand]) -> Option<(Operand, usize)> {
+    if t.inlining.is_some() {
+        return None;
+    }
+    let mut need = 0;
+    for a in args {
+        match a {
+            Operand::Const(_) => {}
+            Operand::Param(i) => need = need.max(*i as usize + 1),
+            _ => return None,
+        }
+    }
+    let mut body = t.bodies.get(u)?.clone();
+    let inner = Tables { inlining: Some(args), escaped: Cell::new(false), ..*t };
+    let compiled = expr(&inner, &mut body);
+    (!inner.escaped.get()).then_some((compiled, need))
+}
+
+fn unary(t: &Tables<'_>, op: UnaryOp, inner: &mut Expr, ty: Ty) -> Option<Operand> {
     match op {
         UnaryOp::Deref => {
             let p = expr(t, inner);
@@ -426,7 +481,7 @@ type At = Arc<dyn Fn(&Plan, &Env<'_>, &mut dyn Host) -> Result<u64, EvalError> +
 /// [`eval`](super::eval)'s `place` computes them; `None` where the type is
 /// only known at run time (the interpreter's business). Compiles the
 /// subexpressions either way.
-fn place(t: &Tables, e: &mut Expr) -> Option<(At, Ty)> {
+fn place(t: &Tables<'_>, e: &mut Expr) -> Option<(At, Ty)> {
     let ty = e.ty.clone();
     match &mut e.kind {
         ExprKind::Unary(UnaryOp::Deref, inner) => {
@@ -464,6 +519,10 @@ fn place(t: &Tables, e: &mut Expr) -> Option<(At, Ty)> {
                 Ok(addr.wrapping_add(offset))
             });
             Some((at, field_ty))
+        }
+        ExprKind::This | ExprKind::SiblingField(_) if t.inlining.is_some() => {
+            t.escaped.set(true);
+            None
         }
         ExprKind::This => Some((
             Arc::new(|_, env, _| match env.this {
