@@ -24,7 +24,7 @@ use std::sync::Arc;
 
 use smallvec::SmallVec;
 
-use super::eval::{binary_values, interpret, load, wrap, Env, EvalError, Host, V};
+use super::eval::{binary_values, interpret, load, normalize, wrap, Env, EvalError, Host, V};
 use crate::plan::{
     BinaryOp, Callback, Constant, Expr, ExprKind, Function, Kind, Leaf, LibraryFn, Lifetime, Param, Plan, Ty, UnaryOp, Value,
 };
@@ -280,7 +280,15 @@ fn build(t: &Tables<'_>, e: &mut Expr) -> Operand {
         }
         ExprKind::Index(..) | ExprKind::Member { .. } => {
             // compiles the subexpressions either way
-            place(t, e).map(|(at, ty)| fun(move |plan, env, host| load(plan, at(plan, env, host)?, &ty, host)))
+            place(t, e).map(|(at, ty)| match ty {
+                // an aggregate evaluates to its address (what `load` gives)
+                Ty::Array(..) | Ty::Record(_) | Ty::Function | Ty::Void => fun(move |plan, env, host| match at(plan, env, host)? {
+                    0 => Err(EvalError::Null),
+                    addr => Ok(V::Ptr(addr)),
+                }),
+                Ty::Int { size, signed } if size <= 8 => fun(move |plan, env, host| load_int(at(plan, env, host)?, size, signed, host)),
+                _ => fun(move |plan, env, host| load(plan, at(plan, env, host)?, &ty, host)),
+            })
         }
         ExprKind::Library(f, args) => {
             let f = *f;
@@ -346,6 +354,17 @@ fn inline(t: &Tables<'_>, u: usize, args: &[Operand]) -> Option<(Operand, usize)
     let inner = Tables { inlining: Some(args), escaped: Cell::new(false), ..*t };
     let compiled = expr(&inner, &mut body);
     (!inner.escaped.get()).then_some((compiled, need))
+}
+
+/// `load` of an integer of `size` bytes (at most 8).
+#[inline(always)]
+fn load_int(addr: u64, size: u8, signed: bool, host: &mut dyn Host) -> Result<V, EvalError> {
+    if addr == 0 {
+        return Err(EvalError::Null);
+    }
+    let mut b = [0u8; 8];
+    host.read(addr, &mut b[..usize::from(size)])?;
+    Ok(V::Int(normalize(i128::from(u64::from_le_bytes(b)), size, signed)))
 }
 
 fn unary(t: &Tables<'_>, op: UnaryOp, inner: &mut Expr, ty: Ty) -> Option<Operand> {
