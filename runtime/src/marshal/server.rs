@@ -1139,8 +1139,11 @@ fn handle_call<'a>(
         } else {
             registry_claim(plan, &f.contextual[i - n].init, &Env::new(&values[..n], &values[n..]), &mut decoder.frame)
         };
-        let env = Env { this: Some((v, None)), ..Env::new(&values[..n], &values[n..]) };
-        let leaf = select(plan, value, &env, &mut decoder.frame).map_err(malformed)?;
+        let env = || Env { this: Some((v, None)), ..Env::new(&values[..n], &values[n..]) };
+        let leaf = match value {
+            Value::Leaf(leaf) => leaf,
+            Value::If { .. } => select(plan, value, &env(), &mut decoder.frame).map_err(malformed)?,
+        };
         leaves[i] = Some(leaf);
         if leaf.obj_record && matches!(leaf.kind, Kind::Handle { .. }) && v.as_u64() != 0 {
             record_objects.push(v.as_u64());
@@ -1166,7 +1169,7 @@ fn handle_call<'a>(
             (Kind::Buffer { size, element }, SlotShape::Buffer) => {
                 let d = descriptors.iter().find(|(j, _)| *j == i).map(|(_, d)| *d).unwrap_or(BufferRef::Null);
                 let key = keys.iter().find(|(j, _)| *j == i).map_or(0, |(_, k)| *k);
-                let addr = decoder.buffer(&env, leaf, d, key, size, pointee(&leaf.ty), element)?;
+                let addr = decoder.buffer(&env(), leaf, d, key, size, pointee(&leaf.ty), element)?;
                 values[i] = V::Ptr(addr);
                 addr
             }
@@ -1337,9 +1340,11 @@ fn handle_call<'a>(
     };
     // keep the largest shadows for the channel's next calls
     let mut spare = decoder.spare;
-    spare.extend(shadows);
-    spare.sort_unstable_by_key(|b| std::cmp::Reverse(b.capacity()));
-    spare.truncate(SPARE_SHADOWS);
+    if !shadows.is_empty() {
+        spare.extend(shadows);
+        spare.sort_unstable_by_key(|b| std::cmp::Reverse(b.capacity()));
+        spare.truncate(SPARE_SHADOWS);
+    }
     channel.spare = spare;
     Ok(message)
 }
