@@ -456,8 +456,9 @@ impl Encoder<'_, '_> {
         if !leaf.input || leaf.no_copy {
             return Ok(encode_descriptor(&BufferRef::Out { len }, 0, key));
         }
-        if !needs_walk(element) {
-            // straight from the application into the message
+        if !needs_walk(element) || matches!(element, Value::Leaf(l) if !matches!(l.kind, Kind::Buffer { .. } | Kind::Struct { .. })) {
+            // straight from the application into the message (handles are
+            // ids here already: only the server translates them)
             let offset = self.writer.data_with(len as usize, |dst| app_memory::read(ptr, dst))?;
             return Ok(inline_descriptor(offset, len, key));
         }

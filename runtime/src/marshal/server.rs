@@ -937,6 +937,20 @@ impl<'a, 'p> Decoder<'a, 'p> {
         });
         if copy_in && needs_walk(element) {
             let Place::Shadow(index) = place else { return Err(malformed("kept buffers holding pointers are not served yet")) };
+            if let (Value::Leaf(leaf), Ty::Ptr(_)) = (element, element_ty) {
+                if let Kind::Handle { kind } = leaf.kind {
+                    // an array of handle ids (a kernel's memory object):
+                    // translated in place, as `element` would one by one
+                    for at in (0..expected as usize).step_by(8) {
+                        let word = |s: &[u8]| s.get(at..at + 8).map_or(0, |w| u64::from_le_bytes(w.try_into().unwrap_or([0; 8])));
+                        let object = self.handle(word(&self.frame.shadows[index]), kind)?;
+                        if let Some(slot) = self.frame.shadows[index].get_mut(at..at + 8) {
+                            slot.copy_from_slice(&object.to_le_bytes());
+                        }
+                    }
+                    return Ok(addr);
+                }
+            }
             let mut indices: SmallVec<[u64; 4]> = SmallVec::from_slice(env.indices);
             for i in 0..expected / stride {
                 indices.push(i);
