@@ -5,12 +5,14 @@
 
 #![forbid(unsafe_code)]
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 #[derive(Debug, Default)]
 pub(super) struct KeyedBlocks {
-    /// Each key's block, by its start address.
-    by_key: HashMap<u64, u64>,
+    /// Each key's block, by its start address. Ordered, not hashed: the
+    /// guest names the keys, and `metadata(kernel)` runs on every launch
+    /// (one SipHash cost more than the comparisons of a lookup).
+    by_key: BTreeMap<u64, u64>,
     /// The blocks, by start address: a read (every `metadata(x)->field` in
     /// a condition, on every call) is one ordered lookup, no hashing.
     by_addr: BTreeMap<u64, Box<[u8]>>,
