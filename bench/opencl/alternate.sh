@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# The `calls` workload (clSetKernelArg + clEnqueueNDRangeKernel per launch)
+# natively and through one or more builds of the guest library and API
+# server, interleaved round by round so that the machine's load hits them
+# alike; prints each round and the medians, with ratios against native.
+# For comparing two commits on a noisy machine, where `run.sh`'s three runs
+# per path are too few.
+#
+#   bench/opencl/alternate.sh ROUNDS DIR...   (DIR: a `cava run` build, such
+#       as target/cava-run/opencl, or another checkout's)
+# Results: book/src/benchmarks.md
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+source scripts/env.sh >/dev/null
+rounds=${1:?usage: alternate.sh ROUNDS DIR...}
+shift
+[ $# -gt 0 ] || { echo "usage: alternate.sh ROUNDS DIR..." >&2; exit 2; }
+out=target/cava-bench/opencl
+mkdir -p "$out"
+cc -std=c99 -O2 -o "$out/workloads" bench/opencl/workloads.c -lOpenCL
+# the workload's µs per launch, if its result checked
+per_op() { grep 'check=ok' | sed 's/.*per_op_us=\([0-9.]*\).*/\1/' | head -1; }
+# one forwarded run: a fresh API server, the workload over shared memory
+forwarded() {
+    local dir=$1 socket="$out/alternate-$$.sock" server us
+    rm -f "$socket"
+    "$dir/bin/opencl-server" --socket "$socket" 2>/dev/null &
+    server=$!
+    while [ ! -S "$socket" ]; do sleep 0.05; done
+    us=$(LD_LIBRARY_PATH="$dir/lib" CAVA_SERVER="$socket" CAVA_TRANSPORT=shm "$out/workloads" calls | per_op)
+    kill "$server" 2>/dev/null || true
+    wait "$server" 2>/dev/null || true
+    rm -f "$socket"
+    echo "$us"
+}
+results="$out/alternate.txt"
+: > "$results"
+echo "load $(cut -d' ' -f1-3 /proc/loadavg); µs per launch: native, then each DIR"
+for round in $(seq "$rounds"); do
+    line=$("$out/workloads" calls | per_op)
+    for dir in "$@"; do line="$line $(forwarded "$dir")"; done
+    echo "$line" | tee -a "$results"
+done
+echo "load $(cut -d' ' -f1-3 /proc/loadavg)"
+median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2) }'; }
+native=$(awk '{ print $1 }' "$results" | median)
+summary="median native $native µs"
+for c in $(seq 2 $(($# + 1))); do
+    m=$(awk -v c="$c" '{ print $c }' "$results" | median)
+    summary="$summary; DIR $((c - 1)) $m µs ($(awk -v a="$m" -v b="$native" 'BEGIN { printf "%.2f", a / b }')x)"
+done
+echo "$summary"
