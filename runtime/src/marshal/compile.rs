@@ -565,3 +565,122 @@ fn pointee(ty: &Ty) -> &Ty {
         _ => &Ty::Void,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::{Api, Utility};
+
+    const INT: Ty = Ty::Int { size: 4, signed: true };
+
+    fn e(kind: ExprKind) -> Expr {
+        Expr::new(kind, INT)
+    }
+
+    fn b(kind: ExprKind) -> Box<Expr> {
+        Box::new(e(kind))
+    }
+
+    /// A host with nothing in it: every read fails, metadata is logged.
+    struct Empty(Vec<u64>);
+
+    impl Host for Empty {
+        fn read(&self, addr: u64, dst: &mut [u8]) -> Result<(), EvalError> {
+            Err(EvalError::OutOfBounds { addr, len: dst.len() as u64 })
+        }
+        fn write(&mut self, addr: u64, src: &[u8]) -> Result<(), EvalError> {
+            Err(EvalError::OutOfBounds { addr, len: src.len() as u64 })
+        }
+        fn metadata(&mut self, key: u64) -> Result<u64, EvalError> {
+            self.0.push(key);
+            Ok(0)
+        }
+        fn library(&mut self, _: LibraryFn, _: &[V]) -> Result<V, EvalError> {
+            Ok(V::Int(0))
+        }
+    }
+
+    fn plan(utilities: Vec<Utility>) -> Plan {
+        Plan {
+            api: Api {
+                name: "t".into(),
+                soname: "libt.so".into(),
+                library: "libt.so".into(),
+                error_type: INT,
+                success: 0,
+                failure: -1,
+                invalid_handle: -2,
+            },
+            records: Vec::new(),
+            functions: Vec::new(),
+            callbacks: Vec::new(),
+            utilities,
+            constants: vec![Constant::Int(8)],
+            registries: 0,
+            metadata: None,
+        }
+    }
+
+    fn tables<'a>(plan: &'a Plan, bodies: &'a [Expr]) -> Tables<'a> {
+        Tables { records: &plan.records, constants: &plan.constants, bodies, inlining: None, escaped: Cell::new(false) }
+    }
+
+    #[test]
+    fn constants_fold_and_a_pure_utility_call_is_inlined_with_the_interpreters_errors() {
+        // twice(a, b) = a + b + b; meta(a, b) = metadata(a) + b, which asks
+        // the host before it reads its second parameter
+        let twice = e(ExprKind::Binary(
+            BinaryOp::Add,
+            b(ExprKind::Binary(BinaryOp::Add, b(ExprKind::Param(0)), b(ExprKind::Param(1)))),
+            b(ExprKind::Param(1)),
+        ));
+        let meta = e(ExprKind::Binary(
+            BinaryOp::Add,
+            b(ExprKind::Library(LibraryFn::Metadata, vec![e(ExprKind::Param(0))])),
+            b(ExprKind::Param(1)),
+        ));
+        let interpreted = plan(vec![
+            Utility { name: "twice".into(), params: vec![INT, INT], body: twice },
+            Utility { name: "meta".into(), params: vec![INT, INT], body: meta },
+        ]);
+        let mut compiled = interpreted.clone();
+        compile(&mut compiled);
+        let bodies: Vec<Expr> = interpreted.utilities.iter().map(|u| u.body.clone()).collect();
+        let t = tables(&interpreted, &bodies);
+
+        // 8 * sizeof(void *): folded
+        let mut product = e(ExprKind::Binary(BinaryOp::Mul, b(ExprKind::Constant(0)), b(ExprKind::SizeOf(Ty::Ptr(Box::new(Ty::Void))))));
+        assert!(matches!(expr(&t, &mut product), Operand::Const(V::Int(64))));
+        // inlined where the arguments are constants or parameters, needing
+        // the caller's parameters they name; not where one is computed
+        assert!(matches!(inline(&t, 0, &[Operand::Param(2), Operand::Const(V::Int(3))]), Some((_, 3))));
+        assert!(matches!(inline(&t, 1, &[Operand::Param(0), Operand::Param(3)]), Some((_, 4))));
+        let computed = fun(|_, _, _| Ok(V::Int(1)));
+        assert!(inline(&t, 0, &[computed, Operand::Param(1)]).is_none());
+
+        let cases = [
+            product,
+            e(ExprKind::Utility(0, vec![e(ExprKind::Param(2)), e(ExprKind::Int(3))])),
+            // with three parameters the interpreter fails on p3 before it
+            // asks for metadata, and so must the inlined body
+            e(ExprKind::Utility(1, vec![e(ExprKind::Param(0)), e(ExprKind::Param(3))])),
+            e(ExprKind::Utility(
+                0,
+                vec![e(ExprKind::Binary(BinaryOp::Add, b(ExprKind::Param(0)), b(ExprKind::Int(1)))), e(ExprKind::Param(1))],
+            )),
+        ];
+        for case in cases {
+            let mut code = case.clone();
+            expr(&t, &mut code);
+            assert!(code.code.get().is_some(), "{case:?} compiles");
+            for params in [vec![V::Int(5), V::Int(7), V::Int(-2), V::Int(1)], vec![V::Int(5), V::Int(7), V::Int(-2)], vec![]] {
+                let env = Env::new(&params, &[]);
+                let (mut h1, mut h2) = (Empty(Vec::new()), Empty(Vec::new()));
+                let r1 = super::super::eval::eval(&interpreted, &case, &env, &mut h1);
+                let r2 = super::super::eval::eval(&compiled, &code, &env, &mut h2);
+                assert_eq!(r1, r2, "{case:?} with {params:?}");
+                assert_eq!(h1.0, h2.0, "{case:?} with {params:?}: the same host calls");
+            }
+        }
+    }
+}
