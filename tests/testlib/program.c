@@ -747,6 +747,10 @@ static void section_metadata(void)
     printf("metadata: set_signature(axpy_i32) status=%d\n", s);
     s = tl_kernel_set_signature(offset, 2, 0x1, 0x2);
     printf("metadata: set_signature(offset_i32) status=%d\n", s);
+    /* a refused signature leaves the declared one in place (a failed call's
+       statements do not run) */
+    s = tl_kernel_set_signature(fill, 3, 0x6, 0x0);
+    printf("metadata: set_signature(fill_i32, wrong after right) status=%d\n", s);
 
     seq[0] = tl_enqueue_write(q, x, 0, sizeof xs, xs);
     seq[1] = tl_enqueue_write(q, y, 0, sizeof ys, ys);

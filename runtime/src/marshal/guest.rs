@@ -774,7 +774,12 @@ fn exchange<'s>(
         }
         registries.retain(|_, list| !list.is_empty());
     }
-    run_actions(state, f, params, contextual, host)?;
+    // a failed call changed nothing the statements record (the API server
+    // skips them too, so both sides' metadata stay the same)
+    let failed = f.ret == plan.api.error_type && V::from_raw(ret, &f.ret).as_int() != plan.api.success;
+    if !failed {
+        run_actions(state, f, params, contextual, host)?;
+    }
     Ok(ret)
 }
 

@@ -1306,8 +1306,12 @@ fn handle_call<'a>(
             registries.forget(*key);
         }
     }
-    for action in &f.actions {
-        eval(plan, action, &env, &mut decoder.frame).map_err(malformed)?;
+    // statements record what a call did: a failed call did nothing (the
+    // guest skips them too; an asynchronous call's it ran when queued)
+    if success {
+        for action in &f.actions {
+            eval(plan, action, &env, &mut decoder.frame).map_err(malformed)?;
+        }
     }
     if success && shared.recorded[id as usize] && shared.recorder.is_some() {
         if decoder.frame.used_region {
