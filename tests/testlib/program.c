@@ -306,6 +306,16 @@ static void section_strings(void)
     printf("strings: status_string(0)=%s\n", tl_status_string(TL_SUCCESS));
     printf("strings: status_string(-5)=%s\n", tl_status_string(TL_ERROR_MISMATCH));
     printf("strings: status_string(42)=%s\n", tl_status_string(42));
+    {
+        const char *name = NULL, *names[3] = {NULL, NULL, NULL};
+        tl_status statuses[3] = {TL_ERROR_INVALID_VALUE, 42, TL_SUCCESS};
+        s = tl_status_name(TL_ERROR_INVALID_HANDLE, &name);
+        printf("strings: status_name(-1)=%s status=%d\n", name, s);
+        s = tl_status_name(TL_SUCCESS, NULL);
+        printf("strings: status_name(0, NULL) status=%d\n", s);
+        s = tl_status_names(statuses, 3, names);
+        printf("strings: status_names=%s,%s,%s status=%d\n", names[0], names[1], names[2], s);
+    }
     printf("strings: count_char(\"banana\", 'a')=%zu\n", tl_count_char("banana", 'a'));
     printf("strings: count_char(\"\", 'a')=%zu\n", tl_count_char("", 'a'));
 

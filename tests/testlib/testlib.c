@@ -594,6 +594,23 @@ const char *tl_status_string(tl_status status)
     }
 }
 
+tl_status tl_status_name(tl_status status, const char **name)
+{
+    if (!name)
+        return TL_ERROR_INVALID_VALUE;
+    *name = tl_status_string(status);
+    return TL_SUCCESS;
+}
+
+tl_status tl_status_names(const tl_status *statuses, size_t n, const char **names)
+{
+    if (n > 0 && (!statuses || !names))
+        return TL_ERROR_INVALID_VALUE;
+    for (size_t i = 0; i < n; i++)
+        names[i] = tl_status_string(statuses[i]);
+    return TL_SUCCESS;
+}
+
 size_t tl_count_char(const char *s, char c)
 {
     size_t n = 0;

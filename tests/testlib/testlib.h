@@ -177,6 +177,10 @@ tl_status tl_get_info(tl_device device, int param, size_t size, void *value, siz
 
 /* a static string, "TL_UNKNOWN_STATUS" for unknown values */
 const char *tl_status_string(tl_status status);
+/* the same strings through out pointers: *name, and names[i] for each of n
+   statuses (TL_ERROR_INVALID_VALUE when an output is NULL) */
+tl_status tl_status_name(tl_status status, const char **name);
+tl_status tl_status_names(const tl_status *statuses, size_t n, const char **names);
 size_t tl_count_char(const char *s, char c);
 /* returns TL_SUCCESS without looking at `p` (the spec answers it in the guest) */
 tl_status tl_nop_ptr(void *p);

@@ -767,6 +767,16 @@ fn exchange<'s>(
     for (addr, pointer) in restore {
         app_memory::write(addr, &pointer.to_le_bytes())?;
     }
+    // pointers the library wrote into out buffers, to its own memory: they
+    // point to the guest's copy, kept for the life of the library
+    for _ in 0..scalars.u32()? {
+        let (index, at) = (scalars.u32()? as usize, scalars.u64()?);
+        let out = outs.get(index).filter(|o| at.checked_add(8).is_some_and(|end| end <= o.len));
+        let (Some(out), BufferRef::Inline(bytes)) = (out, scalars.buffer()?) else {
+            return Err(CallError::Other(format!("data pointed to from out buffer {index} at {at} is malformed")));
+        };
+        app_memory::write(out.addr + at, &intern(state, bytes).to_le_bytes())?;
+    }
     if !released.is_empty() {
         let mut registries = state.registries.lock().unwrap_or_else(|e| e.into_inner());
         for list in registries.values_mut() {

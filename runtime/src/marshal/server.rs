@@ -1267,6 +1267,7 @@ fn handle_call<'a>(
         }
     }
     let mut outs = Vec::with_capacity(decoder.outs.len());
+    let mut pointed: Vec<(u32, u64, Vec<u8>)> = Vec::new();
     for out in &decoder.outs {
         let mut bytes = match out.place {
             Place::Shared | Place::Missing => {
@@ -1293,7 +1294,10 @@ fn handle_call<'a>(
             }
         };
         if let Some((ty, stride, element)) = out.walk {
-            translate_out(shared, &env, &mut decoder.frame, &mut bytes, ty, stride, element)?;
+            let mut walk = OutWalk { pointers: &out.pointers, max, pointed: Vec::new() };
+            translate_out(shared, &env, &mut decoder.frame, &mut bytes, ty, stride, element, &mut walk)?;
+            let index = outs.len() as u32;
+            pointed.extend(walk.pointed.into_iter().map(|(at, data)| (index, at, data)));
         }
         blank(&mut bytes, &out.pointers);
         outs.push(OutBytes::Owned(bytes));
@@ -1343,7 +1347,8 @@ fn handle_call<'a>(
             })
             .collect();
         let buf = std::mem::take(&mut channel.reply_buf);
-        Some(reply(shared, id, &header, ret, ret_bytes.as_deref(), &outs, buf).map_err(malformed)?)
+        let answer = Answer { ret, ret_bytes: ret_bytes.as_deref(), outs: &outs, pointed: &pointed };
+        Some(reply(shared, id, &header, answer, buf).map_err(malformed)?)
     };
     // keep the largest shadows for the channel's next calls
     let mut spare = decoder.spare;
@@ -1397,6 +1402,19 @@ fn slot_offsets(shapes: &[SlotShape]) -> Vec<u32> {
 }
 
 /// Turns the object pointers in an out buffer's elements into handle ids.
+/// What the walk of one out buffer's elements needs and finds.
+struct OutWalk<'o> {
+    /// Offsets of the guest's own nested pointers (sent in, restored by it).
+    pointers: &'o [u64],
+    /// The most bytes one buffer may take.
+    max: u64,
+    /// Data the library's pointers in the buffer point to, by the pointer's
+    /// offset: a `const char **` answered with one of the library's constant
+    /// strings travels as a copy, never as the server's address.
+    pointed: Vec<(u64, Vec<u8>)>,
+}
+
+#[allow(clippy::too_many_arguments)]
 fn translate_out(
     shared: &Shared,
     env: &Env<'_>,
@@ -1405,14 +1423,16 @@ fn translate_out(
     ty: &Ty,
     stride: u64,
     element: &Value,
+    walk: &mut OutWalk<'_>,
 ) -> Result<(), Refusal> {
     let count = bytes.len() as u64 / stride.max(1);
     for i in 0..count {
-        translate_value(shared, env, frame, bytes, (i * stride) as usize, ty, element)?;
+        translate_value(shared, env, frame, bytes, (i * stride) as usize, ty, element, walk)?;
     }
     Ok(())
 }
 
+#[allow(clippy::too_many_arguments)]
 fn translate_value(
     shared: &Shared,
     env: &Env<'_>,
@@ -1421,6 +1441,7 @@ fn translate_value(
     at: usize,
     ty: &Ty,
     value: &Value,
+    walk: &mut OutWalk<'_>,
 ) -> Result<(), Refusal> {
     let plan = &shared.plan;
     let word = |bytes: &[u8]| bytes.get(at..at + 8).map(|b| u64::from_le_bytes(b.try_into().unwrap_or([0; 8]))).unwrap_or(0);
@@ -1442,9 +1463,27 @@ fn translate_value(
             if let Ty::Record(r) = leaf.ty {
                 if let Some(record) = plan.records.get(r as usize) {
                     for (field, value) in record.fields.iter().zip(fields) {
-                        translate_value(shared, &env, frame, bytes, at + field.offset as usize, &field.ty, value)?;
+                        translate_value(shared, &env, frame, bytes, at + field.offset as usize, &field.ty, value, walk)?;
                     }
                 }
+            }
+        }
+        Kind::Buffer { size, .. } if matches!(ty, Ty::Ptr(_)) && !walk.pointers.contains(&(at as u64)) => {
+            // a pointer the library wrote, into its own memory
+            let pointer = word(bytes);
+            if pointer != 0 {
+                let env = Env { this: Some((V::Ptr(pointer), None)), ..env };
+                frame.vendor_reads = true;
+                let count = eval(plan, size, &env, frame);
+                frame.vendor_reads = false;
+                let len = byte_len(count.map_err(malformed)?.as_int(), stride(plan, &leaf.ty), walk.max)
+                    .ok_or_else(|| malformed("a buffer the library points to over the limit"))?;
+                let mut data = vec![0u8; len as usize];
+                native::read_vendor(pointer, &mut data);
+                walk.pointed.push((at as u64, data));
+            }
+            if let Some(slot) = bytes.get_mut(at..at + 8) {
+                slot.fill(0);
             }
         }
         _ => {}
@@ -1452,19 +1491,26 @@ fn translate_value(
     Ok(())
 }
 
-fn reply(
-    shared: &Shared,
-    id: u32,
-    to: &Header,
+/// What a reply carries back (see the wire chapter).
+struct Answer<'a> {
     ret: V,
-    ret_bytes: Option<&[u8]>,
-    outs: &[Option<&[u8]>],
-    buf: Vec<u8>,
-) -> Result<Vec<u8>, crate::wire::WriteError> {
+    ret_bytes: Option<&'a [u8]>,
+    outs: &'a [Option<&'a [u8]>],
+    /// Copies of what the library's pointers in out buffers point to: the
+    /// out buffer's index, the pointer's offset, the bytes.
+    pointed: &'a [(u32, u64, Vec<u8>)],
+}
+
+fn reply(shared: &Shared, id: u32, to: &Header, answer: Answer<'_>, buf: Vec<u8>) -> Result<Vec<u8>, crate::wire::WriteError> {
+    let Answer { ret, ret_bytes, outs, pointed } = answer;
     let shape = shared.ret[id as usize];
     let mut slots: Vec<Slot> = shape.slot().into_iter().collect();
     slots.push(Slot::U32);
     slots.extend(std::iter::repeat_n(Slot::Buffer, outs.len()));
+    slots.push(Slot::U32);
+    for _ in pointed {
+        slots.extend([Slot::U32, Slot::U64, Slot::Buffer]);
+    }
     let (_, scalar_len) = Layout::of(&slots);
     let header = Header { function: id, call_id: to.call_id, thread: to.thread, ..Header::new(MsgKind::Reply) };
     let mut w = Writer::reuse(buf, header, scalar_len);
@@ -1486,6 +1532,10 @@ fn reply(
             Some(bytes) => _ = w.buffer(bytes),
             None => _ = w.null(),
         }
+    }
+    w.u32(pointed.len() as u32);
+    for (out, at, data) in pointed {
+        w.u32(*out).u64(*at).buffer(data);
     }
     w.finish()
 }
