@@ -252,13 +252,33 @@ int main(int argc, char **argv)
         printf("refused launch: first error %d, then sync %d\n", first_error(seq, 2), cuStreamSynchronize(stream));
     }
 
+    /* page-locked host memory */
+    {
+        float *pinned = NULL;
+        int wrong = 0;
+        CHECK(cuMemAllocHost((void **)&pinned, N * sizeof(float)));
+        CHECK(cuMemcpyDtoH(pinned, dc, N * sizeof(float)));
+        for (int i = 0; i < SMALL; i++)
+            wrong += ((int *)pinned)[i] != 5 + LAUNCHES; /* dc holds the queued launches' ints */
+        for (int i = 0; i < N; i++)
+            pinned[i] = (float)(i % 1000);
+        CHECK(cuMemcpyHtoD(da, pinned, N * sizeof(float)));
+        CHECK(cuMemcpyDtoH(c, da, N * sizeof(float)));
+        for (int i = 0; i < N; i++)
+            wrong += c[i] != (float)(i % 1000);
+        printf("pinned: %d wrong\n", wrong);
+        CHECK(cuMemFreeHost(pinned));
+    }
+
     if (bench) {
         enum { TIMED = 20000, ROUNDS = 2000 };
         size_t big = 64u << 20;
-        void *host = malloc(big);
+        void *host = NULL;
         void *params[] = {&dv, &small};
         double t0, t1;
         CUdeviceptr dbig;
+        /* pageable memory first */
+        host = malloc(big);
         memset(host, 1, big);
         CHECK(cuMemAlloc(&dbig, big));
         t0 = now();
@@ -272,7 +292,7 @@ int main(int argc, char **argv)
             CHECK(cuStreamQuery(stream));
         t1 = now();
         printf("bench: synchronous call %.2f us\n", (t1 - t0) / ROUNDS * 1e6);
-        for (int round = 0; round < 3; round++) {
+        for (int round = 0; round < 5; round++) {
             t0 = now();
             CHECK(cuMemcpyHtoD(dbig, host, big));
             t1 = now();
@@ -282,8 +302,21 @@ int main(int argc, char **argv)
             t1 = now();
             printf("bench: 64 MiB device to host %.2f GB/s\n", big / (t1 - t0) / 1e9);
         }
-        CHECK(cuMemFree(dbig));
         free(host);
+        CHECK(cuMemAllocHost(&host, big));
+        memset(host, 2, big);
+        for (int round = 0; round < 5; round++) {
+            t0 = now();
+            CHECK(cuMemcpyHtoD(dbig, host, big));
+            t1 = now();
+            printf("bench: 64 MiB page-locked host to device %.2f GB/s\n", big / (t1 - t0) / 1e9);
+            t0 = now();
+            CHECK(cuMemcpyDtoH(host, dbig, big));
+            t1 = now();
+            printf("bench: 64 MiB page-locked device to host %.2f GB/s\n", big / (t1 - t0) / 1e9);
+        }
+        CHECK(cuMemFree(dbig));
+        CHECK(cuMemFreeHost(host));
     }
 
     seq[0] = cuEventDestroy(start);

@@ -914,6 +914,20 @@ static void zerocopy_host_memory(void)
     printf("zerocopy: host_alloc again=%d huge=%d\n", big != NULL, tl_host_alloc((size_t)2 << 30) != NULL);
     tl_host_free(big);
     tl_host_free(NULL);
+    /* the allocator that answers through an out pointer */
+    {
+        void *p = NULL;
+        uint32_t sum2 = 0;
+        s = tl_host_alloc_status(&p, size);
+        printf("zerocopy: host_alloc_status status=%d valid=%d\n", s, p != NULL);
+        if (p != NULL) {
+            s = tl_fill_pattern(p, size, 99);
+            s = s == TL_SUCCESS ? tl_checksum(p, size, &sum2) : s;
+            printf("zerocopy: host_alloc_status checksum matches=%d status=%d\n", sum2 == adler32(p, size), s);
+        }
+        printf("zerocopy: host_free_status=%d\n", tl_host_free_status(p));
+        printf("zerocopy: host_alloc_status(NULL)=%d\n", tl_host_alloc_status(NULL, 16));
+    }
 }
 
 static void section_zerocopy(void)

@@ -1277,6 +1277,20 @@ void tl_host_free(void *ptr)
     free(ptr);
 }
 
+tl_status tl_host_alloc_status(void **ptr, size_t size)
+{
+    if (ptr == NULL)
+        return TL_ERROR_INVALID_VALUE;
+    *ptr = tl_host_alloc(size);
+    return *ptr ? TL_SUCCESS : TL_ERROR_OUT_OF_MEMORY;
+}
+
+tl_status tl_host_free_status(void *ptr)
+{
+    free(ptr);
+    return TL_SUCCESS;
+}
+
 tl_status tl_set_app_name(const char *name)
 {
     if (name == NULL)

@@ -268,6 +268,9 @@ tl_status tl_fill_pattern(void *data, size_t size, uint32_t seed);
 #define TL_HOST_ALLOC_MAX ((size_t)256 << 20)
 void *tl_host_alloc(size_t size);
 void tl_host_free(void *ptr);
+/* the same through an out pointer and a status, as cuMemAllocHost does */
+tl_status tl_host_alloc_status(void **ptr, size_t size);
+tl_status tl_host_free_status(void *ptr);
 /* the library keeps the pointer, not a copy, for the rest of the process */
 tl_status tl_set_app_name(const char *name);
 tl_status tl_get_app_name(char *buf, size_t size);

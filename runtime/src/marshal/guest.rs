@@ -583,6 +583,36 @@ pub fn registered(library: &'static GuestLibrary, registry: u32, key: u64) -> us
     registries.get(&(registry, key)).map_or(0, Vec::len)
 }
 
+/// `zerocopy_alloc(n)` for `replace_guest` code (a vendor allocator that
+/// returns its memory through an out pointer, like `cuMemAllocHost`):
+/// memory of this process's zero-copy region, or 0, logged, when the region
+/// is full or cannot be set up.
+pub fn zerocopy_alloc(library: &'static GuestLibrary, n: u64) -> u64 {
+    let state = match library.state() {
+        Ok(state) => state,
+        Err(e) => {
+            library.log(format_args!("{e}"));
+            return 0;
+        }
+    };
+    zerocopy::alloc(n, || open_process_region(state)).unwrap_or_else(|e| {
+        log(state.name, format_args!("zerocopy_alloc({n}) returns NULL: {e}"));
+        0
+    })
+}
+
+/// `zerocopy_free(p)` for `replace_guest` code: false (and a log line)
+/// when `p` did not come from `zerocopy_alloc`.
+pub fn zerocopy_free(library: &'static GuestLibrary, p: u64) -> bool {
+    match zerocopy::free(p) {
+        Ok(()) => true,
+        Err(e) => {
+            library.log(format_args!("{e}; ignored"));
+            false
+        }
+    }
+}
+
 /// The result of a function the spec leaves out of the library: its header
 /// declares it, so the guest exports it, but it is never forwarded.
 pub fn missing(library: &'static GuestLibrary, name: &str, returns_error_type: bool) -> u64 {
