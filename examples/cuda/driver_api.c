@@ -5,12 +5,13 @@
  * depend on timing or addresses, so its output is the same natively and
  * through CAVA.
  *
- *   cc -I$CUDA_INCLUDE driver_api.c -o driver_api -lcuda
+ *   cc -I$CUDA_INCLUDE driver_api.c -o driver_api -lcuda -lpthread -lm
  *   ./driver_api kernels.ptx            (or kernels.cubin, kernels.fatbin)
  *   ./driver_api kernels.ptx --bench    (also times launches and copies)
  */
 #include <cuda.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -67,6 +68,42 @@ struct affine {
     float scale;
     double shift;
 };
+
+/* The current context belongs to a thread: a new thread has none until it
+   sets one (through CAVA, each guest thread has its own server thread). */
+struct thread_work {
+    CUcontext ctx;
+    CUfunction add_global;
+    CUresult without_context, with_context;
+    int v0;
+};
+
+static void *thread_main(void *arg)
+{
+    struct thread_work *w = arg;
+    CUdeviceptr d = 0;
+    CUcontext current = NULL;
+    unsigned int n = 64;
+    int host[64];
+    void *params[] = {&d, &n};
+    w->without_context = cuMemAlloc(&d, sizeof host);
+    cuCtxGetCurrent(&current);
+    if (current != NULL)
+        w->without_context = -1;
+    w->with_context = cuCtxSetCurrent(w->ctx);
+    if (w->with_context == CUDA_SUCCESS)
+        w->with_context = cuMemAlloc(&d, sizeof host);
+    if (w->with_context == CUDA_SUCCESS)
+        w->with_context = cuMemsetD32(d, 40, n);
+    if (w->with_context == CUDA_SUCCESS)
+        w->with_context = cuLaunchKernel(w->add_global, 1, 1, 1, n, 1, 1, 0, NULL, params, NULL);
+    if (w->with_context == CUDA_SUCCESS)
+        w->with_context = cuMemcpyDtoH(host, d, sizeof host);
+    if (w->with_context == CUDA_SUCCESS)
+        w->with_context = cuMemFree(d);
+    w->v0 = host[0];
+    return NULL;
+}
 
 static void devices(CUdevice *device)
 {
@@ -250,6 +287,18 @@ int main(int argc, char **argv)
         seq[0] = cuLaunchKernel(add_global, 1, 1, 1, 4096, 1, 1, 0, stream, params, NULL);
         seq[1] = cuStreamSynchronize(stream);
         printf("refused launch: first error %d, then sync %d\n", first_error(seq, 2), cuStreamSynchronize(stream));
+    }
+
+    /* another thread */
+    {
+        pthread_t thread;
+        struct thread_work w = {ctx, add_global, 0, 0, 0};
+        CUcontext mine = NULL;
+        pthread_create(&thread, NULL, thread_main, &w);
+        pthread_join(thread, NULL);
+        CHECK(cuCtxGetCurrent(&mine));
+        printf("thread: without a context %d, with one %d, v[0] = %d, main thread's context unchanged: %d\n",
+               w.without_context, w.with_context, w.v0, mine == ctx);
     }
 
     /* page-locked host memory */
