@@ -181,6 +181,17 @@ static void section_handles(void)
     printf("handles: create_queue status=%d valid=%d\n", s, q != NULL);
     s = tl_queue_pending(q, &pending);
     printf("handles: queue_pending=%zu status=%d\n", pending, s);
+    {
+        int is_default = -1;
+        s = tl_queue_is_default(TL_DEFAULT_QUEUE, &is_default);
+        printf("handles: queue_is_default(default)=%d status=%d\n", is_default, s);
+        is_default = -1;
+        s = tl_queue_is_default(q, &is_default);
+        printf("handles: queue_is_default(queue)=%d status=%d\n", is_default, s);
+        /* a small number that is not the constant is a forged handle */
+        s = tl_queue_is_default((tl_queue)2, &is_default);
+        printf("handles: queue_is_default(2) status=%d\n", s);
+    }
     s = tl_release_queue(q);
     printf("handles: release_queue status=%d\n", s);
     s = tl_queue_pending(q, &pending);

@@ -1011,6 +1011,16 @@ tl_status tl_queue_pending(tl_queue queue, size_t *count)
     return TL_SUCCESS;
 }
 
+tl_status tl_queue_is_default(tl_queue queue, int *is_default)
+{
+    if (is_default == NULL)
+        return TL_ERROR_INVALID_VALUE;
+    if (queue != TL_DEFAULT_QUEUE && !valid_queue(queue))
+        return TL_ERROR_INVALID_HANDLE;
+    *is_default = queue == TL_DEFAULT_QUEUE;
+    return TL_SUCCESS;
+}
+
 static tl_status run_launch(const struct tl_cmd *cmd)
 {
     size_t n = cmd->global_size;

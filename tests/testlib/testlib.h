@@ -231,6 +231,10 @@ tl_status tl_enqueue_scale(tl_queue queue, tl_mem mem, int factor);
    work fail with TL_ERROR_MISMATCH */
 tl_status tl_enqueue_expect(tl_queue queue, tl_mem mem, size_t index, int32_t expected);
 tl_status tl_queue_pending(tl_queue queue, size_t *count);
+/* TL_DEFAULT_QUEUE is a constant, not an object (like CUDA's default
+   streams): *is_default = 1 for it, 0 for a live queue */
+#define TL_DEFAULT_QUEUE ((tl_queue)1)
+tl_status tl_queue_is_default(tl_queue queue, int *is_default);
 /* runs the pending work on a library thread, calls the notify callback
    there, waits for it, and returns the first error of the work */
 tl_status tl_queue_finish(tl_queue queue);
