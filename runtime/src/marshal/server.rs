@@ -27,7 +27,7 @@ use super::log;
 use super::native::{self, Dispatch, VendorLibrary};
 use super::record::{self, Entry, Owner, RecordLog};
 use super::server_callbacks::{self, CallbackHost, Registrations, Route};
-use super::tenants::{Lease, Retained, Tenant, Tenants};
+use super::tenants::{Lease, Refused, Retained, Tenant, Tenants};
 use super::walk::{byte_len, needs_walk, pointee, stride};
 use crate::handles::HandleError;
 use crate::plan::{call_slots, reply_slot, CallMode, ExprKind, Function, Kind, Leaf, LibraryFn, Lifetime, Plan, SlotShape, Ty, Value};
@@ -377,7 +377,12 @@ fn handshake(
 /// peer is that process (see [`Tenants::claim`]); the refusal is logged.
 fn admit(shared: &Shared, hello: &Hello, peer: u32) -> Result<Lease<Tenant>, String> {
     shared.tenants.claim(hello.process, peer, || Tenant::new(shared.library.name, hello.process, peer)).map_err(|e| {
-        shared.log(format_args!("refused a guest: {e}"));
+        match e {
+            Refused::Taken { process, owner, pid } => {
+                shared.log(format_args!("refused a guest: process {pid} claimed process {owner}'s number {process:#x}"))
+            }
+            Refused::UnknownPid => shared.log(format_args!("refused a guest: {e}")),
+        }
         e.to_string()
     })
 }

@@ -106,7 +106,8 @@ impl Drop for Tenant {
 pub(super) enum Refused {
     #[error("the guest's process id is unknown (are the guest and the server in one pid namespace?)")]
     UnknownPid,
-    #[error("process number {process:#x} belongs to process {owner}, not to process {pid}")]
+    /// (The reply says no more: the owner's process id is not the claimant's business.)
+    #[error("the process number belongs to another process")]
     Taken { process: u64, owner: u32, pid: u32 },
 }
 
