@@ -199,16 +199,13 @@ fn process_region_descriptors_are_checked_against_the_senders_own_region() {
         let mut other = connect(&socket, selector);
         exchange(other.as_mut(), &Hello { contract: api.contract, next_call_id: 1, process: process + 100 }.encode());
         assert_eq!(refusal(&checksum_in_region(&api, other.as_mut(), 1, 64, 5, 5)), ErrorCode::Malformed);
-        // another process that stole the process number: its socket's peer is not the region's
+        // another process that stole the process number: its socket's peer
+        // is not the number's, so it does not even get a channel
         if selector == b'U' {
             let mut relay = Relay::start(&socket);
             relay.send(b"U");
             relay.frame(&Hello { contract: api.contract, next_call_id: 1, process }.encode());
-            Welcome::decode(&Message::decode(&relay.reply()).unwrap()).unwrap();
-            let mut w = api.call("tl_checksum", 1);
-            w.descriptor_slot(encode_descriptor(&BufferRef::Process { offset: 64, len: 5 }, 0, 0)).u64(5).out(4);
-            relay.frame(&w.finish().unwrap());
-            assert_eq!(refusal(&relay.reply()), ErrorCode::Malformed, "a stolen process number reached the region");
+            assert_eq!(refusal(&relay.reply()), ErrorCode::Denied, "a stolen process number was let in");
         }
         // a function the guest answers itself is not served
         let mut w = api.call("tl_host_alloc", 5);
@@ -217,6 +214,159 @@ fn process_region_descriptors_are_checked_against_the_senders_own_region() {
 
         checksum_works(&api, t.as_mut(), 6);
     }
+}
+
+/// A channel of guest process `process`, welcomed.
+fn channel_of(socket: &Path, api: &Api, selector: u8, process: u64) -> Box<dyn Transport> {
+    let mut t = connect(socket, selector);
+    let welcome = exchange(t.as_mut(), &Hello { contract: api.contract, next_call_id: 1, process }.encode());
+    Welcome::decode(&Message::decode(&welcome).unwrap()).unwrap();
+    t
+}
+
+/// The first device's id, as `tl_get_devices` gives it on channel `t`.
+fn first_device(api: &Api, t: &mut dyn Transport, call_id: u64) -> u64 {
+    let mut w = api.call("tl_get_devices", call_id);
+    w.out(8).u64(1).out(8);
+    let (status, outs) = status_and_outs(&exchange(t, &w.finish().unwrap()));
+    assert_eq!(status, 0);
+    u64::from_le_bytes(outs[0].clone().unwrap()[..8].try_into().unwrap())
+}
+
+/// A new queue on `device`: its id.
+fn new_queue(api: &Api, t: &mut dyn Transport, call_id: u64, device: u64) -> u64 {
+    let mut w = api.call("tl_create_queue", call_id);
+    w.u64(device).out(8);
+    let (status, outs) = status_and_outs(&exchange(t, &w.finish().unwrap()));
+    assert_eq!(status, 0);
+    u64::from_le_bytes(outs[0].clone().unwrap()[..8].try_into().unwrap())
+}
+
+/// A new memory object of 256 bytes on `device`: its id.
+fn new_mem(api: &Api, t: &mut dyn Transport, call_id: u64, device: u64) -> u64 {
+    let mut w = api.call("tl_mem_create", call_id);
+    w.u64(device).u64(256).null();
+    let reply = exchange(t, &w.finish().unwrap());
+    let mem = Message::decode(&reply).unwrap().scalars().u64().unwrap();
+    assert_ne!(mem, 0);
+    mem
+}
+
+/// `tl_mem_release(mem)` on channel `t`: the status, or the error reply's code.
+fn release_mem(api: &Api, t: &mut dyn Transport, call_id: u64, mem: u64) -> Result<u32, ErrorCode> {
+    let mut w = api.call("tl_mem_release", call_id);
+    w.u64(mem);
+    let reply = exchange(t, &w.finish().unwrap());
+    let m = Message::decode(&reply).unwrap();
+    match m.kind() {
+        Kind::Error => Err(ErrorReply::decode(&m).unwrap().code),
+        _ => Ok(m.scalars().u32().unwrap()),
+    }
+}
+
+#[test]
+fn a_guest_process_names_only_its_own_objects() {
+    // two guest processes (two process numbers) on one server: each has its
+    // own handle table, so one's ids mean nothing in the other
+    let dir = scratch("hostile-tenants");
+    let lib = testlib();
+    let api = Api::load(&lib.generated);
+    let socket = dir.join("server.sock");
+    let _server = start_server(&lib.server(), &socket, &lib.library());
+
+    for (selector, mine, theirs) in [(b'U', 41, 42), (b'S', 43, 44)] {
+        let mut a = channel_of(&socket, &api, selector, mine);
+        let device = first_device(&api, a.as_mut(), 1);
+        let mem = new_mem(&api, a.as_mut(), 2, device);
+        // another thread of the same process shares its objects
+        let mut a2 = channel_of(&socket, &api, selector, mine);
+        let mut w = api.call("tl_mem_get_size", 1);
+        w.u64(mem).out(8);
+        let (status, outs) = status_and_outs(&exchange(a2.as_mut(), &w.finish().unwrap()));
+        assert_eq!((status, outs[0].clone().unwrap()), (0, 256u64.to_le_bytes().to_vec()));
+
+        // another process names them: invalid handles
+        let mut b = channel_of(&socket, &api, selector, theirs);
+        assert_eq!(release_mem(&api, b.as_mut(), 1, mem), Err(ErrorCode::InvalidHandle), "another process released a memory object");
+        let mut w = api.call("tl_mem_get_size", 3);
+        w.u64(mem).out(8);
+        assert_eq!(refusal(&exchange(b.as_mut(), &w.finish().unwrap())), ErrorCode::InvalidHandle);
+        // its own objects take ids of their own, which name nothing of the first
+        let their_device = first_device(&api, b.as_mut(), 4);
+        let their_mem = new_mem(&api, b.as_mut(), 5, their_device);
+        assert_eq!(release_mem(&api, b.as_mut(), 6, their_mem), Ok(0));
+        // the first process's object is still there, and still its own
+        assert_eq!(release_mem(&api, a.as_mut(), 3, mem), Ok(0), "another process's release reached this object");
+        checksum_works(&api, b.as_mut(), 7);
+    }
+}
+
+#[test]
+fn a_guest_process_cannot_reach_another_process_kept_buffers() {
+    // process A's asynchronous read keeps a buffer under key KEY; process B,
+    // naming KEY in its own queue's finish, neither frees nor reads it
+    let dir = scratch("hostile-tenants-kept");
+    let lib = testlib();
+    let api = Api::load(&lib.generated);
+    let socket = dir.join("server.sock");
+    let _server = start_server(&lib.server(), &socket, &lib.library());
+    let mut a = channel_of(&socket, &api, b'U', 51);
+    let device = first_device(&api, a.as_mut(), 1);
+    let queue = new_queue(&api, a.as_mut(), 2, device);
+    let mem = new_mem(&api, a.as_mut(), 3, device);
+    const KEY: u64 = 0x7000_0000;
+    let mut w = api.call("tl_enqueue_read", 4);
+    w.u64(queue).u64(mem).u64(0).u64(64).descriptor_slot(encode_descriptor(&BufferRef::Out { len: 64 }, 0, KEY));
+    a.send(&w.finish().unwrap()).unwrap();
+    checksum_works(&api, a.as_mut(), 5);
+
+    let mut b = channel_of(&socket, &api, b'U', 52);
+    let their_device = first_device(&api, b.as_mut(), 1);
+    let their_queue = new_queue(&api, b.as_mut(), 2, their_device);
+    let (status, outs) = status_and_outs(&exchange(b.as_mut(), &finish_naming(&api, 3, their_queue, &[KEY], 64)));
+    assert_eq!(status, 0);
+    assert_eq!(outs, [None], "another process read a kept buffer");
+    // A's finish brings its buffer back: B freed nothing
+    let (status, outs) = status_and_outs(&exchange(a.as_mut(), &finish_naming(&api, 6, queue, &[KEY], 64)));
+    assert_eq!(status, 0);
+    assert_eq!(outs[0].as_ref().map(Vec::len), Some(64), "another process freed a kept buffer");
+}
+
+#[test]
+fn a_process_number_belongs_to_the_process_that_used_it_first() {
+    let dir = scratch("hostile-tenants-number");
+    let lib = testlib();
+    let api = Api::load(&lib.generated);
+    let socket = dir.join("server.sock");
+    let _server = start_server(&lib.server(), &socket, &lib.library());
+    const MINE: u64 = 61;
+    let mut a = channel_of(&socket, &api, b'U', MINE);
+    let device = first_device(&api, a.as_mut(), 1);
+    let mem = new_mem(&api, a.as_mut(), 2, device);
+
+    // another process (a relay, so another process id) claiming the number:
+    // a channel, the callback route, a process region
+    for selector in [b"U", b"C"] {
+        let mut relay = Relay::start(&socket);
+        relay.send(selector);
+        relay.frame(&Hello { contract: api.contract, next_call_id: 1, process: MINE }.encode());
+        assert_eq!(refusal(&relay.reply()), ErrorCode::Denied, "{} let in with a stolen process number", selector[0] as char);
+    }
+    let mut relay = Relay::start(&socket);
+    relay.send(b"Z");
+    relay.frame(&Hello { contract: api.contract, next_call_id: 1, process: MINE }.encode());
+    assert!(relay.closed(), "a region for a stolen process number");
+    // with a number of its own it is a guest like any other, with nothing of the first's
+    let mut relay = Relay::start(&socket);
+    relay.send(b"U");
+    relay.frame(&Hello { contract: api.contract, next_call_id: 1, process: MINE + 1 }.encode());
+    Welcome::decode(&Message::decode(&relay.reply()).unwrap()).unwrap();
+    let mut w = api.call("tl_mem_release", 1);
+    w.u64(mem);
+    relay.frame(&w.finish().unwrap());
+    assert_eq!(refusal(&relay.reply()), ErrorCode::InvalidHandle);
+    // the owner goes on
+    assert_eq!(release_mem(&api, a.as_mut(), 3, mem), Ok(0));
 }
 
 /// A connection to the API server made by another process (a Python relay
@@ -264,6 +414,14 @@ impl Relay {
         let mut framed = (message.len() as u32).to_le_bytes().to_vec();
         framed.extend_from_slice(message);
         self.send(&framed);
+    }
+
+    /// Whether the server closed the connection without sending anything.
+    fn closed(&mut self) -> bool {
+        use std::io::Read;
+        let mut rest = Vec::new();
+        self.child.stdout.as_mut().unwrap().read_to_end(&mut rest).unwrap();
+        rest.is_empty()
     }
 
     fn reply(&mut self) -> Vec<u8> {

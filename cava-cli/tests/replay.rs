@@ -36,6 +36,7 @@ fn a_program_moved_to_a_server_that_replayed_the_record_log_goes_on_with_its_han
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
+    let pid = program.id();
     let mut stdout = BufReader::new(program.stdout.take().unwrap());
     let mut forwarded = String::new();
     while !forwarded.contains("== paused ==") {
@@ -63,10 +64,12 @@ fn a_program_moved_to_a_server_that_replayed_the_record_log_goes_on_with_its_han
     // did after the move
     let (entries, truncated) = cava_runtime::marshal::record::decode(&std::fs::read(&second_log).unwrap());
     assert!(!truncated);
-    assert_eq!(entries.iter().filter(|e| matches!(e, cava_runtime::marshal::record::Entry::Record { .. })).count(), 6);
+    assert_eq!(entries.iter().filter(|(_, e)| matches!(e, cava_runtime::marshal::record::Entry::Record { .. })).count(), 6);
+    // every entry is the program's own (its process id)
+    assert!(entries.iter().all(|(owner, _)| owner.pid == pid), "{entries:?}");
     // all released but the devices, which live as long as the library: only
     // the call that handed them out is left to replay
     let live = cava_runtime::marshal::record::live(&entries);
     assert_eq!(live.len(), 1, "{entries:?}");
-    assert_eq!(live[0].0.len(), 2, "the two devices");
+    assert_eq!(live[0].1.len(), 2, "the two devices");
 }

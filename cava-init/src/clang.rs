@@ -344,9 +344,25 @@ impl<'tu> Cursor<'tu> {
         unsafe { sys::clang_Location_isInSystemHeader(sys::clang_getCursorLocation(self.raw)) != 0 }
     }
 
+    /// Whether the cursor is expanded in the main file. A declaration whose
+    /// name comes from a macro (`#define cuMemAlloc cuMemAlloc_v2` before
+    /// `CUresult cuMemAlloc(...)`) has a location inside the macro
+    /// expansion, which libclang never counts as the main file: judge by the
+    /// place the macro was expanded instead.
     pub fn is_in_main_file(&self) -> bool {
         // SAFETY: module comment.
-        unsafe { sys::clang_Location_isFromMainFile(sys::clang_getCursorLocation(self.raw)) != 0 }
+        let location = unsafe { sys::clang_getCursorLocation(self.raw) };
+        let mut file: sys::CXFile = ptr::null_mut();
+        let mut offset: c_uint = 0;
+        // SAFETY: module comment; the out-parameters are valid or null.
+        unsafe { sys::clang_getExpansionLocation(location, &mut file, ptr::null_mut(), ptr::null_mut(), &mut offset) };
+        if file.is_null() {
+            return false;
+        }
+        // SAFETY: module comment; `file` belongs to the cursor's own unit.
+        let expanded = unsafe { sys::clang_getLocationForOffset(sys::clang_Cursor_getTranslationUnit(self.raw), file, offset) };
+        // SAFETY: module comment.
+        unsafe { sys::clang_Location_isFromMainFile(expanded) != 0 }
     }
 
     /// Direct children, in source order.

@@ -8,8 +8,9 @@
 //! `cl_mem` id sent where a `cl_kernel` is expected is refused instead of
 //! being handed to the vendor library as the wrong type. Id 0 is NULL.
 //!
-//! A table belongs to one guest: guests have their own API server process,
-//! so one guest can never name another's objects.
+//! A table belongs to one guest process (the API server keeps one per
+//! process, see `marshal::tenants`), so one guest can never name another's
+//! objects: the same id is another object, or none, in another table.
 
 #![forbid(unsafe_code)]
 

@@ -181,6 +181,17 @@ static void section_handles(void)
     printf("handles: create_queue status=%d valid=%d\n", s, q != NULL);
     s = tl_queue_pending(q, &pending);
     printf("handles: queue_pending=%zu status=%d\n", pending, s);
+    {
+        int is_default = -1;
+        s = tl_queue_is_default(TL_DEFAULT_QUEUE, &is_default);
+        printf("handles: queue_is_default(default)=%d status=%d\n", is_default, s);
+        is_default = -1;
+        s = tl_queue_is_default(q, &is_default);
+        printf("handles: queue_is_default(queue)=%d status=%d\n", is_default, s);
+        /* a small number that is not the constant is a forged handle */
+        s = tl_queue_is_default((tl_queue)2, &is_default);
+        printf("handles: queue_is_default(2) status=%d\n", s);
+    }
     s = tl_release_queue(q);
     printf("handles: release_queue status=%d\n", s);
     s = tl_queue_pending(q, &pending);
@@ -306,6 +317,16 @@ static void section_strings(void)
     printf("strings: status_string(0)=%s\n", tl_status_string(TL_SUCCESS));
     printf("strings: status_string(-5)=%s\n", tl_status_string(TL_ERROR_MISMATCH));
     printf("strings: status_string(42)=%s\n", tl_status_string(42));
+    {
+        const char *name = NULL, *names[3] = {NULL, NULL, NULL};
+        tl_status statuses[3] = {TL_ERROR_INVALID_VALUE, 42, TL_SUCCESS};
+        s = tl_status_name(TL_ERROR_INVALID_HANDLE, &name);
+        printf("strings: status_name(-1)=%s status=%d\n", name, s);
+        s = tl_status_name(TL_SUCCESS, NULL);
+        printf("strings: status_name(0, NULL) status=%d\n", s);
+        s = tl_status_names(statuses, 3, names);
+        printf("strings: status_names=%s,%s,%s status=%d\n", names[0], names[1], names[2], s);
+    }
     printf("strings: count_char(\"banana\", 'a')=%zu\n", tl_count_char("banana", 'a'));
     printf("strings: count_char(\"\", 'a')=%zu\n", tl_count_char("", 'a'));
 
@@ -747,6 +768,10 @@ static void section_metadata(void)
     printf("metadata: set_signature(axpy_i32) status=%d\n", s);
     s = tl_kernel_set_signature(offset, 2, 0x1, 0x2);
     printf("metadata: set_signature(offset_i32) status=%d\n", s);
+    /* a refused signature leaves the declared one in place (a failed call's
+       statements do not run) */
+    s = tl_kernel_set_signature(fill, 3, 0x6, 0x0);
+    printf("metadata: set_signature(fill_i32, wrong after right) status=%d\n", s);
 
     seq[0] = tl_enqueue_write(q, x, 0, sizeof xs, xs);
     seq[1] = tl_enqueue_write(q, y, 0, sizeof ys, ys);
@@ -900,6 +925,20 @@ static void zerocopy_host_memory(void)
     printf("zerocopy: host_alloc again=%d huge=%d\n", big != NULL, tl_host_alloc((size_t)2 << 30) != NULL);
     tl_host_free(big);
     tl_host_free(NULL);
+    /* the allocator that answers through an out pointer */
+    {
+        void *p = NULL;
+        uint32_t sum2 = 0;
+        s = tl_host_alloc_status(&p, size);
+        printf("zerocopy: host_alloc_status status=%d valid=%d\n", s, p != NULL);
+        if (p != NULL) {
+            s = tl_fill_pattern(p, size, 99);
+            s = s == TL_SUCCESS ? tl_checksum(p, size, &sum2) : s;
+            printf("zerocopy: host_alloc_status checksum matches=%d status=%d\n", sum2 == adler32(p, size), s);
+        }
+        printf("zerocopy: host_free_status=%d\n", tl_host_free_status(p));
+        printf("zerocopy: host_alloc_status(NULL)=%d\n", tl_host_alloc_status(NULL, 16));
+    }
 }
 
 static void section_zerocopy(void)

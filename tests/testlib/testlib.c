@@ -594,6 +594,23 @@ const char *tl_status_string(tl_status status)
     }
 }
 
+tl_status tl_status_name(tl_status status, const char **name)
+{
+    if (!name)
+        return TL_ERROR_INVALID_VALUE;
+    *name = tl_status_string(status);
+    return TL_SUCCESS;
+}
+
+tl_status tl_status_names(const tl_status *statuses, size_t n, const char **names)
+{
+    if (n > 0 && (!statuses || !names))
+        return TL_ERROR_INVALID_VALUE;
+    for (size_t i = 0; i < n; i++)
+        names[i] = tl_status_string(statuses[i]);
+    return TL_SUCCESS;
+}
+
 size_t tl_count_char(const char *s, char c)
 {
     size_t n = 0;
@@ -994,6 +1011,16 @@ tl_status tl_queue_pending(tl_queue queue, size_t *count)
     return TL_SUCCESS;
 }
 
+tl_status tl_queue_is_default(tl_queue queue, int *is_default)
+{
+    if (is_default == NULL)
+        return TL_ERROR_INVALID_VALUE;
+    if (queue != TL_DEFAULT_QUEUE && !valid_queue(queue))
+        return TL_ERROR_INVALID_HANDLE;
+    *is_default = queue == TL_DEFAULT_QUEUE;
+    return TL_SUCCESS;
+}
+
 static tl_status run_launch(const struct tl_cmd *cmd)
 {
     size_t n = cmd->global_size;
@@ -1258,6 +1285,20 @@ void *tl_host_alloc(size_t size)
 void tl_host_free(void *ptr)
 {
     free(ptr);
+}
+
+tl_status tl_host_alloc_status(void **ptr, size_t size)
+{
+    if (ptr == NULL)
+        return TL_ERROR_INVALID_VALUE;
+    *ptr = tl_host_alloc(size);
+    return *ptr ? TL_SUCCESS : TL_ERROR_OUT_OF_MEMORY;
+}
+
+tl_status tl_host_free_status(void *ptr)
+{
+    free(ptr);
+    return TL_SUCCESS;
 }
 
 tl_status tl_set_app_name(const char *name)

@@ -177,6 +177,10 @@ tl_status tl_get_info(tl_device device, int param, size_t size, void *value, siz
 
 /* a static string, "TL_UNKNOWN_STATUS" for unknown values */
 const char *tl_status_string(tl_status status);
+/* the same strings through out pointers: *name, and names[i] for each of n
+   statuses (TL_ERROR_INVALID_VALUE when an output is NULL) */
+tl_status tl_status_name(tl_status status, const char **name);
+tl_status tl_status_names(const tl_status *statuses, size_t n, const char **names);
 size_t tl_count_char(const char *s, char c);
 /* returns TL_SUCCESS without looking at `p` (the spec answers it in the guest) */
 tl_status tl_nop_ptr(void *p);
@@ -227,6 +231,10 @@ tl_status tl_enqueue_scale(tl_queue queue, tl_mem mem, int factor);
    work fail with TL_ERROR_MISMATCH */
 tl_status tl_enqueue_expect(tl_queue queue, tl_mem mem, size_t index, int32_t expected);
 tl_status tl_queue_pending(tl_queue queue, size_t *count);
+/* TL_DEFAULT_QUEUE is a constant, not an object (like CUDA's default
+   streams): *is_default = 1 for it, 0 for a live queue */
+#define TL_DEFAULT_QUEUE ((tl_queue)1)
+tl_status tl_queue_is_default(tl_queue queue, int *is_default);
 /* runs the pending work on a library thread, calls the notify callback
    there, waits for it, and returns the first error of the work */
 tl_status tl_queue_finish(tl_queue queue);
@@ -264,6 +272,9 @@ tl_status tl_fill_pattern(void *data, size_t size, uint32_t seed);
 #define TL_HOST_ALLOC_MAX ((size_t)256 << 20)
 void *tl_host_alloc(size_t size);
 void tl_host_free(void *ptr);
+/* the same through an out pointer and a status, as cuMemAllocHost does */
+tl_status tl_host_alloc_status(void **ptr, size_t size);
+tl_status tl_host_free_status(void *ptr);
 /* the library keeps the pointer, not a copy, for the rest of the process */
 tl_status tl_set_app_name(const char *name);
 tl_status tl_get_app_name(char *buf, size_t size);

@@ -613,6 +613,36 @@ pub fn registered(library: &'static GuestLibrary, registry: u32, key: u64) -> us
     registries.get(&(registry, key)).map_or(0, Vec::len)
 }
 
+/// `zerocopy_alloc(n)` for `replace_guest` code (a vendor allocator that
+/// returns its memory through an out pointer, like `cuMemAllocHost`):
+/// memory of this process's zero-copy region, or 0, logged, when the region
+/// is full or cannot be set up.
+pub fn zerocopy_alloc(library: &'static GuestLibrary, n: u64) -> u64 {
+    let state = match library.state() {
+        Ok(state) => state,
+        Err(e) => {
+            library.log(format_args!("{e}"));
+            return 0;
+        }
+    };
+    zerocopy::alloc(n, || open_process_region(state)).unwrap_or_else(|e| {
+        log(state.name, format_args!("zerocopy_alloc({n}) returns NULL: {e}"));
+        0
+    })
+}
+
+/// `zerocopy_free(p)` for `replace_guest` code: false (and a log line)
+/// when `p` did not come from `zerocopy_alloc`.
+pub fn zerocopy_free(library: &'static GuestLibrary, p: u64) -> bool {
+    match zerocopy::free(p) {
+        Ok(()) => true,
+        Err(e) => {
+            library.log(format_args!("{e}; ignored"));
+            false
+        }
+    }
+}
+
 /// The result of a function the spec leaves out of the library: its header
 /// declares it, so the guest exports it, but it is never forwarded.
 pub fn missing(library: &'static GuestLibrary, name: &str, returns_error_type: bool) -> u64 {
@@ -797,6 +827,16 @@ fn exchange<'s>(
     for (addr, pointer) in restore {
         app_memory::write(addr, &pointer.to_le_bytes())?;
     }
+    // pointers the library wrote into out buffers, to its own memory: they
+    // point to the guest's copy, kept for the life of the library
+    for _ in 0..scalars.u32()? {
+        let (index, at) = (scalars.u32()? as usize, scalars.u64()?);
+        let out = outs.get(index).filter(|o| at.checked_add(8).is_some_and(|end| end <= o.len));
+        let (Some(out), BufferRef::Inline(bytes)) = (out, scalars.buffer()?) else {
+            return Err(CallError::Other(format!("data pointed to from out buffer {index} at {at} is malformed")));
+        };
+        app_memory::write(out.addr + at, &intern(state, bytes).to_le_bytes())?;
+    }
     if !released.is_empty() {
         let mut registries = state.registries.lock().unwrap_or_else(|e| e.into_inner());
         for list in registries.values_mut() {
@@ -804,7 +844,12 @@ fn exchange<'s>(
         }
         registries.retain(|_, list| !list.is_empty());
     }
-    run_actions(state, f, params, contextual, host)?;
+    // a failed call changed nothing the statements record (the API server
+    // skips them too, so both sides' metadata stay the same)
+    let failed = f.ret == plan.api.error_type && V::from_raw(ret, &f.ret).as_int() != plan.api.success;
+    if !failed {
+        run_actions(state, f, params, contextual, host)?;
+    }
     Ok(ret)
 }
 

@@ -1,9 +1,10 @@
 //! The API server half: what a generated API server's `main` calls.
 //!
-//! One server process serves one guest (its objects, handle table and
-//! buffers are its own); each guest thread's channel is served by a thread
-//! of its own. Everything a guest sends is checked against the plan before
-//! the vendor library sees it: handle ids through the handle table, buffer
+//! One server serves any number of guest processes, each with state of its
+//! own (its handle table, metadata and kept buffers: see
+//! [`super::tenants`]); each guest thread's channel is served by a thread of
+//! its own. Everything a guest sends is checked against the plan before the
+//! vendor library sees it: handle ids through the handle table, buffer
 //! lengths against the sizes the spec's expressions give on the server's
 //! own copy of the arguments, nested pointers against the message. A bad
 //! message gets an error reply and a log line; the server goes on.
@@ -22,14 +23,13 @@ use std::time::Duration;
 
 use super::callbacks::userdata_of;
 use super::eval::{eval, load, select, Env, EvalError, Host, V};
-use super::kept_registries::KeptRegistries;
-use super::keyed_blocks::KeyedBlocks;
 use super::log;
 use super::native::{self, Dispatch, VendorLibrary};
-use super::record::{self, Entry, RecordLog};
+use super::record::{self, Entry, Owner, RecordLog};
 use super::server_callbacks::{self, CallbackHost, Registrations, Route};
+use super::tenants::{Lease, Refused, Retained, Tenant, Tenants};
 use super::walk::{byte_len, needs_walk, pointee, stride};
-use crate::handles::{HandleError, HandleTable};
+use crate::handles::HandleError;
 use crate::plan::{call_slots, reply_slot, CallMode, ExprKind, Function, Kind, Leaf, LibraryFn, Lifetime, Plan, SlotShape, Ty, Value};
 use crate::transport::shm::{ProcessRegion, ShmConfig, ShmTransport};
 use crate::transport::unix::UnixTransport;
@@ -53,7 +53,8 @@ pub struct ServerLibrary {
 /// calls with nothing but the callback's own arguments).
 static SERVER: OnceLock<Arc<Shared>> = OnceLock::new();
 
-/// State shared by all of one guest's channels.
+/// State shared by all channels; what belongs to one guest process is in
+/// its [`Tenant`].
 struct Shared {
     library: &'static ServerLibrary,
     plan: Plan,
@@ -62,28 +63,16 @@ struct Shared {
     offsets: Vec<Vec<u32>>,
     ret: Vec<SlotShape>,
     addresses: Vec<Option<usize>>,
-    handles: Mutex<HandleTable>,
-    metadata: Mutex<KeyedBlocks>,
-    /// Buffers kept between calls (manual, static and coupled lifetimes),
-    /// by the guest's address.
-    retained: Mutex<HashMap<u64, Retained>>,
+    /// Each guest process's state, by its number.
+    tenants: Tenants<Tenant>,
+    /// Every process's callback registrations: the vendor library holds
+    /// their ids, and a trampoline has nothing else to find them by.
     registrations: Mutex<Registrations>,
-    /// Which registry holds each kept buffer (see `kept_registries`).
-    kept_registries: Mutex<KeptRegistries>,
-    /// Each guest process's zero-copy region, by its process number, with
-    /// the process id of the socket that asked for it.
-    regions: Mutex<HashMap<u64, (u32, Arc<ProcessRegion>)>>,
     /// Whether each function has an `obj_record` value (its successful
     /// calls go to the record log).
     recorded: Vec<bool>,
     recorder: Option<Mutex<RecordLog>>,
     _vendor: VendorLibrary,
-}
-
-struct Retained {
-    bytes: Box<[u8]>,
-    /// The handle whose release frees it (`lifetime(coupled)`).
-    coupled: Option<u64>,
 }
 
 impl std::fmt::Debug for Shared {
@@ -123,12 +112,8 @@ impl Shared {
             offsets,
             ret,
             addresses,
-            handles: Mutex::default(),
-            metadata: Mutex::default(),
-            retained: Mutex::default(),
+            tenants: Tenants::default(),
             registrations: Mutex::default(),
-            kept_registries: Mutex::default(),
-            regions: Mutex::default(),
             recorded,
             recorder: None,
             _vendor: vendor,
@@ -142,9 +127,9 @@ impl Shared {
 
 impl Shared {
     /// Appends to the record log, if the server keeps one.
-    fn record(&self, entry: Entry) {
+    fn record(&self, tenant: &Tenant, entry: Entry) {
         if let Some(recorder) = &self.recorder {
-            if let Err(e) = lock(recorder).append(&entry) {
+            if let Err(e) = lock(recorder).append(Owner { process: tenant.process, pid: tenant.pid }, &entry) {
                 self.log(format_args!("cannot write the record log: {e}; migration will miss this call"));
             }
         }
@@ -173,12 +158,29 @@ fn replay_log(shared: &Shared, bytes: &[u8]) {
         shared.log(format_args!("the record log ends in a cut-off entry; replaying what precedes it"));
     }
     let live = record::live(&entries);
-    let mut channel = ChannelState { deferred: None, process: 0, peer: 0, reply_buf: Vec::new(), spare: Vec::new() };
+    let mut channels: HashMap<Owner, ChannelState> = HashMap::new();
     let mut failed = 0;
-    for (issued, raw) in &live {
+    for (owner, issued, raw) in &live {
+        // each process's records go into its own state, bound to its process
+        // id: the process finds them when it reconnects
+        let channel = match channels.entry(*owner) {
+            std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+            std::collections::hash_map::Entry::Vacant(e) => {
+                let make = || Tenant::new(shared.library.name, owner.process, owner.pid);
+                let Some(tenant) = shared.tenants.prebind(owner.process, owner.pid, make) else {
+                    failed += 1;
+                    shared.log(format_args!(
+                        "a recorded call of process {} is not replayed: the process has exited, or its number is another's",
+                        owner.pid
+                    ));
+                    continue;
+                };
+                e.insert(ChannelState::new(tenant))
+            }
+        };
         let result = Message::decode(raw).map_err(malformed).and_then(|message| {
             let arrival = Arrival { raw, region: None, rebind: Some(issued.iter().copied().collect()) };
-            handle_call(shared, &mut channel, &message, u64::MAX, arrival)
+            handle_call(shared, channel, &message, u64::MAX, arrival)
         });
         if let Err((_, text)) = result {
             failed += 1;
@@ -197,8 +199,10 @@ impl CallbackHost for Shared {
         &self.registrations
     }
 
-    fn handle_id(&self, object: u64, kind: u32) -> Result<u64, String> {
-        lock(&self.handles).insert(object as usize, kind).map_err(|e| e.to_string())
+    fn handle_id(&self, process: u64, object: u64, kind: u32) -> Result<u64, String> {
+        let tenant = self.tenants.get(process).ok_or("the guest process left")?;
+        let id = lock(&tenant.handles).insert(object as usize, kind).map_err(|e| e.to_string());
+        id
     }
 
     fn log(&self, message: std::fmt::Arguments<'_>) {
@@ -318,7 +322,7 @@ fn serve_channel(shared: &Shared, mut stream: UnixStream) {
         b"U" => Ok(Box::new(UnixTransport::new(stream))),
         b"S" => ShmTransport::serve(stream, ShmConfig::default()).map(|t| Box::new(t) as Box<dyn Transport>),
         b"C" => {
-            serve_route(shared, stream);
+            serve_route(shared, stream, peer);
             return;
         }
         b"Z" => {
@@ -348,14 +352,39 @@ fn error_reply(code: ErrorCode, message: &str, to: Option<&Header>) -> Vec<u8> {
     ErrorReply { code, message }.encode(to)
 }
 
-/// Receives a channel's hello and answers it: the guest's hello when it
-/// may go on, `None` when it was refused.
-fn handshake(shared: &Shared, transport: &mut dyn Transport, buf: &mut Vec<u8>) -> Result<Option<Hello>, TransportError> {
-    let hello = receive_hello(shared, transport, buf)?;
-    if hello.is_some() {
-        transport.send(&welcome(shared, transport.max_message()))?;
+/// Receives a channel's hello and answers it: the channel's hold on its
+/// process's state when it may go on, `None` when it was refused.
+fn handshake(
+    shared: &Shared,
+    transport: &mut dyn Transport,
+    buf: &mut Vec<u8>,
+    peer: u32,
+) -> Result<Option<Lease<Tenant>>, TransportError> {
+    let Some(hello) = receive_hello(shared, transport, buf)? else { return Ok(None) };
+    match admit(shared, &hello, peer) {
+        Ok(lease) => {
+            transport.send(&welcome(shared, transport.max_message()))?;
+            Ok(Some(lease))
+        }
+        Err(text) => {
+            transport.send(&error_reply(ErrorCode::Denied, &text, None))?;
+            Ok(None)
+        }
     }
-    Ok(hello)
+}
+
+/// Lets a connection of the process its hello names in, if its socket's
+/// peer is that process (see [`Tenants::claim`]); the refusal is logged.
+fn admit(shared: &Shared, hello: &Hello, peer: u32) -> Result<Lease<Tenant>, String> {
+    shared.tenants.claim(hello.process, peer, || Tenant::new(shared.library.name, hello.process, peer)).map_err(|e| {
+        match e {
+            Refused::Taken { process, owner, pid } => {
+                shared.log(format_args!("refused a guest: process {pid} claimed process {owner}'s number {process:#x}"))
+            }
+            Refused::UnknownPid => shared.log(format_args!("refused a guest: {e}")),
+        }
+        e.to_string()
+    })
 }
 
 /// The server's answer to an accepted hello.
@@ -386,7 +415,7 @@ fn receive_hello(shared: &Shared, transport: &mut dyn Transport, buf: &mut Vec<u
 /// Serves a guest process's callback route: registers it for the process
 /// its hello names, then hands each callback reply to the trampoline
 /// waiting for it, until the guest closes the route.
-fn serve_route(shared: &Shared, stream: UnixStream) {
+fn serve_route(shared: &Shared, stream: UnixStream, peer: u32) {
     let writer = match stream.try_clone() {
         Ok(w) => w,
         Err(e) => {
@@ -402,6 +431,13 @@ fn serve_route(shared: &Shared, stream: UnixStream) {
         Ok(None) => return,
         Err(e) => {
             shared.log(format_args!("callback route setup failed: {e}"));
+            return;
+        }
+    };
+    let _lease = match admit(shared, &hello, peer) {
+        Ok(lease) => lease,
+        Err(text) => {
+            let _ = writer.send(&error_reply(ErrorCode::Denied, &text, None));
             return;
         }
     };
@@ -466,23 +502,19 @@ fn serve_process_region(shared: &Shared, stream: UnixStream, peer: u32) {
             return;
         }
     };
-    if peer == 0 {
-        shared.log(format_args!("refused a zero-copy region: the guest's process id is unknown"));
-        return;
-    }
+    // the region belongs to the process's state, which only connections
+    // from the process id that first used its number reach
+    let Ok(lease) = admit(shared, &hello, peer) else { return };
+    let tenant = lease.state();
     let region = {
-        let mut regions = lock(&shared.regions);
-        if regions.contains_key(&hello.process) {
+        let mut slot = lock(&tenant.region);
+        if slot.is_some() {
             // one per process: a second would let two allocators hand out the same bytes
             shared.log(format_args!("refused a second zero-copy region for one guest process"));
             return;
         }
         match ProcessRegion::serve(&stream, PROCESS_REGION_BYTES) {
-            Ok(region) => {
-                let region = Arc::new(region);
-                regions.insert(hello.process, (peer, Arc::clone(&region)));
-                region
-            }
+            Ok(region) => Arc::clone(slot.insert(Arc::new(region))),
             Err(e) => {
                 shared.log(format_args!("zero-copy region setup failed: {e}"));
                 return;
@@ -492,9 +524,9 @@ fn serve_process_region(shared: &Shared, stream: UnixStream, peer: u32) {
     // the guest sends nothing more: the socket closes when the process goes
     let mut byte = [0u8; 1];
     while matches!((&stream).read(&mut byte), Ok(n) if n > 0) {}
-    let mut regions = lock(&shared.regions);
-    if regions.get(&hello.process).is_some_and(|(_, r)| Arc::ptr_eq(r, &region)) {
-        regions.remove(&hello.process);
+    let mut slot = lock(&tenant.region);
+    if slot.as_ref().is_some_and(|r| Arc::ptr_eq(r, &region)) {
+        *slot = None;
     }
 }
 
@@ -505,8 +537,8 @@ fn peer_pid(stream: &UnixStream) -> u32 {
 
 fn serve_calls(shared: &Shared, transport: &mut dyn Transport, peer: u32) -> Result<(), TransportError> {
     let mut buf = Vec::new();
-    let Some(hello) = handshake(shared, transport, &mut buf)? else { return Ok(()) };
-    let mut channel = ChannelState { deferred: None, process: hello.process, peer, reply_buf: Vec::new(), spare: Vec::new() };
+    let Some(lease) = handshake(shared, transport, &mut buf, peer)? else { return Ok(()) };
+    let mut channel = ChannelState::new(Arc::clone(lease.state()));
     loop {
         if let Err(e) = transport.recv(&mut buf, None) {
             if let Some(code) = channel.deferred {
@@ -558,16 +590,19 @@ fn serve_calls(shared: &Shared, transport: &mut dyn Transport, peer: u32) -> Res
 struct ChannelState {
     /// The error of an earlier asynchronous call, not yet reported.
     deferred: Option<i128>,
-    /// The guest process the channel belongs to (its callbacks' route, its
-    /// zero-copy region).
-    process: u64,
-    /// The process id at the other end of the socket (0 when unknown): a
-    /// process region is only found for the process that asked for it.
-    peer: u32,
+    /// The guest process the channel belongs to: its objects, kept buffers
+    /// and zero-copy region, and its callbacks' route.
+    tenant: Arc<Tenant>,
     /// The last reply's buffer, reused for the next.
     reply_buf: Vec<u8>,
     /// Shadow buffers of earlier calls, reused (see `Decoder::spare`).
     spare: Vec<Vec<u8>>,
+}
+
+impl ChannelState {
+    fn new(tenant: Arc<Tenant>) -> ChannelState {
+        ChannelState { deferred: None, tenant, reply_buf: Vec::new(), spare: Vec::new() }
+    }
 }
 
 type Refusal = (ErrorCode, String);
@@ -601,9 +636,12 @@ struct OutEntry<'p> {
 }
 
 /// One call's memory: the message's data area (read-only) and shadow
-/// buffers, plus the shared state for retained buffers and metadata.
+/// buffers, plus the guest process's state for kept buffers and metadata.
 struct Frame<'a> {
     shared: &'a Shared,
+    /// The guest process of the channel: its handles, kept buffers,
+    /// metadata and process region.
+    tenant: &'a Tenant,
     message: Message<'a>,
     /// The channel's zero-copy region, if its transport has one.
     region: Option<&'a dyn SharedRegion>,
@@ -620,9 +658,6 @@ struct Frame<'a> {
     /// The kept buffers this call uses, `(address, key)`: what its
     /// `register_buf` statements can register.
     kept: SmallVec<[(u64, u64); 2]>,
-    /// The guest process of the channel and its process id, to find its
-    /// process region.
-    owner: (u64, u32),
     /// That region, found on the first buffer that names it; held for the
     /// call, so it stays mapped while the vendor uses it.
     process_region: Option<Arc<ProcessRegion>>,
@@ -632,8 +667,7 @@ impl Frame<'_> {
     /// The process region of the channel's guest process.
     fn process_region(&mut self) -> Result<&ProcessRegion, Refusal> {
         if self.process_region.is_none() {
-            let (process, pid) = self.owner;
-            let found = lock(&self.shared.regions).get(&process).filter(|(owner, _)| *owner == pid && pid != 0).map(|(_, r)| Arc::clone(r));
+            let found = lock(&self.tenant.region).clone();
             self.process_region =
                 Some(found.ok_or_else(|| malformed("a process-region buffer from a guest process without a zero-copy region"))?);
         }
@@ -646,7 +680,7 @@ impl Frame<'_> {
         if object == 0 {
             return Ok(0);
         }
-        let mut handles = lock(&self.shared.handles);
+        let mut handles = lock(&self.tenant.handles);
         let id = match self.rebind.as_mut().and_then(VecDeque::pop_front) {
             Some(recorded) => match handles.insert_as(object as usize, kind, recorded) {
                 Ok(()) => recorded,
@@ -691,10 +725,10 @@ impl Host for Frame<'_> {
         }
         // metadata before kept buffers: conditions read it on every call,
         // and it is found by one lookup where kept buffers are scanned
-        if lock(&self.shared.metadata).read(addr, dst) {
+        if lock(&self.tenant.metadata).read(addr, dst) {
             return Ok(());
         }
-        for r in lock(&self.shared.retained).values() {
+        for r in lock(&self.tenant.retained).values() {
             if let Some(off) = find(r.bytes.as_ptr(), r.bytes.len(), addr, n) {
                 dst.copy_from_slice(&r.bytes[off..off + n]);
                 return Ok(());
@@ -721,7 +755,7 @@ impl Host for Frame<'_> {
 
     fn write(&mut self, addr: u64, src: &[u8]) -> Result<(), EvalError> {
         // the spec only assigns to metadata
-        if lock(&self.shared.metadata).write(addr, src) {
+        if lock(&self.tenant.metadata).write(addr, src) {
             return Ok(());
         }
         Err(EvalError::OutOfBounds { addr, len: src.len() as u64 })
@@ -730,7 +764,7 @@ impl Host for Frame<'_> {
     fn metadata(&mut self, key: u64) -> Result<u64, EvalError> {
         let plan = &self.shared.plan;
         let size = plan.metadata.as_ref().map_or(0, |t| plan.size_of(t)).max(1) as usize;
-        Ok(lock(&self.shared.metadata).get_or_create(key, size))
+        Ok(lock(&self.tenant.metadata).get_or_create(key, size))
     }
 
     fn library(&mut self, function: LibraryFn, args: &[V]) -> Result<V, EvalError> {
@@ -745,7 +779,7 @@ impl Host for Frame<'_> {
                 // would cost each read in proportion to the reads pending)
                 let kept = self.kept.iter().find(|(a, _)| *a == addr && addr != 0).map(|(_, k)| *k);
                 if let Some(buffer) = kept {
-                    lock(&self.shared.kept_registries).register(registry, key, buffer);
+                    lock(&self.tenant.kept_registries).register(registry, key, buffer);
                 }
                 Ok(V::Int(0))
             }
@@ -806,7 +840,7 @@ impl<'a, 'p> Decoder<'a, 'p> {
         if id == 0 {
             return Ok(0);
         }
-        lock(&self.frame.shared.handles).get(id, kind).map(|o| o as u64).map_err(handle_error)
+        lock(&self.frame.tenant.handles).get(id, kind).map(|o| o as u64).map_err(handle_error)
     }
 
     /// Prepares the buffer a guest's descriptor names; returns the address
@@ -829,7 +863,7 @@ impl<'a, 'p> Decoder<'a, 'p> {
         let stride = stride(plan, &leaf.ty);
         let this = provisional(descriptor);
         let env = Env { this: Some((this, None)), ..*env };
-        let retained_len = (key != 0).then(|| lock(&self.frame.shared.retained).get(&key).map(|r| r.bytes.len() as u64)).flatten();
+        let retained_len = (key != 0).then(|| lock(&self.frame.tenant.retained).get(&key).map(|r| r.bytes.len() as u64)).flatten();
         let expected = match eval(plan, size, &env, &mut self.frame) {
             Ok(count) => byte_len(count.as_int(), stride, self.max)
                 .ok_or_else(|| malformed(format!("a buffer of {} elements is over the limit", count.as_int())))?,
@@ -873,7 +907,7 @@ impl<'a, 'p> Decoder<'a, 'p> {
                 }
                 match retained_len {
                     Some(have) if have >= expected => {
-                        let addr = lock(&self.frame.shared.retained).get(&key).map_or(0, |r| r.bytes.as_ptr() as u64);
+                        let addr = lock(&self.frame.tenant.retained).get(&key).map_or(0, |r| r.bytes.as_ptr() as u64);
                         self.frame.kept.push((addr, key));
                         (Place::Retained(key), addr)
                     }
@@ -919,7 +953,7 @@ impl<'a, 'p> Decoder<'a, 'p> {
         if leaf.deallocate && key != 0 {
             let held = match self.claim {
                 Some((registry, claimed)) if retained_len.is_some() => {
-                    lock(&self.frame.shared.kept_registries).holds(registry, claimed, key)
+                    lock(&self.frame.tenant.kept_registries).holds(registry, claimed, key)
                 }
                 _ => true,
             };
@@ -970,7 +1004,7 @@ impl<'a, 'p> Decoder<'a, 'p> {
             Lifetime::Coupled(owner) => Some(eval(self.plan, owner, &env, &mut self.frame).map_err(malformed)?.as_u64()),
             _ => None,
         };
-        let mut retained = lock(&self.frame.shared.retained);
+        let mut retained = lock(&self.frame.tenant.retained);
         if let Some(held) = retained.get(&key) {
             if held.bytes.len() as u64 != len {
                 // the vendor may still hold the old bytes (an asynchronous
@@ -1073,6 +1107,7 @@ fn handle_call<'a>(
 ) -> Result<Option<Vec<u8>>, Refusal> {
     let Arrival { raw, region, rebind } = arrival;
     let plan = &shared.plan;
+    let tenant: &Tenant = &channel.tenant;
     let header = *message.header();
     let id = header.function;
     let f: &Function =
@@ -1088,6 +1123,7 @@ fn handle_call<'a>(
         plan,
         frame: Frame {
             shared,
+            tenant,
             message: *message,
             region,
             shadows: SmallVec::new(),
@@ -1096,7 +1132,6 @@ fn handle_call<'a>(
             rebind,
             used_region: false,
             kept: SmallVec::new(),
-            owner: (channel.process, channel.peer),
             process_region: None,
         },
         outs: Vec::new(),
@@ -1170,10 +1205,10 @@ fn handle_call<'a>(
                 };
                 let trampoline = (shared.library.trampoline)(callback);
                 let mut registrations = lock(&shared.registrations);
-                if trampoline == 0 || !registrations.has_route(channel.process) {
+                if trampoline == 0 || !registrations.has_route(tenant.process) {
                     return Err(malformed("a callback from a guest process without a callback route"));
                 }
-                let id = registrations.register(channel.process, v.as_u64(), callback);
+                let id = registrations.register(tenant.process, v.as_u64(), callback);
                 if let Some(u) = userdata_of(plan, header.function, i) {
                     userdata[u] = Some(id);
                 }
@@ -1258,26 +1293,27 @@ fn handle_call<'a>(
             if let Some(Leaf { kind: Kind::Handle { kind }, deallocate: true, .. }) = leaf {
                 let id = params[i].as_u64();
                 if id != 0 {
-                    let _ = lock(&shared.handles).remove(id, *kind);
+                    let _ = lock(&tenant.handles).remove(id, *kind);
                     let mut freed = Vec::new();
-                    lock(&shared.retained).retain(|key, r| {
+                    lock(&tenant.retained).retain(|key, r| {
                         let coupled = r.coupled == Some(id);
                         if coupled {
                             freed.push(*key);
                         }
                         !coupled
                     });
-                    let mut registries = lock(&shared.kept_registries);
+                    let mut registries = lock(&tenant.kept_registries);
                     for key in freed {
                         registries.forget(key);
                     }
-                    lock(&shared.metadata).remove(id);
-                    shared.record(Entry::Forget(id));
+                    lock(&tenant.metadata).remove(id);
+                    shared.record(tenant, Entry::Forget(id));
                 }
             }
         }
     }
     let mut outs = Vec::with_capacity(decoder.outs.len());
+    let mut pointed: Vec<(u32, u64, Vec<u8>)> = Vec::new();
     for out in &decoder.outs {
         let mut bytes = match out.place {
             Place::Shared | Place::Missing => {
@@ -1295,30 +1331,37 @@ fn handle_call<'a>(
             Place::Shadow(index) => decoder.frame.shadows.get(index).map(|s| s.to_vec()).unwrap_or_default(),
             Place::Retained(key) if decoder.release.contains(&key) => {
                 // freed by this call: its bytes move into the reply
-                let mut bytes = lock(&shared.retained).remove(&key).map(|r| r.bytes.into_vec()).unwrap_or_default();
+                let mut bytes = lock(&tenant.retained).remove(&key).map(|r| r.bytes.into_vec()).unwrap_or_default();
                 bytes.truncate(out.len as usize);
                 bytes
             }
             Place::Retained(key) => {
-                lock(&shared.retained).get(&key).map(|r| r.bytes[..(out.len as usize).min(r.bytes.len())].to_vec()).unwrap_or_default()
+                lock(&tenant.retained).get(&key).map(|r| r.bytes[..(out.len as usize).min(r.bytes.len())].to_vec()).unwrap_or_default()
             }
         };
         if let Some((ty, stride, element)) = out.walk {
-            translate_out(shared, &env, &mut decoder.frame, &mut bytes, ty, stride, element)?;
+            let mut walk = OutWalk { pointers: &out.pointers, max, pointed: Vec::new() };
+            translate_out(shared, &env, &mut decoder.frame, &mut bytes, ty, stride, element, &mut walk)?;
+            let index = outs.len() as u32;
+            pointed.extend(walk.pointed.into_iter().map(|(at, data)| (index, at, data)));
         }
         blank(&mut bytes, &out.pointers);
         outs.push(OutBytes::Owned(bytes));
     }
     if !decoder.release.is_empty() {
-        let mut retained = lock(&shared.retained);
-        let mut registries = lock(&shared.kept_registries);
+        let mut retained = lock(&tenant.retained);
+        let mut registries = lock(&tenant.kept_registries);
         for key in &decoder.release {
             retained.remove(key);
             registries.forget(*key);
         }
     }
-    for action in &f.actions {
-        eval(plan, action, &env, &mut decoder.frame).map_err(malformed)?;
+    // statements record what a call did: a failed call did nothing (the
+    // guest skips them too; an asynchronous call's it ran when queued)
+    if success {
+        for action in &f.actions {
+            eval(plan, action, &env, &mut decoder.frame).map_err(malformed)?;
+        }
     }
     if success && shared.recorded[id as usize] && shared.recorder.is_some() {
         if decoder.frame.used_region {
@@ -1326,7 +1369,7 @@ fn handle_call<'a>(
         } else {
             let issued = std::mem::take(&mut decoder.frame.issued);
             record_objects.extend(issued.iter().copied().filter(|id| *id != 0));
-            shared.record(Entry::Record { objects: record_objects, issued, message: raw.to_vec() });
+            shared.record(tenant, Entry::Record { objects: record_objects, issued, message: raw.to_vec() });
         }
     }
     let shadows = std::mem::take(&mut decoder.frame.shadows);
@@ -1350,7 +1393,8 @@ fn handle_call<'a>(
             })
             .collect();
         let buf = std::mem::take(&mut channel.reply_buf);
-        Some(reply(shared, id, &header, ret, ret_bytes.as_deref(), &outs, buf).map_err(malformed)?)
+        let answer = Answer { ret, ret_bytes: ret_bytes.as_deref(), outs: &outs, pointed: &pointed };
+        Some(reply(shared, id, &header, answer, buf).map_err(malformed)?)
     };
     // keep the largest shadows for the channel's next calls
     let mut spare = decoder.spare;
@@ -1415,6 +1459,19 @@ fn slot_offsets(shapes: &[SlotShape]) -> Vec<u32> {
 }
 
 /// Turns the object pointers in an out buffer's elements into handle ids.
+/// What the walk of one out buffer's elements needs and finds.
+struct OutWalk<'o> {
+    /// Offsets of the guest's own nested pointers (sent in, restored by it).
+    pointers: &'o [u64],
+    /// The most bytes one buffer may take.
+    max: u64,
+    /// Data the library's pointers in the buffer point to, by the pointer's
+    /// offset: a `const char **` answered with one of the library's constant
+    /// strings travels as a copy, never as the server's address.
+    pointed: Vec<(u64, Vec<u8>)>,
+}
+
+#[allow(clippy::too_many_arguments)]
 fn translate_out(
     shared: &Shared,
     env: &Env<'_>,
@@ -1423,14 +1480,16 @@ fn translate_out(
     ty: &Ty,
     stride: u64,
     element: &Value,
+    walk: &mut OutWalk<'_>,
 ) -> Result<(), Refusal> {
     let count = bytes.len() as u64 / stride.max(1);
     for i in 0..count {
-        translate_value(shared, env, frame, bytes, (i * stride) as usize, ty, element)?;
+        translate_value(shared, env, frame, bytes, (i * stride) as usize, ty, element, walk)?;
     }
     Ok(())
 }
 
+#[allow(clippy::too_many_arguments)]
 fn translate_value(
     shared: &Shared,
     env: &Env<'_>,
@@ -1439,6 +1498,7 @@ fn translate_value(
     at: usize,
     ty: &Ty,
     value: &Value,
+    walk: &mut OutWalk<'_>,
 ) -> Result<(), Refusal> {
     let plan = &shared.plan;
     let word = |bytes: &[u8]| bytes.get(at..at + 8).map(|b| u64::from_le_bytes(b.try_into().unwrap_or([0; 8]))).unwrap_or(0);
@@ -1460,9 +1520,27 @@ fn translate_value(
             if let Ty::Record(r) = leaf.ty {
                 if let Some(record) = plan.records.get(r as usize) {
                     for (field, value) in record.fields.iter().zip(fields) {
-                        translate_value(shared, &env, frame, bytes, at + field.offset as usize, &field.ty, value)?;
+                        translate_value(shared, &env, frame, bytes, at + field.offset as usize, &field.ty, value, walk)?;
                     }
                 }
+            }
+        }
+        Kind::Buffer { size, .. } if matches!(ty, Ty::Ptr(_)) && !walk.pointers.contains(&(at as u64)) => {
+            // a pointer the library wrote, into its own memory
+            let pointer = word(bytes);
+            if pointer != 0 {
+                let env = Env { this: Some((V::Ptr(pointer), None)), ..env };
+                frame.vendor_reads = true;
+                let count = eval(plan, size, &env, frame);
+                frame.vendor_reads = false;
+                let len = byte_len(count.map_err(malformed)?.as_int(), stride(plan, &leaf.ty), walk.max)
+                    .ok_or_else(|| malformed("a buffer the library points to over the limit"))?;
+                let mut data = vec![0u8; len as usize];
+                native::read_vendor(pointer, &mut data);
+                walk.pointed.push((at as u64, data));
+            }
+            if let Some(slot) = bytes.get_mut(at..at + 8) {
+                slot.fill(0);
             }
         }
         _ => {}
@@ -1470,19 +1548,26 @@ fn translate_value(
     Ok(())
 }
 
-fn reply(
-    shared: &Shared,
-    id: u32,
-    to: &Header,
+/// What a reply carries back (see the wire chapter).
+struct Answer<'a> {
     ret: V,
-    ret_bytes: Option<&[u8]>,
-    outs: &[Option<&[u8]>],
-    buf: Vec<u8>,
-) -> Result<Vec<u8>, crate::wire::WriteError> {
+    ret_bytes: Option<&'a [u8]>,
+    outs: &'a [Option<&'a [u8]>],
+    /// Copies of what the library's pointers in out buffers point to: the
+    /// out buffer's index, the pointer's offset, the bytes.
+    pointed: &'a [(u32, u64, Vec<u8>)],
+}
+
+fn reply(shared: &Shared, id: u32, to: &Header, answer: Answer<'_>, buf: Vec<u8>) -> Result<Vec<u8>, crate::wire::WriteError> {
+    let Answer { ret, ret_bytes, outs, pointed } = answer;
     let shape = shared.ret[id as usize];
     let mut slots: Vec<Slot> = shape.slot().into_iter().collect();
     slots.push(Slot::U32);
     slots.extend(std::iter::repeat_n(Slot::Buffer, outs.len()));
+    slots.push(Slot::U32);
+    for _ in pointed {
+        slots.extend([Slot::U32, Slot::U64, Slot::Buffer]);
+    }
     let (_, scalar_len) = Layout::of(&slots);
     let header = Header { function: id, call_id: to.call_id, thread: to.thread, ..Header::new(MsgKind::Reply) };
     let mut w = Writer::reuse(buf, header, scalar_len);
@@ -1504,6 +1589,10 @@ fn reply(
             Some(bytes) => _ = w.buffer(bytes),
             None => _ = w.null(),
         }
+    }
+    w.u32(pointed.len() as u32);
+    for (out, at, data) in pointed {
+        w.u32(*out).u64(*at).buffer(data);
     }
     w.finish()
 }

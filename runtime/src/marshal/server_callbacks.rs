@@ -164,8 +164,8 @@ impl Host for VendorArgs {
 pub(super) trait CallbackHost {
     fn plan(&self) -> &Plan;
     fn registrations(&self) -> &Mutex<Registrations>;
-    /// The guest's id for a vendor object of handle kind `kind`.
-    fn handle_id(&self, object: u64, kind: u32) -> Result<u64, String>;
+    /// Guest process `process`'s id for a vendor object of handle kind `kind`.
+    fn handle_id(&self, process: u64, object: u64, kind: u32) -> Result<u64, String>;
     fn log(&self, message: std::fmt::Arguments<'_>);
 }
 
@@ -187,7 +187,7 @@ fn forward(host: &dyn CallbackHost, index: u32, args: &[u64]) -> Result<u64, Str
     let plan = host.plan();
     let callback = plan.callbacks.get(index as usize).ok_or("no such callback in the plan")?;
     let values: Vec<V> = callback.params.iter().zip(args).map(|(p, raw)| V::from_raw(*raw, &p.ty)).collect();
-    let (route, guest_id) = {
+    let (route, guest_id, process) = {
         let registrations = lock(host.registrations());
         let id = match userdata_param(callback) {
             Some(u) => args.get(u).copied().unwrap_or(0),
@@ -198,7 +198,7 @@ fn forward(host: &dyn CallbackHost, index: u32, args: &[u64]) -> Result<u64, Str
             return Err(format!("the library called it with the userdata of callback {}", registration.callback));
         }
         let route = registrations.routes.get(&registration.process).ok_or("the guest process has no callback route")?;
-        (Arc::clone(route), registration.guest_id)
+        (Arc::clone(route), registration.guest_id, registration.process)
     };
     let mut host_memory = VendorArgs;
     let mut words = Vec::with_capacity(values.len());
@@ -207,7 +207,7 @@ fn forward(host: &dyn CallbackHost, index: u32, args: &[u64]) -> Result<u64, Str
         let env = Env { this: Some((*v, None)), ..Env::new(&values, &[]) };
         let leaf = select(plan, &p.value, &env, &mut host_memory).map_err(|e| e.to_string())?;
         let word = match &leaf.kind {
-            Kind::Handle { kind } => host.handle_id(v.as_u64(), *kind)?,
+            Kind::Handle { kind } => host.handle_id(process, v.as_u64(), *kind)?,
             Kind::Userdata { .. } => 0,
             Kind::Buffer { size, .. } => {
                 if v.as_u64() != 0 {

@@ -67,6 +67,13 @@ pub fn shape(value: &Value) -> Result<SlotShape, String> {
                 // `if (p != 0) { buffer(n); } else { opaque; }`: the word
                 // travels as the key of a null descriptor
                 Ok(SlotShape::Buffer)
+            } else if matches!((a, b), (SlotShape::Handle, SlotShape::Word) | (SlotShape::Word, SlotShape::Handle)) {
+                // `if (this == 1) { opaque; } else { handle; }` (a constant
+                // that stands for an object, like CUDA's default streams):
+                // both are 64-bit words, and the API server translates the
+                // word only where its own reading of the condition selects
+                // `handle`, so a guest gets no other word through
+                Ok(SlotShape::Handle)
             } else {
                 Err(format!("its branches travel differently ({a:?} and {b:?}); describe it the same way in every branch"))
             }
@@ -87,4 +94,40 @@ pub fn call_slots(function: &super::Function) -> Result<Vec<SlotShape>, String> 
 /// Slot shape of a function's result.
 pub fn reply_slot(_plan: &Plan, function: &super::Function) -> Result<SlotShape, String> {
     shape(&function.return_value).map_err(|e| format!("the result of `{}`: {e}", function.name))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::{Expr, ExprKind};
+
+    fn leaf(kind: Kind, ty: Ty) -> Value {
+        Value::Leaf(Box::new(Leaf {
+            ty,
+            kind,
+            input: true,
+            output: false,
+            no_copy: false,
+            lifetime: crate::plan::Lifetime::Call,
+            allocate: false,
+            deallocate: false,
+            zerocopy: false,
+            obj_record: false,
+        }))
+    }
+
+    fn branches(then: Value, otherwise: Value) -> Value {
+        let cond = Expr::new(ExprKind::Int(1), Ty::Int { size: 4, signed: true });
+        Value::If { cond, then: Box::new(then), otherwise: Box::new(otherwise) }
+    }
+
+    #[test]
+    fn a_handle_or_a_word_travels_in_one_64_bit_slot() {
+        let handle = || leaf(Kind::Handle { kind: 0 }, Ty::Ptr(Box::new(Ty::Void)));
+        let word = || leaf(Kind::Opaque, Ty::Ptr(Box::new(Ty::Void)));
+        assert_eq!(shape(&branches(word(), handle())), Ok(SlotShape::Handle));
+        assert_eq!(shape(&branches(handle(), word())), Ok(SlotShape::Handle));
+        let int = leaf(Kind::Opaque, Ty::Int { size: 4, signed: true });
+        assert!(shape(&branches(handle(), int)).is_err(), "a 32-bit integer and a handle do not share a slot");
+    }
 }

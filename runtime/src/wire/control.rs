@@ -18,9 +18,12 @@ pub struct Hello {
     /// the server knows which recorded calls it has replayed already.
     pub next_call_id: u64,
     /// A number the guest process picks at random and sends on each of its
-    /// channels: the server tells a process's channels apart from another
-    /// process's (a forked child) and sends callbacks to the process whose
-    /// call registered them. Not a secret: one server serves one tenant.
+    /// channels: the server finds the process's own state (handle table,
+    /// kept buffers, zero-copy region) by it, tells a process's channels
+    /// apart from another process's (a forked child draws its own), and
+    /// sends callbacks to the process whose call registered them. Not a
+    /// secret: the server binds it to the process id of the first socket
+    /// that sent it and refuses it from any other.
     pub process: u64,
 }
 
