@@ -4,26 +4,14 @@
 //! over many random calls, gives the same value or error, and makes the
 //! same reads, writes and library calls in the same order.
 
-use std::path::{Path, PathBuf};
+mod common;
+
+use common::specs;
+use std::path::Path;
 
 use cava_runtime::marshal::compile::compile;
 use cava_runtime::marshal::eval::{eval, Env, EvalError, Host, V};
 use cava_runtime::plan::{Expr, Kind, Leaf, LibraryFn, Lifetime, Plan, Value};
-
-fn specs() -> Vec<PathBuf> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let mut out = Vec::new();
-    for dir in ["specs", "tests/specs", "tests/testlib"] {
-        for entry in std::fs::read_dir(root.join(dir)).unwrap() {
-            let path = entry.unwrap().path();
-            if path.extension().is_some_and(|e| e == "lapis") {
-                out.push(path);
-            }
-        }
-    }
-    out.sort();
-    out
-}
 
 /// Every expression of a plan, in a fixed order.
 fn expressions(plan: &Plan) -> Vec<&Expr> {

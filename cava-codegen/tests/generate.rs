@@ -2,22 +2,10 @@
 //! snapshotted (formatted with prettyplease). That the generated crates
 //! compile and run is tested by `cava-cli/tests/build.rs`.
 
-use std::path::{Path, PathBuf};
+mod common;
 
-fn specs() -> Vec<PathBuf> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let mut out = Vec::new();
-    for dir in ["specs", "tests/specs", "tests/testlib"] {
-        for entry in std::fs::read_dir(root.join(dir)).unwrap() {
-            let path = entry.unwrap().path();
-            if path.extension().is_some_and(|e| e == "lapis") {
-                out.push(path);
-            }
-        }
-    }
-    out.sort();
-    out
-}
+use common::specs;
+use std::path::Path;
 
 fn options() -> cava_codegen::Options {
     cava_codegen::Options { runtime: cava_codegen::Runtime::Version("0.1.0".into()), missing: Vec::new(), symbol_versions: Vec::new() }
