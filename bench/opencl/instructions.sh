@@ -54,11 +54,14 @@ measure() {
     echo "$(inclusive "$server_out" 'server.rs:cava_runtime::marshal::server::handle_call \[')" \
         "$(inclusive "$server_out" '_server::dispatch \[')" \
         "$(inclusive "$out/callgrind-guest.out" 'guest.rs:cava_runtime::marshal::guest::call \[')" \
-        "$(inclusive "$out/callgrind-guest.out" 'as cava_runtime::transport::Transport>::send \[')"
+        "$(inclusive_sum "$out/callgrind-guest.out" 'as cava_runtime::transport::Transport>::send( \[|$)')"
 }
 
 # inclusive count of the first symbol matching a pattern
 inclusive() { callgrind_annotate --inclusive=yes "$1" 2>/dev/null | grep -E "$2" | head -1 | awk '{gsub(",", "", $1); print $1 + 0}'; }
+# the same summed over every line matching: a function whose inlined code
+# comes from several source files is listed once per file
+inclusive_sum() { callgrind_annotate --inclusive=yes "$1" 2>/dev/null | grep -E "$2" | awk '{gsub(",", "", $1); n += $1} END {print n + 0}'; }
 
 # Two runs, LAUNCHES apart: their difference is the steady state, free of
 # everything done once (loading the plan, building the program, warm-up).
