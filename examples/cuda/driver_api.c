@@ -56,6 +56,21 @@ static void *read_module(const char *path)
     return bytes;
 }
 
+/* Five copies of `size` bytes each way, each timed. */
+static void time_copies(const char *kind, CUdeviceptr device, void *host, size_t size)
+{
+    for (int round = 0; round < 5; round++) {
+        double t0 = now();
+        CHECK(cuMemcpyHtoD(device, host, size));
+        double t1 = now();
+        printf("bench: %zu MiB %shost to device %.2f GB/s\n", size >> 20, kind, size / (t1 - t0) / 1e9);
+        t0 = now();
+        CHECK(cuMemcpyDtoH(host, device, size));
+        t1 = now();
+        printf("bench: %zu MiB %sdevice to host %.2f GB/s\n", size >> 20, kind, size / (t1 - t0) / 1e9);
+    }
+}
+
 static CUresult first_error(const CUresult *s, int n)
 {
     for (int i = 0; i < n; i++)
@@ -341,29 +356,11 @@ int main(int argc, char **argv)
             CHECK(cuStreamQuery(stream));
         t1 = now();
         printf("bench: synchronous call %.2f us\n", (t1 - t0) / ROUNDS * 1e6);
-        for (int round = 0; round < 5; round++) {
-            t0 = now();
-            CHECK(cuMemcpyHtoD(dbig, host, big));
-            t1 = now();
-            printf("bench: 64 MiB host to device %.2f GB/s\n", big / (t1 - t0) / 1e9);
-            t0 = now();
-            CHECK(cuMemcpyDtoH(host, dbig, big));
-            t1 = now();
-            printf("bench: 64 MiB device to host %.2f GB/s\n", big / (t1 - t0) / 1e9);
-        }
+        time_copies("", dbig, host, big);
         free(host);
         CHECK(cuMemAllocHost(&host, big));
         memset(host, 2, big);
-        for (int round = 0; round < 5; round++) {
-            t0 = now();
-            CHECK(cuMemcpyHtoD(dbig, host, big));
-            t1 = now();
-            printf("bench: 64 MiB page-locked host to device %.2f GB/s\n", big / (t1 - t0) / 1e9);
-            t0 = now();
-            CHECK(cuMemcpyDtoH(host, dbig, big));
-            t1 = now();
-            printf("bench: 64 MiB page-locked device to host %.2f GB/s\n", big / (t1 - t0) / 1e9);
-        }
+        time_copies("page-locked ", dbig, host, big);
         CHECK(cuMemFree(dbig));
         CHECK(cuMemFreeHost(host));
     }

@@ -265,12 +265,7 @@ impl Checker {
                             mode = Some((info.name, d.name.span));
                         }
                         "success" => {
-                            if let Some((_, first)) = success {
-                                self.report(
-                                    Diagnostic::error(Code::DuplicateDescriptor, "`success` is given twice")
-                                        .with_primary(d.name.span, "given again here")
-                                        .with_secondary(first, "first given here"),
-                                );
+                            if !self.given_once("success", success.map(|(_, s)| s), d.name.span) {
                                 continue;
                             }
                             if let Some(v) = self.const_int_in(args[0], &env) {
@@ -294,12 +289,7 @@ impl Checker {
                             }
                         }
                         "in_guest" => {
-                            if let Some(first) = in_guest {
-                                self.report(
-                                    Diagnostic::error(Code::DuplicateDescriptor, "`in_guest` is given twice")
-                                        .with_primary(d.name.span, "given again here")
-                                        .with_secondary(first, "first given here"),
-                                );
+                            if !self.given_once("in_guest", in_guest, d.name.span) {
                                 continue;
                             }
                             in_guest = Some(d.name.span);
@@ -310,12 +300,7 @@ impl Checker {
                             }
                         }
                         "variant_of" => {
-                            if let Some(first) = variant {
-                                self.report(
-                                    Diagnostic::error(Code::DuplicateDescriptor, "`variant_of` is given twice")
-                                        .with_primary(d.name.span, "given again here")
-                                        .with_secondary(first, "first given here"),
-                                );
+                            if !self.given_once("variant_of", variant, d.name.span) {
                                 continue;
                             }
                             variant = Some(d.name.span);
@@ -474,6 +459,18 @@ impl Checker {
         }
         function.mode = self.call_mode(sig, &function, mode, success, &param_spans);
         function
+    }
+
+    /// A function descriptor that may be given once: false (and L0304,
+    /// pointing at both) when it was already given at `first`.
+    fn given_once(&mut self, name: &str, first: Option<Span>, again: Span) -> bool {
+        let Some(first) = first else { return true };
+        self.report(
+            Diagnostic::error(Code::DuplicateDescriptor, format!("`{name}` is given twice"))
+                .with_primary(again, "given again here")
+                .with_secondary(first, "first given here"),
+        );
+        false
     }
 
     /// `in_guest(expr)`: what `expr` gives must fit the function's result

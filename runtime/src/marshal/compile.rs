@@ -26,7 +26,7 @@ use smallvec::SmallVec;
 
 use super::eval::{binary_values, interpret, load, normalize, wrap, Env, EvalError, Host, V};
 use crate::plan::{
-    BinaryOp, Callback, Constant, Expr, ExprKind, Function, Kind, Leaf, LibraryFn, Lifetime, Param, Plan, Ty, UnaryOp, Value,
+    self, BinaryOp, Callback, Constant, Expr, ExprKind, Function, Kind, Leaf, LibraryFn, Lifetime, Param, Plan, Ty, UnaryOp, Value,
 };
 
 /// Compiled code: evaluates an expression over the values of one call.
@@ -90,29 +90,6 @@ struct Tables<'a> {
     /// The body being inlined needs its own environment (`this`, a
     /// contextual argument, ...) or the interpreter: it is not inlined.
     escaped: Cell<bool>,
-}
-
-impl Tables<'_> {
-    fn size_of(&self, ty: &Ty) -> u64 {
-        match ty {
-            Ty::Void | Ty::Function => 0,
-            Ty::Int { size, .. } | Ty::Float { size } => u64::from(*size),
-            Ty::Ptr(_) => 8,
-            Ty::Array(element, len) => self.size_of(element).saturating_mul(*len),
-            Ty::Record(r) => self.records.get(*r as usize).map_or(0, |r| r.size),
-        }
-    }
-
-    /// [`Plan::element_size`].
-    fn element_size(&self, pointer: &Ty) -> u64 {
-        match pointer {
-            Ty::Ptr(pointee) | Ty::Array(pointee, _) => match self.size_of(pointee) {
-                0 => 1,
-                n => n,
-            },
-            _ => 1,
-        }
-    }
 }
 
 fn function(t: &Tables<'_>, f: &mut Function) {
@@ -245,7 +222,7 @@ fn build(t: &Tables<'_>, e: &mut Expr) -> Operand {
             Some(Constant::Float(f)) => Some(Operand::Const(V::Float(*f))),
             _ => None,
         },
-        ExprKind::SizeOf(of) => Some(Operand::Const(wrap(i128::from(t.size_of(of)), &ty))),
+        ExprKind::SizeOf(of) => Some(Operand::Const(wrap(i128::from(plan::size_of(t.records, of)), &ty))),
         ExprKind::Registry(i) | ExprKind::Resource(i) => Some(Operand::Const(V::Int(i128::from(*i)))),
         ExprKind::This => Some(fun(move |plan, env, host| match env.this {
             Some((_, Some(addr))) => load(plan, addr, &ty, host),
@@ -258,7 +235,7 @@ fn build(t: &Tables<'_>, e: &mut Expr) -> Operand {
         }
         ExprKind::Binary(op, l, r) => {
             let op = *op;
-            let step = t.element_size(&l.ty);
+            let step = plan::element_size(t.records, &l.ty);
             let (l, r) = (expr(t, l), expr(t, r));
             Some(binary(op, l, r, step, ty))
         }
@@ -508,7 +485,7 @@ fn place(t: &Tables<'_>, e: &mut Expr) -> Option<(At, Ty)> {
             Some((Arc::new(move |plan, env, host| Ok(p.get(plan, env, host)?.as_u64())), ty))
         }
         ExprKind::Index(base, index) => {
-            let step = i128::from(t.element_size(&base.ty));
+            let step = i128::from(plan::element_size(t.records, &base.ty));
             let (base, index) = (expr(t, base), expr(t, index));
             let at: At = Arc::new(move |plan, env, host| {
                 let base_v = base.get(plan, env, host)?.as_u64();

@@ -314,21 +314,11 @@ impl Host for GuestHost<'_> {
             }
             LibraryFn::ZerocopyAlloc => {
                 drop(registries);
-                let state = self.state;
-                match zerocopy::alloc(arg(0), || open_process_region(state)) {
-                    Ok(addr) => Ok(V::Ptr(addr)),
-                    Err(e) => {
-                        // NULL, as malloc fails
-                        log(state.name, format_args!("zerocopy_alloc({}) returns NULL: {e}", arg(0)));
-                        Ok(V::Ptr(0))
-                    }
-                }
+                Ok(V::Ptr(region_alloc(self.state, arg(0))))
             }
             LibraryFn::ZerocopyFree => {
                 drop(registries);
-                if let Err(e) = zerocopy::free(arg(0)) {
-                    log(self.state.name, format_args!("{e}; ignored"));
-                }
+                region_free(self.state.name, arg(0));
                 Ok(V::Int(0))
             }
             _ => Err(EvalError::Plan("not a host library function")),
@@ -618,26 +608,36 @@ pub fn registered(library: &'static GuestLibrary, registry: u32, key: u64) -> us
 /// memory of this process's zero-copy region, or 0, logged, when the region
 /// is full or cannot be set up.
 pub fn zerocopy_alloc(library: &'static GuestLibrary, n: u64) -> u64 {
-    let state = match library.state() {
-        Ok(state) => state,
+    match library.state() {
+        Ok(state) => region_alloc(state, n),
         Err(e) => {
             library.log(format_args!("{e}"));
-            return 0;
+            0
         }
-    };
+    }
+}
+
+/// `zerocopy_free(p)` for `replace_guest` code: false (and a log line)
+/// when `p` did not come from `zerocopy_alloc`.
+pub fn zerocopy_free(library: &'static GuestLibrary, p: u64) -> bool {
+    region_free(library.name, p)
+}
+
+/// `n` bytes of the process's zero-copy region, or 0 (NULL, as `malloc`
+/// fails), logged, when it is full or cannot be set up.
+fn region_alloc(state: &State, n: u64) -> u64 {
     zerocopy::alloc(n, || open_process_region(state)).unwrap_or_else(|e| {
         log(state.name, format_args!("zerocopy_alloc({n}) returns NULL: {e}"));
         0
     })
 }
 
-/// `zerocopy_free(p)` for `replace_guest` code: false (and a log line)
-/// when `p` did not come from `zerocopy_alloc`.
-pub fn zerocopy_free(library: &'static GuestLibrary, p: u64) -> bool {
+/// Frees region memory; false, logged, for memory that is not the region's.
+fn region_free(name: &str, p: u64) -> bool {
     match zerocopy::free(p) {
         Ok(()) => true,
         Err(e) => {
-            library.log(format_args!("{e}; ignored"));
+            log(name, format_args!("{e}; ignored"));
             false
         }
     }

@@ -323,24 +323,35 @@ impl Plan {
 
     /// Size of a type in bytes (0 for `void`, functions and incomplete records).
     pub fn size_of(&self, ty: &Ty) -> u64 {
-        match ty {
-            Ty::Void | Ty::Function => 0,
-            Ty::Int { size, .. } | Ty::Float { size } => u64::from(*size),
-            Ty::Ptr(_) => 8,
-            Ty::Array(element, len) => self.size_of(element).saturating_mul(*len),
-            Ty::Record(r) => self.records.get(*r as usize).map_or(0, |r| r.size),
-        }
+        size_of(&self.records, ty)
     }
 
     /// Size of one element a pointer of type `ty` points to; `void *`
     /// buffers count bytes.
     pub fn element_size(&self, pointer: &Ty) -> u64 {
-        match pointer {
-            Ty::Ptr(pointee) | Ty::Array(pointee, _) => match self.size_of(pointee) {
-                0 => 1,
-                n => n,
-            },
-            _ => 1,
-        }
+        element_size(&self.records, pointer)
+    }
+}
+
+/// [`Plan::size_of`] over a plan's records alone (for code that rewrites the
+/// plan's expressions while it reads its tables).
+pub fn size_of(records: &[Record], ty: &Ty) -> u64 {
+    match ty {
+        Ty::Void | Ty::Function => 0,
+        Ty::Int { size, .. } | Ty::Float { size } => u64::from(*size),
+        Ty::Ptr(_) => 8,
+        Ty::Array(element, len) => size_of(records, element).saturating_mul(*len),
+        Ty::Record(r) => records.get(*r as usize).map_or(0, |r| r.size),
+    }
+}
+
+/// [`Plan::element_size`] over a plan's records alone.
+pub fn element_size(records: &[Record], pointer: &Ty) -> u64 {
+    match pointer {
+        Ty::Ptr(pointee) | Ty::Array(pointee, _) => match size_of(records, pointee) {
+            0 => 1,
+            n => n,
+        },
+        _ => 1,
     }
 }
