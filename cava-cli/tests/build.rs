@@ -9,7 +9,7 @@ mod common;
 use std::path::Path;
 use std::process::Command;
 
-use common::{build, root, scratch, start_server, testlib};
+use common::{build, root, scratch, start_server, start_server_with, testlib};
 
 #[test]
 fn every_spec_compiles() {
@@ -58,6 +58,37 @@ fn the_test_program_prints_the_same_through_the_guest_library_on_both_transports
             panic!("{transport}: output differs:\n{}\nstderr:\n{stderr}", diff.join("\n"));
         }
     }
+}
+
+/// A call that fails gave the vendor nothing to hold: the buffers the API
+/// server kept for it go with it, so a guest that exits after refused reads
+/// leaves no kept buffer behind (the server logs any it must leave).
+#[test]
+fn a_failed_call_leaves_no_kept_buffer_on_the_server() {
+    let lib = testlib();
+    let dir = scratch("failed-call-buffers");
+    let socket = dir.join("server.sock");
+    let log = dir.join("server.log");
+    let server = start_server_with(&lib.server(), &socket, &lib.library(), &[], std::fs::File::create(&log).unwrap().into());
+    let run = Command::new(&lib.program)
+        .arg("async")
+        .env("LD_LIBRARY_PATH", lib.generated.join("lib"))
+        .env("CAVA_SERVER", &socket)
+        .env("CAVA_TRANSPORT", "unix")
+        .output()
+        .unwrap();
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    assert!(String::from_utf8_lossy(&run.stdout).contains("async: read past the end first_error=-2"));
+    // the server forgets a process once it has exited and its channels
+    // closed, and logs then what it must leave (the section leaves two
+    // objects, so the line comes)
+    let start = std::time::Instant::now();
+    while !std::fs::read_to_string(&log).unwrap().contains(" left ") && start.elapsed() < std::time::Duration::from_secs(5) {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    drop(server);
+    let log = std::fs::read_to_string(&log).unwrap();
+    assert!(log.contains(" left ") && log.contains(" and 0 kept buffers (0 bytes)"), "{log}");
 }
 
 #[test]

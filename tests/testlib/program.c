@@ -696,6 +696,11 @@ static void section_async(void)
         printf("async: read of a released mem first_error=%d lost[0]=%d\n", first_error(seq, 2), lost[0]);
         s = tl_queue_finish(q);
         printf("async: finish after the refused read status=%d\n", s);
+        /* a read the library refuses (past the end of the memory): the
+           API server keeps nothing for it */
+        seq[0] = tl_enqueue_read(q, m, sizeof init - sizeof(int), sizeof lost, lost);
+        seq[1] = tl_queue_finish(q);
+        printf("async: read past the end first_error=%d lost[0]=%d\n", first_error(seq, 2), lost[0]);
     }
 
     /* reads are kept per queue: finishing q does not run q2's */

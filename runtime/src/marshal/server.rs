@@ -658,6 +658,10 @@ struct Frame<'a> {
     /// The kept buffers this call uses, `(address, key)`: what its
     /// `register_buf` statements can register.
     kept: SmallVec<[(u64, u64); 2]>,
+    /// Keys of the kept buffers this call created: a call that fails gave
+    /// the vendor nothing to hold, and runs no `register_buf` that a later
+    /// call could free them through, so they go with it.
+    created: SmallVec<[u64; 2]>,
     /// That region, found on the first buffer that names it; held for the
     /// call, so it stays mapped while the vendor uses it.
     process_region: Option<Arc<ProcessRegion>>,
@@ -1015,7 +1019,10 @@ impl<'a, 'p> Decoder<'a, 'p> {
                 )));
             }
         }
-        let entry = retained.entry(key).or_insert_with(|| Retained { bytes: vec![0u8; len as usize].into_boxed_slice(), coupled });
+        let entry = retained.entry(key).or_insert_with(|| {
+            self.frame.created.push(key);
+            Retained { bytes: vec![0u8; len as usize].into_boxed_slice(), coupled }
+        });
         if let Some(bytes) = bytes {
             entry.bytes.copy_from_slice(bytes);
         }
@@ -1132,6 +1139,7 @@ fn handle_call<'a>(
             rebind,
             used_region: false,
             kept: SmallVec::new(),
+            created: SmallVec::new(),
             process_region: None,
         },
         outs: Vec::new(),
@@ -1348,10 +1356,11 @@ fn handle_call<'a>(
         blank(&mut bytes, &out.pointers);
         outs.push(OutBytes::Owned(bytes));
     }
-    if !decoder.release.is_empty() {
+    let created = if success { &[][..] } else { &decoder.frame.created[..] };
+    if !decoder.release.is_empty() || !created.is_empty() {
         let mut retained = lock(&tenant.retained);
         let mut registries = lock(&tenant.kept_registries);
-        for key in &decoder.release {
+        for key in decoder.release.iter().chain(created) {
             retained.remove(key);
             registries.forget(*key);
         }
