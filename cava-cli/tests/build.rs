@@ -21,7 +21,8 @@ fn every_spec_compiles() {
 
 /// Sections of the test program whose output must be the same forwarded
 /// (`unsupported` differs by design: see its own test).
-const SECTIONS: [&str; 10] = ["basic", "handles", "buffers", "strings", "structs", "callbacks", "async", "metadata", "threads", "zerocopy"];
+const SECTIONS: [&str; 11] =
+    ["basic", "handles", "buffers", "strings", "structs", "callbacks", "once", "async", "metadata", "threads", "zerocopy"];
 
 #[test]
 fn the_test_program_prints_the_same_through_the_guest_library_on_both_transports() {
@@ -89,6 +90,42 @@ fn a_failed_call_leaves_no_kept_buffer_on_the_server() {
     drop(server);
     let log = std::fs::read_to_string(&log).unwrap();
     assert!(log.contains(" left ") && log.contains(" and 0 kept buffers (0 bytes)"), "{log}");
+}
+
+/// A `lifetime(once)` callback's registration ends with its call, on both
+/// sides, or with the call that made it when that call fails; the lasting
+/// one beside them stays until the process leaves. The server counts what
+/// the process left when its callback route closes.
+#[test]
+fn once_callbacks_leave_no_registration_behind() {
+    let lib = testlib();
+    for transport in ["unix", "shm"] {
+        let dir = scratch(&format!("once-callbacks-{transport}"));
+        let socket = dir.join("server.sock");
+        let log = dir.join("server.log");
+        let server = start_server_with(&lib.server(), &socket, &lib.library(), &[], std::fs::File::create(&log).unwrap().into());
+        let run = Command::new(&lib.program)
+            .arg("once")
+            .env("LD_LIBRARY_PATH", lib.generated.join("lib"))
+            .env("CAVA_SERVER", &socket)
+            .env("CAVA_TRANSPORT", transport)
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&run.stdout);
+        assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+        assert!(stdout.contains("once: 8 rounds, 64 of 64 called exactly once"), "{stdout}");
+        assert!(stdout.contains("once: on_finish statuses=[0,0,0,0,0,0,0,0,-6]"), "{stdout}");
+        let start = std::time::Instant::now();
+        while !std::fs::read_to_string(&log).unwrap().contains("callback registrations")
+            && start.elapsed() < std::time::Duration::from_secs(5)
+        {
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        drop(server);
+        let log = std::fs::read_to_string(&log).unwrap();
+        // tl_set_notify's, and none of the 74 once registrations (one refused)
+        assert!(log.contains(" left 1 callback registrations, now forgotten"), "{transport}: {log}");
+    }
 }
 
 #[test]

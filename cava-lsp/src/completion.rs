@@ -31,6 +31,7 @@ const LIFETIMES: &[(&str, &str)] = &[
     ("manual", "until a call `deallocate`s the buffer"),
     ("static", "forever"),
     ("coupled", "`coupled(obj)`: as long as the object `obj`"),
+    ("once", "a callback's registration ends after its first call"),
 ];
 const REGISTRY_FUNCTIONS: &[&str] = &["register_buf", "get_bufs", "get_n_bufs", "get_buf_size"];
 
@@ -250,6 +251,6 @@ mod tests {
             expr.contains(&"count".to_string()) && expr.contains(&"LIMIT".to_string()) && expr.contains(&"strlen".to_string()),
             "{expr:?}"
         );
-        assert_eq!(labels("argument(data) { lifetime(|"), ["call", "manual", "static", "coupled"]);
+        assert_eq!(labels("argument(data) { lifetime(|"), ["call", "manual", "static", "coupled", "once"]);
     }
 }

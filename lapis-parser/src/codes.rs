@@ -376,6 +376,18 @@ cl_int read_blocking(cl_command_queue q, cl_mem b, size_t size, void *ptr) {
 ```
 
 Copy the prototype of `f` and change only the names and the descriptions.";
+
+    CallbackLifetime = "L0521", "lifetime that does not fit a callback",
+"A callback's `lifetime` says how long the guest and the API server keep its registration: `static` (the default) until the application's process leaves, or `once`, until the library has called it once (an event's completion callback, a build notification) or the call that registered it failed. `call`, `manual` and `coupled(obj)` are buffers' lifetimes, and `once` is only a callback's.
+
+A `once` registration is told apart from the others by its userdata, so it must be a function's argument, its `callback` declaration must mark a `userdata` argument, and the function must have a `userdata` argument for it.
+
+```lapis
+cl_int clSetEventCallback(cl_event event, cl_int type, void (*pfn_notify)(cl_event, cl_int, void *), void *user_data) {
+    argument(pfn_notify) { callback(cava_event_notify); lifetime(once); }
+    argument(user_data) { userdata; }
+}
+```";
 }
 
 /// The book's diagnostics index (`book/src/diagnostics.md`), generated from

@@ -301,6 +301,8 @@ pub enum Lifetime {
     Manual,
     Static,
     Coupled(Expr),
+    /// A callback registration that ends after its first call.
+    Once,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]

@@ -618,6 +618,84 @@ static void section_callbacks(void)
     pthread_mutex_destroy(&nlog.lock);
 }
 
+/* ============================================================ once */
+
+/* Callbacks that run once: each registration is its own, even with the
+   same function and userdata, and ends after its call. */
+static pthread_mutex_t once_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void on_once(tl_queue queue, tl_status status, void *user)
+{
+    int *count = user;
+    (void)queue;
+    pthread_mutex_lock(&once_lock);
+    *count += status == TL_SUCCESS ? 1 : 100;
+    pthread_mutex_unlock(&once_lock);
+}
+
+static void section_once(void)
+{
+    tl_status s, st[9];
+    tl_queue q = NULL;
+    int counts[4] = {0, 0, 0, 0}, many[64], total = 0, rounds = 0;
+    struct notify_log nlog;
+
+    memset(&nlog, 0, sizeof nlog);
+    if (pthread_mutex_init(&nlog.lock, NULL) != 0)
+        die("pthread_mutex_init failed");
+    s = tl_create_queue(dev(0), &q);
+    printf("once: create_queue status=%d\n", s);
+    /* a lasting callback beside them */
+    nlog.expected = q;
+    s = tl_set_notify(q, on_notify, &nlog);
+    printf("once: set_notify status=%d\n", s);
+    st[0] = tl_queue_on_finish(q, on_once, &counts[0]);
+    st[1] = tl_queue_on_finish(q, on_once, &counts[0]);
+    st[2] = tl_queue_on_finish(q, on_once, &counts[1]);
+    st[3] = tl_queue_on_finish(q, on_once, &counts[2]);
+    for (int i = 4; i < 9; i++)
+        st[i] = tl_queue_on_finish(q, on_once, &counts[3]);
+    printf("once: on_finish statuses=");
+    print_ints(st, 9);
+    printf(" (the ninth is one too many)\n");
+    s = tl_queue_on_finish(q, NULL, &counts[3]);
+    printf("once: on_finish(NULL) status=%d\n", s);
+    s = tl_queue_finish(q);
+    pthread_mutex_lock(&once_lock);
+    printf("once: finish#1 status=%d counts=", s);
+    print_ints(counts, 4);
+    pthread_mutex_unlock(&once_lock);
+    printf(" notify_calls=%d\n", nlog.calls);
+    s = tl_queue_finish(q);
+    pthread_mutex_lock(&once_lock);
+    printf("once: finish#2 status=%d counts=", s);
+    print_ints(counts, 4);
+    pthread_mutex_unlock(&once_lock);
+    printf(" notify_calls=%d\n", nlog.calls);
+    /* many registrations, each with its own userdata, each called once */
+    memset(many, 0, sizeof many);
+    for (int r = 0; r < 8; r++) {
+        for (int i = 0; i < 8; i++)
+            if (tl_queue_on_finish(q, on_once, &many[r * 8 + i]) != TL_SUCCESS)
+                printf("once: on_finish failed in round %d\n", r);
+        if (tl_queue_finish(q) == TL_SUCCESS)
+            rounds++;
+    }
+    for (int i = 0; i < 64; i++)
+        total += many[i] == 1;
+    printf("once: %d rounds, %d of 64 called exactly once\n", rounds, total);
+    /* the queue's release runs what waits: one more call */
+    s = tl_queue_on_finish(q, on_once, &counts[1]);
+    printf("once: on_finish before release status=%d\n", s);
+    s = tl_release_queue(q);
+    pthread_mutex_lock(&once_lock);
+    printf("once: release_queue status=%d counts=", s);
+    print_ints(counts, 4);
+    pthread_mutex_unlock(&once_lock);
+    printf(" notify_calls=%d\n", nlog.calls);
+    pthread_mutex_destroy(&nlog.lock);
+}
+
 /* ================================================================ async */
 
 static void section_async(void)
@@ -1028,6 +1106,7 @@ static const struct {
     {"strings", section_strings},
     {"structs", section_structs},
     {"callbacks", section_callbacks},
+    {"once", section_once},
     {"async", section_async},
     {"metadata", section_metadata},
     {"threads", section_threads},

@@ -87,7 +87,15 @@ struct tl_queue_st {
     struct tl_cmd *tail;
     tl_notify_fn notify;
     void *notify_user;
+    struct tl_once *once; /* in registration order */
     const char *label; /* the caller's pointer, not a copy */
+};
+
+/* a callback of tl_queue_on_finish, called once and then freed */
+struct tl_once {
+    tl_notify_fn fn;
+    void *user;
+    struct tl_once *next;
 };
 
 struct tl_kernel_st {
@@ -898,6 +906,27 @@ tl_status tl_set_notify(tl_queue queue, tl_notify_fn fn, void *user)
     return TL_SUCCESS;
 }
 
+tl_status tl_queue_on_finish(tl_queue queue, tl_notify_fn fn, void *user)
+{
+    struct tl_once *once, **last;
+    int n;
+    if (!valid_queue(queue))
+        return TL_ERROR_INVALID_HANDLE;
+    if (fn == NULL)
+        return TL_ERROR_INVALID_VALUE;
+    for (last = &queue->once, n = 0; *last != NULL; last = &(*last)->next)
+        n++;
+    if (n == TL_MAX_ON_FINISH)
+        return TL_ERROR_OUT_OF_MEMORY;
+    once = calloc(1, sizeof *once);
+    if (once == NULL)
+        return TL_ERROR_OUT_OF_MEMORY;
+    once->fn = fn;
+    once->user = user;
+    *last = once;
+    return TL_SUCCESS;
+}
+
 tl_status tl_reduce(const int *values, size_t n, tl_combine_fn combine, void *user, int *result)
 {
     int acc = 0;
@@ -1074,6 +1103,7 @@ static tl_status run_cmd(const struct tl_cmd *cmd)
 struct tl_worker {
     tl_queue queue;
     struct tl_cmd *cmds;
+    struct tl_once *once;
     tl_status status;
 };
 
@@ -1089,6 +1119,12 @@ static void *worker_main(void *arg)
     w->status = status;
     if (w->queue->notify != NULL)
         w->queue->notify(w->queue, status, w->queue->notify_user);
+    while (w->once != NULL) {
+        struct tl_once *next = w->once->next;
+        w->once->fn(w->queue, status, w->once->user);
+        free(w->once);
+        w->once = next;
+    }
     return NULL;
 }
 
@@ -1099,7 +1135,9 @@ static tl_status queue_run(tl_queue q)
     pthread_t thread;
     w.queue = q;
     w.cmds = q->head;
+    w.once = q->once;
     w.status = TL_SUCCESS;
+    q->once = NULL;
     q->head = NULL;
     q->tail = NULL;
     q->pending = 0;

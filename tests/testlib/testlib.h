@@ -215,6 +215,11 @@ tl_status tl_variant_to_double(const tl_variant *variant, double *out);
 tl_status tl_for_each(tl_device device, int count, tl_visit_fn fn, void *user);
 /* fn (or NULL to clear) is called by each later tl_queue_finish */
 tl_status tl_set_notify(tl_queue queue, tl_notify_fn fn, void *user);
+/* fn is called once, by the next tl_queue_finish (or the queue's release),
+   after the notify callback; then the library forgets it. At most
+   TL_MAX_ON_FINISH wait on a queue: one more is TL_ERROR_OUT_OF_MEMORY. */
+#define TL_MAX_ON_FINISH 8
+tl_status tl_queue_on_finish(tl_queue queue, tl_notify_fn fn, void *user);
 /* acc = 0; acc = combine(acc, values[i], user) for each i */
 tl_status tl_reduce(const int *values, size_t n, tl_combine_fn combine, void *user, int *result);
 

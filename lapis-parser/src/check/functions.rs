@@ -229,6 +229,7 @@ impl Checker {
         let mut env = Self::env_for(&sig.params);
         let errors_before = self.error_count();
         self.userdata_sites.clear();
+        self.once_sites.clear();
         let mut mode: Option<(&'static str, Span)> = None;
         let mut success: Option<(i128, Span)> = None;
         let mut in_guest: Option<Span> = None;
@@ -815,6 +816,15 @@ impl Checker {
             .map(|(i, _)| i)
             .collect();
         let names: Vec<&str> = callbacks.iter().map(|&i| params[i].name.as_str()).collect();
+        let with_userdata: Vec<usize> = self
+            .userdata_sites
+            .iter()
+            .filter_map(|(_, named)| match named {
+                Some(i) => Some(*i),
+                None => callbacks.first().copied().filter(|_| callbacks.len() == 1),
+            })
+            .collect();
+        self.check_once_sites(params, &with_userdata);
         for (span, named) in std::mem::take(&mut self.userdata_sites) {
             let (message, label, help) = match named {
                 Some(i) if callbacks.contains(&i) => continue,
@@ -840,6 +850,51 @@ impl Checker {
                 ),
             };
             self.report(Diagnostic::error(Code::UserdataWithoutCallback, message).with_primary(span, label).with_help(help));
+        }
+    }
+
+    /// A registration that ends after one call is told apart from the
+    /// process's others by its userdata: the API server hands the library
+    /// its own id in place of the application's pointer. So a `once`
+    /// callback must be an argument with a `userdata` argument, and its
+    /// declaration must say which argument brings the userdata back.
+    fn check_once_sites(&mut self, params: &[ir::Param], with_userdata: &[usize]) {
+        for (span, name, is_argument) in std::mem::take(&mut self.once_sites) {
+            let index = params.iter().position(|p| p.name == name).filter(|_| is_argument);
+            let Some(index) = index else {
+                self.report(
+                    Diagnostic::error(Code::CallbackLifetime, "only a callback argument can be `once`")
+                        .with_primary(span, "a callback inside a buffer or struct")
+                        .with_help("describe the function pointer as an argument of its own"),
+                );
+                continue;
+            };
+            let mut declared = None;
+            for_each_leaf(&params[index].value, &mut |s| {
+                if let ValueKind::Callback(ir::CallbackRef::Declared(id)) = &s.kind {
+                    declared = Some(*id);
+                }
+            });
+            let returns_userdata = declared.is_some_and(|id| {
+                let mut found = false;
+                for p in &self.spec.callbacks[id.index()].params {
+                    for_each_leaf(&p.value, &mut |s| found |= matches!(s.kind, ValueKind::Userdata { .. }));
+                }
+                found
+            });
+            if !returns_userdata {
+                self.report(
+                    Diagnostic::error(Code::CallbackLifetime, format!("callback `{name}` is `once` but its calls carry no userdata"))
+                        .with_primary(span, "the API server could not tell this registration from the others")
+                        .with_help("declare the callback with `callback` and mark its userdata argument `userdata`"),
+                );
+            } else if !with_userdata.contains(&index) {
+                self.report(
+                    Diagnostic::error(Code::CallbackLifetime, format!("callback `{name}` is `once` but has no `userdata` argument"))
+                        .with_primary(span, "the API server could not tell this registration from the others")
+                        .with_help(format!("mark the pointer the API hands back with `userdata` (or `userdata({name})`)")),
+                );
+            }
         }
     }
 

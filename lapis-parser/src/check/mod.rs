@@ -93,6 +93,9 @@ pub(crate) struct Checker {
     /// `userdata` descriptors of the function being resolved, with the
     /// callback argument they name, if any.
     pub userdata_sites: Vec<(Span, Option<usize>)>,
+    /// Each `lifetime(once)` on a callback of the function being checked:
+    /// where, the value's name, and whether it is an argument itself.
+    pub once_sites: Vec<(Span, String, bool)>,
     /// Bodies of `type(T)` and `default(C)` scopes: errors inside them are
     /// reported when the scope is checked on its own, not again at every use.
     pub scope_blocks: Vec<Span>,
@@ -187,6 +190,7 @@ impl Checker {
         }
         self.checking_scopes_alone = false;
         self.userdata_sites.clear();
+        self.once_sites.clear();
     }
 
     fn run(&mut self, file: &SourceFile) {

@@ -256,8 +256,9 @@ impl Checker {
                 (!must_be_told, false, false)
             }
         };
-        let lifetime = merged.lifetime.as_ref().map_or(Lifetime::Call, |(l, _)| l.clone());
+        let given_lifetime = merged.lifetime.clone();
         let kind = self.finish_kind(&ty, &shape, &mut merged, env, subject, depth, (input, output, no_copy));
+        let lifetime = self.lifetime_of(&kind, given_lifetime, subject);
         if merged.allocate.is_some() && matches!(kind, ValueKind::Handle) {
             self.usage.allocated_handles.insert(self.spec.resolve(&ty).clone());
         }
@@ -298,6 +299,40 @@ impl Checker {
             depends_on: merged.depends_on,
             state_callbacks: merged.state_callbacks,
         }))
+    }
+
+    /// The value's lifetime: a buffer's copy lives for the call unless told
+    /// otherwise; a callback's registration lives until its process leaves
+    /// (`static`) unless it is `once`, the one lifetime only callbacks have.
+    fn lifetime_of(&mut self, kind: &ValueKind, given: Option<(Lifetime, Span)>, subject: &Subject) -> Lifetime {
+        let is_callback = matches!(kind, ValueKind::Callback(_));
+        match given {
+            None if is_callback => Lifetime::Static,
+            None => Lifetime::Call,
+            Some((lifetime @ (Lifetime::Static | Lifetime::Once), span)) if is_callback => {
+                if lifetime == Lifetime::Once {
+                    self.once_sites.push((span, subject.name.clone(), subject.top_level && subject.path.is_empty()));
+                }
+                lifetime
+            }
+            Some((lifetime, span)) if is_callback => {
+                self.report(
+                    Diagnostic::error(Code::CallbackLifetime, "a callback's registration lives until its process leaves, or for one call")
+                        .with_primary(span, format!("`{}` is a buffer's lifetime", lifetime_name(&lifetime)))
+                        .with_help("write `lifetime(static)` (the default for callbacks) or `lifetime(once)`"),
+                );
+                Lifetime::Static
+            }
+            Some((Lifetime::Once, span)) => {
+                self.report(
+                    Diagnostic::error(Code::CallbackLifetime, "`once` is a callback's lifetime")
+                        .with_primary(span, format!("{} is not a callback", subject.what()))
+                        .with_help("a buffer's lifetime is `call`, `manual`, `static` or `coupled(obj)`"),
+                );
+                Lifetime::Call
+            }
+            Some((lifetime, _)) => lifetime,
+        }
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -773,6 +808,7 @@ impl Checker {
                     ast::ExprKind::Name(n) if n == "call" => Lifetime::Call,
                     ast::ExprKind::Name(n) if n == "manual" => Lifetime::Manual,
                     ast::ExprKind::Name(n) if n == "static" => Lifetime::Static,
+                    ast::ExprKind::Name(n) if n == "once" => Lifetime::Once,
                     ast::ExprKind::Call(n, inner) if n.node == "coupled" && inner.len() == 1 => match self.resolve_expr(&inner[0], env) {
                         Some(obj) => Lifetime::Coupled(obj),
                         None => return,
@@ -780,7 +816,7 @@ impl Checker {
                     _ => {
                         self.report(
                             Diagnostic::error(Code::DescriptorArguments, "unknown lifetime")
-                                .with_primary(e.span, "expected `call`, `manual`, `static` or `coupled(obj)`"),
+                                .with_primary(e.span, "expected `call`, `manual`, `static`, `coupled(obj)` or `once`"),
                         );
                         return;
                     }
@@ -950,5 +986,15 @@ pub(crate) fn for_each_leaf_mut(value: &mut Value, f: &mut impl FnMut(&mut Value
                 _ => {}
             }
         }
+    }
+}
+
+fn lifetime_name(lifetime: &Lifetime) -> &'static str {
+    match lifetime {
+        Lifetime::Call => "call",
+        Lifetime::Manual => "manual",
+        Lifetime::Static => "static",
+        Lifetime::Coupled(_) => "coupled",
+        Lifetime::Once => "once",
     }
 }

@@ -237,10 +237,12 @@ fn substitute_callbacks(state: &State, function: u32, params: &[V]) -> Result<Ve
     let mut host = GuestHost { state, scratch: Vec::new() };
     for (i, p) in f.params.iter().enumerate() {
         let env = Env { this: Some((params[i], None)), ..Env::new(params, &[]) };
-        match select(plan, &p.value, &env, &mut host)?.kind {
+        let leaf = select(plan, &p.value, &env, &mut host)?;
+        match leaf.kind {
             Kind::Callback { callback: Some(callback) } if params[i].as_u64() != 0 => {
                 let userdata = userdata_of(plan, function, i).map_or(0, |u| params[u].as_u64());
-                sent[i] = V::Ptr(state.callbacks.register(callback, params[i].as_u64(), userdata));
+                let once = leaf.lifetime == Lifetime::Once;
+                sent[i] = V::Ptr(state.callbacks.register(callback, params[i].as_u64(), userdata, once));
             }
             Kind::Userdata { .. } => sent[i] = V::Ptr(0),
             _ => {}

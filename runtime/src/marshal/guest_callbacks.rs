@@ -58,8 +58,21 @@ pub(super) struct Callbacks {
 
 #[derive(Debug, Default)]
 struct Registered {
+    /// The registrations that last until the process leaves, one per
+    /// callback type, function and userdata (registering again reuses it).
     ids: HashMap<(u32, u64, u64), u64>,
-    by_id: HashMap<u64, (u32, u64, u64)>,
+    /// Every live registration: its callback type, function and userdata,
+    /// and whether it ends after its first call (`lifetime(once)`).
+    by_id: HashMap<u64, Registration>,
+    last: u64,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Registration {
+    callback: u32,
+    function: u64,
+    userdata: u64,
+    once: bool,
 }
 
 /// What a route needs of the library: where to connect, and how to call.
@@ -72,17 +85,50 @@ pub(super) struct RouteInfo {
 
 impl Callbacks {
     /// The id for the application's callback `function` of plan callback
-    /// `callback` with `userdata`.
-    pub(super) fn register(&self, callback: u32, function: u64, userdata: u64) -> u64 {
+    /// `callback` with `userdata`. A registration that ends after one call
+    /// gets an id of its own each time: two of them pending with the same
+    /// function and userdata are two registrations, each called once.
+    pub(super) fn register(&self, callback: u32, function: u64, userdata: u64, once: bool) -> u64 {
         let mut r = self.registered.lock().unwrap_or_else(|e| e.into_inner());
-        let next = r.ids.len() as u64 + 1;
-        let id = *r.ids.entry((callback, function, userdata)).or_insert(next);
-        r.by_id.insert(id, (callback, function, userdata));
+        let registration = Registration { callback, function, userdata, once };
+        if !once {
+            if let Some(id) = r.ids.get(&(callback, function, userdata)) {
+                return *id;
+            }
+        }
+        r.last += 1;
+        let id = r.last;
+        if !once {
+            r.ids.insert((callback, function, userdata), id);
+        }
+        r.by_id.insert(id, registration);
         id
     }
 
-    fn lookup(&self, id: u64) -> Option<(u32, u64, u64)> {
-        self.registered.lock().unwrap_or_else(|e| e.into_inner()).by_id.get(&id).copied()
+    /// The registration a callback message names; one that ends after its
+    /// first call is taken out, so that a second call finds nothing.
+    fn take(&self, id: u64) -> Option<Registration> {
+        let mut r = self.registered.lock().unwrap_or_else(|e| e.into_inner());
+        let registration = *r.by_id.get(&id)?;
+        if registration.once {
+            r.by_id.remove(&id);
+        }
+        Some(registration)
+    }
+
+    /// Forgets a registration that ends after one call and will not be
+    /// called: the call that made it failed (the API server says so).
+    fn release(&self, id: u64) {
+        let mut r = self.registered.lock().unwrap_or_else(|e| e.into_inner());
+        if r.by_id.get(&id).is_some_and(|reg| reg.once) {
+            r.by_id.remove(&id);
+        }
+    }
+
+    /// How many registrations the process holds.
+    #[cfg(test)]
+    fn live(&self) -> usize {
+        self.registered.lock().unwrap_or_else(|e| e.into_inner()).by_id.len()
     }
 
     /// Opens this process's callback route unless it is open.
@@ -138,6 +184,10 @@ fn listen(info: RouteInfo, mut reader: UnixTransport, writer: Arc<Mutex<UnixTran
                 return;
             }
         }
+        if let Some(id) = released(&buf) {
+            info.callbacks.release(id);
+            continue;
+        }
         let job = match decode(info.plan, &buf) {
             Ok(job) => job,
             Err(e) => {
@@ -158,6 +208,16 @@ fn listen(info: RouteInfo, mut reader: UnixTransport, writer: Arc<Mutex<UnixTran
         drop(queue);
         pool.ready.notify_one();
     }
+}
+
+/// The registration a release message names (see [`super::callbacks`]);
+/// `None` for any other message.
+fn released(buf: &[u8]) -> Option<u64> {
+    let message = Message::decode(buf).ok().filter(|m| m.kind() == MsgKind::CallbackRelease)?;
+    let mut scalars = message.scalars();
+    let id = scalars.u64().ok()?;
+    scalars.finish().ok()?;
+    Some(id)
 }
 
 fn decode(plan: &Plan, buf: &[u8]) -> Result<Job, String> {
@@ -215,8 +275,8 @@ fn work(pool: &Pool, info: &RouteInfo, writer: &Mutex<UnixTransport>) {
 /// Calls the application's function for one callback; 0 when the
 /// registration is unknown (logged).
 fn run(info: &RouteInfo, callback: u32, registration: u64, mut words: Vec<u64>, buffers: &[(usize, Vec<u8>)]) -> u64 {
-    let Some((registered_as, function, userdata)) = info.callbacks.lookup(registration) else {
-        log(info.name, format_args!("a callback for registration {registration}, which this process never made"));
+    let Some(Registration { callback: registered_as, function, userdata, .. }) = info.callbacks.take(registration) else {
+        log(info.name, format_args!("a callback for registration {registration}, which this process never made or which ended"));
         return 0;
     };
     if registered_as != callback {
@@ -231,4 +291,35 @@ fn run(info: &RouteInfo, callback: u32, registration: u64, mut words: Vec<u64>, 
         words[*i] = bytes.as_ptr() as u64;
     }
     app_memory::invoke(info.invoke, callback, function as usize, &words)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_lasting_registration_is_reused_and_stays_after_its_calls() {
+        let c = Callbacks::default();
+        let a = c.register(0, 0x1000, 7, false);
+        assert_eq!(c.register(0, 0x1000, 7, false), a);
+        assert_ne!(c.register(0, 0x1000, 8, false), a, "other userdata");
+        assert!(c.take(a).is_some() && c.take(a).is_some());
+        assert_eq!(c.live(), 2);
+    }
+
+    #[test]
+    fn a_once_registration_is_its_own_and_ends_with_its_first_call() {
+        let c = Callbacks::default();
+        let lasting = c.register(0, 0x1000, 7, false);
+        let first = c.register(0, 0x1000, 7, true);
+        let second = c.register(0, 0x1000, 7, true);
+        assert!(first != second && first != lasting && second != lasting);
+        assert_eq!(c.take(first).map(|r| r.userdata), Some(7));
+        assert!(c.take(first).is_none(), "called a second time");
+        c.release(second);
+        assert!(c.take(second).is_none(), "released before its call");
+        c.release(lasting);
+        assert!(c.take(lasting).is_some(), "a release names only once registrations");
+        assert_eq!(c.live(), 1);
+    }
 }

@@ -26,7 +26,7 @@ use super::eval::{eval, load, select, Env, EvalError, Host, V};
 use super::log;
 use super::native::{self, Dispatch, VendorLibrary};
 use super::record::{self, Entry, Owner, RecordLog};
-use super::server_callbacks::{self, CallbackHost, Registrations, Route};
+use super::server_callbacks::{self, release_unfired, CallbackHost, Registrations, Route};
 use super::tenants::{Lease, Refused, Retained, Tenant, Tenants};
 use super::walk::{byte_len, needs_walk, pointee, stride};
 use crate::handles::HandleError;
@@ -474,7 +474,15 @@ fn serve_route(shared: &Shared, stream: UnixStream, peer: u32) {
             shared.log(format_args!("a callback reply nobody waits for"));
         }
     }
-    lock(&shared.registrations).remove_process(hello.process, &route);
+    let left = {
+        let mut registrations = lock(&shared.registrations);
+        let left = registrations.count(hello.process);
+        registrations.remove_process(hello.process, &route);
+        left
+    };
+    if left > 0 {
+        shared.log(format_args!("guest process {peer} left {left} callback registrations, now forgotten"));
+    }
 }
 
 /// How large each guest process's zero-copy region is. Pages exist only
@@ -1112,6 +1120,27 @@ fn handle_call<'a>(
     max: u64,
     arrival: Arrival<'a>,
 ) -> Result<Option<Vec<u8>>, Refusal> {
+    let mut once = SmallVec::new();
+    let result = run_call(shared, channel, message, max, arrival, &mut once);
+    if !once.is_empty() {
+        // the call failed or was refused: the library will never call them
+        release_unfired(&shared.registrations, &once, &|m| shared.log(m));
+    }
+    result
+}
+
+/// The `once` callback registrations a call made; it empties the list when
+/// the vendor call succeeds.
+type OnceRegistrations = SmallVec<[u64; 1]>;
+
+fn run_call<'a>(
+    shared: &'a Shared,
+    channel: &mut ChannelState,
+    message: &Message<'a>,
+    max: u64,
+    arrival: Arrival<'a>,
+    once: &mut OnceRegistrations,
+) -> Result<Option<Vec<u8>>, Refusal> {
     let Arrival { raw, region, rebind } = arrival;
     let plan = &shared.plan;
     let tenant: &Tenant = &channel.tenant;
@@ -1216,7 +1245,13 @@ fn handle_call<'a>(
                 if trampoline == 0 || !registrations.has_route(tenant.process) {
                     return Err(malformed("a callback from a guest process without a callback route"));
                 }
-                let id = registrations.register(tenant.process, v.as_u64(), callback);
+                let id = if leaf.lifetime == Lifetime::Once {
+                    let id = registrations.register_once(tenant.process, v.as_u64(), callback);
+                    once.push(id);
+                    id
+                } else {
+                    registrations.register(tenant.process, v.as_u64(), callback)
+                };
                 if let Some(u) = userdata_of(plan, header.function, i) {
                     userdata[u] = Some(id);
                 }
@@ -1297,6 +1332,7 @@ fn handle_call<'a>(
     let returns_status = f.ret == plan.api.error_type;
     let success = !returns_status || ret.as_int() == plan.api.success;
     if success {
+        once.clear();
         for (i, leaf) in leaves.iter().enumerate().take(n) {
             if let Some(Leaf { kind: Kind::Handle { kind }, deallocate: true, .. }) = leaf {
                 let id = params[i].as_u64();

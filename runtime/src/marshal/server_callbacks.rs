@@ -13,6 +13,12 @@
 //! route closes: a vendor that calls a callback later gets a log line and a
 //! zero result, never a dangling pointer. A callback type whose calls carry
 //! no userdata is routed to its latest registration.
+//!
+//! A registration whose callback is `lifetime(once)` (an event's completion,
+//! a build notification) has an id of its own and ends with its first call,
+//! on both sides; if the call that made it fails or is refused, the library
+//! will never call it, so the server forgets it and tells the guest to
+//! (a `CallbackRelease` message on the route).
 
 #![forbid(unsafe_code)]
 
@@ -28,7 +34,7 @@ use super::walk::{byte_len, stride};
 use crate::plan::{Kind, LibraryFn, Plan};
 use crate::transport::unix::UnixTransport;
 use crate::transport::{Transport, TransportError};
-use crate::wire::{Header, Kind as MsgKind, Message, Writer};
+use crate::wire::{Header, Kind as MsgKind, Layout, Message, Slot, Writer};
 
 /// A guest process's callback route: where callback messages go, and the
 /// callers waiting for their replies.
@@ -78,10 +84,12 @@ impl Route {
     }
 }
 
+#[derive(Clone, Copy)]
 struct Registration {
     process: u64,
     guest_id: u64,
     callback: u32,
+    once: bool,
 }
 
 /// The callbacks guests registered, by the id the vendor library holds.
@@ -102,9 +110,47 @@ impl Registrations {
             self.next += 1;
             self.next
         });
-        self.by_id.insert(id, Registration { process, guest_id, callback });
+        self.by_id.insert(id, Registration { process, guest_id, callback, once: false });
         self.latest.insert(callback, id);
         id
+    }
+
+    /// A new id for guest registration `guest_id` of `process`, which ends
+    /// after its first call. Never shared, never anyone's latest: the
+    /// library tells it apart by the userdata it hands back.
+    pub(super) fn register_once(&mut self, process: u64, guest_id: u64, callback: u32) -> u64 {
+        self.next += 1;
+        self.by_id.insert(self.next, Registration { process, guest_id, callback, once: true });
+        self.next
+    }
+
+    /// The registration the library called back with `id`; one that ends
+    /// after one call is taken out.
+    fn take(&mut self, id: u64) -> Option<Registration> {
+        let registration = *self.by_id.get(&id)?;
+        if registration.once {
+            self.by_id.remove(&id);
+        }
+        Some(registration)
+    }
+
+    /// Forgets `once` registrations the library will never call (the call
+    /// that made them failed); returns each one's route and guest id, for
+    /// the release message (none for one that already ran).
+    fn release(&mut self, ids: &[u64]) -> Vec<(Arc<Route>, u64)> {
+        let mut released = Vec::new();
+        for id in ids {
+            let Some(r) = self.by_id.remove(id) else { continue };
+            if let Some(route) = self.routes.get(&r.process) {
+                released.push((Arc::clone(route), r.guest_id));
+            }
+        }
+        released
+    }
+
+    /// How many registrations process `process` holds.
+    pub(super) fn count(&self, process: u64) -> usize {
+        self.by_id.values().filter(|r| r.process == process).count()
     }
 
     pub(super) fn add_route(&mut self, process: u64, route: Arc<Route>) {
@@ -127,6 +173,20 @@ impl Registrations {
 
     pub(super) fn has_route(&self, process: u64) -> bool {
         self.routes.contains_key(&process)
+    }
+}
+
+/// Forgets the `once` registrations of a call that failed or was refused,
+/// here and in their guests.
+pub(super) fn release_unfired(registrations: &Mutex<Registrations>, ids: &[u64], log: &dyn Fn(std::fmt::Arguments<'_>)) {
+    let released = lock(registrations).release(ids);
+    for (route, guest_id) in released {
+        let header = Header::new(MsgKind::CallbackRelease);
+        let mut w = Writer::new(header, Layout::of(&[Slot::U64]).1);
+        w.u64(guest_id);
+        if let Err(e) = w.finish().map_err(|e| e.to_string()).and_then(|m| route.send(&m).map_err(|e| e.to_string())) {
+            log(format_args!("a callback registration's release was not sent: {e}"));
+        }
     }
 }
 
@@ -188,12 +248,13 @@ fn forward(host: &dyn CallbackHost, index: u32, args: &[u64]) -> Result<u64, Str
     let callback = plan.callbacks.get(index as usize).ok_or("no such callback in the plan")?;
     let values: Vec<V> = callback.params.iter().zip(args).map(|(p, raw)| V::from_raw(*raw, &p.ty)).collect();
     let (route, guest_id, process) = {
-        let registrations = lock(host.registrations());
+        let mut registrations = lock(host.registrations());
         let id = match userdata_param(callback) {
             Some(u) => args.get(u).copied().unwrap_or(0),
             None => registrations.latest.get(&index).copied().unwrap_or(0),
         };
-        let registration = registrations.by_id.get(&id).ok_or("its registration is gone (the guest process left)")?;
+        let registration =
+            registrations.take(id).ok_or("its registration is gone (the guest process left, or it was to be called once)")?;
         if registration.callback != index {
             return Err(format!("the library called it with the userdata of callback {}", registration.callback));
         }
@@ -265,6 +326,31 @@ mod tests {
         assert_ne!(r.register(8, 1, 0), a, "another process");
         let latest = r.register(8, 1, 0);
         assert_eq!(r.latest.get(&0), Some(&latest));
+    }
+
+    #[test]
+    fn a_once_registration_is_its_own_and_ends_with_its_first_call() {
+        let mut r = Registrations::default();
+        r.add_route(7, route());
+        let lasting = r.register(7, 1, 0);
+        let (a, b) = (r.register_once(7, 1, 0), r.register_once(7, 1, 0));
+        assert!(a != b && a != lasting && b != lasting);
+        assert_eq!(r.latest.get(&0), Some(&lasting), "a once registration is nobody's latest");
+        assert_eq!(r.take(a).map(|g| g.guest_id), Some(1));
+        assert!(r.take(a).is_none(), "called a second time");
+        assert!(r.take(lasting).is_some() && r.take(lasting).is_some());
+        assert_eq!(r.count(7), 2);
+    }
+
+    #[test]
+    fn an_unfired_once_registration_is_released_to_its_guest() {
+        let mut r = Registrations::default();
+        r.add_route(7, route());
+        let (fired, unfired) = (r.register_once(7, 11, 0), r.register_once(7, 12, 0));
+        r.take(fired);
+        let released: Vec<u64> = r.release(&[fired, unfired]).into_iter().map(|(_, g)| g).collect();
+        assert_eq!(released, [12], "only the one still registered");
+        assert_eq!(r.count(7), 0);
     }
 
     #[test]

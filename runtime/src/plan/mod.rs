@@ -206,6 +206,9 @@ pub enum Lifetime {
     Manual,
     Static,
     Coupled(Expr),
+    /// A callback registration that ends after its first call (or with a
+    /// call that fails, which registers nothing the library will call).
+    Once,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -9,7 +9,7 @@ use super::error::WireError;
 pub const MAGIC: [u8; 4] = *b"CAVA";
 /// The protocol version this build speaks. Any change to the layout bumps it;
 /// a peer with another version is refused at the first message.
-pub const VERSION: u16 = 2;
+pub const VERSION: u16 = 3;
 /// Length of the header in bytes. A multiple of 16, so that the scalar area
 /// and the data area start 16-byte aligned relative to the message start.
 pub const HEADER_LEN: usize = 48;
@@ -48,12 +48,25 @@ pub enum Kind {
     Error = 7,
     /// Either way: orderly close.
     Goodbye = 8,
+    /// Server to guest, on the callback route: forget registration (a u64)
+    /// that was to end after one call; the call that made it failed, so
+    /// the library will never call it. No reply.
+    CallbackRelease = 9,
 }
 
 impl Kind {
     /// Every kind, in wire order.
-    pub const ALL: [Kind; 8] =
-        [Kind::Hello, Kind::Welcome, Kind::Call, Kind::Reply, Kind::Callback, Kind::CallbackReply, Kind::Error, Kind::Goodbye];
+    pub const ALL: [Kind; 9] = [
+        Kind::Hello,
+        Kind::Welcome,
+        Kind::Call,
+        Kind::Reply,
+        Kind::Callback,
+        Kind::CallbackReply,
+        Kind::Error,
+        Kind::Goodbye,
+        Kind::CallbackRelease,
+    ];
 
     /// The kind with wire number `byte`, if there is one.
     pub fn from_u8(byte: u8) -> Option<Kind> {

@@ -11,7 +11,7 @@
 //! |---|---|---|
 //! | 0..4 | magic | `b"CAVA"` |
 //! | 4..6 | version (u16) | [`VERSION`]; any other is refused |
-//! | 6 | kind (u8) | [`Kind`]: hello, welcome, call, reply, callback, callback reply, error, goodbye |
+//! | 6 | kind (u8) | [`Kind`]: hello, welcome, call, reply, callback, callback reply, error, goodbye, callback release |
 //! | 7 | reserved (u8) | must be 0 |
 //! | 8..12 | flags (u32) | [`Flags`]: async, replay; unknown bits are refused |
 //! | 12..16 | function id (u32) | the spec's function index (callback id for callbacks) |
