@@ -10,6 +10,7 @@
 pub mod api;
 mod exprs;
 mod functions;
+mod release;
 mod types;
 mod values;
 
@@ -111,6 +112,8 @@ pub(crate) struct Checker {
     pub usage: Usage,
     /// `variant_of` descriptors, resolved after all functions.
     pub variants: Vec<functions::PendingVariant>,
+    /// Functions with `release_at_exit`, and where it is written.
+    pub releases: Vec<(ir::FunctionId, Span)>,
 }
 
 #[derive(Default)]

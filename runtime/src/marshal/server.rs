@@ -21,6 +21,8 @@ use std::path::Path;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
+mod departure;
+
 use super::callbacks::userdata_of;
 use super::eval::{eval, load, select, Env, EvalError, Host, V};
 use super::log;
@@ -29,7 +31,7 @@ use super::record::{self, Entry, Owner, RecordLog};
 use super::server_callbacks::{self, release_unfired, CallbackHost, Registrations, Route};
 use super::tenants::{Lease, Refused, Retained, Tenant, Tenants};
 use super::walk::{byte_len, needs_walk, pointee, stride};
-use crate::handles::HandleError;
+use crate::handles::{HandleError, HandleKind};
 use crate::plan::{call_slots, reply_slot, CallMode, ExprKind, Function, Kind, Leaf, LibraryFn, Lifetime, Plan, SlotShape, Ty, Value};
 use crate::transport::shm::{ProcessRegion, ShmConfig, ShmTransport};
 use crate::transport::unix::UnixTransport;
@@ -72,6 +74,9 @@ struct Shared {
     /// calls go to the record log).
     recorded: Vec<bool>,
     recorder: Option<Mutex<RecordLog>>,
+    /// The function that releases a departed process's objects of each
+    /// handle type (`release_at_exit`).
+    releasers: HashMap<HandleKind, u32>,
     _vendor: VendorLibrary,
 }
 
@@ -105,6 +110,7 @@ impl Shared {
             addresses.push(address);
         }
         let recorded = plan.functions.iter().map(records).collect();
+        let releasers = departure::releasers(&plan);
         Ok(Shared {
             library,
             plan,
@@ -116,6 +122,7 @@ impl Shared {
             registrations: Mutex::default(),
             recorded,
             recorder: None,
+            releasers,
             _vendor: vendor,
         })
     }
@@ -166,7 +173,7 @@ fn replay_log(shared: &Shared, bytes: &[u8]) {
         let channel = match channels.entry(*owner) {
             std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
             std::collections::hash_map::Entry::Vacant(e) => {
-                let make = || Tenant::new(shared.library.name, owner.process, owner.pid);
+                let make = || Tenant::new(shared.library.name, owner.process, owner.pid).on_departure(departure::release_objects);
                 let Some(tenant) = shared.tenants.prebind(owner.process, owner.pid, make) else {
                     failed += 1;
                     shared.log(format_args!(
@@ -376,15 +383,18 @@ fn handshake(
 /// Lets a connection of the process its hello names in, if its socket's
 /// peer is that process (see [`Tenants::claim`]); the refusal is logged.
 fn admit(shared: &Shared, hello: &Hello, peer: u32) -> Result<Lease<Tenant>, String> {
-    shared.tenants.claim(hello.process, peer, || Tenant::new(shared.library.name, hello.process, peer)).map_err(|e| {
-        match e {
-            Refused::Taken { process, owner, pid } => {
-                shared.log(format_args!("refused a guest: process {pid} claimed process {owner}'s number {process:#x}"))
+    shared
+        .tenants
+        .claim(hello.process, peer, || Tenant::new(shared.library.name, hello.process, peer).on_departure(departure::release_objects))
+        .map_err(|e| {
+            match e {
+                Refused::Taken { process, owner, pid } => {
+                    shared.log(format_args!("refused a guest: process {pid} claimed process {owner}'s number {process:#x}"))
+                }
+                Refused::UnknownPid => shared.log(format_args!("refused a guest: {e}")),
             }
-            Refused::UnknownPid => shared.log(format_args!("refused a guest: {e}")),
-        }
-        e.to_string()
-    })
+            e.to_string()
+        })
 }
 
 /// The server's answer to an accepted hello.
