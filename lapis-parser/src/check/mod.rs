@@ -108,6 +108,8 @@ pub(crate) struct Checker {
     pub usage: Usage,
     /// `variant_of` descriptors, resolved after all functions.
     pub variants: Vec<functions::PendingVariant>,
+    /// The `api` block's `resolver`, checked after all functions.
+    pub resolver: Option<crate::span::Spanned<String>>,
 }
 
 #[derive(Default)]
@@ -203,6 +205,7 @@ impl Checker {
         self.resolve_callbacks(file);
         self.check_scopes_alone(file);
         self.resolve_functions(file);
+        self.check_resolver();
         self.whole_spec_rules();
     }
 
