@@ -269,6 +269,7 @@ pub fn lower(spec: &Spec) -> Result<Lowered, GenerateError> {
         success: spec.api.success,
         failure: spec.api.failure,
         invalid_handle: spec.api.invalid_handle,
+        resolver: spec.api.resolver.clone(),
     };
     let mut functions = Vec::new();
     for f in &spec.functions {

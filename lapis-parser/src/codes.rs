@@ -315,7 +315,9 @@ api opencl {
     success = CL_SUCCESS;
     failure = CL_OUT_OF_HOST_MEMORY;
 }
-```";
+```
+
+The optional `resolver` must name a function of the spec declared `void *F(const char *name)`, such as `clGetExtensionFunctionAddress`: the API server calls it with a name alone.";
 
     ElementOnNonPointer = "L0509", "`buffer` or `element` on a value that is not a pointer or array",
 "`buffer(n)` and `element { ... }` describe the values a pointer or array refers to; the described value has no elements.

@@ -58,6 +58,12 @@ pub struct Api {
     pub failure: i128,
     /// Returned for forged or stale handles; `failure` when not given.
     pub invalid_handle: i128,
+    /// `resolver`: the vendor function (`void *F(const char *name)`) the API
+    /// server asks for the address of a spec function the library does not
+    /// export, such as an extension function. Left out of the serialized
+    /// model when absent, so that specs without it keep their contract.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resolver: Option<String>,
 }
 
 /// A C type.

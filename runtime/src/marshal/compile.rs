@@ -590,6 +590,7 @@ mod tests {
                 success: 0,
                 failure: -1,
                 invalid_handle: -2,
+                resolver: None,
             },
             records: Vec::new(),
             functions: Vec::new(),

@@ -64,7 +64,11 @@ struct Shared {
     /// Scalar-area offset of each slot, per function.
     offsets: Vec<Vec<u32>>,
     ret: Vec<SlotShape>,
-    addresses: Vec<Option<usize>>,
+    /// The vendor's function for each plan function; unset until its first
+    /// call for one the library does not export, which the resolver finds.
+    addresses: Vec<OnceLock<Option<usize>>>,
+    /// The vendor's `resolver` function (the `api` block's), if any.
+    resolver: Option<usize>,
     /// Each guest process's state, by its number.
     tenants: Tenants<Tenant>,
     /// Every process's callback registrations: the vendor library holds
@@ -94,6 +98,13 @@ impl Shared {
         let mut offsets = Vec::new();
         let mut ret = Vec::new();
         let mut addresses = Vec::new();
+        let resolver = plan.api.resolver.as_deref().and_then(|name| {
+            let address = vendor.address(name);
+            if address.is_none() {
+                log(library.name, format_args!("the resolver {name} is not in the vendor library"));
+            }
+            address
+        });
         for f in &plan.functions {
             let shapes = call_slots(f)?;
             offsets.push(slot_offsets(&shapes));
@@ -103,9 +114,18 @@ impl Shared {
             // a variant is served by the vendor function it describes
             let local = f.unsupported.is_some() || f.in_guest.is_some();
             let symbol = f.variant_of.as_deref().unwrap_or(&f.name);
-            let address = if local { None } else { vendor.address(symbol) };
-            if address.is_none() && !local {
-                log(library.name, format_args!("{symbol} is not in the vendor library; calls to {} will fail", f.name));
+            let address = OnceLock::new();
+            match if local { None } else { vendor.address(symbol) } {
+                Some(found) => _ = address.set(Some(found)),
+                // asked at the first call, not here: resolving can run the
+                // vendor's initialisation (an ICD loader loads its platforms)
+                None if !local && resolver.is_some() => {}
+                None => {
+                    if !local {
+                        log(library.name, format_args!("{symbol} is not in the vendor library; calls to {} will fail", f.name));
+                    }
+                    _ = address.set(None);
+                }
             }
             addresses.push(address);
         }
@@ -118,6 +138,7 @@ impl Shared {
             offsets,
             ret,
             addresses,
+            resolver,
             tenants: Tenants::default(),
             registrations: Mutex::default(),
             recorded,
@@ -129,6 +150,19 @@ impl Shared {
 
     fn log(&self, message: std::fmt::Arguments<'_>) {
         log(self.library.name, message);
+    }
+
+    /// The vendor's function for plan function `id`, if it has one.
+    fn address(&self, id: usize) -> Option<usize> {
+        *self.addresses[id].get_or_init(|| {
+            let f = &self.plan.functions[id];
+            let symbol = f.variant_of.as_deref().unwrap_or(&f.name);
+            let found = self.resolver.and_then(|resolver| native::resolve(resolver, symbol));
+            if found.is_none() {
+                self.log(format_args!("{symbol} is neither in the vendor library nor found by its resolver; calls to {} fail", f.name));
+            }
+            found
+        })
     }
 }
 
@@ -1158,7 +1192,7 @@ fn run_call<'a>(
     let id = header.function;
     let f: &Function =
         plan.functions.get(id as usize).ok_or_else(|| (ErrorCode::UnknownFunction, format!("no function {id} in this spec")))?;
-    let address = shared.addresses[id as usize].ok_or_else(|| (ErrorCode::UnknownFunction, format!("{} is not served", f.name)))?;
+    let address = shared.address(id as usize).ok_or_else(|| (ErrorCode::UnknownFunction, format!("{} is not served", f.name)))?;
     let is_async = matches!(f.mode, CallMode::Async { .. });
     if header.flags.contains(crate::wire::Flags::ASYNC) != is_async {
         return Err(malformed("the call's async flag disagrees with the spec"));

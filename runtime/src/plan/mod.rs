@@ -44,6 +44,10 @@ pub struct Api {
     pub success: i128,
     pub failure: i128,
     pub invalid_handle: i128,
+    /// The vendor function `void *F(const char *name)` that finds a
+    /// function the library does not export (an extension function).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resolver: Option<String>,
 }
 
 /// A C type, with typedefs resolved away.

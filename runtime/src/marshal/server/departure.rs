@@ -94,7 +94,7 @@ fn release(shared: &Shared, tenant: &Tenant) {
     for (id, object, kind) in live {
         let Some(&function) = shared.releasers.get(&kind) else { continue };
         let f = &plan.functions[function as usize];
-        let (Some(address), Some(release)) = (shared.addresses[function as usize], &f.release_at_exit) else { continue };
+        let (Some(address), Some(release)) = (shared.address(function as usize), &f.release_at_exit) else { continue };
         let times = match &release.times {
             None => 1,
             Some(expr) => {
