@@ -1,0 +1,395 @@
+//! Serving one call: decode and check its arguments, call the vendor
+//! library, then release, record and reply as the call's outcome says.
+
+use super::*;
+
+/// What a call comes with besides its message.
+pub(super) struct Arrival<'a> {
+    /// The message's bytes, for the record log.
+    pub(super) raw: &'a [u8],
+    pub(super) region: Option<&'a dyn SharedRegion>,
+    /// Replaying: the ids the recorded call issued.
+    pub(super) rebind: Option<VecDeque<u64>>,
+}
+
+pub(super) fn handle_call<'a>(
+    shared: &'a Shared,
+    channel: &mut ChannelState,
+    message: &Message<'a>,
+    max: u64,
+    arrival: Arrival<'a>,
+) -> Result<Option<Vec<u8>>, Refusal> {
+    let mut once = SmallVec::new();
+    let result = run_call(shared, channel, message, max, arrival, &mut once);
+    if !once.is_empty() {
+        // the call failed or was refused: the library will never call them
+        release_unfired(&shared.registrations, &once, &|m| shared.log(m));
+    }
+    result
+}
+
+/// The `once` callback registrations a call made; it empties the list when
+/// the vendor call succeeds.
+pub(super) type OnceRegistrations = SmallVec<[u64; 1]>;
+
+pub(super) fn run_call<'a>(
+    shared: &'a Shared,
+    channel: &mut ChannelState,
+    message: &Message<'a>,
+    max: u64,
+    arrival: Arrival<'a>,
+    once: &mut OnceRegistrations,
+) -> Result<Option<Vec<u8>>, Refusal> {
+    let Arrival { raw, region, rebind } = arrival;
+    let plan = &shared.plan;
+    let tenant: &Tenant = &channel.tenant;
+    let header = *message.header();
+    let id = header.function;
+    let f: &Function =
+        plan.functions.get(id as usize).ok_or_else(|| (ErrorCode::UnknownFunction, format!("no function {id} in this spec")))?;
+    let address = shared.address(id as usize).ok_or_else(|| (ErrorCode::UnknownFunction, format!("{} is not served", f.name)))?;
+    let is_async = matches!(f.mode, CallMode::Async { .. });
+    if header.flags.contains(crate::wire::Flags::ASYNC) != is_async {
+        return Err(malformed("the call's async flag disagrees with the spec"));
+    }
+    let shapes = &shared.slots[id as usize];
+    let n = f.params.len();
+    let mut decoder = Decoder {
+        plan,
+        frame: Frame {
+            shared,
+            tenant,
+            message: *message,
+            region,
+            shadows: SmallVec::new(),
+            vendor_reads: false,
+            issued: Vec::new(),
+            rebind,
+            used_region: false,
+            kept: SmallVec::new(),
+            created: SmallVec::new(),
+            process_region: None,
+        },
+        outs: Vec::new(),
+        release: Vec::new(),
+        claim: None,
+        max,
+        spare: std::mem::take(&mut channel.spare),
+    };
+
+    // 1. what every slot holds, as expressions see it
+    let mut scalars = message.scalars();
+    let mut values: PerSlot<V> = SmallVec::with_capacity(shapes.len());
+    let mut descriptors: PerSlot<(usize, BufferRef<'_>)> = SmallVec::new();
+    let mut keys: PerSlot<(usize, u64)> = SmallVec::new();
+    for (i, shape) in shapes.iter().enumerate() {
+        let ty = if i < n { &f.params[i].ty } else { &f.contextual[i - n].ty };
+        let position = shared.offsets[id as usize][i];
+        let v = match shape {
+            SlotShape::Void => V::Int(0),
+            SlotShape::Buffer => {
+                let d = scalars.buffer().map_err(malformed)?;
+                keys.push((i, message.buffer_key_at(position).map_err(malformed)?));
+                descriptors.push((i, d));
+                provisional(d)
+            }
+            SlotShape::Int { size, .. } | SlotShape::Float { size } => {
+                let raw = match size {
+                    1 => u64::from(scalars.u8().map_err(malformed)?),
+                    2 => u64::from(scalars.u16().map_err(malformed)?),
+                    4 => u64::from(scalars.u32().map_err(malformed)?),
+                    _ => scalars.u64().map_err(malformed)?,
+                };
+                V::from_raw(raw, ty)
+            }
+            SlotShape::Word | SlotShape::Handle => V::Ptr(scalars.u64().map_err(malformed)?),
+        };
+        values.push(v);
+    }
+    scalars.finish().map_err(malformed)?;
+    // arguments are `values[..n]`, contextual arguments the rest
+
+    // 2. translate and check, in order
+    let mut raws: PerSlot<u64> = filled(0, n);
+    let mut leaves: PerSlot<Option<&Leaf>> = filled(None, shapes.len());
+    // the registration each userdata argument stands for
+    let mut userdata: PerSlot<Option<u64>> = filled(None, n);
+    // handles passed in that the call is recorded with (`obj_record`)
+    let mut record_objects = Vec::new();
+    for i in 0..shapes.len() {
+        let (ty, value) = if i < n { (&f.params[i].ty, &f.params[i].value) } else { (&f.contextual[i - n].ty, &f.contextual[i - n].value) };
+        let v = values[i];
+        decoder.claim = if i < n {
+            None
+        } else {
+            registry_claim(plan, &f.contextual[i - n].init, &Env::new(&values[..n], &values[n..]), &mut decoder.frame)
+        };
+        let env = || Env { this: Some((v, None)), ..Env::new(&values[..n], &values[n..]) };
+        let leaf = match value {
+            Value::Leaf(leaf) => leaf,
+            Value::If { .. } => select(plan, value, &env(), &mut decoder.frame).map_err(malformed)?,
+        };
+        leaves[i] = Some(leaf);
+        if leaf.obj_record && matches!(leaf.kind, Kind::Handle { .. }) && v.as_u64() != 0 {
+            record_objects.push(v.as_u64());
+        }
+        let raw = match (&leaf.kind, shapes[i]) {
+            (Kind::Handle { kind }, _) => decoder.handle(v.as_u64(), *kind)?,
+            (Kind::Callback { callback }, _) if v.as_u64() != 0 => {
+                let Some(callback) = *callback else {
+                    return Err(malformed("a callback whose type has no `callback` declaration in the spec cannot be forwarded"));
+                };
+                let trampoline = (shared.library.trampoline)(callback);
+                let mut registrations = lock(&shared.registrations);
+                if trampoline == 0 || !registrations.has_route(tenant.process) {
+                    return Err(malformed("a callback from a guest process without a callback route"));
+                }
+                let id = if leaf.lifetime == Lifetime::Once {
+                    let id = registrations.register_once(tenant.process, v.as_u64(), callback);
+                    once.push(id);
+                    id
+                } else {
+                    registrations.register(tenant.process, v.as_u64(), callback)
+                };
+                if let Some(u) = userdata_of(plan, header.function, i) {
+                    userdata[u] = Some(id);
+                }
+                trampoline as u64
+            }
+            (Kind::Userdata { .. }, _) => 0,
+            (Kind::Buffer { size, element }, SlotShape::Buffer) => {
+                let d = descriptors.iter().find(|(j, _)| *j == i).map(|(_, d)| *d).unwrap_or(BufferRef::Null);
+                let key = keys.iter().find(|(j, _)| *j == i).map_or(0, |(_, k)| *k);
+                let addr = decoder.buffer(&env(), leaf, d, key, size, pointee(&leaf.ty), element)?;
+                values[i] = V::Ptr(addr);
+                addr
+            }
+            (Kind::Opaque, SlotShape::Buffer) if !matches!(leaf.ty, Ty::Record(_)) => {
+                // a word in a buffer slot: the key of a null descriptor
+                keys.iter().find(|(j, _)| *j == i).map_or(0, |(_, k)| *k)
+            }
+            (_, SlotShape::Buffer) => {
+                // a struct passed by value: its bytes, as they came
+                let d = descriptors.iter().find(|(j, _)| *j == i).map(|(_, d)| *d).unwrap_or(BufferRef::Null);
+                match d {
+                    BufferRef::Inline(bytes) if bytes.len() as u64 == plan.size_of(ty) => bytes.as_ptr() as u64,
+                    _ => return Err(malformed("a struct argument of the wrong size")),
+                }
+            }
+            _ => v.to_raw(ty),
+        };
+        if f.replaced_in_guest && matches!(leaf.kind, Kind::Opaque) && matches!(leaf.ty, Ty::Ptr(_)) && raw != 0 {
+            // a function the guest replaces need not describe its values, so
+            // an undescribed pointer would reach the vendor as a raw address
+            return Err(malformed(format!(
+                "`{}` is replaced in the guest and its argument `{}` is an undescribed pointer: the server does not pass it on",
+                f.name,
+                if i < n { f.params[i].name.as_str() } else { f.contextual[i - n].name.as_str() }
+            )));
+        }
+        if i < n {
+            raws[i] = raw;
+        }
+    }
+
+    for (raw, id) in raws.iter_mut().zip(&userdata) {
+        if let Some(id) = id {
+            *raw = *id;
+        }
+    }
+
+    // 3. the call
+    let ret_raw = native::call(shared.library.dispatch, id, address, &raws);
+
+    // 4. results
+    let (params, contextual) = values.split_at(n);
+    let env = Env::new(params, contextual);
+    let ret_leaf = select(plan, &f.return_value, &env, &mut decoder.frame).map_err(malformed)?;
+    let mut ret = V::from_raw(ret_raw, &f.ret);
+    if let Kind::Handle { kind } = ret_leaf.kind {
+        ret = V::Ptr(decoder.frame.issue(ret_raw, kind)?);
+    }
+    // a buffer the vendor returned (a string it owns): copied into the reply
+    let mut ret_bytes = None;
+    if let Ty::Record(r) = f.ret {
+        // a struct returned by value, boxed by the dispatcher
+        let (size, align) = plan.records.get(r as usize).map_or((0, 1), |r| (r.size, r.align));
+        ret_bytes = Some(native::take_boxed(ret_raw, size, align));
+    } else if let Kind::Buffer { size, .. } = &ret_leaf.kind {
+        if ret_raw != 0 {
+            let env = Env { this: Some((V::Ptr(ret_raw), None)), ..env };
+            decoder.frame.vendor_reads = true;
+            let count = eval(plan, size, &env, &mut decoder.frame);
+            decoder.frame.vendor_reads = false;
+            let len = byte_len(count.map_err(malformed)?.as_int(), stride(plan, &ret_leaf.ty), max)
+                .ok_or_else(|| malformed("a returned buffer over the limit"))?;
+            let mut bytes = vec![0u8; len as usize];
+            native::read_vendor(ret_raw, &mut bytes);
+            ret_bytes = Some(bytes);
+        }
+    }
+    let returns_status = f.ret == plan.api.error_type;
+    let success = !returns_status || ret.as_int() == plan.api.success;
+    if success {
+        once.clear();
+        for (i, leaf) in leaves.iter().enumerate().take(n) {
+            if let Some(Leaf { kind: Kind::Handle { kind }, deallocate: true, .. }) = leaf {
+                let id = params[i].as_u64();
+                if id != 0 {
+                    let _ = lock(&tenant.handles).remove(id, *kind);
+                    let mut freed = Vec::new();
+                    lock(&tenant.retained).retain(|key, r| {
+                        let coupled = r.coupled == Some(id);
+                        if coupled {
+                            freed.push(*key);
+                        }
+                        !coupled
+                    });
+                    let mut registries = lock(&tenant.kept_registries);
+                    for key in freed {
+                        registries.forget(key);
+                    }
+                    lock(&tenant.metadata).remove(id);
+                    shared.record(tenant, Entry::Forget(id));
+                }
+            }
+        }
+    }
+    let mut outs = Vec::with_capacity(decoder.outs.len());
+    let mut pointed: Vec<(u32, u64, Vec<u8>)> = Vec::new();
+    for out in &decoder.outs {
+        let mut bytes = match out.place {
+            Place::Shared | Place::Missing => {
+                outs.push(OutBytes::Nothing);
+                continue;
+            }
+            Place::Shadow(index) if out.walk.is_none() => {
+                // sent from the shadow itself, nested pointers blanked in place
+                if let Some(shadow) = decoder.frame.shadows.get_mut(index) {
+                    blank(shadow, &out.pointers);
+                }
+                outs.push(OutBytes::Shadow(index));
+                continue;
+            }
+            Place::Shadow(index) => decoder.frame.shadows.get(index).map(|s| s.to_vec()).unwrap_or_default(),
+            Place::Retained(key) if decoder.release.contains(&key) => {
+                // freed by this call: its bytes move into the reply
+                let mut bytes = lock(&tenant.retained).remove(&key).map(|r| r.bytes.into_vec()).unwrap_or_default();
+                bytes.truncate(out.len as usize);
+                bytes
+            }
+            Place::Retained(key) => {
+                lock(&tenant.retained).get(&key).map(|r| r.bytes[..(out.len as usize).min(r.bytes.len())].to_vec()).unwrap_or_default()
+            }
+        };
+        if let Some((ty, stride, element)) = out.walk {
+            let mut walk = OutWalk { pointers: &out.pointers, max, pointed: Vec::new() };
+            translate_out(shared, &env, &mut decoder.frame, &mut bytes, ty, stride, element, &mut walk)?;
+            let index = outs.len() as u32;
+            pointed.extend(walk.pointed.into_iter().map(|(at, data)| (index, at, data)));
+        }
+        blank(&mut bytes, &out.pointers);
+        outs.push(OutBytes::Owned(bytes));
+    }
+    let created = if success { &[][..] } else { &decoder.frame.created[..] };
+    if !decoder.release.is_empty() || !created.is_empty() {
+        let mut retained = lock(&tenant.retained);
+        let mut registries = lock(&tenant.kept_registries);
+        for key in decoder.release.iter().chain(created) {
+            retained.remove(key);
+            registries.forget(*key);
+        }
+    }
+    // statements record what a call did: a failed call did nothing (the
+    // guest skips them too; an asynchronous call's it ran when queued)
+    if success {
+        for action in &f.actions {
+            eval(plan, action, &env, &mut decoder.frame).map_err(malformed)?;
+        }
+    }
+    if success && shared.recorded[id as usize] && shared.recorder.is_some() {
+        if decoder.frame.used_region {
+            shared.log(format_args!("a call of {} used the zero-copy region and is not recorded for replay", f.name));
+        } else {
+            let issued = std::mem::take(&mut decoder.frame.issued);
+            record_objects.extend(issued.iter().copied().filter(|id| *id != 0));
+            shared.record(tenant, Entry::Record { objects: record_objects, issued, message: raw.to_vec() });
+        }
+    }
+    let shadows = std::mem::take(&mut decoder.frame.shadows);
+    let message = if let CallMode::Async { .. } = f.mode {
+        if !success {
+            channel.deferred.get_or_insert(ret.as_int());
+        }
+        None
+    } else {
+        if returns_status && success {
+            if let Some(code) = channel.deferred.take() {
+                ret = V::Int(code);
+            }
+        }
+        let outs: Vec<Option<&[u8]>> = outs
+            .iter()
+            .map(|o| match o {
+                OutBytes::Nothing => None,
+                OutBytes::Shadow(index) => shadows.get(*index).map(Vec::as_slice),
+                OutBytes::Owned(bytes) => Some(bytes.as_slice()),
+            })
+            .collect();
+        let buf = std::mem::take(&mut channel.reply_buf);
+        let answer = Answer { ret, ret_bytes: ret_bytes.as_deref(), outs: &outs, pointed: &pointed };
+        Some(reply(shared, id, &header, answer, buf).map_err(malformed)?)
+    };
+    // keep the largest shadows for the channel's next calls
+    let mut spare = decoder.spare;
+    if !shadows.is_empty() {
+        spare.extend(shadows);
+        spare.sort_unstable_by_key(|b| std::cmp::Reverse(b.capacity()));
+        spare.truncate(SPARE_SHADOWS);
+    }
+    channel.spare = spare;
+    Ok(message)
+}
+
+/// A call's per-slot temporaries: on the stack for functions of up to 16
+/// parameters, so that a call allocates nothing it does not keep (seven
+/// small heap allocations a call were a third of the server's own cost).
+pub(super) type PerSlot<T> = SmallVec<[T; 16]>;
+
+/// `n` copies of `x`, on the stack up to 16 (`resize` pushes one by one).
+pub(super) fn filled<T: Copy>(x: T, n: usize) -> PerSlot<T> {
+    if n <= 16 {
+        SmallVec::from_buf_and_len([x; 16], n)
+    } else {
+        smallvec::smallvec![x; n]
+    }
+}
+
+/// The registry entry a contextual argument takes its buffers from, when
+/// it is `get_bufs(registry, key)` (the key as the server sees it); a key
+/// the server cannot evaluate claims nothing.
+pub(super) fn registry_claim(plan: &Plan, init: &crate::plan::Expr, env: &Env<'_>, frame: &mut Frame<'_>) -> Option<(u32, u64)> {
+    let ExprKind::Library(LibraryFn::GetBufs, args) = &init.kind else { return None };
+    let (Some(ExprKind::Registry(registry)), Some(key)) = (args.first().map(|a| &a.kind), args.get(1)) else { return None };
+    let key = eval(plan, key, env, frame).map_or(u64::MAX, V::as_u64);
+    Some((*registry, key))
+}
+
+/// How many shadows a channel keeps for reuse.
+pub(super) const SPARE_SHADOWS: usize = 4;
+
+/// Where an out buffer's bytes are when the reply is written.
+pub(super) enum OutBytes {
+    Nothing,
+    Shadow(usize),
+    Owned(Vec<u8>),
+}
+
+/// Zeroes the nested pointers of an out buffer: the guest restores its own.
+pub(super) fn blank(bytes: &mut [u8], pointers: &[u64]) {
+    for at in pointers {
+        if let Some(slot) = bytes.get_mut(*at as usize..*at as usize + 8) {
+            slot.fill(0);
+        }
+    }
+}

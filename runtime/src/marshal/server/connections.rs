@@ -1,0 +1,313 @@
+//! The API server's connections: a new connection's first byte says what
+//! it is for (a call channel over the socket or over shared memory, a
+//! process's callback route, its zero-copy region); each starts with a
+//! hello that admits it to its guest process's state, and a call channel
+//! then serves calls until the guest closes it.
+
+use super::*;
+
+pub(super) fn serve_channel(shared: &Shared, mut stream: UnixStream) {
+    let mut selector = [0u8; 1];
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(30)));
+    if stream.read_exact(&mut selector).is_err() {
+        return;
+    }
+    let _ = stream.set_read_timeout(None);
+    let peer = peer_pid(&stream);
+    let transport: Result<Box<dyn Transport>, TransportError> = match &selector {
+        b"U" => Ok(Box::new(UnixTransport::new(stream))),
+        b"S" => ShmTransport::serve(stream, ShmConfig::default()).map(|t| Box::new(t) as Box<dyn Transport>),
+        b"C" => {
+            serve_route(shared, stream, peer);
+            return;
+        }
+        b"Z" => {
+            serve_process_region(shared, stream, peer);
+            return;
+        }
+        other => {
+            shared.log(format_args!("a guest asked for transport {:?}; closing", other[0] as char));
+            return;
+        }
+    };
+    let mut transport = match transport {
+        Ok(t) => t,
+        Err(e) => {
+            shared.log(format_args!("channel setup failed: {e}"));
+            return;
+        }
+    };
+    if let Err(e) = serve_calls(shared, transport.as_mut(), peer) {
+        if !matches!(e, TransportError::Closed) {
+            shared.log(format_args!("channel closed: {e}"));
+        }
+    }
+}
+
+pub(super) fn error_reply(code: ErrorCode, message: &str, to: Option<&Header>) -> Vec<u8> {
+    ErrorReply { code, message }.encode(to)
+}
+
+/// Receives a channel's hello and answers it: the channel's hold on its
+/// process's state when it may go on, `None` when it was refused.
+pub(super) fn handshake(
+    shared: &Shared,
+    transport: &mut dyn Transport,
+    buf: &mut Vec<u8>,
+    peer: u32,
+) -> Result<Option<Lease<Tenant>>, TransportError> {
+    let Some(hello) = receive_hello(shared, transport, buf)? else { return Ok(None) };
+    match admit(shared, &hello, peer) {
+        Ok(lease) => {
+            transport.send(&welcome(shared, transport.max_message()))?;
+            Ok(Some(lease))
+        }
+        Err(text) => {
+            transport.send(&error_reply(ErrorCode::Denied, &text, None))?;
+            Ok(None)
+        }
+    }
+}
+
+/// Lets a connection of the process its hello names in, if its socket's
+/// peer is that process (see [`Tenants::claim`]); the refusal is logged.
+pub(super) fn admit(shared: &Shared, hello: &Hello, peer: u32) -> Result<Lease<Tenant>, String> {
+    shared
+        .tenants
+        .claim(hello.process, peer, || Tenant::new(shared.library.name, hello.process, peer).on_departure(departure::release_objects))
+        .map_err(|e| {
+            match e {
+                Refused::Taken { process, owner, pid } => {
+                    shared.log(format_args!("refused a guest: process {pid} claimed process {owner}'s number {process:#x}"))
+                }
+                Refused::UnknownPid => shared.log(format_args!("refused a guest: {e}")),
+            }
+            e.to_string()
+        })
+}
+
+/// The server's answer to an accepted hello.
+pub(super) fn welcome(shared: &Shared, max_message: usize) -> Vec<u8> {
+    Welcome { contract: shared.library.contract, max_message: u32::try_from(max_message).unwrap_or(u32::MAX) }.encode()
+}
+
+/// Receives a channel's hello and checks it; a refused one is answered with
+/// an error reply here and gives `None`.
+pub(super) fn receive_hello(shared: &Shared, transport: &mut dyn Transport, buf: &mut Vec<u8>) -> Result<Option<Hello>, TransportError> {
+    transport.recv(buf, Some(Duration::from_secs(30)))?;
+    let hello = match Message::decode(buf).and_then(|m| Hello::decode(&m)) {
+        Ok(hello) => hello,
+        Err(e) => {
+            shared.log(format_args!("refused a guest: bad hello: {e}"));
+            transport.send(&error_reply(ErrorCode::Malformed, &e.to_string(), None))?;
+            return Ok(None);
+        }
+    };
+    if let Err(e) = check_contract(shared.library.contract, hello.contract) {
+        shared.log(format_args!("refused a guest: {e}"));
+        transport.send(&error_reply(ErrorCode::ContractMismatch, &e.to_string(), None))?;
+        return Ok(None);
+    }
+    Ok(Some(hello))
+}
+
+/// Serves a guest process's callback route: registers it for the process
+/// its hello names, then hands each callback reply to the trampoline
+/// waiting for it, until the guest closes the route.
+pub(super) fn serve_route(shared: &Shared, stream: UnixStream, peer: u32) {
+    let writer = match stream.try_clone() {
+        Ok(w) => w,
+        Err(e) => {
+            shared.log(format_args!("callback route setup failed: {e}"));
+            return;
+        }
+    };
+    let mut reader = UnixTransport::new(stream);
+    let mut writer = UnixTransport::new(writer);
+    let mut buf = Vec::new();
+    let hello = match receive_hello(shared, &mut writer, &mut buf) {
+        Ok(Some(hello)) => hello,
+        Ok(None) => return,
+        Err(e) => {
+            shared.log(format_args!("callback route setup failed: {e}"));
+            return;
+        }
+    };
+    let _lease = match admit(shared, &hello, peer) {
+        Ok(lease) => lease,
+        Err(text) => {
+            let _ = writer.send(&error_reply(ErrorCode::Denied, &text, None));
+            return;
+        }
+    };
+    // the hello came through the writer's descriptor; both read the same socket
+    let welcome = welcome(shared, writer.max_message());
+    let route = Arc::new(Route::new(writer));
+    // registered before the guest hears back: its next call, which registers
+    // a callback, must find the route
+    lock(&shared.registrations).add_route(hello.process, Arc::clone(&route));
+    if let Err(e) = route.send(&welcome) {
+        shared.log(format_args!("callback route setup failed: {e}"));
+        lock(&shared.registrations).remove_process(hello.process, &route);
+        return;
+    }
+    loop {
+        if let Err(e) = reader.recv(&mut buf, None) {
+            if !matches!(e, TransportError::Closed) {
+                shared.log(format_args!("callback route closed: {e}"));
+            }
+            break;
+        }
+        let delivered = match Message::decode(&buf) {
+            Ok(m) if m.kind() == MsgKind::CallbackReply => route.deliver(m.header().call_id, buf.clone()),
+            Ok(m) => {
+                shared.log(format_args!("unexpected {:?} message on a callback route", m.kind()));
+                true
+            }
+            Err(e) => {
+                shared.log(format_args!("undecodable callback reply: {e}"));
+                true
+            }
+        };
+        if !delivered {
+            shared.log(format_args!("a callback reply nobody waits for"));
+        }
+    }
+    let left = {
+        let mut registrations = lock(&shared.registrations);
+        let left = registrations.count(hello.process);
+        registrations.remove_process(hello.process, &route);
+        left
+    };
+    if left > 0 {
+        shared.log(format_args!("guest process {peer} left {left} callback registrations, now forgotten"));
+    }
+}
+
+/// How large each guest process's zero-copy region is. Pages exist only
+/// once touched, so this bounds the application's `zerocopy_alloc`s, not
+/// the memory they cost.
+pub const PROCESS_REGION_BYTES: u64 = 1 << 30;
+
+/// Serves a guest process's request for its zero-copy region: checks the
+/// hello, creates the region, registers it under the process (one region
+/// per process), sends it, and forgets it when the guest closes the socket.
+pub(super) fn serve_process_region(shared: &Shared, stream: UnixStream, peer: u32) {
+    let mut transport = match stream.try_clone() {
+        Ok(s) => UnixTransport::new(s),
+        Err(e) => {
+            shared.log(format_args!("zero-copy region setup failed: {e}"));
+            return;
+        }
+    };
+    let mut buf = Vec::new();
+    let hello = match receive_hello(shared, &mut transport, &mut buf) {
+        Ok(Some(hello)) => hello,
+        Ok(None) => return,
+        Err(e) => {
+            shared.log(format_args!("zero-copy region setup failed: {e}"));
+            return;
+        }
+    };
+    // the region belongs to the process's state, which only connections
+    // from the process id that first used its number reach
+    let Ok(lease) = admit(shared, &hello, peer) else { return };
+    let tenant = lease.state();
+    let region = {
+        let mut slot = lock(&tenant.region);
+        if slot.is_some() {
+            // one per process: a second would let two allocators hand out the same bytes
+            shared.log(format_args!("refused a second zero-copy region for one guest process"));
+            return;
+        }
+        match ProcessRegion::serve(&stream, PROCESS_REGION_BYTES) {
+            Ok(region) => Arc::clone(slot.insert(Arc::new(region))),
+            Err(e) => {
+                shared.log(format_args!("zero-copy region setup failed: {e}"));
+                return;
+            }
+        }
+    };
+    // the guest sends nothing more: the socket closes when the process goes
+    let mut byte = [0u8; 1];
+    while matches!((&stream).read(&mut byte), Ok(n) if n > 0) {}
+    let mut slot = lock(&tenant.region);
+    if slot.as_ref().is_some_and(|r| Arc::ptr_eq(r, &region)) {
+        *slot = None;
+    }
+}
+
+/// The process id at the other end of a Unix socket; 0 when unknown.
+pub(super) fn peer_pid(stream: &UnixStream) -> u32 {
+    rustix::net::sockopt::socket_peercred(stream).map_or(0, |c| c.pid.as_raw_nonzero().get() as u32)
+}
+
+pub(super) fn serve_calls(shared: &Shared, transport: &mut dyn Transport, peer: u32) -> Result<(), TransportError> {
+    let mut buf = Vec::new();
+    let Some(lease) = handshake(shared, transport, &mut buf, peer)? else { return Ok(()) };
+    let mut channel = ChannelState::new(Arc::clone(lease.state()));
+    loop {
+        if let Err(e) = transport.recv(&mut buf, None) {
+            if let Some(code) = channel.deferred {
+                shared.log(format_args!("a guest thread left with an unreported error of an asynchronous call ({code})"));
+            }
+            return Err(e);
+        }
+        let message = match Message::decode(&buf) {
+            Ok(m) => m,
+            Err(e) => {
+                shared.log(format_args!("undecodable message: {e}"));
+                transport.send(&error_reply(ErrorCode::Malformed, &e.to_string(), None))?;
+                continue;
+            }
+        };
+        match message.kind() {
+            MsgKind::Call => {
+                let header = *message.header();
+                let arrival = Arrival { raw: &buf, region: transport.region(), rebind: None };
+                match handle_call(shared, &mut channel, &message, transport.max_message() as u64, arrival) {
+                    Ok(Some(reply)) => {
+                        transport.send(&reply)?;
+                        channel.reply_buf = reply;
+                    }
+                    Ok(None) => {}
+                    Err((code, text)) => {
+                        let name = shared.plan.functions.get(header.function as usize).map_or("?", |f| f.name.as_str());
+                        shared.log(format_args!("call {} ({name}) refused: {text}", header.call_id));
+                        if !header.flags.contains(crate::wire::Flags::ASYNC) {
+                            transport.send(&error_reply(code, &text, Some(&header)))?;
+                        } else if code == ErrorCode::InvalidHandle {
+                            channel.deferred.get_or_insert(shared.plan.api.invalid_handle);
+                        } else {
+                            channel.deferred.get_or_insert(shared.plan.api.failure);
+                        }
+                    }
+                }
+            }
+            MsgKind::Goodbye => return Ok(()),
+            other => {
+                shared.log(format_args!("unexpected {other:?} message"));
+                transport.send(&error_reply(ErrorCode::Malformed, &format!("unexpected {other:?} message"), Some(message.header())))?;
+            }
+        }
+    }
+}
+
+/// State of one channel (one guest thread).
+pub(super) struct ChannelState {
+    /// The error of an earlier asynchronous call, not yet reported.
+    pub(super) deferred: Option<i128>,
+    /// The guest process the channel belongs to: its objects, kept buffers
+    /// and zero-copy region, and its callbacks' route.
+    pub(super) tenant: Arc<Tenant>,
+    /// The last reply's buffer, reused for the next.
+    pub(super) reply_buf: Vec<u8>,
+    /// Shadow buffers of earlier calls, reused (see `Decoder::spare`).
+    pub(super) spare: Vec<Vec<u8>>,
+}
+
+impl ChannelState {
+    pub(super) fn new(tenant: Arc<Tenant>) -> ChannelState {
+        ChannelState { deferred: None, tenant, reply_buf: Vec::new(), spare: Vec::new() }
+    }
+}

@@ -1,0 +1,206 @@
+//! One call's memory as the spec's expressions see it: the message's data
+//! area, the call's shadow buffers, and the guest process's metadata, kept
+//! buffers and zero-copy region, each read through its own bounds checks.
+
+use super::*;
+
+pub(super) type Refusal = (ErrorCode, String);
+
+pub(super) fn malformed(e: impl std::fmt::Display) -> Refusal {
+    (ErrorCode::Malformed, e.to_string())
+}
+
+pub(super) fn handle_error(e: HandleError) -> Refusal {
+    (ErrorCode::InvalidHandle, e.to_string())
+}
+
+/// Where an out buffer's bytes are after the call.
+#[derive(Clone, Copy)]
+pub(super) enum Place {
+    Shadow(usize),
+    Retained(u64),
+    /// In the zero-copy region, where the guest reads it itself.
+    Shared,
+    /// A kept buffer that never came to be (see `Decoder::buffer`).
+    Missing,
+}
+
+pub(super) struct OutEntry<'p> {
+    pub(super) place: Place,
+    pub(super) len: u64,
+    /// Elements to translate back (handles inside the buffer).
+    pub(super) walk: Option<(&'p Ty, u64, &'p Value)>,
+    /// Positions of nested pointers, blanked before the bytes go back.
+    pub(super) pointers: Vec<u64>,
+}
+
+/// One call's memory: the message's data area (read-only) and shadow
+/// buffers, plus the guest process's state for kept buffers and metadata.
+pub(super) struct Frame<'a> {
+    pub(super) shared: &'a Shared,
+    /// The guest process of the channel: its handles, kept buffers,
+    /// metadata and process region.
+    pub(super) tenant: &'a Tenant,
+    pub(super) message: Message<'a>,
+    /// The channel's zero-copy region, if its transport has one.
+    pub(super) region: Option<&'a dyn SharedRegion>,
+    /// Inline for the usual few: the list itself is not worth a heap allocation a call.
+    pub(super) shadows: SmallVec<[Vec<u8>; 4]>,
+    /// Sizing a buffer the vendor library returned: its memory may be read.
+    pub(super) vendor_reads: bool,
+    /// Handle ids this call issued, in order (for the record log).
+    pub(super) issued: Vec<u64>,
+    /// Replaying: the ids the recorded call issued, to give again.
+    pub(super) rebind: Option<VecDeque<u64>>,
+    /// A buffer of the call is in the zero-copy region (not recordable).
+    pub(super) used_region: bool,
+    /// The kept buffers this call uses, `(address, key)`: what its
+    /// `register_buf` statements can register.
+    pub(super) kept: SmallVec<[(u64, u64); 2]>,
+    /// Keys of the kept buffers this call created: a call that fails gave
+    /// the vendor nothing to hold, and runs no `register_buf` that a later
+    /// call could free them through, so they go with it.
+    pub(super) created: SmallVec<[u64; 2]>,
+    /// That region, found on the first buffer that names it; held for the
+    /// call, so it stays mapped while the vendor uses it.
+    pub(super) process_region: Option<Arc<ProcessRegion>>,
+}
+
+impl Frame<'_> {
+    /// The process region of the channel's guest process.
+    pub(super) fn process_region(&mut self) -> Result<&ProcessRegion, Refusal> {
+        if self.process_region.is_none() {
+            let found = lock(&self.tenant.region).clone();
+            self.process_region =
+                Some(found.ok_or_else(|| malformed("a process-region buffer from a guest process without a zero-copy region"))?);
+        }
+        Ok(self.process_region.as_deref().expect("found above"))
+    }
+
+    /// The guest's id for a vendor object, issued (or, replaying, rebound)
+    /// and noted for the record log.
+    pub(super) fn issue(&mut self, object: u64, kind: u32) -> Result<u64, Refusal> {
+        if object == 0 {
+            return Ok(0);
+        }
+        let mut handles = lock(&self.tenant.handles);
+        let id = match self.rebind.as_mut().and_then(VecDeque::pop_front) {
+            Some(recorded) => match handles.insert_as(object as usize, kind, recorded) {
+                Ok(()) => recorded,
+                // the object already has an id (a device returned again): keep it
+                Err(HandleError::Rebound(_)) => {
+                    let id = handles.insert(object as usize, kind).map_err(handle_error)?;
+                    if id != recorded {
+                        // its id's slot holds another object: the guest's id would be wrong
+                        self.shared.log(format_args!("replay could not give object id {recorded:#x} back (it is {id:#x} now)"));
+                    }
+                    id
+                }
+                Err(e) => return Err(handle_error(e)),
+            },
+            None => handles.insert(object as usize, kind).map_err(handle_error)?,
+        };
+        self.issued.push(id);
+        Ok(id)
+    }
+}
+
+pub(super) fn find(base: *const u8, len: usize, addr: u64, n: usize) -> Option<usize> {
+    let start = base as u64;
+    let off = addr.checked_sub(start)?;
+    let end = off.checked_add(n as u64)?;
+    (end <= len as u64).then_some(off as usize)
+}
+
+impl Host for Frame<'_> {
+    fn read(&self, addr: u64, dst: &mut [u8]) -> Result<(), EvalError> {
+        let n = dst.len();
+        let data = self.message.data_bytes();
+        if let Some(off) = find(data.as_ptr(), data.len(), addr, n) {
+            dst.copy_from_slice(&data[off..off + n]);
+            return Ok(());
+        }
+        for s in &self.shadows {
+            if let Some(off) = find(s.as_ptr(), s.len(), addr, n) {
+                dst.copy_from_slice(&s[off..off + n]);
+                return Ok(());
+            }
+        }
+        // metadata before kept buffers: conditions read it on every call,
+        // and it is found by one lookup where kept buffers are scanned
+        if lock(&self.tenant.metadata).read(addr, dst) {
+            return Ok(());
+        }
+        for r in lock(&self.tenant.retained).values() {
+            if let Some(off) = find(r.bytes.as_ptr(), r.bytes.len(), addr, n) {
+                dst.copy_from_slice(&r.bytes[off..off + n]);
+                return Ok(());
+            }
+        }
+        let process_region = self.process_region.as_deref().map(|r| r as &dyn SharedRegion);
+        for region in [self.region, process_region].into_iter().flatten() {
+            // a shared buffer's bytes, read through the region's checks
+            if let Ok(base) = region.region_ptr(0, region.region_len()) {
+                if let Some(off) = find(base.as_ptr(), region.region_len() as usize, addr, n) {
+                    return region.read_region(off as u64, dst).map_err(|_| EvalError::OutOfBounds { addr, len: n as u64 });
+                }
+            }
+        }
+        if addr == 0 {
+            return Err(EvalError::Null);
+        }
+        if self.vendor_reads {
+            native::read_vendor(addr, dst);
+            return Ok(());
+        }
+        Err(EvalError::OutOfBounds { addr, len: n as u64 })
+    }
+
+    fn write(&mut self, addr: u64, src: &[u8]) -> Result<(), EvalError> {
+        // the spec only assigns to metadata
+        if lock(&self.tenant.metadata).write(addr, src) {
+            return Ok(());
+        }
+        Err(EvalError::OutOfBounds { addr, len: src.len() as u64 })
+    }
+
+    fn metadata(&mut self, key: u64) -> Result<u64, EvalError> {
+        let plan = &self.shared.plan;
+        let size = plan.metadata.as_ref().map_or(0, |t| plan.size_of(t)).max(1) as usize;
+        Ok(lock(&self.tenant.metadata).get_or_create(key, size))
+    }
+
+    fn library(&mut self, function: LibraryFn, args: &[V]) -> Result<V, EvalError> {
+        match function {
+            // registries live in the guest, which names their buffers by
+            // key; the server notes which registry holds each buffer it
+            // keeps, so that a guest can free one only through it
+            LibraryFn::RegisterBuf => {
+                let arg = |i: usize| args.get(i).map_or(0, |v| v.as_u64());
+                let (registry, key, addr) = (arg(0) as u32, arg(1), arg(2));
+                // the call's own kept buffer (a scan of every kept buffer
+                // would cost each read in proportion to the reads pending)
+                let kept = self.kept.iter().find(|(a, _)| *a == addr && addr != 0).map(|(_, k)| *k);
+                if let Some(buffer) = kept {
+                    lock(&self.tenant.kept_registries).register(registry, key, buffer);
+                }
+                Ok(V::Int(0))
+            }
+            _ => Err(EvalError::Unavailable("a buffer registry")),
+        }
+    }
+}
+
+/// An address no buffer has: what a non-null out buffer's pointer is
+/// before its shadow exists. Conditions such as `this != 0` see it as
+/// non-null, as the guest did; reading through it fails.
+pub(super) const PENDING: u64 = u64::MAX - 0xfff;
+
+/// The value expressions see for a buffer before it is prepared.
+pub(super) fn provisional(descriptor: BufferRef<'_>) -> V {
+    match descriptor {
+        BufferRef::Null => V::Ptr(0),
+        BufferRef::Inline(bytes) => V::Ptr(bytes.as_ptr() as u64),
+        _ => V::Ptr(PENDING),
+    }
+}
