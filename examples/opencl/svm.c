@@ -60,7 +60,7 @@ static void CL_CALLBACK free_svm(cl_command_queue queue, cl_uint n, void *pointe
 int main(int argc, char **argv) {
     size_t n = argc > 1 ? (size_t)atol(argv[1]) : 4096;
     int forwarded = argc > 2 && strcmp(argv[2], "forwarded") == 0;
-    if (n < 64) n = 64;
+    if (n < 128) n = 128;
     n -= n % 64;
     size_t bytes = n * sizeof(cl_int);
 
@@ -96,10 +96,11 @@ int main(int argc, char **argv) {
         printf("clSVMAlloc failed\n");
         return 1;
     }
-    cl_int *aligned = clSVMAlloc(context, CL_MEM_READ_WRITE, 256, 4096);
-    /* PoCL gives less than 4096 natively; the guest's shadow has it */
-    printf("alignment 4096: %s\n", aligned ? "allocated" : "NULL");
+    cl_int *aligned = clSVMAlloc(context, CL_MEM_READ_WRITE, 256, 64);
+    printf("alignment 64: %s\n", aligned && (size_t)aligned % 64 == 0 ? "aligned" : "not aligned");
     clSVMFree(context, aligned);
+    /* more than PoCL's largest alignment (128 bytes) */
+    printf("alignment 4096: %s\n", clSVMAlloc(context, CL_MEM_READ_WRITE, 256, 4096) ? "allocated" : "NULL");
     status = clEnqueueSVMMap(queue, CL_TRUE, CL_MAP_WRITE, v, bytes, 0, NULL, NULL);
     CHECK("clEnqueueSVMMap(write)", status);
     for (size_t i = 0; i < n; i++) v[i] = (cl_int)i;
