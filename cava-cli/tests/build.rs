@@ -128,6 +128,45 @@ fn once_callbacks_leave_no_registration_behind() {
     }
 }
 
+/// A process that leaves without releasing its objects: the server
+/// releases them with the spec's `release_at_exit` functions (a retained
+/// memory object once per retain, too), so the next process of the same
+/// server finds the library holding nothing of it.
+#[test]
+fn a_departed_process_objects_are_released_by_the_server() {
+    let lib = testlib();
+    let dir = scratch("departure");
+    let socket = dir.join("server.sock");
+    let log = dir.join("server.log");
+    let server = start_server_with(&lib.server(), &socket, &lib.library(), &[], std::fs::File::create(&log).unwrap().into());
+    let run = |section: &str| {
+        let out = Command::new(&lib.program)
+            .arg(section)
+            .env("LD_LIBRARY_PATH", lib.generated.join("lib"))
+            .env("CAVA_SERVER", &socket)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap()
+    };
+    assert!(run("live").contains("live: objects=0"));
+    let leave = run("leave");
+    assert!(leave.contains("leave: statuses=[0,0,0,0,0,0] release=0 live=1,1,1,1"), "{leave}");
+    let start = std::time::Instant::now();
+    while !std::fs::read_to_string(&log).unwrap().contains("the spec says how to release")
+        && start.elapsed() < std::time::Duration::from_secs(10)
+    {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let live = run("live");
+    drop(server);
+    let log = std::fs::read_to_string(&log).unwrap();
+    // two memory objects (one retained twice, released once: 2 more calls,
+    // and 1 for the other), a queue and a kernel; the two devices stay
+    assert!(log.contains("left 4 objects the spec says how to release: released with 5 calls (0 refused by the library)"), "{log}");
+    assert!(live.contains("live: objects=0"), "{live}\n{log}");
+}
+
 #[test]
 fn a_guest_without_a_server_fails_calls_with_the_api_error_and_a_clear_message() {
     let dir = scratch("no-server");

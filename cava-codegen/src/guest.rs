@@ -65,6 +65,14 @@ pub fn lib_rs(spec: &Spec, names: &Names, g: &Generated, missing: &[MissingFunct
         let id = id as u32;
         quote!(pub const #name: u32 = #id;)
     });
+    // what the guest can hand out as a function pointer: its own exports
+    // that do something (an `unsupported` one only fails, and a variant is
+    // not exported)
+    let exported = spec.functions.iter().filter(|f| f.variant_of.is_none() && f.unsupported.is_none()).map(|f| {
+        let name = rust::ident(&f.name);
+        let bytes = proc_macro2::Literal::byte_string(f.name.as_bytes());
+        quote!(#bytes => Some(#name as *mut ::core::ffi::c_void),)
+    });
     let missing = missing_functions(spec, missing);
     let api = &spec.api.name;
     let who = format!("{api} guest");
@@ -101,6 +109,19 @@ pub fn lib_rs(spec: &Spec, names: &Names, g: &Generated, missing: &[MissingFunct
         #[allow(non_upper_case_globals)]
         pub mod registry_ids {
             #(#registries)*
+        }
+
+        /// The guest's own C function `name` (without its NUL), for
+        /// `replace_guest` code that hands the application a function pointer
+        /// (an API's `GetProcAddress`): a function of the spec this library
+        /// forwards or answers itself; `None` for an `unsupported` one, a
+        /// header function the spec leaves out, and any other name.
+        #[doc(hidden)]
+        pub fn exported_function(name: &[u8]) -> Option<*mut ::core::ffi::c_void> {
+            match name {
+                #(#exported)*
+                _ => None,
+            }
         }
 
         /// Calls the application's callback `__function` of plan callback

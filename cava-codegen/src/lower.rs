@@ -269,6 +269,7 @@ pub fn lower(spec: &Spec) -> Result<Lowered, GenerateError> {
         success: spec.api.success,
         failure: spec.api.failure,
         invalid_handle: spec.api.invalid_handle,
+        resolver: spec.api.resolver.clone(),
     };
     let mut functions = Vec::new();
     for f in &spec.functions {
@@ -307,6 +308,13 @@ pub fn lower(spec: &Spec) -> Result<Lowered, GenerateError> {
             contextual,
             return_value: l.value(&f.return_value).map_err(context)?,
             actions: f.actions.iter().map(|a| l.expr(a)).collect::<Result<_, _>>().map_err(context)?,
+            release_at_exit: match &f.release_at_exit {
+                Some(r) => Some(plan::ReleaseAtExit {
+                    param: r.param as u32,
+                    times: r.times.as_ref().map(|e| l.expr(e)).transpose().map_err(context)?,
+                }),
+                None => None,
+            },
         };
         plan::call_slots(&function).map_err(GenerateError::new)?;
         plan::shape(&function.return_value).map_err(|e| GenerateError::new(format!("the result of `{}`: {e}", f.name)))?;

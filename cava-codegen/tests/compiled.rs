@@ -53,6 +53,7 @@ fn expressions(plan: &Plan) -> Vec<&Expr> {
         }
         value(&f.return_value, &mut out);
         out.extend(&f.actions);
+        out.extend(f.release_at_exit.as_ref().and_then(|r| r.times.as_ref()));
     }
     for c in &plan.callbacks {
         for p in &c.params {

@@ -315,7 +315,9 @@ api opencl {
     success = CL_SUCCESS;
     failure = CL_OUT_OF_HOST_MEMORY;
 }
-```";
+```
+
+The optional `resolver` must name a function of the spec declared `void *F(const char *name)`, such as `clGetExtensionFunctionAddress`: the API server calls it with a name alone.";
 
     ElementOnNonPointer = "L0509", "`buffer` or `element` on a value that is not a pointer or array",
 "`buffer(n)` and `element { ... }` describe the values a pointer or array refers to; the described value has no elements.
@@ -386,6 +388,15 @@ A `once` registration is told apart from the others by its userdata, so it must 
 cl_int clSetEventCallback(cl_event event, cl_int type, void (*pfn_notify)(cl_event, cl_int, void *), void *user_data) {
     argument(pfn_notify) { callback(cava_event_notify); lifetime(once); }
     argument(user_data) { userdata; }
+}
+```";
+
+    BadRelease = "L0522", "`release_at_exit` on a function that cannot release",
+"`release_at_exit(obj)` (or `release_at_exit(obj, times)`) names the function the API server calls, with the object alone, on each object of `obj`'s handle type that a guest process still holds when it leaves. So `obj` must be an argument of the function described as a handle, it must be the function's only argument, the function must be forwarded (not `unsupported` or `in_guest`), `times` must be an integer, and only one function may release each handle type.
+
+```lapis
+cl_int clReleaseMemObject(cl_mem memobj) {
+    release_at_exit(memobj, 1 + metadata(memobj)->retains);
 }
 ```";
 }

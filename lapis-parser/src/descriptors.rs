@@ -14,6 +14,8 @@ pub enum Args {
     OptionalExpr,
     /// Two expressions: `obj_state_cbs(write, read)`, `consumes_rc(r, n)`.
     TwoExprs,
+    /// One expression, optionally a second: `release_at_exit(obj, times)`.
+    OneOrTwoExprs,
     /// One type: `type_cast(T)`, `callback(T)`.
     Type,
     /// One string: `todo("reason")`.
@@ -58,6 +60,7 @@ descriptors! {
     "consumes_rc", TwoExprs, Function, "consumes_rc(resource, amount);", "The call uses `amount` units of the instantaneous resource (a rate, such as kernel launches).";
     "unsupported", Expr, Function, "unsupported(error);", "The guest returns `error` without forwarding the call, and logs once.";
     "in_guest", Expr, Function, "in_guest(expr);", "The guest answers the call itself: its result is `expr` (such as `zerocopy_alloc(n)`, to give the application memory shared with the API server), and it is never forwarded.";
+    "release_at_exit", OneOrTwoExprs, Function, "release_at_exit(obj); | release_at_exit(obj, times);", "When a guest process leaves, the API server calls this function on each live object of `obj`'s handle type that the process still holds (`times` calls each, 1 by default), newest first.";
     "variant_of", Expr, Function, "variant_of(f);", "Another description of the vendor function `f` (same signature): the API server calls `f` for it, and the guest does not export it; `replace_guest` code forwards to it through `function_ids`.";
     "type_cast", Type, Value, "type_cast(T);", "Treat the value as type `T` when marshalling it (e.g. a `void **` whose elements are handles).";
     "handle", None, Value, "handle;", "An API object reference: the guest sees an opaque id that the API server translates back; a forged or stale id gets the invalid-handle error.";

@@ -58,6 +58,12 @@ pub struct Api {
     pub failure: i128,
     /// Returned for forged or stale handles; `failure` when not given.
     pub invalid_handle: i128,
+    /// `resolver`: the vendor function (`void *F(const char *name)`) the API
+    /// server asks for the address of a spec function the library does not
+    /// export, such as an extension function. Left out of the serialized
+    /// model when absent, so that specs without it keep their contract.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resolver: Option<String>,
 }
 
 /// A C type.
@@ -134,6 +140,12 @@ pub struct Function {
     /// (same signature). The API server calls `f` for it; the guest library
     /// does not export it (only `replace_guest` code forwards to it).
     pub variant_of: Option<FunctionId>,
+    /// `release_at_exit(obj, times)`: the API server calls this function on
+    /// each live object of a departed guest process of `obj`'s handle type.
+    /// Left out of the serialized model when absent, so that specs without
+    /// it keep their contract.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub release_at_exit: Option<ReleaseAtExit>,
     pub resources: Vec<ResourceUse>,
     /// Values the spec computes in the guest and sends along with the arguments.
     pub contextual: Vec<Contextual>,
@@ -165,6 +177,15 @@ pub struct Contextual {
     pub ty: Type,
     pub init: Expr,
     pub value: Value,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ReleaseAtExit {
+    /// The parameter that takes the object.
+    pub param: usize,
+    /// How many calls release one object (1 when not given); it may read
+    /// the object's metadata, as the server keeps it.
+    pub times: Option<Expr>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]

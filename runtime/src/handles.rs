@@ -46,6 +46,8 @@ struct Slot {
     generation: u32,
     /// The server-side object and its kind while the handle is live.
     live: Option<(usize, HandleKind)>,
+    /// When the live handle was issued (the table's count of issues).
+    issued: u64,
 }
 
 /// Maps opaque ids to server-side object addresses for one guest.
@@ -57,6 +59,8 @@ pub struct HandleTable {
     /// same object twice (`clGetContextInfo` returning a device) gives the
     /// guest the same id, as the real library would give the same pointer.
     by_object: HashMap<(usize, HandleKind), HandleId>,
+    /// Handles issued so far: their order, for releasing newest first.
+    issues: u64,
 }
 
 fn split(id: HandleId) -> (u32, u32) {
@@ -90,12 +94,14 @@ impl HandleTable {
             Some(slot) => slot,
             None => {
                 let slot = u32::try_from(self.slots.len()).ok().filter(|s| *s < u32::MAX).ok_or(HandleError::Full)?;
-                self.slots.push(Slot { generation: 1, live: None });
+                self.slots.push(Slot { generation: 1, live: None, issued: 0 });
                 slot
             }
         };
+        self.issues += 1;
         let entry = &mut self.slots[slot as usize];
         entry.live = Some((object, kind));
+        entry.issued = self.issues;
         let id = (u64::from(entry.generation) << 32) | u64::from(slot + 1);
         self.by_object.insert((object, kind), id);
         Ok(id)
@@ -139,17 +145,34 @@ impl HandleTable {
         while self.slots.len() <= index as usize {
             // slots skipped on the way are free for later objects
             self.free.push(self.slots.len() as u32);
-            self.slots.push(Slot { generation: 1, live: None });
+            self.slots.push(Slot { generation: 1, live: None, issued: 0 });
         }
         let entry = &mut self.slots[index as usize];
         if entry.live.is_some() {
             return Err(HandleError::Rebound(id));
         }
+        self.issues += 1;
         entry.generation = generation;
         entry.live = Some((object, kind));
+        entry.issued = self.issues;
         self.free.retain(|s| *s != index);
         self.by_object.insert((object, kind), id);
         Ok(())
+    }
+
+    /// Every live handle, the most recently issued first: objects are
+    /// usually created after the objects they depend on (a kernel after
+    /// its program, a buffer after its context), so this order releases
+    /// dependents before what they depend on.
+    pub fn live_newest_first(&self) -> Vec<(HandleId, usize, HandleKind)> {
+        let mut live: Vec<(u64, HandleId, usize, HandleKind)> = self
+            .slots
+            .iter()
+            .enumerate()
+            .filter_map(|(i, s)| s.live.map(|(object, kind)| (s.issued, (u64::from(s.generation) << 32) | (i as u64 + 1), object, kind)))
+            .collect();
+        live.sort_unstable_by_key(|(issued, ..)| std::cmp::Reverse(*issued));
+        live.into_iter().map(|(_, id, object, kind)| (id, object, kind)).collect()
     }
 
     /// Releases `id` (after the API released the object) and returns the object.
@@ -179,6 +202,18 @@ mod tests {
 
     const MEM: HandleKind = 0;
     const KERNEL: HandleKind = 1;
+
+    #[test]
+    fn live_handles_come_newest_first() {
+        let mut table = HandleTable::new();
+        let a = table.insert(0x1000, MEM).unwrap();
+        let b = table.insert(0x2000, KERNEL).unwrap();
+        let c = table.insert(0x3000, MEM).unwrap();
+        table.remove(b, KERNEL).unwrap();
+        // d takes b's slot, but was issued last
+        let d = table.insert(0x4000, KERNEL).unwrap();
+        assert_eq!(table.live_newest_first(), [(d, 0x4000, KERNEL), (c, 0x3000, MEM), (a, 0x1000, MEM)]);
+    }
 
     #[test]
     fn ids_are_checked_for_kind_liveness_and_origin() {

@@ -696,6 +696,38 @@ static void section_once(void)
     pthread_mutex_destroy(&nlog.lock);
 }
 
+/* =========================================================== departure */
+
+/* Leaves objects behind on purpose, one memory object retained twice:
+   through CAVA, the API server releases them when the process has gone
+   (see `live`, run afterwards by another process). */
+static void section_leave(void)
+{
+    tl_status s[6], err = TL_SUCCESS;
+    tl_mem held, plain;
+    tl_queue q = NULL;
+    tl_kernel k;
+
+    held = tl_mem_create(dev(0), 64, &s[0]);
+    s[1] = tl_mem_retain(held);
+    s[2] = tl_mem_retain(held);
+    plain = tl_mem_create(dev(1), 32, &s[3]);
+    s[4] = tl_create_queue(dev(0), &q);
+    k = tl_create_kernel(dev(0), "fill_i32", &s[5]);
+    /* one release of three: the memory stays */
+    err = tl_mem_release(held);
+    printf("leave: statuses=");
+    print_ints(s, 6);
+    printf(" release=%d live=%d,%d,%d,%d\n", err, held != NULL, plain != NULL, q != NULL, k != NULL);
+}
+
+/* The number of objects the library holds: run alone, through a server
+   another process left objects with, it shows what the server released. */
+static void section_live(void)
+{
+    printf("live: objects=%zu\n", tl_live_objects());
+}
+
 /* ================================================================ async */
 
 static void section_async(void)
@@ -1107,6 +1139,8 @@ static const struct {
     {"structs", section_structs},
     {"callbacks", section_callbacks},
     {"once", section_once},
+    {"leave", section_leave},
+    {"live", section_live},
     {"async", section_async},
     {"metadata", section_metadata},
     {"threads", section_threads},

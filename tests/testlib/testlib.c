@@ -39,6 +39,7 @@ struct tl_device_st {
 
 struct tl_mem_st {
     uint32_t magic;
+    int refs; /* 1 + the tl_mem_retain calls not yet released */
     tl_device device;
     size_t size;
     unsigned char *bytes;
@@ -360,6 +361,7 @@ tl_mem tl_mem_create(tl_device device, size_t size, tl_status *errcode_ret)
         return mem_fail(errcode_ret, TL_ERROR_OUT_OF_MEMORY);
     }
     m->magic = TL_MAGIC_MEM;
+    m->refs = 1;
     m->device = device;
     m->size = size;
     if (!live_add(m)) {
@@ -395,8 +397,35 @@ tl_status tl_mem_get_device(tl_mem mem, tl_device *device)
     return TL_SUCCESS;
 }
 
+tl_status tl_mem_retain(tl_mem mem)
+{
+    if (!valid_mem(mem))
+        return TL_ERROR_INVALID_HANDLE;
+    pthread_mutex_lock(&g_lock);
+    mem->refs++;
+    pthread_mutex_unlock(&g_lock);
+    return TL_SUCCESS;
+}
+
+size_t tl_live_objects(void)
+{
+    size_t n;
+    pthread_mutex_lock(&g_lock);
+    n = g_live_n;
+    pthread_mutex_unlock(&g_lock);
+    return n;
+}
+
 tl_status tl_mem_release(tl_mem mem)
 {
+    int last;
+    if (!valid_mem(mem))
+        return TL_ERROR_INVALID_HANDLE;
+    pthread_mutex_lock(&g_lock);
+    last = --mem->refs == 0;
+    pthread_mutex_unlock(&g_lock);
+    if (!last)
+        return TL_SUCCESS;
     if (!live_remove(mem, TL_MAGIC_MEM))
         return TL_ERROR_INVALID_HANDLE;
     pthread_mutex_lock(&g_lock);

@@ -150,7 +150,12 @@ tl_status tl_device_live_mems(tl_device device, size_t *count);
 tl_mem tl_mem_create(tl_device device, size_t size, tl_status *errcode_ret);
 tl_status tl_mem_get_size(tl_mem mem, size_t *size);
 tl_status tl_mem_get_device(tl_mem mem, tl_device *device);
+/* the memory is freed when each retain has been released, and the creation */
+tl_status tl_mem_retain(tl_mem mem);
 tl_status tl_mem_release(tl_mem mem);
+/* the number of live objects (memory, queues, kernels) of the library, in
+   every process that uses it */
+size_t tl_live_objects(void);
 tl_status tl_create_queue(tl_device device, tl_queue *queue);
 /* runs the queue's pending work (as tl_queue_finish), then destroys it */
 tl_status tl_release_queue(tl_queue queue);

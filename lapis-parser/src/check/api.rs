@@ -8,7 +8,7 @@ use crate::ir::{Api, BuiltinType, ConstValue, Type};
 use crate::span::Span;
 
 /// The settings an `api` block may have (also offered by `cava lsp` completion).
-pub const KEYS: &[&str] = &["version", "headers", "soname", "library", "error_type", "success", "failure", "invalid_handle"];
+pub const KEYS: &[&str] = &["version", "headers", "soname", "library", "error_type", "success", "failure", "invalid_handle", "resolver"];
 const REQUIRED: &[&str] = &["version", "headers", "soname", "library", "error_type", "success", "failure"];
 
 pub(super) fn placeholder() -> Api {
@@ -22,6 +22,7 @@ pub(super) fn placeholder() -> Api {
         success: 0,
         failure: -1,
         invalid_handle: -1,
+        resolver: None,
     }
 }
 
@@ -107,6 +108,17 @@ impl Checker {
                         _ => self.spec.api.headers = vec![s],
                     }
                 }
+                "resolver" => {
+                    // checked once every function is known (`check_resolver`)
+                    match &value.kind {
+                        ExprKind::Name(name) => self.resolver = Some(crate::span::Spanned { node: name.clone(), span: value.span }),
+                        _ => self.report(
+                            Diagnostic::error(Code::ApiBlock, "`resolver` takes the name of a function")
+                                .with_primary(value.span, "not a function name")
+                                .with_help("write the vendor's lookup function, as in `resolver = clGetExtensionFunctionAddress;`"),
+                        ),
+                    }
+                }
                 "error_type" => {
                     let ExprKind::Name(name) = &value.kind else {
                         self.report(Diagnostic::error(Code::UnknownType, "expected a type name").with_primary(value.span, "not a type"));
@@ -160,6 +172,38 @@ impl Checker {
                 .with_help(format!("a complete block looks like:\n{EXAMPLE}")),
             );
         }
+    }
+
+    /// `resolver = F;`: `F` is a function of the spec shaped like
+    /// `void *F(const char *name)`, since the API server calls the vendor's
+    /// `F` with nothing but a name.
+    pub(super) fn check_resolver(&mut self) {
+        let Some(name) = self.resolver.take() else { return };
+        let Some(declared) = self.function_names.get(&name.node).copied() else {
+            let names: Vec<&str> = self.function_names.keys().map(String::as_str).collect();
+            let mut d = Diagnostic::error(Code::ApiBlock, format!("`{}` is not a function of the spec", name.node))
+                .with_primary(name.span, "no function of this name");
+            if let Some(best) = diagnostic::suggest(&name.node, names) {
+                d = d.with_help(format!("did you mean `{best}`?")).with_fix(name.span, best, format!("use `{best}`"));
+            }
+            self.report(d);
+            return;
+        };
+        let f = &self.spec.functions[declared.id.index()];
+        let string = Type::Pointer { pointee: Box::new(Type::Builtin(BuiltinType::Char)), pointee_const: true };
+        let takes_a_name = !f.variadic && f.params.len() == 1 && *self.spec.resolve(&f.params[0].ty) == string;
+        let returns_a_pointer = matches!(self.spec.resolve(&f.ret), Type::Pointer { .. });
+        if !takes_a_name || !returns_a_pointer || f.variant_of.is_some() {
+            let what = if f.variant_of.is_some() { "a variant, not a vendor function" } else { "not `void *F(const char *name)`" };
+            self.report(
+                Diagnostic::error(Code::ApiBlock, format!("`{}` cannot be the resolver", name.node))
+                    .with_primary(name.span, what)
+                    .with_secondary(declared.span, format!("`{}` is declared here", name.node))
+                    .with_help("the resolver takes a function's name and returns its address, as `clGetExtensionFunctionAddress` does"),
+            );
+            return;
+        }
+        self.spec.api.resolver = Some(name.node);
     }
 
     fn string_value(&mut self, e: &crate::ast::Expr) -> Option<String> {

@@ -6,6 +6,7 @@
 use std::collections::HashMap;
 
 use super::exprs::Env;
+use super::release::PendingRelease;
 use super::types::Shape;
 use super::values::{for_each_leaf, for_each_leaf_mut, Layer, Subject, UNRESOLVED_CALLBACK};
 use super::{Checker, Declared};
@@ -220,6 +221,7 @@ impl Checker {
             replace_guest: None,
             replace_server: None,
             variant_of: None,
+            release_at_exit: None,
             resources: Vec::new(),
             contextual: Vec::new(),
             return_value: Value::Leaf(Box::new(void_spec())),
@@ -234,6 +236,7 @@ impl Checker {
         let mut success: Option<(i128, Span)> = None;
         let mut in_guest: Option<Span> = None;
         let mut variant: Option<Span> = None;
+        let mut release: Option<PendingRelease<'_>> = None;
         let mut contextual_spans = Vec::new();
         for stmt in stmts {
             match &stmt.kind {
@@ -322,6 +325,12 @@ impl Checker {
                                 ),
                             }
                         }
+                        "release_at_exit" => {
+                            if !self.given_once("release_at_exit", release.as_ref().map(|r| r.span), d.name.span) {
+                                continue;
+                            }
+                            release = Some(PendingRelease { span: d.name.span, obj: args[0], times: args.get(1).copied() });
+                        }
                         "allocates_rc" | "deallocates_rc" | "consumes_rc" => {
                             if let Some(use_) = self.resource_use(info.name, &args, &env) {
                                 function.resources.push(use_);
@@ -390,6 +399,15 @@ impl Checker {
             function.contextual[i].value = self.resolve_value(&ty, layers, &env, &subject, 0);
         }
         function.params = params;
+        if let Some(pending) = release {
+            if self.error_count() == errors_before {
+                let span = pending.span;
+                function.release_at_exit = self.resolve_release(pending, &function, &env);
+                if function.release_at_exit.is_some() {
+                    self.releases.push((ir::FunctionId(self.spec.functions.len() as u32), span));
+                }
+            }
+        }
         if self.shape(&sig.ret) == Shape::Void {
             if let Some(span) = sorted.return_span {
                 self.report(
@@ -899,6 +917,8 @@ impl Checker {
     }
 
     pub(super) fn whole_spec_rules(&mut self) {
+        let releases = std::mem::take(&mut self.releases);
+        self.check_one_release_per_type(&releases);
         // resolve the single-callback userdata links now that they are checked
         for f in &mut self.spec.functions {
             let callbacks: Vec<usize> = f

@@ -10,6 +10,7 @@
 pub mod api;
 mod exprs;
 mod functions;
+mod release;
 mod types;
 mod values;
 
@@ -111,6 +112,10 @@ pub(crate) struct Checker {
     pub usage: Usage,
     /// `variant_of` descriptors, resolved after all functions.
     pub variants: Vec<functions::PendingVariant>,
+    /// Functions with `release_at_exit`, and where it is written.
+    pub releases: Vec<(ir::FunctionId, Span)>,
+    /// The `api` block's `resolver`, checked after all functions.
+    pub resolver: Option<crate::span::Spanned<String>>,
 }
 
 #[derive(Default)]
@@ -207,6 +212,7 @@ impl Checker {
         self.resolve_callbacks(file);
         self.check_scopes_alone(file);
         self.resolve_functions(file);
+        self.check_resolver();
         self.whole_spec_rules();
     }
 

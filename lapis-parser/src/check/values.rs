@@ -699,6 +699,7 @@ impl Checker {
             Args::Expr | Args::Type | Args::Str => count == 1,
             Args::OptionalExpr => count <= 1,
             Args::TwoExprs => count == 2,
+            Args::OneOrTwoExprs => count == 1 || count == 2,
         };
         if !ok {
             self.report(

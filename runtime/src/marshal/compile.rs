@@ -105,6 +105,9 @@ fn function(t: &Tables<'_>, f: &mut Function) {
     for a in &mut f.actions {
         expr(t, a);
     }
+    if let Some(times) = f.release_at_exit.as_mut().and_then(|r| r.times.as_mut()) {
+        expr(t, times);
+    }
 }
 
 fn callback(t: &Tables<'_>, c: &mut Callback) {
@@ -587,6 +590,7 @@ mod tests {
                 success: 0,
                 failure: -1,
                 invalid_handle: -2,
+                resolver: None,
             },
             records: Vec::new(),
             functions: Vec::new(),

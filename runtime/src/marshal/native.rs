@@ -35,6 +35,20 @@ impl VendorLibrary {
     }
 }
 
+/// Asks the vendor's resolver, a function `void *F(const char *name)` (the
+/// spec's `resolver`), for the function `name`.
+pub fn resolve(resolver: usize, name: &str) -> Option<usize> {
+    let name = std::ffi::CString::new(name).ok()?;
+    // SAFETY: `resolver` came from `VendorLibrary::address` for the spec's
+    // `resolver`, which the checker made sure is declared
+    // `void *F(const char *)`; the name is a C string that outlives the call.
+    let address = unsafe {
+        let resolver: unsafe extern "C" fn(*const std::ffi::c_char) -> *mut std::ffi::c_void = std::mem::transmute(resolver);
+        resolver(name.as_ptr())
+    } as usize;
+    (address != 0).then_some(address)
+}
+
 /// Runs one call of the vendor library.
 pub fn call(dispatch: Dispatch, id: u32, address: usize, args: &[u64]) -> u64 {
     // SAFETY: `address` came from `VendorLibrary::address` for the name of

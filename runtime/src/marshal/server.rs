@@ -21,6 +21,8 @@ use std::path::Path;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
+mod departure;
+
 use super::callbacks::userdata_of;
 use super::eval::{eval, load, select, Env, EvalError, Host, V};
 use super::log;
@@ -29,7 +31,7 @@ use super::record::{self, Entry, Owner, RecordLog};
 use super::server_callbacks::{self, release_unfired, CallbackHost, Registrations, Route};
 use super::tenants::{Lease, Refused, Retained, Tenant, Tenants};
 use super::walk::{byte_len, needs_walk, pointee, stride};
-use crate::handles::HandleError;
+use crate::handles::{HandleError, HandleKind};
 use crate::plan::{call_slots, reply_slot, CallMode, ExprKind, Function, Kind, Leaf, LibraryFn, Lifetime, Plan, SlotShape, Ty, Value};
 use crate::transport::shm::{ProcessRegion, ShmConfig, ShmTransport};
 use crate::transport::unix::UnixTransport;
@@ -62,7 +64,11 @@ struct Shared {
     /// Scalar-area offset of each slot, per function.
     offsets: Vec<Vec<u32>>,
     ret: Vec<SlotShape>,
-    addresses: Vec<Option<usize>>,
+    /// The vendor's function for each plan function; unset until its first
+    /// call for one the library does not export, which the resolver finds.
+    addresses: Vec<OnceLock<Option<usize>>>,
+    /// The vendor's `resolver` function (the `api` block's), if any.
+    resolver: Option<usize>,
     /// Each guest process's state, by its number.
     tenants: Tenants<Tenant>,
     /// Every process's callback registrations: the vendor library holds
@@ -72,6 +78,9 @@ struct Shared {
     /// calls go to the record log).
     recorded: Vec<bool>,
     recorder: Option<Mutex<RecordLog>>,
+    /// The function that releases a departed process's objects of each
+    /// handle type (`release_at_exit`).
+    releasers: HashMap<HandleKind, u32>,
     _vendor: VendorLibrary,
 }
 
@@ -89,6 +98,13 @@ impl Shared {
         let mut offsets = Vec::new();
         let mut ret = Vec::new();
         let mut addresses = Vec::new();
+        let resolver = plan.api.resolver.as_deref().and_then(|name| {
+            let address = vendor.address(name);
+            if address.is_none() {
+                log(library.name, format_args!("the resolver {name} is not in the vendor library"));
+            }
+            address
+        });
         for f in &plan.functions {
             let shapes = call_slots(f)?;
             offsets.push(slot_offsets(&shapes));
@@ -98,13 +114,23 @@ impl Shared {
             // a variant is served by the vendor function it describes
             let local = f.unsupported.is_some() || f.in_guest.is_some();
             let symbol = f.variant_of.as_deref().unwrap_or(&f.name);
-            let address = if local { None } else { vendor.address(symbol) };
-            if address.is_none() && !local {
-                log(library.name, format_args!("{symbol} is not in the vendor library; calls to {} will fail", f.name));
+            let address = OnceLock::new();
+            match if local { None } else { vendor.address(symbol) } {
+                Some(found) => _ = address.set(Some(found)),
+                // asked at the first call, not here: resolving can run the
+                // vendor's initialisation (an ICD loader loads its platforms)
+                None if !local && resolver.is_some() => {}
+                None => {
+                    if !local {
+                        log(library.name, format_args!("{symbol} is not in the vendor library; calls to {} will fail", f.name));
+                    }
+                    _ = address.set(None);
+                }
             }
             addresses.push(address);
         }
         let recorded = plan.functions.iter().map(records).collect();
+        let releasers = departure::releasers(&plan);
         Ok(Shared {
             library,
             plan,
@@ -112,16 +138,31 @@ impl Shared {
             offsets,
             ret,
             addresses,
+            resolver,
             tenants: Tenants::default(),
             registrations: Mutex::default(),
             recorded,
             recorder: None,
+            releasers,
             _vendor: vendor,
         })
     }
 
     fn log(&self, message: std::fmt::Arguments<'_>) {
         log(self.library.name, message);
+    }
+
+    /// The vendor's function for plan function `id`, if it has one.
+    fn address(&self, id: usize) -> Option<usize> {
+        *self.addresses[id].get_or_init(|| {
+            let f = &self.plan.functions[id];
+            let symbol = f.variant_of.as_deref().unwrap_or(&f.name);
+            let found = self.resolver.and_then(|resolver| native::resolve(resolver, symbol));
+            if found.is_none() {
+                self.log(format_args!("{symbol} is neither in the vendor library nor found by its resolver; calls to {} fail", f.name));
+            }
+            found
+        })
     }
 }
 
@@ -166,7 +207,7 @@ fn replay_log(shared: &Shared, bytes: &[u8]) {
         let channel = match channels.entry(*owner) {
             std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
             std::collections::hash_map::Entry::Vacant(e) => {
-                let make = || Tenant::new(shared.library.name, owner.process, owner.pid);
+                let make = || Tenant::new(shared.library.name, owner.process, owner.pid).on_departure(departure::release_objects);
                 let Some(tenant) = shared.tenants.prebind(owner.process, owner.pid, make) else {
                     failed += 1;
                     shared.log(format_args!(
@@ -376,15 +417,18 @@ fn handshake(
 /// Lets a connection of the process its hello names in, if its socket's
 /// peer is that process (see [`Tenants::claim`]); the refusal is logged.
 fn admit(shared: &Shared, hello: &Hello, peer: u32) -> Result<Lease<Tenant>, String> {
-    shared.tenants.claim(hello.process, peer, || Tenant::new(shared.library.name, hello.process, peer)).map_err(|e| {
-        match e {
-            Refused::Taken { process, owner, pid } => {
-                shared.log(format_args!("refused a guest: process {pid} claimed process {owner}'s number {process:#x}"))
+    shared
+        .tenants
+        .claim(hello.process, peer, || Tenant::new(shared.library.name, hello.process, peer).on_departure(departure::release_objects))
+        .map_err(|e| {
+            match e {
+                Refused::Taken { process, owner, pid } => {
+                    shared.log(format_args!("refused a guest: process {pid} claimed process {owner}'s number {process:#x}"))
+                }
+                Refused::UnknownPid => shared.log(format_args!("refused a guest: {e}")),
             }
-            Refused::UnknownPid => shared.log(format_args!("refused a guest: {e}")),
-        }
-        e.to_string()
-    })
+            e.to_string()
+        })
 }
 
 /// The server's answer to an accepted hello.
@@ -1148,7 +1192,7 @@ fn run_call<'a>(
     let id = header.function;
     let f: &Function =
         plan.functions.get(id as usize).ok_or_else(|| (ErrorCode::UnknownFunction, format!("no function {id} in this spec")))?;
-    let address = shared.addresses[id as usize].ok_or_else(|| (ErrorCode::UnknownFunction, format!("{} is not served", f.name)))?;
+    let address = shared.address(id as usize).ok_or_else(|| (ErrorCode::UnknownFunction, format!("{} is not served", f.name)))?;
     let is_async = matches!(f.mode, CallMode::Async { .. });
     if header.flags.contains(crate::wire::Flags::ASYNC) != is_async {
         return Err(malformed("the call's async flag disagrees with the spec"));

@@ -49,6 +49,9 @@ pub(super) struct Tenant {
     pub(super) kept_registries: Mutex<KeptRegistries>,
     /// The process's zero-copy region, while its socket is open.
     pub(super) region: Mutex<Option<Arc<ProcessRegion>>>,
+    /// Run when the process has gone, before its state is dropped: releases
+    /// the vendor objects it still holds (the spec's `release_at_exit`).
+    on_departure: Option<fn(&Tenant)>,
 }
 
 #[derive(Debug)]
@@ -69,17 +72,28 @@ impl Tenant {
             retained: Mutex::default(),
             kept_registries: Mutex::default(),
             region: Mutex::default(),
+            on_departure: None,
         }
+    }
+
+    /// Runs `release` on the state when the process has gone.
+    pub(super) fn on_departure(mut self, release: fn(&Tenant)) -> Tenant {
+        self.on_departure = Some(release);
+        self
     }
 }
 
 impl Drop for Tenant {
-    /// The process has gone. Its table, metadata and registry records go
-    /// with it; its vendor objects are not released (the server cannot
-    /// release them generically), so the buffers it kept may still be in
-    /// the vendor's hands (an asynchronous read's destination, a coupled
-    /// object's memory, a static string) and are never freed.
+    /// The process has gone. Its objects of the handle types the spec says
+    /// how to release (`release_at_exit`) are released; its table,
+    /// metadata and registry records go with it. The vendor may still hold
+    /// the buffers it kept (an asynchronous read's destination, a coupled
+    /// object's memory, a static string, an object the spec gives no
+    /// release for), so they are never freed.
     fn drop(&mut self) {
+        if let Some(release) = self.on_departure.take() {
+            release(self);
+        }
         let objects = self.handles.get_mut().map_or(0, |h| h.len());
         let retained = self.retained.get_mut().map(std::mem::take).unwrap_or_default();
         let bytes: usize = retained.values().map(|r| r.bytes.len()).sum();

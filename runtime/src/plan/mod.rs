@@ -44,6 +44,10 @@ pub struct Api {
     pub success: i128,
     pub failure: i128,
     pub invalid_handle: i128,
+    /// The vendor function `void *F(const char *name)` that finds a
+    /// function the library does not export (an extension function).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resolver: Option<String>,
 }
 
 /// A C type, with typedefs resolved away.
@@ -106,6 +110,19 @@ pub struct Function {
     pub return_value: Value,
     /// Statements run on both sides after the call (registries, metadata).
     pub actions: Vec<Expr>,
+    /// `release_at_exit`: the API server calls this function on each object
+    /// a departed guest process still holds of parameter `param`'s handle
+    /// type. Absent from the JSON when there is none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub release_at_exit: Option<ReleaseAtExit>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ReleaseAtExit {
+    pub param: u32,
+    /// Calls per object (1 when absent), evaluated with the object's id as
+    /// the parameter and the departed process's metadata.
+    pub times: Option<Expr>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

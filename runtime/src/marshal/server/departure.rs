@@ -1,0 +1,132 @@
+//! Releasing a departed guest process's vendor objects.
+//!
+//! A process that exits (or crashes) without releasing its objects would
+//! otherwise leave them, and the device memory behind them, with the vendor
+//! library for as long as the server runs. For each handle type the spec
+//! gives a `release_at_exit` function, the server calls it on each object
+//! the process still holds, newest first, as many times as the spec's
+//! `times` says (the process's own retains, for reference-counted APIs).
+//!
+//! The count is read from the metadata the server keeps for the process,
+//! which only the server's own statements write, after calls that
+//! succeeded: a guest cannot make the server release more than it holds
+//! except by retaining more, which the vendor counted too.
+
+use std::collections::HashMap;
+
+use super::{lock, Shared, SERVER};
+use crate::handles::HandleKind;
+use crate::marshal::eval::{eval, Env, EvalError, Host, V};
+use crate::marshal::native;
+use crate::marshal::tenants::Tenant;
+use crate::plan::{Kind, LibraryFn, Plan, Ty, Value};
+
+/// At most this many calls release one object: a count past it is a
+/// corrupted or hostile figure, and the object is left after it.
+const MAX_CALLS_PER_OBJECT: u64 = 1 << 20;
+
+/// Which function releases each handle type at exit.
+pub(super) fn releasers(plan: &Plan) -> HashMap<HandleKind, u32> {
+    let mut releasers = HashMap::new();
+    for (id, f) in plan.functions.iter().enumerate() {
+        let Some(release) = &f.release_at_exit else { continue };
+        let Some(param) = f.params.get(release.param as usize) else { continue };
+        if let Some(kind) = first_handle_kind(&param.value) {
+            releasers.entry(kind).or_insert(id as u32);
+        }
+    }
+    releasers
+}
+
+fn first_handle_kind(value: &Value) -> Option<HandleKind> {
+    match value {
+        Value::Leaf(leaf) => match leaf.kind {
+            Kind::Handle { kind } => Some(kind),
+            _ => None,
+        },
+        Value::If { then, otherwise, .. } => first_handle_kind(then).or_else(|| first_handle_kind(otherwise)),
+    }
+}
+
+/// What `times` may read: the departed process's metadata, nothing else.
+struct Departed<'a> {
+    tenant: &'a Tenant,
+    metadata_size: usize,
+}
+
+impl Host for Departed<'_> {
+    fn read(&self, addr: u64, dst: &mut [u8]) -> Result<(), EvalError> {
+        if lock(&self.tenant.metadata).read(addr, dst) {
+            Ok(())
+        } else {
+            Err(EvalError::OutOfBounds { addr, len: dst.len() as u64 })
+        }
+    }
+
+    fn write(&mut self, _addr: u64, _src: &[u8]) -> Result<(), EvalError> {
+        Err(EvalError::Unavailable("writing in `release_at_exit`"))
+    }
+
+    fn metadata(&mut self, key: u64) -> Result<u64, EvalError> {
+        Ok(lock(&self.tenant.metadata).get_or_create(key, self.metadata_size))
+    }
+
+    fn library(&mut self, _function: LibraryFn, _args: &[V]) -> Result<V, EvalError> {
+        Err(EvalError::Unavailable("library functions in `release_at_exit`"))
+    }
+}
+
+/// Releases what `tenant`'s process left (see the module docs); the
+/// tenant's drop runs it.
+pub(in crate::marshal) fn release_objects(tenant: &Tenant) {
+    let Some(shared) = SERVER.get() else { return };
+    release(shared, tenant);
+}
+
+fn release(shared: &Shared, tenant: &Tenant) {
+    if shared.releasers.is_empty() {
+        return;
+    }
+    let plan = &shared.plan;
+    let metadata_size = plan.metadata.as_ref().map_or(0, |t| plan.size_of(t)).max(1) as usize;
+    let live = lock(&tenant.handles).live_newest_first();
+    let (mut objects, mut calls, mut refused) = (0usize, 0u64, 0usize);
+    for (id, object, kind) in live {
+        let Some(&function) = shared.releasers.get(&kind) else { continue };
+        let f = &plan.functions[function as usize];
+        let (Some(address), Some(release)) = (shared.address(function as usize), &f.release_at_exit) else { continue };
+        let times = match &release.times {
+            None => 1,
+            Some(expr) => {
+                let params = [V::Ptr(id)];
+                let mut host = Departed { tenant, metadata_size };
+                match eval(plan, expr, &Env::new(&params, &[]), &mut host) {
+                    Ok(v) => v.as_int().clamp(0, i128::from(MAX_CALLS_PER_OBJECT)) as u64,
+                    Err(e) => {
+                        shared.log(format_args!("{}'s release count for a departed object failed ({e}); released once", f.name));
+                        1
+                    }
+                }
+            }
+        };
+        for _ in 0..times {
+            let raw = native::call(shared.library.dispatch, function, address, &[object as u64]);
+            calls += 1;
+            if let Ty::Record(r) = f.ret {
+                let (size, align) = plan.records.get(r as usize).map_or((0, 1), |r| (r.size, r.align));
+                native::take_boxed(raw, size, align);
+            } else if f.ret == plan.api.error_type && V::from_raw(raw, &f.ret).as_int() != plan.api.success {
+                refused += 1;
+                break;
+            }
+        }
+        let _ = lock(&tenant.handles).remove(id, kind);
+        objects += 1;
+    }
+    if objects > 0 {
+        shared.log(format_args!(
+            "guest process {} left {objects} objects the spec says how to release: released with {calls} calls ({refused} refused by the library)",
+            tenant.pid
+        ));
+    }
+}
