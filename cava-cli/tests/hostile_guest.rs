@@ -532,3 +532,124 @@ fn a_guest_cannot_free_a_kept_buffer_through_another_queue() {
     assert_eq!(outs[0], None);
     checksum_works(&api, t.as_mut(), 9);
 }
+
+/// The system's OpenCL loader, when one is installed with an ICD behind it.
+fn opencl_library() -> Option<std::path::PathBuf> {
+    let icds = std::fs::read_dir("/etc/OpenCL/vendors").map(|d| d.count()).unwrap_or(0);
+    ["/usr/lib/x86_64-linux-gnu/libOpenCL.so.1", "/usr/lib/aarch64-linux-gnu/libOpenCL.so.1", "/usr/lib64/libOpenCL.so.1"]
+        .iter()
+        .map(std::path::PathBuf::from)
+        .find(|p| p.exists())
+        .filter(|_| icds > 0)
+}
+
+/// A reference to SVM memory as a guest sends it: (allocation handle, offset).
+fn svm_ref(allocation: u64, offset: u64) -> Vec<u8> {
+    [allocation.to_le_bytes(), offset.to_le_bytes()].concat()
+}
+
+/// The `cl_int` result of a reply, or the error reply's code.
+fn cl_status(reply: &[u8]) -> Result<i32, ErrorCode> {
+    let m = Message::decode(reply).unwrap();
+    match m.kind() {
+        Kind::Error => Err(ErrorReply::decode(&m).unwrap().code),
+        _ => Ok(m.scalars().u32().unwrap() as i32),
+    }
+}
+
+#[test]
+fn svm_references_are_checked_against_the_allocation_the_server_recorded() {
+    // the guest names SVM memory by (handle, offset); a hostile guest
+    // forging either must get an error, never an address outside the
+    // allocation (PoCL itself checks no range: it would write past it)
+    let Some(library) = opencl_library() else {
+        println!("skipped: no OpenCL library or ICD installed (scripts/env.sh installs PoCL)");
+        return;
+    };
+    let dir = scratch("hostile-svm");
+    let generated = dir.join("generated");
+    common::build(&common::root().join("specs/opencl.lapis"), &generated);
+    let api = Api::load(&generated);
+    let socket = dir.join("server.sock");
+    let _server = start_server(&generated.join("bin/opencl-server"), &socket, &library);
+    let mut t = channel_of(&socket, &api, b'U', 77);
+
+    let mut w = api.call("clGetPlatformIDs", 1);
+    w.u32(1).out(8).null();
+    let (status, outs) = status_and_outs(&exchange(t.as_mut(), &w.finish().unwrap()));
+    assert_eq!(status, 0);
+    let platform = u64::from_le_bytes(outs[0].clone().unwrap()[..8].try_into().unwrap());
+    let mut w = api.call("clGetDeviceIDs", 2);
+    w.u64(platform).u64(0xFFFF_FFFF).u32(1).out(8).null();
+    let (status, outs) = status_and_outs(&exchange(t.as_mut(), &w.finish().unwrap()));
+    assert_eq!(status, 0);
+    let device = outs[0].clone().unwrap()[..8].to_vec();
+    let mut w = api.call("clCreateContext", 3);
+    w.null().u32(1).buffer(&device).u64(0).u64(0).null();
+    let context = Message::decode(&exchange(t.as_mut(), &w.finish().unwrap())).unwrap().scalars().u64().unwrap();
+    assert_ne!(context, 0);
+    let mut w = api.call("clCreateCommandQueue", 4);
+    w.u64(context).u64(u64::from_le_bytes(device[..8].try_into().unwrap())).u64(0).null();
+    let queue = Message::decode(&exchange(t.as_mut(), &w.finish().unwrap())).unwrap().scalars().u64().unwrap();
+    assert_ne!(queue, 0);
+    let alloc = |call_id, size: u64| {
+        let mut w = api.call("cava_clSVMAlloc", call_id);
+        w.u64(context).u64(1).u64(size).u32(0);
+        w.finish().unwrap()
+    };
+    let svm = Message::decode(&exchange(t.as_mut(), &alloc(5, 256))).unwrap().scalars().u64().unwrap();
+    assert_ne!(svm, 0);
+    let fill = |call_id, reference: &[u8], size: u64| {
+        let mut w = api.call("cava_clEnqueueSVMMemFill", call_id);
+        w.u64(queue).buffer(reference).buffer(&[1, 2, 3, 4]).u64(4).u64(size).u32(0).null().null();
+        w.finish().unwrap()
+    };
+    let read = |call_id, reference: &[u8], size: u64| {
+        let mut w = api.call("cava_clEnqueueSVMMemcpy_from_svm", call_id);
+        w.u64(queue).u32(1).out(size).buffer(reference).u64(size).u32(0).null().null();
+        w.finish().unwrap()
+    };
+
+    // in range: the fill lands, and reads back
+    assert_eq!(cl_status(&exchange(t.as_mut(), &fill(6, &svm_ref(svm, 248), 8))), Ok(0));
+    let (status, outs) = status_and_outs(&exchange(t.as_mut(), &read(7, &svm_ref(svm, 248), 8)));
+    assert_eq!((status, outs[0].clone().unwrap()), (0, vec![1, 2, 3, 4, 1, 2, 3, 4]));
+    // past the end, by the range or by the offset (also one that wraps)
+    assert_eq!(cl_status(&exchange(t.as_mut(), &fill(8, &svm_ref(svm, 252), 8))), Ok(-30));
+    assert_eq!(cl_status(&exchange(t.as_mut(), &fill(9, &svm_ref(svm, 4096), 4))), Ok(-30));
+    assert_eq!(cl_status(&exchange(t.as_mut(), &fill(10, &svm_ref(svm, u64::MAX - 3), 8))), Ok(-30));
+    assert_eq!(cl_status(&exchange(t.as_mut(), &read(11, &svm_ref(svm, 200), 64))), Ok(-30));
+    let mut w = api.call("cava_clSetKernelExecInfo", 12);
+    w.u64(0).u32(0x11B6).u64(16).buffer(&svm_ref(svm, 256));
+    assert_eq!(cl_status(&exchange(t.as_mut(), &w.finish().unwrap())), Ok(-30), "an execution pointer past the end");
+    let mut w = api.call("cava_clCreateBuffer_svm", 13);
+    w.u64(context).u64(8).u64(64).buffer(&svm_ref(svm, 200)).null();
+    assert_eq!(Message::decode(&exchange(t.as_mut(), &w.finish().unwrap())).unwrap().scalars().u64().unwrap(), 0, "a buffer past the end");
+    // a forged handle, and a handle of another type (the queue's)
+    assert_eq!(cl_status(&exchange(t.as_mut(), &fill(14, &svm_ref(0x0000_0009_0000_0042, 0), 4))), Err(ErrorCode::InvalidHandle));
+    assert_eq!(cl_status(&exchange(t.as_mut(), &fill(15, &svm_ref(queue, 0), 4))), Err(ErrorCode::InvalidHandle));
+    // the functions the guest replaces take no raw address
+    let mut w = api.call("clEnqueueSVMMemFill", 16);
+    w.u64(queue).u64(0x7fff_0000_1000).u64(0x7fff_0000_2000).u64(4).u64(4).u32(0).u64(0).u64(0);
+    assert!(!matches!(cl_status(&exchange(t.as_mut(), &w.finish().unwrap())), Ok(0)), "a raw address was filled");
+    let mut w = api.call("clSVMAlloc", 17);
+    w.u64(context).u64(1).u64(256).u32(0);
+    assert_eq!(
+        Message::decode(&exchange(t.as_mut(), &w.finish().unwrap())).unwrap().scalars().u64().unwrap(),
+        0,
+        "an address reached the guest"
+    );
+    // fine-grain allocations are refused by the server too
+    let mut w = api.call("cava_clSVMAlloc", 18);
+    w.u64(context).u64(1 | 0x400).u64(256).u32(0);
+    assert_eq!(Message::decode(&exchange(t.as_mut(), &w.finish().unwrap())).unwrap().scalars().u64().unwrap(), 0);
+
+    // another process names the allocation: an invalid handle
+    let mut other = channel_of(&socket, &api, b'U', 78);
+    assert_eq!(cl_status(&exchange(other.as_mut(), &fill(1, &svm_ref(svm, 0), 4))), Err(ErrorCode::InvalidHandle));
+    // once freed, the handle is stale
+    let mut w = api.call("cava_clSVMFree", 19);
+    w.u64(context).u64(svm);
+    assert_eq!(Message::decode(&exchange(t.as_mut(), &w.finish().unwrap())).unwrap().kind(), Kind::Reply);
+    assert_eq!(cl_status(&exchange(t.as_mut(), &fill(20, &svm_ref(svm, 0), 4))), Err(ErrorCode::InvalidHandle));
+}
