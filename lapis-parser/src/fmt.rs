@@ -297,7 +297,11 @@ impl<'a> Printer<'a> {
                 let body_end = utility.body.span.end as usize;
                 let semi = self.after(body_end, b';').unwrap_or(body_end);
                 let text = format!("return {};", self.expr_at(&utility.body, TERNARY));
-                self.line(utility.body.span.start as usize, &text, semi);
+                if INDENT.len() * self.depth + text.len() <= MAX_WIDTH || !matches!(utility.body.kind, ExprKind::Ternary(..)) {
+                    self.line(utility.body.span.start as usize, &text, semi);
+                } else {
+                    self.ternary_chain(&utility.body, semi);
+                }
                 self.close("}", end);
             }
             ItemKind::Constant(constant) => {
@@ -714,9 +718,49 @@ impl<'a> Printer<'a> {
         }
     }
 
+    /// A long `return a ? x : b ? y : z;` with one alternative per line:
+    ///
+    /// ```text
+    /// return a ? x
+    ///     : b ? y
+    ///     : z;
+    /// ```
+    fn ternary_chain(&mut self, body: &Expr, semi: usize) {
+        let mut arms = Vec::new();
+        let mut rest = body;
+        while let ExprKind::Ternary(cond, then, otherwise) = &rest.kind {
+            arms.push((cond.span.start as usize, format!("{} ? {}", self.expr_at(cond, TERNARY + 1), self.expr_at(then, TERNARY))));
+            rest = otherwise;
+        }
+        arms.push((rest.span.start as usize, self.expr_at(rest, TERNARY)));
+        let last = arms.len() - 1;
+        for (i, (start, text)) in arms.into_iter().enumerate() {
+            let end = if i == last { semi } else { start };
+            match i {
+                0 => self.line(start, &format!("return {text}"), end),
+                _ if i == last => self.line(start, &format!(": {text};"), end),
+                _ => self.line(start, &format!(": {text}"), end),
+            }
+            if i == 0 {
+                self.depth += 1;
+            }
+        }
+        self.depth -= 1;
+    }
+
+    /// A hexadecimal literal as the author spelled it: a magic number or a
+    /// mask (`0xBA55ED50`, `0xFFFF`) reads best in hex. Other literals are
+    /// printed from their value.
+    fn int_as_written(&self, expr: &Expr) -> Option<String> {
+        let text = self.src.get(expr.span.start as usize..expr.span.end as usize)?;
+        let digits = text.strip_prefix("0x").or_else(|| text.strip_prefix("0X"))?;
+        let hex = !digits.is_empty() && digits.chars().all(|c| c.is_ascii_alphanumeric());
+        hex.then(|| text.to_string())
+    }
+
     fn expr_text(&self, expr: &Expr) -> String {
         match &expr.kind {
-            ExprKind::Int(value) => value.to_string(),
+            ExprKind::Int(value) => self.int_as_written(expr).unwrap_or_else(|| value.to_string()),
             ExprKind::Float(value) => float_literal(*value),
             ExprKind::Str(value) => string_literal(value),
             ExprKind::Char(value) => char_literal(*value),

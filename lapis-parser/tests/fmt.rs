@@ -612,6 +612,16 @@ fn assert_formats(source: &str, expected: &str) {
 }
 
 #[test]
+fn a_long_conditional_takes_one_line_per_alternative() {
+    assert_formats(
+        "utility int kind(const unsigned int *w) { return w[0] == 0xBA55ED50 ? 1 + w[1] + w[2] + w[3] + w[4] + w[5] + w[6] : w[0] == 0x464C457F ? 2 + w[7] + w[8] + w[9] + w[10] : 3; }",
+        "utility int kind(const unsigned int *w) {\n    return w[0] == 0xBA55ED50 ? 1 + w[1] + w[2] + w[3] + w[4] + w[5] + w[6]\n        : w[0] == 0x464C457F ? 2 + w[7] + w[8] + w[9] + w[10]\n        : 3;\n}\n",
+    );
+    // a short one stays on its line
+    assert_formats("utility int k(int a) { return a ? 1 : 2; }", "utility int k(int a) {\n    return a ? 1 : 2;\n}\n");
+}
+
+#[test]
 fn pointers_attach_to_the_name() {
     assert_formats(
         "typedef char*a; typedef char * * b; typedef const char*c; typedef char const*d; typedef struct T*e;",
@@ -736,7 +746,7 @@ fn literals() {
     assert_formats(
         "const char *S = \"a\\\"b\\\\c\\n\\t\\r\\0\"; const char C = '\\''; const char Q = '\"'; const int H = 0x1F; \
          const int O = 010; const double F = 1.; const double G = 2.5e-3; const double E = 1e100; const double Z = 0.0;",
-        "const char *S = \"a\\\"b\\\\c\\n\\t\\r\\0\";\nconst char C = '\\'';\nconst char Q = '\"';\nconst int H = 31;\n\
+        "const char *S = \"a\\\"b\\\\c\\n\\t\\r\\0\";\nconst char C = '\\'';\nconst char Q = '\"';\nconst int H = 0x1F;\n\
          const int O = 8;\nconst double F = 1.0;\nconst double G = 0.0025;\nconst double E = 1e100;\nconst double Z = 0.0;\n",
     );
 }

@@ -37,6 +37,23 @@ fn every_spec_checks_without_diagnostics() {
     }
 }
 
+/// The repository's own specs are in `cava fmt`'s canonical form, so that a
+/// user who formats one sees no change, and the formatter keeps what makes
+/// them readable (hex masks, long conditionals one alternative per line).
+#[test]
+fn every_spec_is_formatted() {
+    let specs: Vec<PathBuf> = specs_in(&root().join("specs"))
+        .into_iter()
+        .chain(specs_in(&root().join("tests/specs")))
+        .chain([root().join("tests/testlib/testlib.lapis")])
+        .collect();
+    for path in specs {
+        let source = std::fs::read_to_string(&path).unwrap();
+        let formatted = lapis_parser::fmt::format_source(&source).unwrap_or_else(|_| panic!("{} does not parse", path.display()));
+        assert!(formatted == source, "{} is not formatted: run `cava fmt --write {}`", path.display(), path.display());
+    }
+}
+
 fn collect(stmts: &[Stmt], words: &mut BTreeSet<String>) {
     for stmt in stmts {
         match &stmt.kind {
