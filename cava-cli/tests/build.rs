@@ -21,8 +21,8 @@ fn every_spec_compiles() {
 
 /// Sections of the test program whose output must be the same forwarded
 /// (`unsupported` differs by design: see its own test).
-const SECTIONS: [&str; 11] =
-    ["basic", "handles", "buffers", "strings", "structs", "callbacks", "once", "async", "metadata", "threads", "zerocopy"];
+const SECTIONS: [&str; 12] =
+    ["basic", "handles", "buffers", "strings", "structs", "callbacks", "once", "map", "async", "metadata", "threads", "zerocopy"];
 
 #[test]
 fn the_test_program_prints_the_same_through_the_guest_library_on_both_transports() {
@@ -165,6 +165,39 @@ fn a_departed_process_objects_are_released_by_the_server() {
     // and 1 for the other), a queue and a kernel; the two devices stay
     assert!(log.contains("left 4 objects the spec says how to release: released with 5 calls (0 refused by the library)"), "{log}");
     assert!(live.contains("live: objects=0"), "{live}\n{log}");
+}
+
+/// A callback without userdata goes to the process whose call the library
+/// is serving: process A's second `tl_map`, after process B registered its
+/// own function, still calls A's (before, the latest registration of all
+/// won, and A's values went to B's function in B's process).
+#[test]
+fn a_callback_without_userdata_stays_with_its_process() {
+    use std::io::{BufRead, Write};
+    let lib = testlib();
+    let dir = scratch("map-isolation");
+    let socket = dir.join("server.sock");
+    let _server = start_server(&lib.server(), &socket, &lib.library());
+    let guest = |section: &str| {
+        let mut c = Command::new(&lib.program);
+        c.arg(section).env("LD_LIBRARY_PATH", lib.generated.join("lib")).env("CAVA_SERVER", &socket);
+        c
+    };
+    let mut a = guest("map_wait").stdin(std::process::Stdio::piped()).stdout(std::process::Stdio::piped()).spawn().unwrap();
+    let mut a_out = std::io::BufReader::new(a.stdout.take().unwrap());
+    let mut line = String::new();
+    while !line.starts_with("map: add_one ") {
+        line.clear();
+        assert!(a_out.read_line(&mut line).unwrap() > 0, "process A ended early");
+    }
+    assert!(line.contains("[2,3,4,5]"), "{line}");
+    let b = guest("map_other").output().unwrap();
+    assert!(String::from_utf8_lossy(&b.stdout).contains("map: times_ten [10,20,30,40] status=0"));
+    a.stdin.take().unwrap().write_all(b"go\n").unwrap();
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut a_out, &mut rest).unwrap();
+    assert!(a.wait().unwrap().success());
+    assert!(rest.contains("map: add_one after the other [2,3,4,5] status=0"), "{rest}");
 }
 
 #[test]

@@ -696,6 +696,46 @@ static void section_once(void)
     pthread_mutex_destroy(&nlog.lock);
 }
 
+/* ================================================================= map */
+
+/* A callback without userdata (tl_map's): each process gets its own
+   function called, even when another process registered one since. */
+static int add_one(int v) { return v + 1; }
+static int times_ten(int v) { return v * 10; }
+
+static void map_and_print(const char *what, tl_map_fn fn)
+{
+    int v[4] = {1, 2, 3, 4};
+    tl_status s = tl_map(v, 4, fn);
+    printf("map: %s ", what);
+    print_ints(v, 4);
+    printf(" status=%d\n", s);
+}
+
+static void section_map(void)
+{
+    map_and_print("add_one", add_one);
+    map_and_print("times_ten", times_ten);
+    map_and_print("add_one again", add_one);
+}
+
+/* Registers add_one, waits for a line on standard input (meanwhile another
+   process runs `map_other`), then maps again. */
+static void section_map_wait(void)
+{
+    char line[8];
+    map_and_print("add_one", add_one);
+    fflush(stdout);
+    if (fgets(line, sizeof line, stdin) == NULL)
+        die("no line on standard input");
+    map_and_print("add_one after the other", add_one);
+}
+
+static void section_map_other(void)
+{
+    map_and_print("times_ten", times_ten);
+}
+
 /* =========================================================== departure */
 
 /* Leaves objects behind on purpose, one memory object retained twice:
@@ -1139,6 +1179,9 @@ static const struct {
     {"structs", section_structs},
     {"callbacks", section_callbacks},
     {"once", section_once},
+    {"map", section_map},
+    {"map_wait", section_map_wait},
+    {"map_other", section_map_other},
     {"leave", section_leave},
     {"live", section_live},
     {"async", section_async},

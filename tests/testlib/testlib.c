@@ -967,6 +967,15 @@ tl_status tl_reduce(const int *values, size_t n, tl_combine_fn combine, void *us
     return TL_SUCCESS;
 }
 
+tl_status tl_map(int *values, size_t n, tl_map_fn fn)
+{
+    if ((values == NULL && n > 0) || fn == NULL)
+        return TL_ERROR_INVALID_VALUE;
+    for (size_t i = 0; i < n; i++)
+        values[i] = fn(values[i]);
+    return TL_SUCCESS;
+}
+
 /* ---- queues ---- */
 
 static tl_status enqueue(tl_queue q, struct tl_cmd *cmd)

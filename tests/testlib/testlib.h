@@ -74,6 +74,9 @@ typedef void (*tl_visit_fn)(int value, void *user);
 typedef void (*tl_notify_fn)(tl_queue queue, tl_status status, void *user);
 /* called synchronously by tl_reduce; returns the new accumulator */
 typedef int (*tl_combine_fn)(int acc, int value, void *user);
+/* called synchronously by tl_map, with no pointer of the caller's (like
+   qsort's comparator) */
+typedef int (*tl_map_fn)(int value);
 
 /* ---- structs ---- */
 
@@ -225,6 +228,8 @@ tl_status tl_set_notify(tl_queue queue, tl_notify_fn fn, void *user);
    TL_MAX_ON_FINISH wait on a queue: one more is TL_ERROR_OUT_OF_MEMORY. */
 #define TL_MAX_ON_FINISH 8
 tl_status tl_queue_on_finish(tl_queue queue, tl_notify_fn fn, void *user);
+/* values[i] = fn(values[i]) for each i */
+tl_status tl_map(int *values, size_t n, tl_map_fn fn);
 /* acc = 0; acc = combine(acc, values[i], user) for each i */
 tl_status tl_reduce(const int *values, size_t n, tl_combine_fn combine, void *user, int *result);
 

@@ -46,7 +46,7 @@ use super::eval::{eval, load, select, Env, EvalError, Host, V};
 use super::log;
 use super::native::{self, Dispatch, VendorLibrary};
 use super::record::{self, Entry, Owner, RecordLog};
-use super::server_callbacks::{self, release_unfired, CallbackHost, Registrations, Route};
+use super::server_callbacks::{self, calling_for, release_unfired, CallbackHost, Registrations, Route};
 use super::tenants::{Lease, Refused, Retained, Tenant, Tenants};
 use super::walk::{byte_len, needs_walk, pointee, stride};
 use crate::handles::{HandleError, HandleKind};

@@ -11,8 +11,16 @@
 //!
 //! Registrations are kept per guest process and forgotten when the process's
 //! route closes: a vendor that calls a callback later gets a log line and a
-//! zero result, never a dangling pointer. A callback type whose calls carry
-//! no userdata is routed to its latest registration.
+//! zero result, never a dangling pointer.
+//!
+//! A callback type whose calls carry no userdata cannot name its
+//! registration, so the server finds the process another way: a callback
+//! the library makes during a call, on the thread serving it (a comparator,
+//! a visitor), goes to that call's process, to its latest registration of
+//! the type; one made on a thread of the library's own goes to the latest
+//! registration only when a single process has registered the type, and is
+//! refused otherwise (a log line and a zero result), because sending one
+//! tenant's callback data to another is worse than not calling back.
 //!
 //! A registration whose callback is `lifetime(once)` (an event's completion,
 //! a build notification) has an id of its own and ends with its first call,
@@ -97,8 +105,8 @@ struct Registration {
 pub(super) struct Registrations {
     by_guest: HashMap<(u64, u64, u32), u64>,
     by_id: HashMap<u64, Registration>,
-    /// The latest registration of each callback type.
-    latest: HashMap<u32, u64>,
+    /// Each process's latest registration of each callback type.
+    latest: HashMap<(u32, u64), u64>,
     routes: HashMap<u64, Arc<Route>>,
     next: u64,
 }
@@ -111,7 +119,7 @@ impl Registrations {
             self.next
         });
         self.by_id.insert(id, Registration { process, guest_id, callback, once: false });
-        self.latest.insert(callback, id);
+        self.latest.insert((callback, process), id);
         id
     }
 
@@ -148,6 +156,26 @@ impl Registrations {
         released
     }
 
+    /// The registration a callback of type `callback` without userdata
+    /// goes to: the latest of process `caller` (the process whose call the
+    /// library is serving on this thread), or, on a thread of the
+    /// library's own, the latest of the only process that registered it.
+    fn latest_for(&self, callback: u32, caller: Option<u64>) -> Result<u64, String> {
+        if let Some(process) = caller {
+            return self.latest.get(&(callback, process)).copied().ok_or_else(|| "the calling process registered none".to_string());
+        }
+        let mut of_type = self.latest.iter().filter(|((c, _), _)| *c == callback).map(|(_, id)| *id);
+        match (of_type.next(), of_type.next()) {
+            (Some(id), None) => Ok(id),
+            (None, _) => Err("no process registered one".to_string()),
+            (Some(_), Some(_)) => {
+                Err("it carries no userdata and came from a thread of the library's own, so the server cannot tell which of the \
+                 guest processes that registered one it is for"
+                    .to_string())
+            }
+        }
+    }
+
     /// How many registrations process `process` holds.
     pub(super) fn count(&self, process: u64) -> usize {
         self.by_id.values().filter(|r| r.process == process).count()
@@ -165,8 +193,7 @@ impl Registrations {
             self.routes.remove(&process);
             self.by_guest.retain(|(p, _, _), _| *p != process);
             self.by_id.retain(|_, r| r.process != process);
-            let live = &self.by_id;
-            self.latest.retain(|_, id| live.contains_key(id));
+            self.latest.retain(|(_, p), _| *p != process);
         }
         route.close();
     }
@@ -188,6 +215,25 @@ pub(super) fn release_unfired(registrations: &Mutex<Registrations>, ids: &[u64],
             log(format_args!("a callback registration's release was not sent: {e}"));
         }
     }
+}
+
+thread_local! {
+    /// The guest process whose call this thread is making into the library.
+    static CALLER: std::cell::Cell<Option<u64>> = const { std::cell::Cell::new(None) };
+}
+
+/// Runs `f` (a call into the vendor library) on behalf of guest process
+/// `process`: a callback without userdata the library makes meanwhile, on
+/// this thread, belongs to that process.
+pub(super) fn calling_for<R>(process: u64, f: impl FnOnce() -> R) -> R {
+    let outer = CALLER.with(|c| c.replace(Some(process)));
+    let result = f();
+    CALLER.with(|c| c.set(outer));
+    result
+}
+
+fn caller() -> Option<u64> {
+    CALLER.with(std::cell::Cell::get)
 }
 
 pub(super) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -251,7 +297,7 @@ fn forward(host: &dyn CallbackHost, index: u32, args: &[u64]) -> Result<u64, Str
         let mut registrations = lock(host.registrations());
         let id = match userdata_param(callback) {
             Some(u) => args.get(u).copied().unwrap_or(0),
-            None => registrations.latest.get(&index).copied().unwrap_or(0),
+            None => registrations.latest_for(index, caller())?,
         };
         let registration =
             registrations.take(id).ok_or("its registration is gone (the guest process left, or it was to be called once)")?;
@@ -325,7 +371,23 @@ mod tests {
         assert_ne!(r.register(7, 2, 0), a, "another guest registration");
         assert_ne!(r.register(8, 1, 0), a, "another process");
         let latest = r.register(8, 1, 0);
-        assert_eq!(r.latest.get(&0), Some(&latest));
+        assert_eq!(r.latest.get(&(0, 8)), Some(&latest));
+    }
+
+    #[test]
+    fn a_callback_without_userdata_goes_to_its_callers_process_or_to_the_only_one() {
+        let mut r = Registrations::default();
+        let a = r.register(7, 1, 0);
+        assert_eq!(r.latest_for(0, None), Ok(a), "only one process registered the type");
+        assert_eq!(r.latest_for(0, Some(7)), Ok(a));
+        let b = r.register(8, 1, 0);
+        assert_eq!(r.latest_for(0, Some(7)), Ok(a), "process 7's call gets its own, not the latest of all");
+        assert_eq!(r.latest_for(0, Some(8)), Ok(b));
+        assert!(r.latest_for(0, None).is_err(), "from a library thread, with two processes: refused");
+        assert!(r.latest_for(0, Some(9)).is_err(), "a process that registered none");
+        assert!(r.latest_for(1, None).is_err(), "a type nobody registered");
+        assert_eq!(calling_for(7, caller), Some(7));
+        assert_eq!(caller(), None, "set only during the call");
     }
 
     #[test]
@@ -335,7 +397,7 @@ mod tests {
         let lasting = r.register(7, 1, 0);
         let (a, b) = (r.register_once(7, 1, 0), r.register_once(7, 1, 0));
         assert!(a != b && a != lasting && b != lasting);
-        assert_eq!(r.latest.get(&0), Some(&lasting), "a once registration is nobody's latest");
+        assert_eq!(r.latest.get(&(0, 7)), Some(&lasting), "a once registration is nobody's latest");
         assert_eq!(r.take(a).map(|g| g.guest_id), Some(1));
         assert!(r.take(a).is_none(), "called a second time");
         assert!(r.take(lasting).is_some() && r.take(lasting).is_some());
@@ -365,7 +427,7 @@ mod tests {
         assert!(!r.by_id.contains_key(&gone));
         assert!(r.by_id.contains_key(&kept));
         assert!(!r.has_route(7) && r.has_route(8));
-        assert_eq!(r.latest.get(&0), None, "the latest registration of callback 0 left with its process");
+        assert_eq!(r.latest.get(&(0, 7)), None, "the latest registration of callback 0 left with its process");
     }
 
     #[test]

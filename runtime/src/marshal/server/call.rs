@@ -199,7 +199,7 @@ pub(super) fn run_call<'a>(
     }
 
     // 3. the call
-    let ret_raw = native::call(shared.library.dispatch, id, address, &raws);
+    let ret_raw = calling_for(tenant.process, || native::call(shared.library.dispatch, id, address, &raws));
 
     // 4. results
     let (params, contextual) = values.split_at(n);
