@@ -10,7 +10,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use common::{build, root, scratch, start_server};
+use common::{build, root, scratch, start_server, start_server_with};
 
 /// The system's OpenCL library (the ICD loader), when one is installed
 /// with a device behind it and the header to compile the examples.
@@ -128,6 +128,29 @@ fn the_opencl_examples_print_the_same_through_the_guest_library_on_both_transpor
         );
         assert!(out.ends_with("PASSED\n"), "svm on {transport}: {out}");
     }
+
+    // a process that leaves SVM allocations, its queue and its context:
+    // the server frees them (`release_at_exit`, the SVM free with the
+    // allocation's own context)
+    let log = dir.join("server.log");
+    let server =
+        start_server_with(&generated.join("bin/opencl-server"), &socket, &library, &[], std::fs::File::create(&log).unwrap().into());
+    let left = Command::new(&program)
+        .args(["128", "leave"])
+        .env("LD_LIBRARY_PATH", generated.join("lib"))
+        .env("CAVA_SERVER", &socket)
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&left.stdout).contains("left two allocations"), "{}", String::from_utf8_lossy(&left.stdout));
+    let start = std::time::Instant::now();
+    while !std::fs::read_to_string(&log).unwrap().contains("the spec says how to release")
+        && start.elapsed() < std::time::Duration::from_secs(10)
+    {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    drop(server);
+    let log = std::fs::read_to_string(&log).unwrap();
+    assert!(log.contains("left 4 objects the spec says how to release: released with 4 calls (0 refused by the library)"), "{log}");
 
     // clinfo, unmodified, through `cava run`
     if Command::new("clinfo").arg("--version").output().is_err() {

@@ -81,6 +81,26 @@ int main(int argc, char **argv) {
     CHECK("clCreateContext", status);
     cl_command_queue queue = clCreateCommandQueueWithProperties(context, device, NULL, &status);
     CHECK("clCreateCommandQueueWithProperties", status);
+    if (argc > 2 && strcmp(argv[2], "leave") == 0) {
+        /* exits holding two allocations, its queue and its context: through
+           CAVA the API server frees them when the process has gone */
+        for (int i = 0; i < 2; i++) {
+            cl_int *left = clSVMAlloc(context, CL_MEM_READ_WRITE, bytes, 64);
+            if (left == NULL) {
+                printf("clSVMAlloc failed\n");
+                return 1;
+            }
+            status = clEnqueueSVMMap(queue, CL_TRUE, CL_MAP_WRITE, left, bytes, 0, NULL, NULL);
+            CHECK("clEnqueueSVMMap", status);
+            memset(left, 1, bytes);
+            status = clEnqueueSVMUnmap(queue, left, 0, NULL, NULL);
+            CHECK("clEnqueueSVMUnmap", status);
+        }
+        status = clFinish(queue);
+        CHECK("clFinish", status);
+        printf("left two allocations\n");
+        return 0;
+    }
     cl_program program = clCreateProgramWithSource(context, 1, &source, NULL, &status);
     CHECK("clCreateProgramWithSource", status);
     status = clBuildProgram(program, 0, NULL, NULL, NULL, NULL);

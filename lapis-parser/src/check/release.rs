@@ -1,11 +1,12 @@
 //! `release_at_exit(obj, times)`: the function that releases a departed
 //! guest process's objects of one handle type.
 //!
-//! The API server calls the function itself, with nothing but the object,
-//! so the checker makes sure it can: the function takes exactly one
-//! parameter, that parameter is `obj` and is described as a handle, the
-//! function is forwarded (the server has its address), and no other
-//! function releases the same handle type.
+//! The API server calls the function itself, with the object and 0 for
+//! every other argument, so the checker makes sure it can: `obj` is a
+//! parameter described as a handle, a function with other parameters has a
+//! `replace_server` that can stand the zeros (it finds what it needs in
+//! state of its own), the function is forwarded (the server has its
+//! address), and no other function releases the same handle type.
 
 use super::exprs::Env;
 use super::values::for_each_leaf;
@@ -47,13 +48,14 @@ impl Checker {
                 "name the function's handle argument",
             );
         };
-        if function.params.len() != 1 {
+        if function.params.len() != 1 && function.replace_server.is_none() {
             return fail(
                 self,
                 pending.span,
                 format!("`{}` takes {} arguments", function.name, function.params.len()),
                 "`release_at_exit` on a function of more than one argument".into(),
-                "the API server calls it with the object alone: describe the function that takes only the object",
+                "the API server passes the object and 0 for every other argument: describe a function that takes only the \
+                 object, or give this one a `replace_server` that finds the others",
             );
         }
         let mut all_handles = true;

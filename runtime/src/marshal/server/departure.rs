@@ -109,8 +109,11 @@ fn release(shared: &Shared, tenant: &Tenant) {
                 }
             }
         };
+        // the object, and 0 for any other argument (a `replace_server` finds those)
+        let mut args = vec![0u64; f.params.len()];
+        args[release.param as usize] = object as u64;
         for _ in 0..times {
-            let raw = native::call(shared.library.dispatch, function, address, &[object as u64]);
+            let raw = native::call(shared.library.dispatch, function, address, &args);
             calls += 1;
             if let Ty::Record(r) = f.ret {
                 let (size, align) = plan.records.get(r as usize).map_or((0, 1), |r| (r.size, r.align));
