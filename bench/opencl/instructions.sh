@@ -51,7 +51,7 @@ measure() {
     rm -f "$socket"
     local server_out
     server_out=$(ls "$out"/callgrind-server.out* | tail -1)
-    echo "$(inclusive "$server_out" 'server.rs:cava_runtime::marshal::server::handle_call \[')" \
+    echo "$(inclusive "$server_out" 'call.rs:cava_runtime::marshal::server::call::handle_call \[')" \
         "$(inclusive "$server_out" '_server::dispatch \[')" \
         "$(inclusive "$out/callgrind-guest.out" 'guest.rs:cava_runtime::marshal::guest::call \[')" \
         "$(inclusive_sum "$out/callgrind-guest.out" 'as cava_runtime::transport::Transport>::send( \[|$)')"
