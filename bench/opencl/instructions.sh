@@ -67,6 +67,12 @@ inclusive_sum() { callgrind_annotate --inclusive=yes "$1" 2>/dev/null | grep -E 
 # everything done once (loading the plan, building the program, warm-up).
 read -r h1 v1 c1 s1 < <(measure 1000)
 read -r h2 v2 c2 s2 < <(measure $((1000 + launches)))
+# a symbol that moved (a renamed function, another file) prints nothing and
+# shifts the columns: refuse rather than print wrong figures
+if [ -z "$s1" ] || [ -z "$s2" ]; then
+    echo "a measured function was not found in callgrind's output: update the patterns in $0" >&2
+    exit 1
+fi
 calls=$((launches * 2))
 echo "${CAVA_RUN_DIR:-commit $(git rev-parse --short HEAD)}, $launches launches over $transport, instructions per call:"
 echo "server $(( ((h2 - v2) - (h1 - v1)) / calls ))  vendor $(( (v2 - v1) / calls ))  guest $(( (c2 - c1) / calls ))  guest send $(( (s2 - s1) / calls ))"
