@@ -399,6 +399,8 @@ int main(int argc, char **argv) {
     CHECK("clCreateBuffer", status);
     e = clEnqueueMapImage(queue, buf, CL_TRUE, CL_MAP_READ, origin0, whole, &row_pitch, NULL, 0, NULL, NULL, &status);
     printf("image map of a buffer: %d %s\n", (int)status, e ? "pointer" : "NULL");
+    e = clEnqueueMapBuffer(queue, src, CL_TRUE, CL_MAP_READ, 0, 16, 0, NULL, NULL, &status);
+    printf("buffer map of an image: %d %s\n", (int)status, e ? "pointer" : "NULL");
     cl_mem ro = clCreateImage(context, CL_MEM_READ_WRITE | CL_MEM_HOST_READ_ONLY, &rgba8, &desc2d, NULL, &status);
     CHECK("clCreateImage(host read only)", status);
     e = clEnqueueMapImage(queue, ro, CL_TRUE, CL_MAP_WRITE, origin0, whole, &row_pitch, NULL, 0, NULL, NULL, &status);
