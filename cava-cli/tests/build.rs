@@ -9,7 +9,7 @@ mod common;
 use std::path::Path;
 use std::process::Command;
 
-use common::{build, root, scratch, start_server, start_server_with, testlib};
+use common::{build, root, scratch, start_server, start_server_with, testlib, wait_for_log};
 
 #[test]
 fn every_spec_compiles() {
@@ -83,10 +83,7 @@ fn a_failed_call_leaves_no_kept_buffer_on_the_server() {
     // the server forgets a process once it has exited and its channels
     // closed, and logs then what it must leave (the section leaves two
     // objects, so the line comes)
-    let start = std::time::Instant::now();
-    while !std::fs::read_to_string(&log).unwrap().contains(" left ") && start.elapsed() < std::time::Duration::from_secs(5) {
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
+    wait_for_log(&log, " left ");
     drop(server);
     let log = std::fs::read_to_string(&log).unwrap();
     assert!(log.contains(" left ") && log.contains(" and 0 kept buffers (0 bytes)"), "{log}");
@@ -115,12 +112,7 @@ fn once_callbacks_leave_no_registration_behind() {
         assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
         assert!(stdout.contains("once: 8 rounds, 64 of 64 called exactly once"), "{stdout}");
         assert!(stdout.contains("once: on_finish statuses=[0,0,0,0,0,0,0,0,-6]"), "{stdout}");
-        let start = std::time::Instant::now();
-        while !std::fs::read_to_string(&log).unwrap().contains("callback registrations")
-            && start.elapsed() < std::time::Duration::from_secs(5)
-        {
-            std::thread::sleep(std::time::Duration::from_millis(50));
-        }
+        wait_for_log(&log, "callback registrations");
         drop(server);
         let log = std::fs::read_to_string(&log).unwrap();
         // tl_set_notify's, and none of the 74 once registrations (one refused)
@@ -152,12 +144,7 @@ fn a_departed_process_objects_are_released_by_the_server() {
     assert!(run("live").contains("live: objects=0"));
     let leave = run("leave");
     assert!(leave.contains("leave: statuses=[0,0,0,0,0,0] release=0 live=1,1,1,1"), "{leave}");
-    let start = std::time::Instant::now();
-    while !std::fs::read_to_string(&log).unwrap().contains("the spec says how to release")
-        && start.elapsed() < std::time::Duration::from_secs(10)
-    {
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
+    wait_for_log(&log, "the spec says how to release");
     let live = run("live");
     drop(server);
     let log = std::fs::read_to_string(&log).unwrap();

@@ -10,7 +10,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use common::{build, root, scratch, start_server, start_server_with};
+use common::{build, root, scratch, start_server, start_server_with, wait_for_log};
 
 /// The system's OpenCL library (the ICD loader), when one is installed
 /// with a device behind it and the header to compile the examples.
@@ -142,12 +142,7 @@ fn the_opencl_examples_print_the_same_through_the_guest_library_on_both_transpor
         .output()
         .unwrap();
     assert!(String::from_utf8_lossy(&left.stdout).contains("left two allocations"), "{}", String::from_utf8_lossy(&left.stdout));
-    let start = std::time::Instant::now();
-    while !std::fs::read_to_string(&log).unwrap().contains("the spec says how to release")
-        && start.elapsed() < std::time::Duration::from_secs(10)
-    {
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
+    wait_for_log(&log, "the spec says how to release");
     drop(server);
     let log = std::fs::read_to_string(&log).unwrap();
     assert!(log.contains("left 4 objects the spec says how to release: released with 4 calls (0 refused by the library)"), "{log}");

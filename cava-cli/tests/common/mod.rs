@@ -110,6 +110,16 @@ impl Drop for Server {
     }
 }
 
+/// Waits until the server's log at `log` says `needle` (up to 10 s): the
+/// server logs what a guest process left once the process has exited and
+/// its connections have closed, a moment after the guest's own exit.
+pub fn wait_for_log(log: &Path, needle: &str) {
+    let start = Instant::now();
+    while !std::fs::read_to_string(log).unwrap_or_default().contains(needle) && start.elapsed() < Duration::from_secs(10) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 pub fn start_server(binary: &Path, socket: &Path, library: &Path) -> Server {
     start_server_with(binary, socket, library, &[], Stdio::null())
 }
