@@ -55,6 +55,18 @@ pub fn lib_rs(spec: &Spec, names: &Names, g: &Generated, missing: &[MissingFunct
         });
     }
     let invokers = invokers(spec, names)?;
+    let replaced = replaced_callbacks(spec, names)?;
+    let replaced = (!replaced.is_empty()).then(|| {
+        quote! {
+            /// Callbacks whose `replace_guest` code runs in place of the
+            /// application's function (see `invoke`).
+            mod replaced_callbacks {
+                #[allow(unused_imports)]
+                use super::*;
+                #(#replaced)*
+            }
+        }
+    });
     let ids = spec.functions.iter().enumerate().map(|(id, f)| {
         let name = rust::ident(&f.name);
         let id = id as u32;
@@ -137,6 +149,8 @@ pub fn lib_rs(spec: &Spec, names: &Names, g: &Generated, missing: &[MissingFunct
             }
         }
 
+        #replaced
+
         #(#functions)*
 
         #(#missing)*
@@ -144,7 +158,8 @@ pub fn lib_rs(spec: &Spec, names: &Names, g: &Generated, missing: &[MissingFunct
 }
 
 /// One `match` arm per callback: the application's function called with
-/// the callback's exact C signature.
+/// the callback's exact C signature, or, for a callback with `replace_guest`
+/// code, handed to that code (see [`replaced_callbacks`]).
 fn invokers(spec: &Spec, names: &Names) -> Result<Vec<TokenStream>, GenerateError> {
     let mut arms = Vec::new();
     for (id, c) in spec.callbacks.iter().enumerate() {
@@ -159,7 +174,13 @@ fn invokers(spec: &Spec, names: &Names) -> Result<Vec<TokenStream>, GenerateErro
             types.push(t);
         }
         let ret = rust::ret(spec, names, &c.ret).map_err(context)?;
-        let result = rust::raw_result(spec, &c.ret, quote!(__app(#(#args),*)));
+        let call = if c.replace_guest.is_some() {
+            let name = rust::ident(&c.name);
+            quote!(replaced_callbacks::#name(#(#args,)* __app))
+        } else {
+            quote!(__app(#(#args),*))
+        };
+        let result = rust::raw_result(spec, &c.ret, call);
         let n = c.params.len();
         arms.push(quote!(#id => {
             if __args.len() != #n { return 0; }
@@ -168,6 +189,39 @@ fn invokers(spec: &Spec, names: &Names) -> Result<Vec<TokenStream>, GenerateErro
         }));
     }
     Ok(arms)
+}
+
+/// The `replace_guest` code of each callback that has some, as a function
+/// with the callback's C parameters (handles as the application's values,
+/// the userdata as the application's pointer) and the application's
+/// function as `__application`. They are the guest's own code, like a
+/// function's `replace_guest`, so they see the crate's items (`LIBRARY`,
+/// `function_ids`, `types`, ...) through `super::*`.
+fn replaced_callbacks(spec: &Spec, names: &Names) -> Result<Vec<TokenStream>, GenerateError> {
+    let mut functions = Vec::new();
+    for c in &spec.callbacks {
+        let Some(code) = &c.replace_guest else { continue };
+        let context = |e: GenerateError| e.context(&c.name);
+        let mut params = Vec::new();
+        let mut types = Vec::new();
+        for p in &c.params {
+            let pname = rust::ident(&p.name);
+            let pty = rust::decayed(spec, &p.ty);
+            let t = rust::ty(spec, names, &pty).map_err(context)?;
+            params.push(quote!(#pname: #t));
+            types.push(t);
+        }
+        let ret = rust::ret(spec, names, &c.ret).map_err(context)?;
+        let block: TokenStream =
+            code.parse().map_err(|e| GenerateError::new(format!("its `replace_guest` code is not Rust: {e}")).context(&c.name))?;
+        let name = rust::ident(&c.name);
+        let doc = format!(" Callback `{}`: the spec's `replace_guest` code, run in place of the application's function.", c.name);
+        functions.push(quote! {
+            #[doc = #doc]
+            pub(super) unsafe fn #name(#(#params,)* __application: unsafe extern "C" fn(#(#types),*) #ret) #ret { #block }
+        });
+    }
+    Ok(functions)
 }
 
 /// Exports for the header's functions that the spec leaves out: each logs

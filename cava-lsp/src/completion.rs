@@ -95,7 +95,7 @@ pub fn completion(doc: Snapshot<'_>, offset: usize) -> Vec<CompletionItem> {
             out.keywords(FUNCTION_SCOPES);
             out.library(|name| matches!(name, "register_buf" | "metadata"));
         }
-        Where::Callback if statement => out.keywords(&["argument"]),
+        Where::Callback if statement => out.keywords(&["argument", "replace_guest"]),
         Where::Value if statement => {
             out.descriptors(Place::Value);
             out.keywords(VALUE_SCOPES);

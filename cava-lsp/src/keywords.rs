@@ -47,7 +47,7 @@ pub const KEYWORDS: &[Keyword] = &[
     Keyword {
         word: "replace_guest",
         syntax: "replace_guest { rust }",
-        summary: "Rust code the generated guest runs instead of forwarding the call.",
+        summary: "Rust code the generated guest runs instead of forwarding the call (in a callback: instead of calling the application's function, which it gets as `__application`).",
     },
     Keyword {
         word: "replace_server",

@@ -14,16 +14,26 @@
  * 4. a non-blocking read with an event, completed by clFinish instead;
  * 5. a non-blocking read without an event followed by a blocking read:
  *    the blocking read completes the earlier one (an in-order queue);
- * 6. the errors of a read past the end of the buffer, blocking and not.
+ * 6. the errors of a read past the end of the buffer, blocking and not;
+ * 7. non-blocking reads with events whose CL_COMPLETE callback checks the
+ *    data: one gated by a user event (the callback is set before the read
+ *    can complete), one not (it may complete first), and one whose callback
+ *    is set after a pause long enough for the read to complete (the library
+ *    then calls it as it is set). The host waits for the callbacks by
+ *    polling a flag, never through the event or the queue, which would
+ *    bring the data back whatever the callback saw.
  *
- *   cc -std=c99 -O2 -o async_reads async_reads.c -lOpenCL
+ *   cc -std=c99 -O2 -o async_reads async_reads.c -lOpenCL -lpthread
  *   ./async_reads [N]
  */
+#define _POSIX_C_SOURCE 200809L /* nanosleep */
 #define CL_TARGET_OPENCL_VERSION 120
 #include <CL/cl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define CHECK(what, status)                                                   \
     do {                                                                      \
@@ -45,6 +55,44 @@ static cl_int status_of(cl_event event) {
     cl_int s = -1;
     clGetEventInfo(event, CL_EVENT_COMMAND_EXECUTION_STATUS, sizeof s, &s, NULL);
     return s;
+}
+
+/* What a read's completion callback saw, written under the lock. */
+struct seen {
+    pthread_mutex_t lock;
+    const float *data;
+    size_t n;
+    int called;
+    cl_int status;
+    size_t wrong;
+};
+
+static void CL_CALLBACK on_read_complete(cl_event event, cl_int status, void *user) {
+    struct seen *seen = user;
+    size_t bad = wrong(seen->data, 0, seen->n);
+    (void)event;
+    pthread_mutex_lock(&seen->lock);
+    seen->called++;
+    seen->status = status;
+    seen->wrong = bad;
+    pthread_mutex_unlock(&seen->lock);
+}
+
+/* Polls for the callback for up to 10 seconds; prints what it saw. */
+static void report_seen(const char *what, struct seen *seen) {
+    struct timespec pause = {0, 1000000};
+    int called = 0;
+    for (int waited = 0; waited < 10000; waited++) {
+        pthread_mutex_lock(&seen->lock);
+        called = seen->called;
+        pthread_mutex_unlock(&seen->lock);
+        if (called)
+            break;
+        nanosleep(&pause, NULL);
+    }
+    pthread_mutex_lock(&seen->lock);
+    printf("%s: callback called=%d status=%d wrong in the callback=%zu\n", what, seen->called, (int)seen->status, seen->wrong);
+    pthread_mutex_unlock(&seen->lock);
 }
 
 int main(int argc, char **argv) {
@@ -141,6 +189,36 @@ int main(int argc, char **argv) {
     printf("non-blocking read past the end with an event: %d\n",
            (int)clEnqueueReadBuffer(queue, mem, CL_FALSE, 4, bytes, a, 0, NULL, &never));
     CHECK("clFinish after the errors", clFinish(queue));
+
+    /* 7. non-blocking reads whose completion callback looks at the data */
+    struct seen gated_seen = {PTHREAD_MUTEX_INITIALIZER, a, n, 0, -1, 0};
+    gate = clCreateUserEvent(context, &status);
+    CHECK("clCreateUserEvent", status);
+    memset(a, 0, bytes);
+    CHECK("read with a callback", clEnqueueReadBuffer(queue, mem, CL_FALSE, 0, bytes, a, 1, &gate, &read_event));
+    CHECK("clSetEventCallback", clSetEventCallback(read_event, CL_COMPLETE, on_read_complete, &gated_seen));
+    CHECK("clSetUserEventStatus", clSetUserEventStatus(gate, CL_COMPLETE));
+    report_seen("gated read with a callback", &gated_seen);
+    clReleaseEvent(read_event);
+    clReleaseEvent(gate);
+
+    struct seen seen = {PTHREAD_MUTEX_INITIALIZER, b, n, 0, -1, 0};
+    memset(b, 0, bytes);
+    CHECK("read with a callback", clEnqueueReadBuffer(queue, mem, CL_FALSE, 0, bytes, b, 0, NULL, &read_event));
+    CHECK("clFlush", clFlush(queue));
+    CHECK("clSetEventCallback", clSetEventCallback(read_event, CL_COMPLETE, on_read_complete, &seen));
+    report_seen("read with a callback", &seen);
+    clReleaseEvent(read_event);
+
+    struct seen late_seen = {PTHREAD_MUTEX_INITIALIZER, c, n, 0, -1, 0};
+    struct timespec pause = {0, 100000000};
+    memset(c, 0, bytes);
+    CHECK("read with a late callback", clEnqueueReadBuffer(queue, mem, CL_FALSE, 0, bytes, c, 0, NULL, &read_event));
+    CHECK("clFlush", clFlush(queue));
+    nanosleep(&pause, NULL);
+    CHECK("clSetEventCallback", clSetEventCallback(read_event, CL_COMPLETE, on_read_complete, &late_seen));
+    report_seen("read with a callback set late", &late_seen);
+    clReleaseEvent(read_event);
 
     clReleaseMemObject(mem);
     clReleaseCommandQueue(queue);

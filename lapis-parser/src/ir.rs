@@ -209,6 +209,9 @@ pub struct Callback {
     pub params: Vec<Param>,
     /// What the guest's callback returns to the API server.
     pub return_value: Value,
+    /// Rust code the guest runs in place of calling the application's
+    /// function directly (`replace_guest` in the callback's body).
+    pub replace_guest: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]

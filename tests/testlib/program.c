@@ -770,6 +770,22 @@ static void section_live(void)
 
 /* ================================================================ async */
 
+/* What a queue's notify callback found in a read's destination. */
+struct peek {
+    const int *dst;
+    int seen[3];
+    int calls;
+};
+
+static void on_notify_peek(tl_queue queue, tl_status status, void *user)
+{
+    struct peek *p = user;
+    (void)queue;
+    (void)status;
+    memcpy(p->seen, p->dst, sizeof p->seen);
+    p->calls++;
+}
+
 static void section_async(void)
 {
     tl_status s, seq[4], err;
@@ -863,6 +879,26 @@ static void section_async(void)
     printf("async: finish q2 status=%d other=", s);
     print_ints(other, 2);
     putchar('\n');
+
+    /* the notify callback runs after the queue's work, before the finish
+       returns: the reads that work ran are in place when it looks (through
+       a guest its callback's replace_guest code brings them back) */
+    {
+        tl_queue q3 = NULL;
+        int dst[3] = {-1, -1, -1};
+        struct peek peek = {dst, {-1, -1, -1}, 0};
+        s = tl_create_queue(dev(0), &q3);
+        s = s == TL_SUCCESS ? tl_set_notify(q3, on_notify_peek, &peek) : s;
+        s = s == TL_SUCCESS ? tl_enqueue_read(q3, m, sizeof(int), sizeof dst, dst) : s;
+        s = s == TL_SUCCESS ? tl_queue_finish(q3) : s;
+        printf("async: notify after a read status=%d calls=%d seen=", s, peek.calls);
+        print_ints(peek.seen, 3);
+        printf(" dst=");
+        print_ints(dst, 3);
+        putchar('\n');
+        s = tl_release_queue(q3);
+        printf("async: release q3 status=%d calls=%d\n", s, peek.calls);
+    }
 
     /* releasing a queue runs its pending reads too */
     s = tl_enqueue_read(q2, m, 4 * sizeof(int), sizeof last, last);

@@ -106,14 +106,19 @@ impl Checker {
                 ret: sig.ret.clone(),
                 params: Vec::new(),
                 return_value: Value::Leaf(Box::new(void_spec())),
+                replace_guest: None,
             });
             pending.push((id, sig, function.body.as_ref()));
         }
         for (id, sig, body) in pending {
-            let sorted = match body {
-                Some(block) => self.sort_body(&block.stmts, &sig, None),
-                None => Sorted::default(),
-            };
+            let stmts = body.map_or(&[][..], |b| &b.stmts[..]);
+            let (replacements, rest): (Vec<&ast::Stmt>, Vec<&ast::Stmt>) =
+                stmts.iter().partition(|s| matches!(s.kind, StmtKind::Replace { .. }));
+            for stmt in replacements {
+                self.callback_replacement(id, stmt);
+            }
+            let rest: Vec<ast::Stmt> = rest.into_iter().cloned().collect();
+            let sorted = self.sort_body(&rest, &sig, None);
             // a callback's userdata is the pointer the guest registered: nothing to link
             let (mut params, _) = self.resolve_params(&sig, sorted.arguments, false, &[]);
             for p in &mut params {
@@ -137,6 +142,31 @@ impl Checker {
                 subject.returned = true;
                 let env = Self::env_for(&sig.params);
                 self.spec.callbacks[id.index()].return_value = self.resolve_value(&sig.ret, sorted.return_value, &env, &subject, 0);
+            }
+        }
+    }
+
+    /// A replacement standing in a callback's body: `replace_guest` wraps the
+    /// call of the application's function in the guest; the API server only
+    /// passes a callback on, so it has nothing for `replace_server` to replace.
+    fn callback_replacement(&mut self, id: ir::CallbackId, stmt: &ast::Stmt) {
+        let StmtKind::Replace { side, code } = &stmt.kind else { return };
+        match side {
+            ReplaceSide::Server => self.report(
+                Diagnostic::error(Code::MisplacedDescriptor, "`replace_server` cannot stand in a callback's body")
+                    .with_primary(stmt.span, "not allowed here")
+                    .with_help("the API server only passes a callback on to the guest; `replace_guest` replaces what the guest runs"),
+            ),
+            ReplaceSide::Guest => {
+                let slot = &mut self.spec.callbacks[id.index()].replace_guest;
+                if slot.is_some() {
+                    self.report(
+                        Diagnostic::error(Code::DuplicateDescriptor, "the replacement is given twice")
+                            .with_primary(stmt.span, "given again here"),
+                    );
+                    return;
+                }
+                *slot = Some(code.node.clone());
             }
         }
     }
@@ -727,13 +757,16 @@ impl Checker {
                         };
                         sorted.return_value.push(Layer::explicit(vec![conditional]));
                     }
-                    self.conditional_function_descriptors(&then.stmts);
+                    self.conditional_function_descriptors(&then.stmts, is_function);
                     if let Some(b) = otherwise {
-                        self.conditional_function_descriptors(&b.stmts);
+                        self.conditional_function_descriptors(&b.stmts, is_function);
                     }
                 }
                 StmtKind::Element(_) | StmtKind::Field { .. } => self.misplaced_statement(stmt, "a function's body"),
-                StmtKind::ContextualArgument { .. } | StmtKind::Replace { .. } | StmtKind::Expr(_) if !is_function => {
+                // a callback's own replacement is taken out before: this one
+                // is inside an `if`, which reports it
+                StmtKind::Replace { .. } if !is_function => {}
+                StmtKind::ContextualArgument { .. } | StmtKind::Expr(_) if !is_function => {
                     self.misplaced_statement(stmt, "a callback's body")
                 }
                 StmtKind::Descriptor(d) if !is_function && !matches!(d.name.node.as_str(), "todo") => {
@@ -755,8 +788,8 @@ impl Checker {
         sorted
     }
 
-    /// Inside an `if` in a function's body, only argument scopes may stand.
-    fn conditional_function_descriptors(&mut self, stmts: &[ast::Stmt]) {
+    /// Inside an `if` in a function's (or callback's) body, only argument scopes may stand.
+    fn conditional_function_descriptors(&mut self, stmts: &[ast::Stmt], is_function: bool) {
         for stmt in stmts {
             match &stmt.kind {
                 StmtKind::Descriptor(d) => {
@@ -778,9 +811,8 @@ impl Checker {
                             .with_help("an `if` in a function's body may hold `argument(...)` and `return_value` scopes; for a resource, put the condition in the amount: `consumes_rc(r, c ? n : 0)`"),
                     );
                 }
-                StmtKind::ContextualArgument { .. } | StmtKind::Replace { .. } | StmtKind::Expr(_) => {
-                    self.misplaced_statement(stmt, "an `if` in a function's body")
-                }
+                StmtKind::ContextualArgument { .. } | StmtKind::Replace { .. } | StmtKind::Expr(_) => self
+                    .misplaced_statement(stmt, if is_function { "an `if` in a function's body" } else { "an `if` in a callback's body" }),
                 _ => {}
             }
         }

@@ -643,7 +643,9 @@ impl Checker {
             StmtKind::Argument { .. } => ("`argument(...)`", "argument scopes stand directly in a function's body"),
             StmtKind::ReturnValue(_) => ("`return_value`", "`return_value` stands directly in a function's body"),
             StmtKind::ContextualArgument { .. } => ("`contextual_argument`", "contextual arguments are declared in a function's body"),
-            StmtKind::Replace { .. } => ("a replacement", "replacements stand directly in a function's body"),
+            StmtKind::Replace { .. } => {
+                ("a replacement", "replacements stand directly in a function's body (`replace_guest` also in a callback's)")
+            }
             StmtKind::Expr(_) => ("a statement", "library calls and metadata assignments stand in a function's body"),
             StmtKind::Element(_) => ("`element`", "`element` describes what an argument points to: put it inside `argument(x) { ... }`"),
             StmtKind::Field { .. } => {

@@ -234,7 +234,7 @@ fn substitute_callbacks(state: &State, function: u32, params: &[V]) -> Result<Ve
     let plan = &state.plan;
     let f = &plan.functions[function as usize];
     let mut sent = params.to_vec();
-    let mut host = GuestHost { state, scratch: Vec::new() };
+    let mut host = GuestHost { state, scratch: Vec::new(), seen: HashMap::new() };
     for (i, p) in f.params.iter().enumerate() {
         let env = Env { this: Some((params[i], None)), ..Env::new(params, &[]) };
         let leaf = select(plan, &p.value, &env, &mut host)?;
@@ -277,6 +277,12 @@ struct GuestHost<'s> {
     state: &'s State,
     /// Arrays handed out by `get_bufs`, alive until the call ends.
     scratch: Vec<Box<[u64]>>,
+    /// Each registry entry as this call first saw it. A call's `get_bufs`,
+    /// `get_n_bufs` and `get_buf_size` must agree, and another thread (a
+    /// callback bringing back a read, say) may change the entry between
+    /// them: a buffer gone there in the meantime is one the server no longer
+    /// holds, which it answers with nothing.
+    seen: HashMap<(u32, u64), Vec<(u64, u64)>>,
 }
 
 impl Host for GuestHost<'_> {
@@ -304,15 +310,18 @@ impl Host for GuestHost<'_> {
                 registries.entry(key).or_default().push((arg(2), arg(3)));
                 Ok(V::Int(0))
             }
-            LibraryFn::GetBufs => {
-                let list: Box<[u64]> = registries.get(&key).map(|b| b.iter().map(|(p, _)| *p).collect()).unwrap_or_default();
-                let addr = if list.is_empty() { 0 } else { list.as_ptr() as u64 };
-                self.scratch.push(list);
-                Ok(V::Ptr(addr))
-            }
-            LibraryFn::GetNBufs => Ok(V::Int(registries.get(&key).map_or(0, Vec::len) as i128)),
-            LibraryFn::GetBufSize => {
-                Ok(V::Int(registries.get(&key).and_then(|b| b.get(arg(2) as usize)).map_or(0, |(_, n)| i128::from(*n))))
+            LibraryFn::GetBufs | LibraryFn::GetNBufs | LibraryFn::GetBufSize => {
+                let entry = self.seen.entry(key).or_insert_with(|| registries.get(&key).cloned().unwrap_or_default());
+                Ok(match function {
+                    LibraryFn::GetBufs => {
+                        let list: Box<[u64]> = entry.iter().map(|(p, _)| *p).collect();
+                        let addr = if list.is_empty() { 0 } else { list.as_ptr() as u64 };
+                        self.scratch.push(list);
+                        V::Ptr(addr)
+                    }
+                    LibraryFn::GetNBufs => V::Int(entry.len() as i128),
+                    _ => V::Int(entry.get(arg(2) as usize).map_or(0, |(_, n)| i128::from(*n))),
+                })
             }
             LibraryFn::ZerocopyAlloc => {
                 drop(registries);
@@ -583,7 +592,7 @@ pub fn call(library: &'static GuestLibrary, function: u32, args: &[u64]) -> u64 
 /// Runs an `in_guest` function: its expression (and then its statements),
 /// in the guest, without a message.
 fn answer_in_guest(library: &GuestLibrary, state: &State, f: &crate::plan::Function, expr: &crate::plan::Expr, params: &[V]) -> u64 {
-    let mut host = GuestHost { state, scratch: Vec::new() };
+    let mut host = GuestHost { state, scratch: Vec::new(), seen: HashMap::new() };
     let result = eval(&state.plan, expr, &Env::new(params, &[]), &mut host)
         .and_then(|v| f.actions.iter().try_for_each(|a| eval(&state.plan, a, &Env::new(params, &[]), &mut host).map(drop)).map(|()| v));
     match result {
@@ -663,7 +672,7 @@ pub fn missing(library: &'static GuestLibrary, name: &str, returns_error_type: b
 fn write_status(state: &State, function: u32, params: &[V], code: i128) {
     let plan = &state.plan;
     let f = &plan.functions[function as usize];
-    let mut host = GuestHost { state, scratch: Vec::new() };
+    let mut host = GuestHost { state, scratch: Vec::new(), seen: HashMap::new() };
     for (p, v) in f.params.iter().zip(params) {
         let env = Env { this: Some((*v, None)), ..Env::new(params, &[]) };
         let Ok(leaf) = select(plan, &p.value, &env, &mut host) else { continue };
@@ -686,7 +695,7 @@ fn forward(library: &'static GuestLibrary, state: &'static State, function: u32,
     } else {
         None
     };
-    let mut host = GuestHost { state, scratch: Vec::new() };
+    let mut host = GuestHost { state, scratch: Vec::new(), seen: HashMap::new() };
     let mut contextual: SmallVec<[V; 4]> = SmallVec::new();
     for c in &f.contextual {
         let v = eval(plan, &c.init, &Env::new(params, &contextual), &mut host)?;
