@@ -95,7 +95,7 @@ impl GuestLibrary {
                     slots.push(shapes);
                     ret.push(reply_slot(&plan, f)?);
                 }
-                let metadata_size = plan.metadata.as_ref().map_or(0, |t| plan.size_of(t)).max(1) as usize;
+                let metadata_size = plan.metadata_size();
                 Ok(State {
                     plan,
                     slots,
@@ -234,7 +234,7 @@ fn substitute_callbacks(state: &State, function: u32, params: &[V]) -> Result<Ve
     let plan = &state.plan;
     let f = &plan.functions[function as usize];
     let mut sent = params.to_vec();
-    let mut host = GuestHost { state, scratch: Vec::new(), seen: HashMap::new() };
+    let mut host = GuestHost::new(state);
     for (i, p) in f.params.iter().enumerate() {
         let env = Env { this: Some((params[i], None)), ..Env::new(params, &[]) };
         let leaf = select(plan, &p.value, &env, &mut host)?;
@@ -283,6 +283,12 @@ struct GuestHost<'s> {
     /// them: a buffer gone there in the meantime is one the server no longer
     /// holds, which it answers with nothing.
     seen: HashMap<(u32, u64), Vec<(u64, u64)>>,
+}
+
+impl<'s> GuestHost<'s> {
+    fn new(state: &'s State) -> GuestHost<'s> {
+        GuestHost { state, scratch: Vec::new(), seen: HashMap::new() }
+    }
 }
 
 impl Host for GuestHost<'_> {
@@ -592,7 +598,7 @@ pub fn call(library: &'static GuestLibrary, function: u32, args: &[u64]) -> u64 
 /// Runs an `in_guest` function: its expression (and then its statements),
 /// in the guest, without a message.
 fn answer_in_guest(library: &GuestLibrary, state: &State, f: &crate::plan::Function, expr: &crate::plan::Expr, params: &[V]) -> u64 {
-    let mut host = GuestHost { state, scratch: Vec::new(), seen: HashMap::new() };
+    let mut host = GuestHost::new(state);
     let result = eval(&state.plan, expr, &Env::new(params, &[]), &mut host)
         .and_then(|v| f.actions.iter().try_for_each(|a| eval(&state.plan, a, &Env::new(params, &[]), &mut host).map(drop)).map(|()| v));
     match result {
@@ -672,7 +678,7 @@ pub fn missing(library: &'static GuestLibrary, name: &str, returns_error_type: b
 fn write_status(state: &State, function: u32, params: &[V], code: i128) {
     let plan = &state.plan;
     let f = &plan.functions[function as usize];
-    let mut host = GuestHost { state, scratch: Vec::new(), seen: HashMap::new() };
+    let mut host = GuestHost::new(state);
     for (p, v) in f.params.iter().zip(params) {
         let env = Env { this: Some((*v, None)), ..Env::new(params, &[]) };
         let Ok(leaf) = select(plan, &p.value, &env, &mut host) else { continue };
@@ -695,7 +701,7 @@ fn forward(library: &'static GuestLibrary, state: &'static State, function: u32,
     } else {
         None
     };
-    let mut host = GuestHost { state, scratch: Vec::new(), seen: HashMap::new() };
+    let mut host = GuestHost::new(state);
     let mut contextual: SmallVec<[V; 4]> = SmallVec::new();
     for c in &f.contextual {
         let v = eval(plan, &c.init, &Env::new(params, &contextual), &mut host)?;

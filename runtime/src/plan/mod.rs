@@ -341,6 +341,12 @@ impl Plan {
         Ok(plan)
     }
 
+    /// Bytes of one object's metadata (`declare_metadata`): at least 1, so
+    /// that every object's block has an address of its own.
+    pub fn metadata_size(&self) -> usize {
+        self.metadata.as_ref().map_or(0, |t| self.size_of(t)).max(1) as usize
+    }
+
     /// Size of a type in bytes (0 for `void`, functions and incomplete records).
     pub fn size_of(&self, ty: &Ty) -> u64 {
         size_of(&self.records, ty)

@@ -88,7 +88,7 @@ fn release(shared: &Shared, tenant: &Tenant) {
         return;
     }
     let plan = &shared.plan;
-    let metadata_size = plan.metadata.as_ref().map_or(0, |t| plan.size_of(t)).max(1) as usize;
+    let metadata_size = plan.metadata_size();
     let live = lock(&tenant.handles).live_newest_first();
     let (mut objects, mut calls, mut refused) = (0usize, 0u64, 0usize);
     for (id, object, kind) in live {

@@ -165,9 +165,7 @@ impl Host for Frame<'_> {
     }
 
     fn metadata(&mut self, key: u64) -> Result<u64, EvalError> {
-        let plan = &self.shared.plan;
-        let size = plan.metadata.as_ref().map_or(0, |t| plan.size_of(t)).max(1) as usize;
-        Ok(lock(&self.tenant.metadata).get_or_create(key, size))
+        Ok(lock(&self.tenant.metadata).get_or_create(key, self.shared.plan.metadata_size()))
     }
 
     fn library(&mut self, function: LibraryFn, args: &[V]) -> Result<V, EvalError> {
