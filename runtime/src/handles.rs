@@ -8,6 +8,15 @@
 //! `cl_mem` id sent where a `cl_kernel` is expected is refused instead of
 //! being handed to the vendor library as the wrong type. Id 0 is NULL.
 //!
+//! A handle that a call is deallocating is *releasing* from before the
+//! vendor call until the call's outcome is known: other calls of the same
+//! process get the invalid-handle error for it, and its object no longer
+//! counts as having an id. The vendor may hand the freed address to
+//! another object (of this process or another) as soon as it has freed it,
+//! before the call returns; were the handle still live then, another thread
+//! could reach that new object through the old id, or the new object could
+//! be given the old id, which the release then ends.
+//!
 //! A table belongs to one guest process (the API server keeps one per
 //! process, see `marshal::tenants`), so one guest can never name another's
 //! objects: the same id is another object, or none, in another table.
@@ -36,6 +45,9 @@ pub enum HandleError {
     /// The table holds as many handles as ids can name.
     #[error("too many live handles")]
     Full,
+    /// A call is releasing it (see `begin_release`).
+    #[error("handle {0:#x} is being released by another call")]
+    Releasing(HandleId),
     /// Replay could not give an object the id it had (see `insert_as`).
     #[error("handle {0:#x} cannot be rebound: its slot or its object is taken")]
     Rebound(HandleId),
@@ -48,6 +60,8 @@ struct Slot {
     live: Option<(usize, HandleKind)>,
     /// When the live handle was issued (the table's count of issues).
     issued: u64,
+    /// A call is deallocating the live handle's object.
+    releasing: bool,
 }
 
 /// Maps opaque ids to server-side object addresses for one guest.
@@ -61,6 +75,8 @@ pub struct HandleTable {
     by_object: HashMap<(usize, HandleKind), HandleId>,
     /// Handles issued so far: their order, for releasing newest first.
     issues: u64,
+    /// Live handles that are releasing (not in `by_object`).
+    releasing: usize,
 }
 
 fn split(id: HandleId) -> (u32, u32) {
@@ -72,13 +88,13 @@ impl HandleTable {
         HandleTable::default()
     }
 
-    /// Number of live handles.
+    /// Number of live handles, releasing ones included.
     pub fn len(&self) -> usize {
-        self.by_object.len()
+        self.by_object.len() + self.releasing
     }
 
     pub fn is_empty(&self) -> bool {
-        self.by_object.is_empty()
+        self.len() == 0
     }
 
     /// The id for `object` of `kind`, issuing one if it has none. A null
@@ -94,7 +110,7 @@ impl HandleTable {
             Some(slot) => slot,
             None => {
                 let slot = u32::try_from(self.slots.len()).ok().filter(|s| *s < u32::MAX).ok_or(HandleError::Full)?;
-                self.slots.push(Slot { generation: 1, live: None, issued: 0 });
+                self.slots.push(Slot { generation: 1, live: None, issued: 0, releasing: false });
                 slot
             }
         };
@@ -118,6 +134,7 @@ impl HandleTable {
             // a generation the slot has not reached, or reached but not issued yet
             _ if generation > entry.generation || generation == 0 => Err(HandleError::Unknown(id)),
             None if generation == entry.generation => Err(HandleError::Unknown(id)),
+            Some(_) if generation == entry.generation && entry.releasing => Err(HandleError::Releasing(id)),
             Some((object, actual)) if generation == entry.generation => {
                 if actual == kind {
                     Ok(object)
@@ -145,7 +162,7 @@ impl HandleTable {
         while self.slots.len() <= index as usize {
             // slots skipped on the way are free for later objects
             self.free.push(self.slots.len() as u32);
-            self.slots.push(Slot { generation: 1, live: None, issued: 0 });
+            self.slots.push(Slot { generation: 1, live: None, issued: 0, releasing: false });
         }
         let entry = &mut self.slots[index as usize];
         if entry.live.is_some() {
@@ -160,6 +177,65 @@ impl HandleTable {
         Ok(())
     }
 
+    /// Starts releasing `id`, a live handle of `kind`, before the call that
+    /// deallocates its object: from now on `get` refuses it and the object
+    /// has no id, so an object the vendor creates at the same address gets
+    /// a new one. The call's outcome then ends it (`finish_release`) or
+    /// makes it live again (`abort_release`).
+    pub fn begin_release(&mut self, id: HandleId, kind: HandleKind) -> Result<usize, HandleError> {
+        let object = self.get(id, kind)?;
+        if id == 0 {
+            return Ok(0);
+        }
+        let (_, slot) = split(id);
+        self.slots[slot as usize - 1].releasing = true;
+        self.releasing += 1;
+        self.by_object.remove(&(object, kind));
+        Ok(object)
+    }
+
+    /// The object of a releasing handle, if `id` is one.
+    fn releasing_slot(&self, id: HandleId) -> Option<usize> {
+        let (generation, slot) = split(id);
+        let index = slot.checked_sub(1)? as usize;
+        let entry = self.slots.get(index)?;
+        (entry.releasing && entry.generation == generation && entry.live.is_some()).then_some(index)
+    }
+
+    /// Ends a releasing handle: the call deallocated its object.
+    pub fn finish_release(&mut self, id: HandleId) {
+        if let Some(index) = self.releasing_slot(id) {
+            let entry = &mut self.slots[index];
+            entry.releasing = false;
+            entry.live = None;
+            self.releasing -= 1;
+            self.retire(index);
+        }
+    }
+
+    /// Makes a releasing handle live again: the call failed, so its object
+    /// still exists (and cannot have been given to another object).
+    pub fn abort_release(&mut self, id: HandleId) {
+        if let Some(index) = self.releasing_slot(id) {
+            let entry = &mut self.slots[index];
+            entry.releasing = false;
+            self.releasing -= 1;
+            if let Some((object, kind)) = entry.live {
+                self.by_object.entry((object, kind)).or_insert(id);
+            }
+        }
+    }
+
+    /// Frees a slot whose handle ended; a slot whose generation would wrap
+    /// is retired rather than reused.
+    fn retire(&mut self, index: usize) {
+        let entry = &mut self.slots[index];
+        if entry.generation < u32::MAX {
+            entry.generation += 1;
+            self.free.push(index as u32);
+        }
+    }
+
     /// Every live handle, the most recently issued first: objects are
     /// usually created after the objects they depend on (a kernel after
     /// its program, a buffer after its context), so this order releases
@@ -169,6 +245,7 @@ impl HandleTable {
             .slots
             .iter()
             .enumerate()
+            .filter(|(_, s)| !s.releasing)
             .filter_map(|(i, s)| s.live.map(|(object, kind)| (s.issued, (u64::from(s.generation) << 32) | (i as u64 + 1), object, kind)))
             .collect();
         live.sort_unstable_by_key(|(issued, ..)| std::cmp::Reverse(*issued));
@@ -182,14 +259,9 @@ impl HandleTable {
             return Ok(0);
         }
         let (_, slot) = split(id);
-        let index = slot - 1;
-        let entry = &mut self.slots[index as usize];
-        entry.live = None;
-        // a slot whose generation would wrap is retired rather than reused
-        if entry.generation < u32::MAX {
-            entry.generation += 1;
-            self.free.push(index);
-        }
+        let index = slot as usize - 1;
+        self.slots[index].live = None;
+        self.retire(index);
         self.by_object.remove(&(object, kind));
         Ok(object)
     }
@@ -251,11 +323,50 @@ mod tests {
         assert_eq!(table.get(id, MEM), Err(HandleError::Stale(id)));
     }
 
+    #[test]
+    fn a_releasing_handle_is_refused_and_its_address_can_be_reused() {
+        let mut table = HandleTable::new();
+        let a = table.insert(0x1000, MEM).unwrap();
+        assert_eq!(table.begin_release(a, MEM), Ok(0x1000));
+        assert_eq!(table.get(a, MEM), Err(HandleError::Releasing(a)), "another thread's call");
+        assert_eq!(table.begin_release(a, MEM), Err(HandleError::Releasing(a)), "released twice at once");
+        assert_eq!(table.len(), 1);
+        assert!(table.live_newest_first().is_empty(), "its call releases it, not the departure");
+        // the vendor freed it and handed the address to a new object
+        let b = table.insert(0x1000, MEM).unwrap();
+        assert_ne!(a, b);
+        table.finish_release(a);
+        assert_eq!(table.get(a, MEM), Err(HandleError::Stale(a)));
+        assert_eq!(table.get(b, MEM), Ok(0x1000), "the new object keeps its id");
+        assert_eq!(table.insert(0x1000, MEM), Ok(b));
+        assert_eq!(table.len(), 1);
+        table.finish_release(a);
+        assert_eq!(table.get(b, MEM), Ok(0x1000), "finishing twice does nothing");
+    }
+
+    #[test]
+    fn a_failed_release_makes_the_handle_live_again() {
+        let mut table = HandleTable::new();
+        let a = table.insert(0x1000, MEM).unwrap();
+        table.begin_release(a, MEM).unwrap();
+        table.abort_release(a);
+        assert_eq!(table.get(a, MEM), Ok(0x1000));
+        assert_eq!(table.insert(0x1000, MEM), Ok(a), "the object has its id again");
+        assert_eq!(table.live_newest_first(), [(a, 0x1000, MEM)]);
+        table.abort_release(a);
+        assert_eq!(table.len(), 1);
+        assert_eq!(table.begin_release(a, KERNEL), Err(HandleError::WrongKind { id: a, expected: KERNEL, actual: MEM }));
+    }
+
     #[derive(Debug, Clone)]
     enum Op {
         Insert(usize, HandleKind),
         Get(usize, HandleKind),
         Remove(usize, HandleKind),
+        /// A call releasing handle i: the vendor frees its object and, if
+        /// the flag says so, hands the address to a new object at once;
+        /// the call then succeeds, or fails (and frees nothing).
+        Release(usize, HandleKind, bool, bool),
         Forge(u64, HandleKind),
     }
 
@@ -264,6 +375,7 @@ mod tests {
             (1usize..20, 0u32..3).prop_map(|(o, k)| Op::Insert(o, k)),
             (0usize..40, 0u32..3).prop_map(|(i, k)| Op::Get(i, k)),
             (0usize..40, 0u32..3).prop_map(|(i, k)| Op::Remove(i, k)),
+            (0usize..40, 0u32..3, any::<bool>(), any::<bool>()).prop_map(|(i, k, reuse, ok)| Op::Release(i, k, reuse, ok)),
             (any::<u64>(), 0u32..3).prop_map(|(id, k)| Op::Forge(id, k)),
         ]
     }
@@ -297,6 +409,29 @@ mod tests {
                             if expected.is_ok() { issued[i].3 = false; }
                         } else {
                             prop_assert_eq!(table.get(id, kind), expected);
+                        }
+                    }
+                    Op::Release(i, kind, reuse, ok) if i < issued.len() => {
+                        let (id, object, actual, live) = issued[i];
+                        let begun = table.begin_release(id, kind);
+                        if !live || actual != kind {
+                            prop_assert!(begun.is_err());
+                            continue;
+                        }
+                        prop_assert_eq!(begun, Ok(object));
+                        prop_assert_eq!(table.get(id, kind), Err(HandleError::Releasing(id)));
+                        if ok {
+                            let reused = if reuse { Some(table.insert(object, kind).unwrap()) } else { None };
+                            table.finish_release(id);
+                            issued[i].3 = false;
+                            if let Some(new) = reused {
+                                prop_assert!(issued.iter().all(|e| e.0 != new), "a reused address gets a new id");
+                                issued.push((new, object, kind, true));
+                                prop_assert_eq!(table.get(new, kind), Ok(object));
+                            }
+                        } else {
+                            table.abort_release(id);
+                            prop_assert_eq!(table.get(id, kind), Ok(object));
                         }
                     }
                     Op::Forge(id, kind) => {

@@ -28,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -768,6 +769,54 @@ static void section_live(void)
     printf("live: objects=%zu\n", tl_live_objects());
 }
 
+/* ================================================================ reuse */
+
+struct release_job {
+    tl_mem mem;
+    tl_status status;
+};
+
+static void *release_on_a_thread(void *arg)
+{
+    struct release_job *job = arg;
+    job->status = tl_mem_release(job->mem);
+    return NULL;
+}
+
+/* A memory object released on one thread while another creates one: the
+   library frees the first, pauses, and gives its address to the second
+   before the first's release returns. Through CAVA the second must get a
+   handle of its own, which the end of the first's release leaves alone. */
+static void section_reuse(void)
+{
+    const struct timespec millisecond = {0, 1000000};
+    struct release_job job = {NULL, -1};
+    tl_status s[4];
+    size_t before, size = 0;
+    int waited = 0;
+    pthread_t thread;
+    tl_mem second;
+
+    job.mem = tl_mem_create(dev(0), 48, &s[0]);
+    before = tl_live_objects();
+    s[1] = tl_pause_releases(1);
+    if (pthread_create(&thread, NULL, release_on_a_thread, &job) != 0) {
+        perror("pthread_create");
+        exit(1);
+    }
+    /* until the library has freed it (its release then waits) */
+    while (tl_live_objects() == before && waited++ < 10000)
+        nanosleep(&millisecond, NULL);
+    second = tl_mem_create(dev(0), 48, &s[2]);
+    s[3] = tl_pause_releases(0);
+    pthread_join(thread, NULL);
+    printf("reuse: statuses=");
+    print_ints(s, 4);
+    printf(" release=%d freed_first=%d", job.status, waited < 10000);
+    printf(" size_status=%d", tl_mem_get_size(second, &size));
+    printf(" size=%zu release_second=%d\n", size, tl_mem_release(second));
+}
+
 /* ================================================================ async */
 
 /* What a queue's notify callback found in a read's destination. */
@@ -1220,6 +1269,7 @@ static const struct {
     {"map_other", section_map_other},
     {"leave", section_leave},
     {"live", section_live},
+    {"reuse", section_reuse},
     {"async", section_async},
     {"metadata", section_metadata},
     {"threads", section_threads},

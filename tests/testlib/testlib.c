@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define TL_MAGIC_DEVICE 0x7444e501u
 #define TL_MAGIC_MEM 0x744d454du
@@ -345,6 +346,48 @@ static tl_mem mem_fail(tl_status *errcode_ret, tl_status status)
     return NULL;
 }
 
+/* tl_pause_releases: guarded by g_lock */
+static int g_pause_releases;
+static pthread_cond_t g_releases_resumed = PTHREAD_COND_INITIALIZER;
+/* the last freed memory object, which the next tl_mem_create reuses */
+static struct tl_mem_st *g_recycled;
+
+tl_status tl_pause_releases(int on)
+{
+    pthread_mutex_lock(&g_lock);
+    g_pause_releases = on != 0;
+    pthread_cond_broadcast(&g_releases_resumed);
+    pthread_mutex_unlock(&g_lock);
+    return TL_SUCCESS;
+}
+
+static tl_mem take_recycled(void)
+{
+    tl_mem m;
+    pthread_mutex_lock(&g_lock);
+    m = g_recycled;
+    g_recycled = NULL;
+    pthread_mutex_unlock(&g_lock);
+    if (m != NULL)
+        memset(m, 0, sizeof *m);
+    return m;
+}
+
+/* Keeps a freed memory object for the next creation, then waits while
+   releases are paused. */
+static void recycle(tl_mem mem)
+{
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += 10;
+    pthread_mutex_lock(&g_lock);
+    free(g_recycled);
+    g_recycled = mem;
+    while (g_pause_releases && pthread_cond_timedwait(&g_releases_resumed, &g_lock, &until) == 0)
+        ;
+    pthread_mutex_unlock(&g_lock);
+}
+
 tl_mem tl_mem_create(tl_device device, size_t size, tl_status *errcode_ret)
 {
     tl_mem m;
@@ -352,7 +395,9 @@ tl_mem tl_mem_create(tl_device device, size_t size, tl_status *errcode_ret)
         return mem_fail(errcode_ret, TL_ERROR_INVALID_HANDLE);
     if (size == 0 || size > device->mem_size)
         return mem_fail(errcode_ret, TL_ERROR_INVALID_VALUE);
-    m = calloc(1, sizeof *m);
+    m = take_recycled();
+    if (m == NULL)
+        m = calloc(1, sizeof *m);
     if (m == NULL)
         return mem_fail(errcode_ret, TL_ERROR_OUT_OF_MEMORY);
     m->bytes = calloc(size, 1);
@@ -434,7 +479,7 @@ tl_status tl_mem_release(tl_mem mem)
     mem->magic = 0;
     free(mem->bytes);
     free(mem->name);
-    free(mem);
+    recycle(mem);
     return TL_SUCCESS;
 }
 

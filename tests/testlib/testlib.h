@@ -159,6 +159,12 @@ tl_status tl_mem_release(tl_mem mem);
 /* the number of live objects (memory, queues, kernels) of the library, in
    every process that uses it */
 size_t tl_live_objects(void);
+/* With on != 0, a release that frees a memory object waits, after freeing
+   it, until pauses are turned off (at most 10 s). A freed memory object's
+   address is given to the next one created, as drivers that recycle their
+   objects do: with a pause, a test can create an object at the address of
+   one whose release has not returned yet. */
+tl_status tl_pause_releases(int on);
 tl_status tl_create_queue(tl_device device, tl_queue *queue);
 /* runs the queue's pending work (as tl_queue_finish), then destroys it */
 tl_status tl_release_queue(tl_queue queue);

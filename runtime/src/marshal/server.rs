@@ -49,7 +49,7 @@ use super::record::{self, Entry, Owner, RecordLog};
 use super::server_callbacks::{self, calling_for, release_unfired, CallbackHost, Registrations, Route};
 use super::tenants::{Lease, Refused, Retained, Tenant, Tenants};
 use super::walk::{byte_len, needs_walk, pointee, stride};
-use crate::handles::{HandleError, HandleKind};
+use crate::handles::{HandleError, HandleKind, HandleTable};
 use crate::plan::{call_slots, reply_slot, CallMode, ExprKind, Function, Kind, Leaf, LibraryFn, Lifetime, Plan, SlotShape, Ty, Value};
 use crate::transport::shm::{ProcessRegion, ShmConfig, ShmTransport};
 use crate::transport::unix::UnixTransport;

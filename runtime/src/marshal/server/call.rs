@@ -28,6 +28,40 @@ pub(super) fn handle_call<'a>(
     result
 }
 
+/// The handles a call deallocates: releasing from before the vendor call
+/// (see `HandleTable::begin_release`) until its outcome ends them, or makes
+/// them live again, also when the call is refused before it is made.
+struct Releasing<'t> {
+    handles: &'t Mutex<HandleTable>,
+    ids: SmallVec<[u64; 1]>,
+}
+
+impl Releasing<'_> {
+    fn finish(&mut self) {
+        if !self.ids.is_empty() {
+            let mut handles = lock(self.handles);
+            for id in self.ids.drain(..) {
+                handles.finish_release(id);
+            }
+        }
+    }
+
+    fn abort(&mut self) {
+        if !self.ids.is_empty() {
+            let mut handles = lock(self.handles);
+            for id in self.ids.drain(..) {
+                handles.abort_release(id);
+            }
+        }
+    }
+}
+
+impl Drop for Releasing<'_> {
+    fn drop(&mut self) {
+        self.abort();
+    }
+}
+
 /// The `once` callback registrations a call made; it empties the list when
 /// the vendor call succeeds.
 pub(super) type OnceRegistrations = SmallVec<[u64; 1]>;
@@ -116,6 +150,7 @@ pub(super) fn run_call<'a>(
     let mut userdata: PerSlot<Option<u64>> = filled(None, n);
     // handles passed in that the call is recorded with (`obj_record`)
     let mut record_objects = Vec::new();
+    let mut releasing = Releasing { handles: &tenant.handles, ids: SmallVec::new() };
     for i in 0..shapes.len() {
         let (ty, value) = if i < n { (&f.params[i].ty, &f.params[i].value) } else { (&f.contextual[i - n].ty, &f.contextual[i - n].value) };
         let v = values[i];
@@ -134,6 +169,13 @@ pub(super) fn run_call<'a>(
             record_objects.push(v.as_u64());
         }
         let raw = match (&leaf.kind, shapes[i]) {
+            (Kind::Handle { kind }, _) if leaf.deallocate && i < n && v.as_u64() != 0 => {
+                // unusable from now on: the vendor may reuse the address
+                // as soon as it frees the object, before the call returns
+                let object = lock(&tenant.handles).begin_release(v.as_u64(), *kind).map_err(handle_error)?;
+                releasing.ids.push(v.as_u64());
+                object as u64
+            }
             (Kind::Handle { kind }, _) => decoder.handle(v.as_u64(), *kind)?,
             (Kind::Callback { callback }, _) if v.as_u64() != 0 => {
                 let Some(callback) = *callback else {
@@ -232,11 +274,11 @@ pub(super) fn run_call<'a>(
     let success = !returns_status || ret.as_int() == plan.api.success;
     if success {
         once.clear();
+        releasing.finish();
         for (i, leaf) in leaves.iter().enumerate().take(n) {
-            if let Some(Leaf { kind: Kind::Handle { kind }, deallocate: true, .. }) = leaf {
+            if let Some(Leaf { kind: Kind::Handle { .. }, deallocate: true, .. }) = leaf {
                 let id = params[i].as_u64();
                 if id != 0 {
-                    let _ = lock(&tenant.handles).remove(id, *kind);
                     let mut freed = Vec::new();
                     lock(&tenant.retained).retain(|key, r| {
                         let coupled = r.coupled == Some(id);
@@ -254,6 +296,8 @@ pub(super) fn run_call<'a>(
                 }
             }
         }
+    } else {
+        releasing.abort();
     }
     let mut outs = Vec::with_capacity(decoder.outs.len());
     let mut pointed: Vec<(u32, u64, Vec<u8>)> = Vec::new();
