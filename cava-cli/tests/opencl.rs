@@ -129,8 +129,8 @@ fn the_opencl_examples_print_the_same_through_the_guest_library_on_both_transpor
         assert!(out.ends_with("PASSED\n"), "svm on {transport}: {out}");
     }
 
-    // a process that leaves SVM allocations, its queue and its context:
-    // the server frees them (`release_at_exit`, the SVM free with the
+    // a process that leaves SVM allocations, a sub-device, its queue and its
+    // context: the server frees them (`release_at_exit`, the SVM free with the
     // allocation's own context)
     let log = dir.join("server.log");
     let server =
@@ -141,11 +141,16 @@ fn the_opencl_examples_print_the_same_through_the_guest_library_on_both_transpor
         .env("CAVA_SERVER", &socket)
         .output()
         .unwrap();
-    assert!(String::from_utf8_lossy(&left.stdout).contains("left two allocations"), "{}", String::from_utf8_lossy(&left.stdout));
+    assert!(
+        String::from_utf8_lossy(&left.stdout).contains("left two allocations and 1 sub-device"),
+        "{}",
+        String::from_utf8_lossy(&left.stdout)
+    );
     wait_for_log(&log, "the spec says how to release");
     drop(server);
     let log = std::fs::read_to_string(&log).unwrap();
-    assert!(log.contains("left 4 objects the spec says how to release: released with 4 calls (0 refused by the library)"), "{log}");
+    // the sub-device twice (it was retained), the root device not at all
+    assert!(log.contains("left 5 objects the spec says how to release: released with 6 calls (0 refused by the library)"), "{log}");
 
     // clinfo, unmodified, through `cava run`
     if Command::new("clinfo").arg("--version").output().is_err() {

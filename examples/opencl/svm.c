@@ -82,8 +82,17 @@ int main(int argc, char **argv) {
     cl_command_queue queue = clCreateCommandQueueWithProperties(context, device, NULL, &status);
     CHECK("clCreateCommandQueueWithProperties", status);
     if (argc > 2 && strcmp(argv[2], "leave") == 0) {
-        /* exits holding two allocations, its queue and its context: through
-           CAVA the API server frees them when the process has gone */
+        /* exits holding two allocations, a sub-device retained once, its
+           queue and its context: through CAVA the API server releases them
+           when the process has gone (but not the root device, which it was
+           only handed) */
+        cl_device_partition_property one[] = {CL_DEVICE_PARTITION_BY_COUNTS, 1, CL_DEVICE_PARTITION_BY_COUNTS_LIST_END, 0};
+        cl_device_id sub;
+        cl_uint subs = 0;
+        status = clCreateSubDevices(device, one, 1, &sub, &subs);
+        CHECK("clCreateSubDevices", status);
+        status = clRetainDevice(sub);
+        CHECK("clRetainDevice", status);
         for (int i = 0; i < 2; i++) {
             cl_int *left = clSVMAlloc(context, CL_MEM_READ_WRITE, bytes, 64);
             if (left == NULL) {
@@ -98,7 +107,7 @@ int main(int argc, char **argv) {
         }
         status = clFinish(queue);
         CHECK("clFinish", status);
-        printf("left two allocations\n");
+        printf("left two allocations and %u sub-device\n", subs);
         return 0;
     }
     cl_program program = clCreateProgramWithSource(context, 1, &source, NULL, &status);

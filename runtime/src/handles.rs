@@ -17,6 +17,13 @@
 //! could reach that new object through the old id, or the new object could
 //! be given the old id, which the release then ends.
 //!
+//! A handle is *owned* when a call of the process created its object (a
+//! value described `allocate`): only owned handles end with `deallocate`
+//! and are released when the process leaves. Objects the process was only
+//! handed (OpenCL's root devices, CUDA's primary contexts) belong to the
+//! library: releasing one is the library's business (OpenCL makes it a
+//! no-op), and its handle stays.
+//!
 //! A table belongs to one guest process (the API server keeps one per
 //! process, see `marshal::tenants`), so one guest can never name another's
 //! objects: the same id is another object, or none, in another table.
@@ -62,6 +69,8 @@ struct Slot {
     issued: u64,
     /// A call is deallocating the live handle's object.
     releasing: bool,
+    /// A call of the process created the live handle's object.
+    owned: bool,
 }
 
 /// Maps opaque ids to server-side object addresses for one guest.
@@ -110,7 +119,7 @@ impl HandleTable {
             Some(slot) => slot,
             None => {
                 let slot = u32::try_from(self.slots.len()).ok().filter(|s| *s < u32::MAX).ok_or(HandleError::Full)?;
-                self.slots.push(Slot { generation: 1, live: None, issued: 0, releasing: false });
+                self.slots.push(Slot { generation: 1, live: None, issued: 0, releasing: false, owned: false });
                 slot
             }
         };
@@ -118,6 +127,7 @@ impl HandleTable {
         let entry = &mut self.slots[slot as usize];
         entry.live = Some((object, kind));
         entry.issued = self.issues;
+        entry.owned = false;
         let id = (u64::from(entry.generation) << 32) | u64::from(slot + 1);
         self.by_object.insert((object, kind), id);
         Ok(id)
@@ -162,7 +172,7 @@ impl HandleTable {
         while self.slots.len() <= index as usize {
             // slots skipped on the way are free for later objects
             self.free.push(self.slots.len() as u32);
-            self.slots.push(Slot { generation: 1, live: None, issued: 0, releasing: false });
+            self.slots.push(Slot { generation: 1, live: None, issued: 0, releasing: false, owned: false });
         }
         let entry = &mut self.slots[index as usize];
         if entry.live.is_some() {
@@ -172,9 +182,30 @@ impl HandleTable {
         entry.generation = generation;
         entry.live = Some((object, kind));
         entry.issued = self.issues;
+        entry.owned = false;
         self.free.retain(|s| *s != index);
         self.by_object.insert((object, kind), id);
         Ok(())
+    }
+
+    /// The live entry of `id` (any kind), releasing or not.
+    fn live_slot(&self, id: HandleId) -> Option<usize> {
+        let (generation, slot) = split(id);
+        let index = slot.checked_sub(1)? as usize;
+        let entry = self.slots.get(index)?;
+        (entry.generation == generation && entry.live.is_some()).then_some(index)
+    }
+
+    /// Marks live handle `id` owned: a call of the process created its object.
+    pub fn own(&mut self, id: HandleId) {
+        if let Some(index) = self.live_slot(id) {
+            self.slots[index].owned = true;
+        }
+    }
+
+    /// Whether `id` is a live handle the process owns.
+    pub fn is_owned(&self, id: HandleId) -> bool {
+        self.live_slot(id).is_some_and(|index| self.slots[index].owned)
     }
 
     /// Starts releasing `id`, a live handle of `kind`, before the call that
@@ -194,12 +225,9 @@ impl HandleTable {
         Ok(object)
     }
 
-    /// The object of a releasing handle, if `id` is one.
+    /// The entry of a releasing handle, if `id` is one.
     fn releasing_slot(&self, id: HandleId) -> Option<usize> {
-        let (generation, slot) = split(id);
-        let index = slot.checked_sub(1)? as usize;
-        let entry = self.slots.get(index)?;
-        (entry.releasing && entry.generation == generation && entry.live.is_some()).then_some(index)
+        self.live_slot(id).filter(|index| self.slots[*index].releasing)
     }
 
     /// Ends a releasing handle: the call deallocated its object.
@@ -236,16 +264,16 @@ impl HandleTable {
         }
     }
 
-    /// Every live handle, the most recently issued first: objects are
-    /// usually created after the objects they depend on (a kernel after
-    /// its program, a buffer after its context), so this order releases
-    /// dependents before what they depend on.
-    pub fn live_newest_first(&self) -> Vec<(HandleId, usize, HandleKind)> {
+    /// Every live handle the process owns, the most recently issued first:
+    /// objects are usually created after the objects they depend on (a
+    /// kernel after its program, a buffer after its context), so this order
+    /// releases dependents before what they depend on.
+    pub fn owned_newest_first(&self) -> Vec<(HandleId, usize, HandleKind)> {
         let mut live: Vec<(u64, HandleId, usize, HandleKind)> = self
             .slots
             .iter()
             .enumerate()
-            .filter(|(_, s)| !s.releasing)
+            .filter(|(_, s)| s.owned && !s.releasing)
             .filter_map(|(i, s)| s.live.map(|(object, kind)| (s.issued, (u64::from(s.generation) << 32) | (i as u64 + 1), object, kind)))
             .collect();
         live.sort_unstable_by_key(|(issued, ..)| std::cmp::Reverse(*issued));
@@ -276,15 +304,20 @@ mod tests {
     const KERNEL: HandleKind = 1;
 
     #[test]
-    fn live_handles_come_newest_first() {
+    fn owned_handles_come_newest_first() {
         let mut table = HandleTable::new();
         let a = table.insert(0x1000, MEM).unwrap();
         let b = table.insert(0x2000, KERNEL).unwrap();
         let c = table.insert(0x3000, MEM).unwrap();
+        let handed = table.insert(0x5000, MEM).unwrap();
         table.remove(b, KERNEL).unwrap();
         // d takes b's slot, but was issued last
         let d = table.insert(0x4000, KERNEL).unwrap();
-        assert_eq!(table.live_newest_first(), [(d, 0x4000, KERNEL), (c, 0x3000, MEM), (a, 0x1000, MEM)]);
+        for id in [a, b, c, d] {
+            table.own(id);
+        }
+        assert!(!table.is_owned(handed) && !table.is_owned(b) && table.is_owned(d));
+        assert_eq!(table.owned_newest_first(), [(d, 0x4000, KERNEL), (c, 0x3000, MEM), (a, 0x1000, MEM)]);
     }
 
     #[test]
@@ -327,14 +360,16 @@ mod tests {
     fn a_releasing_handle_is_refused_and_its_address_can_be_reused() {
         let mut table = HandleTable::new();
         let a = table.insert(0x1000, MEM).unwrap();
+        table.own(a);
         assert_eq!(table.begin_release(a, MEM), Ok(0x1000));
         assert_eq!(table.get(a, MEM), Err(HandleError::Releasing(a)), "another thread's call");
         assert_eq!(table.begin_release(a, MEM), Err(HandleError::Releasing(a)), "released twice at once");
         assert_eq!(table.len(), 1);
-        assert!(table.live_newest_first().is_empty(), "its call releases it, not the departure");
+        assert!(table.owned_newest_first().is_empty(), "its call releases it, not the departure");
         // the vendor freed it and handed the address to a new object
         let b = table.insert(0x1000, MEM).unwrap();
         assert_ne!(a, b);
+        assert!(!table.is_owned(b), "a new object is owned only when its call says so");
         table.finish_release(a);
         assert_eq!(table.get(a, MEM), Err(HandleError::Stale(a)));
         assert_eq!(table.get(b, MEM), Ok(0x1000), "the new object keeps its id");
@@ -348,11 +383,12 @@ mod tests {
     fn a_failed_release_makes_the_handle_live_again() {
         let mut table = HandleTable::new();
         let a = table.insert(0x1000, MEM).unwrap();
+        table.own(a);
         table.begin_release(a, MEM).unwrap();
         table.abort_release(a);
         assert_eq!(table.get(a, MEM), Ok(0x1000));
         assert_eq!(table.insert(0x1000, MEM), Ok(a), "the object has its id again");
-        assert_eq!(table.live_newest_first(), [(a, 0x1000, MEM)]);
+        assert_eq!(table.owned_newest_first(), [(a, 0x1000, MEM)]);
         table.abort_release(a);
         assert_eq!(table.len(), 1);
         assert_eq!(table.begin_release(a, KERNEL), Err(HandleError::WrongKind { id: a, expected: KERNEL, actual: MEM }));

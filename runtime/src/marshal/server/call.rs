@@ -28,6 +28,26 @@ pub(super) fn handle_call<'a>(
     result
 }
 
+/// What the server kept for a handle a call deallocated: kept buffers
+/// coupled to it (and their registry records), its metadata; the record
+/// log notes its end.
+fn forget_deallocated(shared: &Shared, tenant: &Tenant, id: u64) {
+    let mut freed = Vec::new();
+    lock(&tenant.retained).retain(|key, r| {
+        let coupled = r.coupled == Some(id);
+        if coupled {
+            freed.push(*key);
+        }
+        !coupled
+    });
+    let mut registries = lock(&tenant.kept_registries);
+    for key in freed {
+        registries.forget(key);
+    }
+    lock(&tenant.metadata).remove(id);
+    shared.record(tenant, Entry::Forget(id));
+}
+
 /// The handles a call deallocates: releasing from before the vendor call
 /// (see `HandleTable::begin_release`) until its outcome ends them, or makes
 /// them live again, also when the call is refused before it is made.
@@ -37,13 +57,16 @@ struct Releasing<'t> {
 }
 
 impl Releasing<'_> {
-    fn finish(&mut self) {
-        if !self.ids.is_empty() {
+    /// Ends the handles (the call succeeded) and returns them.
+    fn finish(&mut self) -> SmallVec<[u64; 1]> {
+        let ids = std::mem::take(&mut self.ids);
+        if !ids.is_empty() {
             let mut handles = lock(self.handles);
-            for id in self.ids.drain(..) {
-                handles.finish_release(id);
+            for id in &ids {
+                handles.finish_release(*id);
             }
         }
+        ids
     }
 
     fn abort(&mut self) {
@@ -171,10 +194,17 @@ pub(super) fn run_call<'a>(
         let raw = match (&leaf.kind, shapes[i]) {
             (Kind::Handle { kind }, _) if leaf.deallocate && i < n && v.as_u64() != 0 => {
                 // unusable from now on: the vendor may reuse the address
-                // as soon as it frees the object, before the call returns
-                let object = lock(&tenant.handles).begin_release(v.as_u64(), *kind).map_err(handle_error)?;
-                releasing.ids.push(v.as_u64());
-                object as u64
+                // as soon as it frees the object, before the call returns;
+                // an object the process did not create is the library's,
+                // and its handle stays (see `handles`)
+                let mut handles = lock(&tenant.handles);
+                if handles.is_owned(v.as_u64()) {
+                    let object = handles.begin_release(v.as_u64(), *kind).map_err(handle_error)?;
+                    releasing.ids.push(v.as_u64());
+                    object as u64
+                } else {
+                    handles.get(v.as_u64(), *kind).map(|o| o as u64).map_err(handle_error)?
+                }
             }
             (Kind::Handle { kind }, _) => decoder.handle(v.as_u64(), *kind)?,
             (Kind::Callback { callback }, _) if v.as_u64() != 0 => {
@@ -249,7 +279,7 @@ pub(super) fn run_call<'a>(
     let ret_leaf = select(plan, &f.return_value, &env, &mut decoder.frame).map_err(malformed)?;
     let mut ret = V::from_raw(ret_raw, &f.ret);
     if let Kind::Handle { kind } = ret_leaf.kind {
-        ret = V::Ptr(decoder.frame.issue(ret_raw, kind)?);
+        ret = V::Ptr(decoder.frame.issue(ret_raw, kind, ret_leaf.allocate)?);
     }
     // a buffer the vendor returned (a string it owns): copied into the reply
     let mut ret_bytes = None;
@@ -274,27 +304,8 @@ pub(super) fn run_call<'a>(
     let success = !returns_status || ret.as_int() == plan.api.success;
     if success {
         once.clear();
-        releasing.finish();
-        for (i, leaf) in leaves.iter().enumerate().take(n) {
-            if let Some(Leaf { kind: Kind::Handle { .. }, deallocate: true, .. }) = leaf {
-                let id = params[i].as_u64();
-                if id != 0 {
-                    let mut freed = Vec::new();
-                    lock(&tenant.retained).retain(|key, r| {
-                        let coupled = r.coupled == Some(id);
-                        if coupled {
-                            freed.push(*key);
-                        }
-                        !coupled
-                    });
-                    let mut registries = lock(&tenant.kept_registries);
-                    for key in freed {
-                        registries.forget(key);
-                    }
-                    lock(&tenant.metadata).remove(id);
-                    shared.record(tenant, Entry::Forget(id));
-                }
-            }
+        for id in releasing.finish() {
+            forget_deallocated(shared, tenant, id);
         }
     } else {
         releasing.abort();

@@ -6,6 +6,9 @@
 //! gives a `release_at_exit` function, the server calls it on each object
 //! the process still holds, newest first, as many times as the spec's
 //! `times` says (the process's own retains, for reference-counted APIs).
+//! Only objects the process created are released (owned handles, see
+//! `handles`): a root device or a primary context it was handed is the
+//! library's.
 //!
 //! The count is read from the metadata the server keeps for the process,
 //! which only the server's own statements write, after calls that
@@ -89,7 +92,7 @@ fn release(shared: &Shared, tenant: &Tenant) {
     }
     let plan = &shared.plan;
     let metadata_size = plan.metadata_size();
-    let live = lock(&tenant.handles).live_newest_first();
+    let live = lock(&tenant.handles).owned_newest_first();
     let (mut objects, mut calls, mut refused) = (0usize, 0u64, 0usize);
     for (id, object, kind) in live {
         let Some(&function) = shared.releasers.get(&kind) else { continue };

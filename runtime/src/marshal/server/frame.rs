@@ -79,7 +79,9 @@ impl Frame<'_> {
 
     /// The guest's id for a vendor object, issued (or, replaying, rebound)
     /// and noted for the record log.
-    pub(super) fn issue(&mut self, object: u64, kind: u32) -> Result<u64, Refusal> {
+    /// The id for an object the vendor returned; `owned` when the value is
+    /// described `allocate` (the call created the object: see `handles`).
+    pub(super) fn issue(&mut self, object: u64, kind: u32, owned: bool) -> Result<u64, Refusal> {
         if object == 0 {
             return Ok(0);
         }
@@ -100,6 +102,9 @@ impl Frame<'_> {
             },
             None => handles.insert(object as usize, kind).map_err(handle_error)?,
         };
+        if owned {
+            handles.own(id);
+        }
         self.issued.push(id);
         Ok(id)
     }

@@ -64,7 +64,7 @@ pub(super) fn translate_value(
     match &leaf.kind {
         Kind::Handle { kind } => {
             let object = word(bytes);
-            let id = frame.issue(object, *kind)?;
+            let id = frame.issue(object, *kind, leaf.allocate)?;
             if let Some(slot) = bytes.get_mut(at..at + 8) {
                 slot.copy_from_slice(&id.to_le_bytes());
             }
