@@ -21,8 +21,21 @@ fn every_spec_compiles() {
 
 /// Sections of the test program whose output must be the same forwarded
 /// (`unsupported` differs by design: see its own test).
-const SECTIONS: [&str; 13] =
-    ["basic", "handles", "buffers", "strings", "structs", "callbacks", "once", "coupled", "map", "async", "metadata", "threads", "zerocopy"];
+const SECTIONS: [&str; 13] = [
+    "basic",
+    "handles",
+    "buffers",
+    "strings",
+    "structs",
+    "callbacks",
+    "once",
+    "coupled",
+    "map",
+    "async",
+    "metadata",
+    "threads",
+    "zerocopy",
+];
 
 #[test]
 fn the_test_program_prints_the_same_through_the_guest_library_on_both_transports() {
