@@ -21,8 +21,22 @@ fn every_spec_compiles() {
 
 /// Sections of the test program whose output must be the same forwarded
 /// (`unsupported` differs by design: see its own test).
-const SECTIONS: [&str; 13] =
-    ["basic", "handles", "buffers", "strings", "structs", "callbacks", "once", "map", "reuse", "async", "metadata", "threads", "zerocopy"];
+const SECTIONS: [&str; 14] = [
+    "basic",
+    "handles",
+    "buffers",
+    "strings",
+    "structs",
+    "callbacks",
+    "once",
+    "coupled",
+    "map",
+    "reuse",
+    "async",
+    "metadata",
+    "threads",
+    "zerocopy",
+];
 
 #[test]
 fn the_test_program_prints_the_same_through_the_guest_library_on_both_transports() {
@@ -117,6 +131,38 @@ fn once_callbacks_leave_no_registration_behind() {
         drop(server);
         let log = std::fs::read_to_string(&log).unwrap();
         // tl_set_notify's, and none of the 74 once registrations (one refused)
+        assert!(log.contains(" left 1 callback registrations, now forgotten"), "{transport}: {log}");
+    }
+}
+
+/// A `lifetime(coupled(return_value))` callback's registration ends with the
+/// object the call returned: nine queues created with a notify (one of them
+/// refused by the library) and released leave only the lasting registration
+/// of a `tl_set_notify` beside them. (Without the release, the server
+/// would count ten.)
+#[test]
+fn coupled_callbacks_end_with_their_object() {
+    let lib = testlib();
+    for transport in ["unix", "shm"] {
+        let dir = scratch(&format!("coupled-callbacks-{transport}"));
+        let socket = dir.join("server.sock");
+        let log = dir.join("server.log");
+        let server = start_server_with(&lib.server(), &socket, &lib.library(), &[], std::fs::File::create(&log).unwrap().into());
+        let run = Command::new(&lib.program)
+            .arg("coupled")
+            .env("LD_LIBRARY_PATH", lib.generated.join("lib"))
+            .env("CAVA_SERVER", &socket)
+            .env("CAVA_TRANSPORT", transport)
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&run.stdout);
+        assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+        assert!(stdout.contains("coupled: release_queue status=0 notify_calls=3"), "{stdout}");
+        assert!(stdout.contains("coupled: create(NULL device) status=-1 valid=0"), "{stdout}");
+        assert!(stdout.contains("coupled: finish and release x8 statuses=[0,0,0,0,0,0,0,0] notify_calls=16"), "{stdout}");
+        wait_for_log(&log, "callback registrations");
+        drop(server);
+        let log = std::fs::read_to_string(&log).unwrap();
         assert!(log.contains(" left 1 callback registrations, now forgotten"), "{transport}: {log}");
     }
 }

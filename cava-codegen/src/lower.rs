@@ -139,6 +139,7 @@ impl Lowerer<'_> {
                     ir::Lifetime::Manual => plan::Lifetime::Manual,
                     ir::Lifetime::Static => plan::Lifetime::Static,
                     ir::Lifetime::Coupled(e) => plan::Lifetime::Coupled(self.expr(e)?),
+                    ir::Lifetime::CoupledToReturn => plan::Lifetime::CoupledToReturn,
                     ir::Lifetime::Once => plan::Lifetime::Once,
                 };
                 plan::Value::Leaf(Box::new(plan::Leaf {

@@ -30,7 +30,7 @@ const LIFETIMES: &[(&str, &str)] = &[
     ("call", "the API server keeps its copy for the call (the default)"),
     ("manual", "until a call `deallocate`s the buffer"),
     ("static", "forever"),
-    ("coupled", "`coupled(obj)`: as long as the object `obj`"),
+    ("coupled", "`coupled(obj)`: as long as the object `obj` (for a callback: a handle argument, or `return_value`)"),
     ("once", "a callback's registration ends after its first call"),
 ];
 const REGISTRY_FUNCTIONS: &[&str] = &["register_buf", "get_bufs", "get_n_bufs", "get_buf_size"];
@@ -83,6 +83,15 @@ pub fn completion(doc: Snapshot<'_>, offset: usize) -> Vec<CompletionItem> {
                 for (name, doc) in LIFETIMES {
                     out.push(name, CompletionItemKind::ENUM_MEMBER, Some("lifetime".into()), Some(doc));
                 }
+            }
+            (_, "coupled", 0) => {
+                out.push(
+                    "return_value",
+                    CompletionItemKind::KEYWORD,
+                    Some("coupled(return_value)".into()),
+                    Some("a callback's registration lasts as long as the handle the function returns"),
+                );
+                out.expression(&env);
             }
             _ => out.expression(&env),
         }
@@ -252,5 +261,7 @@ mod tests {
             "{expr:?}"
         );
         assert_eq!(labels("argument(data) { lifetime(|"), ["call", "manual", "static", "coupled", "once"]);
+        let coupled = labels("argument(data) { lifetime(coupled(|");
+        assert!(coupled.contains(&"return_value".to_string()) && coupled.contains(&"count".to_string()), "{coupled:?}");
     }
 }

@@ -21,7 +21,7 @@ pub const KEYWORDS: &[Keyword] = &[
     Keyword {
         word: "return_value",
         syntax: "return_value { ... }",
-        summary: "Describes the function's result, which is always copied back to the application. Stands in a function's body.",
+        summary: "Describes the function's result, which is always copied back to the application. Stands in a function's body. In `lifetime(coupled(return_value))` on a callback argument, it names the handle the function returns: the callback's registration lasts as long as that object.",
     },
     Keyword {
         word: "element",

@@ -102,7 +102,8 @@ impl<'a> Env<'a> {
         if !found.is_empty() {
             return Some(Target::Decls(found));
         }
-        keywords::lookup(name).filter(|k| matches!(k.word, "this" | "index" | "else" | "if")).map(Target::Keyword)
+        // `return_value` inside `coupled(...)`: the result a callback is coupled to
+        keywords::lookup(name).filter(|k| matches!(k.word, "this" | "index" | "else" | "if" | "return_value")).map(Target::Keyword)
     }
 
     /// What a plain name means here: the function's own names, then the
@@ -273,6 +274,15 @@ mod tests {
         assert!(matches!(target_at("metadata(buffer)->argc", 0), Target::Library("metadata", _)));
         assert!(matches!(target_at("element {", 0), Target::Keyword(k) if k.word == "element"));
         assert!(matches!(target_at("index]", 0), Target::Keyword(k) if k.word == "index"));
+    }
+
+    #[test]
+    fn return_value_inside_coupled_is_the_keyword() {
+        let source = "typedef struct c_st *c;\ncallback void on(void *u) { argument(u) { userdata; } }\n\
+            c make(void (*f)(void *), void *u) {\n    argument(f) { callback(on); lifetime(coupled(return_value)); }\n}\n";
+        let analysis = Analysis::new(source);
+        let env = Env::new(&analysis, source.find("return_value)").unwrap() + 3);
+        assert!(matches!(env.target().expect("a target").1, Target::Keyword(k) if k.word == "return_value"));
     }
 
     #[test]

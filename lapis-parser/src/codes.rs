@@ -380,14 +380,23 @@ cl_int read_blocking(cl_command_queue q, cl_mem b, size_t size, void *ptr) {
 Copy the prototype of `f` and change only the names and the descriptions.";
 
     CallbackLifetime = "L0521", "lifetime that does not fit a callback",
-"A callback's `lifetime` says how long the guest and the API server keep its registration: `static` (the default) until the application's process leaves, or `once`, until the library has called it once (an event's completion callback, a build notification) or the call that registered it failed. `call`, `manual` and `coupled(obj)` are buffers' lifetimes, and `once` is only a callback's.
+"A callback's `lifetime` says how long the guest and the API server keep its registration: `static` (the default) until the application's process leaves; `once`, until the library has called it once (an event's completion callback, a build notification) or the call that registered it failed; or `coupled(obj)`, until the object `obj` is deallocated (a successful call that marks it `deallocate`, or the release of what a departed process left), or the call that registered it failed. `call` and `manual` are buffers' lifetimes, and `once` and `coupled(return_value)` are only callbacks'.
 
-A `once` registration is told apart from the others by its userdata, so it must be a function's argument, its `callback` declaration must mark a `userdata` argument, and the function must have a `userdata` argument for it.
+A callback is coupled to a handle: a handle argument of the same function (`coupled(queue)`), or the handle the function returns, written `coupled(return_value)` (`return_value` is reserved there: expressions cannot otherwise name the result). Coupling to anything else (an argument that is not a handle, an expression, a return value that is not a handle) is refused: no release would end the registration.
+
+A `once` or `coupled` registration is told apart from the others by its userdata, so it must be a function's argument, its `callback` declaration must mark a `userdata` argument, and the function must have a `userdata` argument for it.
 
 ```lapis
 cl_int clSetEventCallback(cl_event event, cl_int type, void (*pfn_notify)(cl_event, cl_int, void *), void *user_data) {
     argument(pfn_notify) { callback(cava_event_notify); lifetime(once); }
     argument(user_data) { userdata; }
+}
+
+cl_context clCreateContext(const cl_context_properties *properties, cl_uint num_devices, const cl_device_id *devices,
+                           void (*pfn_notify)(const char *, const void *, size_t, void *), void *user_data, cl_int *errcode_ret) {
+    argument(pfn_notify) { callback(cava_context_notify); lifetime(coupled(return_value)); }
+    argument(user_data) { userdata; }
+    return_value { allocate; }
 }
 ```";
 

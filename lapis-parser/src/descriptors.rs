@@ -69,7 +69,7 @@ descriptors! {
     "in", None, Value, "in;", "Copied from the application to the API server before the call.";
     "out", None, Value, "out;", "Copied from the API server back to the application after the call.";
     "no_copy", None, Value, "no_copy;", "Not copied by this call; used with a lifetime, when a later call copies the data.";
-    "lifetime", Expr, Value, "lifetime(call | manual | static | coupled(obj) | once);", "How long the API server keeps its copy of the buffer: for the call (the default), until a `deallocate`, forever, or as long as the object `obj`; for a callback, how long its registration lives: until the process leaves (`static`, the default) or its first call (`once`).";
+    "lifetime", Expr, Value, "lifetime(call | manual | static | coupled(obj) | once);", "How long the API server keeps its copy of the buffer: for the call (the default), until a `deallocate`, forever, or as long as the object `obj`; for a callback, how long its registration lives: until the process leaves (`static`, the default), its first call (`once`), or as long as the handle `obj` (`coupled(obj)`; `coupled(return_value)` for the handle the function returns).";
     "allocate", None, Value, "allocate;", "This call creates the described object or buffer (an out handle becomes a new entry in the handle table).";
     "deallocate", None, Value, "deallocate;", "This call destroys the described object or buffer; its handle becomes stale.";
     "zerocopy", None, Value, "zerocopy;", "The buffer lives in memory shared between guest and API server and is never copied.";

@@ -324,7 +324,12 @@ pub enum Lifetime {
     Call,
     Manual,
     Static,
+    /// As long as the object the expression names: a buffer's kept copy,
+    /// or a callback's registration (a handle argument only).
     Coupled(Expr),
+    /// `coupled(return_value)`: a callback's registration that lasts as
+    /// long as the handle the function returns (a context's notify).
+    CoupledToReturn,
     /// A callback registration that ends after its first call.
     Once,
 }

@@ -697,6 +697,71 @@ static void section_once(void)
     pthread_mutex_destroy(&nlog.lock);
 }
 
+/* ============================================================ coupled */
+
+/* A callback the library keeps as long as an object, like an OpenCL
+   context's notify: its registration ends with the queue's release (on
+   the API server and in the guest), not with the process. */
+static void section_coupled(void)
+{
+    tl_status s = 12345, st[8];
+    tl_queue q, qs[8];
+    struct notify_log nlog, many, lasting;
+
+    memset(&nlog, 0, sizeof nlog);
+    memset(&many, 0, sizeof many);
+    memset(&lasting, 0, sizeof lasting);
+    if (pthread_mutex_init(&nlog.lock, NULL) != 0 || pthread_mutex_init(&many.lock, NULL) != 0 ||
+        pthread_mutex_init(&lasting.lock, NULL) != 0)
+        die("pthread_mutex_init failed");
+    /* a lasting callback beside them, which stays until the process leaves */
+    s = tl_create_queue(dev(1), &q);
+    s |= tl_set_notify(q, on_notify, &lasting);
+    s |= tl_release_queue(q);
+    printf("coupled: set_notify on a released queue status=%d\n", s);
+    q = tl_create_queue_notified(dev(0), on_notify, &nlog, &s);
+    printf("coupled: create status=%d valid=%d\n", s, q != NULL);
+    pthread_mutex_lock(&nlog.lock);
+    nlog.expected = q;
+    pthread_mutex_unlock(&nlog.lock);
+    s = tl_queue_finish(q);
+    pthread_mutex_lock(&nlog.lock);
+    printf("coupled: finish#1 status=%d notify_calls=%d same_queue=%d\n", s, nlog.calls, nlog.same_queue);
+    pthread_mutex_unlock(&nlog.lock);
+    s = tl_queue_finish(q);
+    pthread_mutex_lock(&nlog.lock);
+    printf("coupled: finish#2 status=%d notify_calls=%d\n", s, nlog.calls);
+    pthread_mutex_unlock(&nlog.lock);
+    /* the release runs what waits, so the notify runs once more */
+    s = tl_release_queue(q);
+    pthread_mutex_lock(&nlog.lock);
+    printf("coupled: release_queue status=%d notify_calls=%d\n", s, nlog.calls);
+    pthread_mutex_unlock(&nlog.lock);
+    /* a creation that fails: its registration goes with the call */
+    s = 12345;
+    q = tl_create_queue_notified(NULL, on_notify, &nlog, &s);
+    printf("coupled: create(NULL device) status=%d valid=%d\n", s, q != NULL);
+    /* eight queues with the same function and userdata: each has its own
+       registration, which ends with its own queue */
+    for (int i = 0; i < 8; i++)
+        qs[i] = tl_create_queue_notified(dev(i % 2), on_notify, &many, &st[i]);
+    printf("coupled: create x8 statuses=");
+    print_ints(st, 8);
+    printf("\n");
+    for (int i = 0; i < 8; i++)
+        st[i] = tl_queue_finish(qs[i]);
+    for (int i = 7; i >= 0; i--)
+        st[i] |= tl_release_queue(qs[i]);
+    pthread_mutex_lock(&many.lock);
+    printf("coupled: finish and release x8 statuses=");
+    print_ints(st, 8);
+    printf(" notify_calls=%d\n", many.calls);
+    pthread_mutex_unlock(&many.lock);
+    pthread_mutex_destroy(&nlog.lock);
+    pthread_mutex_destroy(&lasting.lock);
+    pthread_mutex_destroy(&many.lock);
+}
+
 /* ================================================================= map */
 
 /* A callback without userdata (tl_map's): each process gets its own
@@ -1264,6 +1329,7 @@ static const struct {
     {"structs", section_structs},
     {"callbacks", section_callbacks},
     {"once", section_once},
+    {"coupled", section_coupled},
     {"map", section_map},
     {"map_wait", section_map_wait},
     {"map_other", section_map_other},

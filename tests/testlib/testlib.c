@@ -980,6 +980,24 @@ tl_status tl_set_notify(tl_queue queue, tl_notify_fn fn, void *user)
     return TL_SUCCESS;
 }
 
+tl_queue tl_create_queue_notified(tl_device device, tl_notify_fn fn, void *user, tl_status *errcode_ret)
+{
+    tl_queue q;
+    tl_status status = TL_SUCCESS;
+    if (!valid_device(device))
+        status = TL_ERROR_INVALID_HANDLE;
+    q = status == TL_SUCCESS ? queue_new(device, 0, TL_DEFAULT_CAPACITY) : NULL;
+    if (status == TL_SUCCESS && q == NULL)
+        status = TL_ERROR_OUT_OF_MEMORY;
+    if (q != NULL) {
+        q->notify = fn;
+        q->notify_user = fn != NULL ? user : NULL;
+    }
+    if (errcode_ret != NULL)
+        *errcode_ret = status;
+    return q;
+}
+
 tl_status tl_queue_on_finish(tl_queue queue, tl_notify_fn fn, void *user)
 {
     struct tl_once *once, **last;

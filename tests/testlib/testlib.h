@@ -234,6 +234,10 @@ tl_status tl_set_notify(tl_queue queue, tl_notify_fn fn, void *user);
    TL_MAX_ON_FINISH wait on a queue: one more is TL_ERROR_OUT_OF_MEMORY. */
 #define TL_MAX_ON_FINISH 8
 tl_status tl_queue_on_finish(tl_queue queue, tl_notify_fn fn, void *user);
+/* a queue created with its notify set (as tl_set_notify's; fn may be NULL),
+   like an OpenCL context's pfn_notify: the library keeps fn until the
+   queue's release. NULL (and *errcode_ret) on failure. */
+tl_queue tl_create_queue_notified(tl_device device, tl_notify_fn fn, void *user, tl_status *errcode_ret);
 /* values[i] = fn(values[i]) for each i */
 tl_status tl_map(int *values, size_t n, tl_map_fn fn);
 /* acc = 0; acc = combine(acc, values[i], user) for each i */

@@ -261,7 +261,7 @@ impl Checker {
         let mut env = Self::env_for(&sig.params);
         let errors_before = self.error_count();
         self.userdata_sites.clear();
-        self.once_sites.clear();
+        self.own_sites.clear();
         let mut mode: Option<(&'static str, Span)> = None;
         let mut success: Option<(i128, Span)> = None;
         let mut in_guest: Option<Span> = None;
@@ -416,8 +416,9 @@ impl Checker {
         let body_broken = self.error_count() > errors_before;
         let lenient = function.unsupported.is_some() || function.replace_guest.is_some() || in_guest.is_some() || body_broken;
         let (params, param_spans) = self.resolve_params(sig, sorted.arguments.clone(), lenient, &env.contextual);
+        let mut coupled_to_return = Vec::new();
         if self.error_count() == errors_before {
-            self.link_userdata(sig, &params);
+            coupled_to_return = self.link_userdata(sig, &params);
         }
         // contextual arguments are described by `argument(name)` scopes too
         let mut arguments = sorted.arguments;
@@ -453,6 +454,7 @@ impl Checker {
             let value = self.resolve_value(&sig.ret, sorted.return_value, &env, &subject, 0);
             function.return_value = value;
         }
+        self.check_coupled_to_return(sig, &function.return_value, coupled_to_return);
         let unsupported_or_replaced = function.unsupported.is_some() || function.replace_guest.is_some() || in_guest.is_some();
         if let Some(span) = in_guest {
             let other = if function.unsupported.is_some() {
@@ -853,8 +855,10 @@ impl Checker {
         (params, spans)
     }
 
-    /// Checks that each `userdata` of the function just resolved has its callback.
-    fn link_userdata(&mut self, sig: &Signature, params: &[ir::Param]) {
+    /// Checks that each `userdata` of the function just resolved has its
+    /// callback, and the callbacks with registrations of their own; returns
+    /// the `coupled(return_value)` ones to check with the return value.
+    fn link_userdata(&mut self, sig: &Signature, params: &[ir::Param]) -> Vec<(Span, String)> {
         let callbacks: Vec<usize> = params
             .iter()
             .enumerate()
@@ -874,7 +878,7 @@ impl Checker {
                 None => callbacks.first().copied().filter(|_| callbacks.len() == 1),
             })
             .collect();
-        self.check_once_sites(params, &with_userdata);
+        let coupled_to_return = self.check_own_sites(sig, params, &with_userdata);
         for (span, named) in std::mem::take(&mut self.userdata_sites) {
             let (message, label, help) = match named {
                 Some(i) if callbacks.contains(&i) => continue,
@@ -901,19 +905,29 @@ impl Checker {
             };
             self.report(Diagnostic::error(Code::UserdataWithoutCallback, message).with_primary(span, label).with_help(help));
         }
+        coupled_to_return
     }
 
-    /// A registration that ends after one call is told apart from the
-    /// process's others by its userdata: the API server hands the library
-    /// its own id in place of the application's pointer. So a `once`
-    /// callback must be an argument with a `userdata` argument, and its
-    /// declaration must say which argument brings the userdata back.
-    fn check_once_sites(&mut self, params: &[ir::Param], with_userdata: &[usize]) {
-        for (span, name, is_argument) in std::mem::take(&mut self.once_sites) {
-            let index = params.iter().position(|p| p.name == name).filter(|_| is_argument);
+    /// A registration that ends after one call (`once`), or with an object
+    /// (`coupled`), is its own: the API server tells it apart from the
+    /// process's others by its userdata, handing the library its own id in
+    /// place of the application's pointer. So such a callback must be an
+    /// argument with a `userdata` argument, and its declaration must say
+    /// which argument brings the userdata back. A callback `coupled(obj)`
+    /// names a handle argument; `coupled(return_value)` ones are returned,
+    /// to be checked against the return value.
+    fn check_own_sites(&mut self, sig: &Signature, params: &[ir::Param], with_userdata: &[usize]) -> Vec<(Span, String)> {
+        let mut coupled_to_return = Vec::new();
+        for site in std::mem::take(&mut self.own_sites) {
+            let (span, name) = (site.span, site.name);
+            let lifetime = match site.lifetime {
+                ir::Lifetime::Once => "once",
+                _ => "coupled",
+            };
+            let index = params.iter().position(|p| p.name == name).filter(|_| site.is_argument);
             let Some(index) = index else {
                 self.report(
-                    Diagnostic::error(Code::CallbackLifetime, "only a callback argument can be `once`")
+                    Diagnostic::error(Code::CallbackLifetime, format!("only a callback argument can be `{lifetime}`"))
                         .with_primary(span, "a callback inside a buffer or struct")
                         .with_help("describe the function pointer as an argument of its own"),
                 );
@@ -934,17 +948,75 @@ impl Checker {
             });
             if !returns_userdata {
                 self.report(
-                    Diagnostic::error(Code::CallbackLifetime, format!("callback `{name}` is `once` but its calls carry no userdata"))
+                    Diagnostic::error(Code::CallbackLifetime, format!("callback `{name}` is `{lifetime}` but its calls carry no userdata"))
                         .with_primary(span, "the API server could not tell this registration from the others")
                         .with_help("declare the callback with `callback` and mark its userdata argument `userdata`"),
                 );
+                continue;
             } else if !with_userdata.contains(&index) {
                 self.report(
-                    Diagnostic::error(Code::CallbackLifetime, format!("callback `{name}` is `once` but has no `userdata` argument"))
+                    Diagnostic::error(Code::CallbackLifetime, format!("callback `{name}` is `{lifetime}` but has no `userdata` argument"))
                         .with_primary(span, "the API server could not tell this registration from the others")
                         .with_help(format!("mark the pointer the API hands back with `userdata` (or `userdata({name})`)")),
                 );
+                continue;
             }
+            match &site.lifetime {
+                ir::Lifetime::CoupledToReturn => coupled_to_return.push((span, name)),
+                ir::Lifetime::Coupled(obj) => {
+                    let help = "couple it to the handle whose release ends the registration: a handle argument, or `return_value` for the object the call returns";
+                    let ir::ExprKind::Param(owner) = obj.kind else {
+                        self.report(
+                            Diagnostic::error(Code::CallbackLifetime, format!("callback `{name}` is coupled to an expression"))
+                                .with_primary(span, "a callback can be coupled only to a handle argument or to `return_value`")
+                                .with_help(help),
+                        );
+                        continue;
+                    };
+                    let mut all_handles = true;
+                    for_each_leaf(&params[owner].value, &mut |s| all_handles &= matches!(s.kind, ValueKind::Handle));
+                    if !all_handles {
+                        let owner_index = owner;
+                        let owner = &params[owner];
+                        self.report(
+                            Diagnostic::error(
+                                Code::CallbackLifetime,
+                                format!("callback `{name}` is coupled to `{}`, which is not a handle", owner.name),
+                            )
+                            .with_primary(span, "no release of it would end the registration")
+                            .with_secondary(sig.params[owner_index].0.span, format!("`{}` is `{}`", owner.name, self.type_name(&owner.ty)))
+                            .with_help(help),
+                        );
+                    }
+                }
+                _ => {}
+            }
+        }
+        coupled_to_return
+    }
+
+    /// A callback `coupled(return_value)` lasts as long as the handle the
+    /// function returns: the return value must be one.
+    fn check_coupled_to_return(&mut self, sig: &Signature, returned: &Value, sites: Vec<(Span, String)>) {
+        if sites.is_empty() {
+            return;
+        }
+        let void = self.shape(&sig.ret) == Shape::Void;
+        let mut all_handles = true;
+        for_each_leaf(returned, &mut |s| all_handles &= matches!(s.kind, ValueKind::Handle));
+        if all_handles && !void {
+            return;
+        }
+        let shown = self.type_name(&sig.ret);
+        for (span, name) in sites {
+            let d = Diagnostic::error(
+                Code::CallbackLifetime,
+                format!("callback `{name}` is coupled to the return value of `{}`, which is not a handle", sig.name.node),
+            )
+            .with_primary(span, "no release of it would end the registration")
+            .with_secondary(sig.name.span, if void { "returns nothing".to_string() } else { format!("returns `{shown}`") })
+            .with_help("couple the callback to a handle argument, or describe the return value as a `handle`");
+            self.report(d);
         }
     }
 

@@ -75,6 +75,18 @@ pub(crate) enum GlobalValue {
     Constant(ir::ConstantId),
 }
 
+/// A callback whose registration is its own rather than shared by the
+/// process (`once`, `coupled`): where its lifetime is written, the value's
+/// name, whether it is an argument itself, and the lifetime. Checked with
+/// its function (see `functions.rs`), which knows the other arguments and
+/// the return value.
+pub(crate) struct OwnSite {
+    pub span: Span,
+    pub name: String,
+    pub is_argument: bool,
+    pub lifetime: ir::Lifetime,
+}
+
 #[derive(Default)]
 pub(crate) struct Checker {
     pub spec: Spec,
@@ -94,9 +106,9 @@ pub(crate) struct Checker {
     /// `userdata` descriptors of the function being resolved, with the
     /// callback argument they name, if any.
     pub userdata_sites: Vec<(Span, Option<usize>)>,
-    /// Each `lifetime(once)` on a callback of the function being checked:
-    /// where, the value's name, and whether it is an argument itself.
-    pub once_sites: Vec<(Span, String, bool)>,
+    /// Each callback of the function being checked whose registration is
+    /// its own (`lifetime(once)`, `lifetime(coupled(...))`).
+    pub own_sites: Vec<OwnSite>,
     /// Bodies of `type(T)` and `default(C)` scopes: errors inside them are
     /// reported when the scope is checked on its own, not again at every use.
     pub scope_blocks: Vec<Span>,
@@ -195,7 +207,7 @@ impl Checker {
         }
         self.checking_scopes_alone = false;
         self.userdata_sites.clear();
-        self.once_sites.clear();
+        self.own_sites.clear();
     }
 
     fn run(&mut self, file: &SourceFile) {

@@ -11,7 +11,7 @@ use std::collections::HashMap;
 
 use super::exprs::Env;
 use super::types::Shape;
-use super::Checker;
+use super::{Checker, OwnSite};
 use crate::ast::{self, DescriptorArg, StmtKind};
 use crate::descriptors::{self, Args, Place};
 use crate::diagnostic::{self, Code, Diagnostic};
@@ -50,6 +50,10 @@ fn layer_env(env: &Env, layer: &Layer) -> Env {
     }
     Env { params: Default::default(), contextual: Vec::new(), hides_arguments: true, ..env.clone() }
 }
+
+/// The reserved name that `coupled(...)` on a callback takes for the
+/// function's result (which expressions cannot name otherwise).
+pub(crate) const RETURN_VALUE: &str = "return_value";
 
 /// What is being described, for messages.
 #[derive(Clone, Debug)]
@@ -303,29 +307,40 @@ impl Checker {
 
     /// The value's lifetime: a buffer's copy lives for the call unless told
     /// otherwise; a callback's registration lives until its process leaves
-    /// (`static`) unless it is `once`, the one lifetime only callbacks have.
+    /// (`static`) unless it is `once` (the one lifetime only callbacks
+    /// have) or `coupled` to an object (a handle argument, or the handle the
+    /// function returns: `coupled(return_value)`, only callbacks'). Whether
+    /// a callback's `once` or `coupled` fits its function is checked with
+    /// the function (`own_sites`).
     fn lifetime_of(&mut self, kind: &ValueKind, given: Option<(Lifetime, Span)>, subject: &Subject) -> Lifetime {
         let is_callback = matches!(kind, ValueKind::Callback(_));
         match given {
             None if is_callback => Lifetime::Static,
             None => Lifetime::Call,
-            Some((lifetime @ (Lifetime::Static | Lifetime::Once), span)) if is_callback => {
-                if lifetime == Lifetime::Once {
-                    self.once_sites.push((span, subject.name.clone(), subject.top_level && subject.path.is_empty()));
-                }
+            Some((Lifetime::Static, _)) if is_callback => Lifetime::Static,
+            Some((lifetime @ (Lifetime::Once | Lifetime::Coupled(_) | Lifetime::CoupledToReturn), span)) if is_callback => {
+                self.own_sites.push(OwnSite {
+                    span,
+                    name: subject.name.clone(),
+                    is_argument: subject.top_level && subject.path.is_empty() && !subject.returned,
+                    lifetime: lifetime.clone(),
+                });
                 lifetime
             }
             Some((lifetime, span)) if is_callback => {
                 self.report(
-                    Diagnostic::error(Code::CallbackLifetime, "a callback's registration lives until its process leaves, or for one call")
-                        .with_primary(span, format!("`{}` is a buffer's lifetime", lifetime_name(&lifetime)))
-                        .with_help("write `lifetime(static)` (the default for callbacks) or `lifetime(once)`"),
+                    Diagnostic::error(
+                        Code::CallbackLifetime,
+                        "a callback's registration lives until its process leaves, for one call, or as long as an object",
+                    )
+                    .with_primary(span, format!("`{}` is a buffer's lifetime", lifetime_name(&lifetime)))
+                    .with_help("write `lifetime(static)` (the default for callbacks), `lifetime(once)` or `lifetime(coupled(obj))`"),
                 );
                 Lifetime::Static
             }
-            Some((Lifetime::Once, span)) => {
+            Some((lifetime @ (Lifetime::Once | Lifetime::CoupledToReturn), span)) => {
                 self.report(
-                    Diagnostic::error(Code::CallbackLifetime, "`once` is a callback's lifetime")
+                    Diagnostic::error(Code::CallbackLifetime, format!("`{}` is a callback's lifetime", lifetime_name(&lifetime)))
                         .with_primary(span, format!("{} is not a callback", subject.what()))
                         .with_help("a buffer's lifetime is `call`, `manual`, `static` or `coupled(obj)`"),
                 );
@@ -812,6 +827,14 @@ impl Checker {
                     ast::ExprKind::Name(n) if n == "manual" => Lifetime::Manual,
                     ast::ExprKind::Name(n) if n == "static" => Lifetime::Static,
                     ast::ExprKind::Name(n) if n == "once" => Lifetime::Once,
+                    // reserved here: the function's result, which no expression names
+                    ast::ExprKind::Call(n, inner)
+                        if n.node == "coupled"
+                            && inner.len() == 1
+                            && matches!(&inner[0].kind, ast::ExprKind::Name(r) if r == RETURN_VALUE) =>
+                    {
+                        Lifetime::CoupledToReturn
+                    }
                     ast::ExprKind::Call(n, inner) if n.node == "coupled" && inner.len() == 1 => match self.resolve_expr(&inner[0], env) {
                         Some(obj) => Lifetime::Coupled(obj),
                         None => return,
@@ -998,6 +1021,7 @@ fn lifetime_name(lifetime: &Lifetime) -> &'static str {
         Lifetime::Manual => "manual",
         Lifetime::Static => "static",
         Lifetime::Coupled(_) => "coupled",
+        Lifetime::CoupledToReturn => "coupled(return_value)",
         Lifetime::Once => "once",
     }
 }

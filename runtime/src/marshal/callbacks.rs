@@ -15,7 +15,7 @@
 
 #![forbid(unsafe_code)]
 
-use crate::plan::{Callback, Kind, Plan, Value};
+use crate::plan::{Callback, Kind, Lifetime, Plan, Value};
 use crate::wire::{Layout, Slot};
 
 /// Whether a callback parameter travels as a buffer descriptor.
@@ -33,6 +33,30 @@ pub(super) fn message_scalar_len(callback: &Callback) -> u32 {
 }
 
 pub(super) const REPLY_SLOTS: [Slot; 1] = [Slot::U64];
+
+/// When a callback registration ends, on both sides (its argument's
+/// `lifetime`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Ends {
+    /// With the guest process (`static`, the default): shared by every
+    /// registration of the same callback type, function and userdata.
+    WithProcess,
+    /// After its first call (`once`), or on a release message.
+    AfterOneCall,
+    /// On a release message (`coupled`): the object it is coupled to was
+    /// deallocated, or the call that made it failed.
+    WithObject,
+}
+
+impl Ends {
+    pub(super) fn of(lifetime: &Lifetime) -> Ends {
+        match lifetime {
+            Lifetime::Once => Ends::AfterOneCall,
+            Lifetime::Coupled(_) | Lifetime::CoupledToReturn => Ends::WithObject,
+            _ => Ends::WithProcess,
+        }
+    }
+}
 
 /// The parameter of a callback that carries the application's pointer back
 /// (its `userdata`), if it has one.

@@ -19,7 +19,7 @@ use std::time::Duration;
 use smallvec::SmallVec;
 
 use super::app_memory::{self, Invoke};
-use super::callbacks::{has_callbacks, userdata_of};
+use super::callbacks::{has_callbacks, userdata_of, Ends};
 use super::eval::{eval, load, select, Env, EvalError, Host, V};
 use super::guest_callbacks::{process, Callbacks, RouteInfo};
 use super::log;
@@ -241,8 +241,8 @@ fn substitute_callbacks(state: &State, function: u32, params: &[V]) -> Result<Ve
         match leaf.kind {
             Kind::Callback { callback: Some(callback) } if params[i].as_u64() != 0 => {
                 let userdata = userdata_of(plan, function, i).map_or(0, |u| params[u].as_u64());
-                let once = leaf.lifetime == Lifetime::Once;
-                sent[i] = V::Ptr(state.callbacks.register(callback, params[i].as_u64(), userdata, once));
+                let ends = Ends::of(&leaf.lifetime);
+                sent[i] = V::Ptr(state.callbacks.register(callback, params[i].as_u64(), userdata, ends));
             }
             Kind::Userdata { .. } => sent[i] = V::Ptr(0),
             _ => {}

@@ -14,6 +14,12 @@
 //! A callback therefore runs on a guest thread of the library's, not on the
 //! thread that made the call, as it would with a vendor library that calls
 //! back from threads of its own.
+//!
+//! A registration that ends before the process does (`lifetime(once)`,
+//! `lifetime(coupled(obj))`) has an id of its own each time; the guest
+//! forgets it after its first call (`once`) or when the server's *callback
+//! release* message names it (the call that made it failed, or the object
+//! it is coupled to was deallocated).
 
 #![forbid(unsafe_code)]
 
@@ -23,7 +29,7 @@ use std::os::unix::net::UnixStream;
 use std::sync::{Arc, Condvar, Mutex};
 
 use super::app_memory::{self, Invoke};
-use super::callbacks::{is_buffer, userdata_param, REPLY_SLOTS};
+use super::callbacks::{is_buffer, userdata_param, Ends, REPLY_SLOTS};
 use super::log;
 use crate::plan::Plan;
 use crate::transport::unix::UnixTransport;
@@ -62,7 +68,7 @@ struct Registered {
     /// callback type, function and userdata (registering again reuses it).
     ids: HashMap<(u32, u64, u64), u64>,
     /// Every live registration: its callback type, function and userdata,
-    /// and whether it ends after its first call (`lifetime(once)`).
+    /// and when it ends.
     by_id: HashMap<u64, Registration>,
     last: u64,
 }
@@ -72,7 +78,7 @@ struct Registration {
     callback: u32,
     function: u64,
     userdata: u64,
-    once: bool,
+    ends: Ends,
 }
 
 /// What a route needs of the library: where to connect, and how to call.
@@ -85,20 +91,22 @@ pub(super) struct RouteInfo {
 
 impl Callbacks {
     /// The id for the application's callback `function` of plan callback
-    /// `callback` with `userdata`. A registration that ends after one call
-    /// gets an id of its own each time: two of them pending with the same
-    /// function and userdata are two registrations, each called once.
-    pub(super) fn register(&self, callback: u32, function: u64, userdata: u64, once: bool) -> u64 {
+    /// `callback` with `userdata`. A registration that ends before the
+    /// process gets an id of its own each time: two of them pending with
+    /// the same function and userdata are two registrations, each called
+    /// once (`once`) or each ended by its own object (`coupled`).
+    pub(super) fn register(&self, callback: u32, function: u64, userdata: u64, ends: Ends) -> u64 {
         let mut r = self.registered.lock().unwrap_or_else(|e| e.into_inner());
-        let registration = Registration { callback, function, userdata, once };
-        if !once {
+        let registration = Registration { callback, function, userdata, ends };
+        let shared = ends == Ends::WithProcess;
+        if shared {
             if let Some(id) = r.ids.get(&(callback, function, userdata)) {
                 return *id;
             }
         }
         r.last += 1;
         let id = r.last;
-        if !once {
+        if shared {
             r.ids.insert((callback, function, userdata), id);
         }
         r.by_id.insert(id, registration);
@@ -110,17 +118,19 @@ impl Callbacks {
     fn take(&self, id: u64) -> Option<Registration> {
         let mut r = self.registered.lock().unwrap_or_else(|e| e.into_inner());
         let registration = *r.by_id.get(&id)?;
-        if registration.once {
+        if registration.ends == Ends::AfterOneCall {
             r.by_id.remove(&id);
         }
         Some(registration)
     }
 
-    /// Forgets a registration that ends after one call and will not be
-    /// called: the call that made it failed (the API server says so).
+    /// Forgets a registration that the library will no longer call, as the
+    /// API server says: the call that made it failed, or the object it is
+    /// coupled to was deallocated. A registration that lasts as long as the
+    /// process (shared by the application's calls) is never released.
     fn release(&self, id: u64) {
         let mut r = self.registered.lock().unwrap_or_else(|e| e.into_inner());
-        if r.by_id.get(&id).is_some_and(|reg| reg.once) {
+        if r.by_id.get(&id).is_some_and(|reg| reg.ends != Ends::WithProcess) {
             r.by_id.remove(&id);
         }
     }
@@ -300,9 +310,9 @@ mod tests {
     #[test]
     fn a_lasting_registration_is_reused_and_stays_after_its_calls() {
         let c = Callbacks::default();
-        let a = c.register(0, 0x1000, 7, false);
-        assert_eq!(c.register(0, 0x1000, 7, false), a);
-        assert_ne!(c.register(0, 0x1000, 8, false), a, "other userdata");
+        let a = c.register(0, 0x1000, 7, Ends::WithProcess);
+        assert_eq!(c.register(0, 0x1000, 7, Ends::WithProcess), a);
+        assert_ne!(c.register(0, 0x1000, 8, Ends::WithProcess), a, "other userdata");
         assert!(c.take(a).is_some() && c.take(a).is_some());
         assert_eq!(c.live(), 2);
     }
@@ -310,16 +320,33 @@ mod tests {
     #[test]
     fn a_once_registration_is_its_own_and_ends_with_its_first_call() {
         let c = Callbacks::default();
-        let lasting = c.register(0, 0x1000, 7, false);
-        let first = c.register(0, 0x1000, 7, true);
-        let second = c.register(0, 0x1000, 7, true);
+        let lasting = c.register(0, 0x1000, 7, Ends::WithProcess);
+        let first = c.register(0, 0x1000, 7, Ends::AfterOneCall);
+        let second = c.register(0, 0x1000, 7, Ends::AfterOneCall);
         assert!(first != second && first != lasting && second != lasting);
         assert_eq!(c.take(first).map(|r| r.userdata), Some(7));
         assert!(c.take(first).is_none(), "called a second time");
         c.release(second);
         assert!(c.take(second).is_none(), "released before its call");
         c.release(lasting);
-        assert!(c.take(lasting).is_some(), "a release names only once registrations");
+        assert!(c.take(lasting).is_some(), "a release never names a registration that lasts as long as the process");
         assert_eq!(c.live(), 1);
+    }
+
+    #[test]
+    fn a_coupled_registration_is_its_own_stays_after_its_calls_and_ends_on_release() {
+        let c = Callbacks::default();
+        let lasting = c.register(0, 0x1000, 7, Ends::WithProcess);
+        // two objects created with the same function and userdata
+        let first = c.register(0, 0x1000, 7, Ends::WithObject);
+        let second = c.register(0, 0x1000, 7, Ends::WithObject);
+        assert!(first != second && first != lasting && second != lasting);
+        assert!(c.take(first).is_some() && c.take(first).is_some(), "called any number of times");
+        assert_eq!(c.live(), 3);
+        c.release(first);
+        assert!(c.take(first).is_none(), "its object was deallocated");
+        assert_eq!(c.take(second).map(|r| r.userdata), Some(7), "the other object's stays");
+        c.release(second);
+        assert_eq!(c.live(), 1, "only the lasting one is left");
     }
 }

@@ -27,6 +27,15 @@
 //! on both sides; if the call that made it fails or is refused, the library
 //! will never call it, so the server forgets it and tells the guest to
 //! (a `CallbackRelease` message on the route).
+//!
+//! A registration whose callback is `lifetime(coupled(obj))` (a context's
+//! notify, coupled to the context the call returns) has an id of its own
+//! too, and may be called any number of times. When its call succeeds, it
+//! is tied to the handle id of its object; when a successful call
+//! deallocates that handle, the server forgets it and sends the guest the
+//! same release message, and when the process departs it goes with the
+//! process's objects. A call that fails (or returns no object to couple
+//! to) releases it as it does a `once` one.
 
 #![forbid(unsafe_code)]
 
@@ -35,7 +44,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 
-use super::callbacks::{is_buffer, message_scalar_len, userdata_param};
+use smallvec::SmallVec;
+
+use super::callbacks::{is_buffer, message_scalar_len, userdata_param, Ends};
 use super::eval::{eval, select, Env, EvalError, Host, V};
 use super::native;
 use super::walk::{byte_len, stride};
@@ -97,7 +108,7 @@ struct Registration {
     process: u64,
     guest_id: u64,
     callback: u32,
-    once: bool,
+    ends: Ends,
 }
 
 /// The callbacks guests registered, by the id the vendor library holds.
@@ -107,6 +118,8 @@ pub(super) struct Registrations {
     by_id: HashMap<u64, Registration>,
     /// Each process's latest registration of each callback type.
     latest: HashMap<(u32, u64), u64>,
+    /// The `coupled` registrations tied to each process's handle id.
+    coupled: HashMap<(u64, u64), SmallVec<[u64; 1]>>,
     routes: HashMap<u64, Arc<Route>>,
     next: u64,
 }
@@ -118,33 +131,44 @@ impl Registrations {
             self.next += 1;
             self.next
         });
-        self.by_id.insert(id, Registration { process, guest_id, callback, once: false });
+        self.by_id.insert(id, Registration { process, guest_id, callback, ends: Ends::WithProcess });
         self.latest.insert((callback, process), id);
         id
     }
 
     /// A new id for guest registration `guest_id` of `process`, which ends
-    /// after its first call. Never shared, never anyone's latest: the
-    /// library tells it apart by the userdata it hands back.
-    pub(super) fn register_once(&mut self, process: u64, guest_id: u64, callback: u32) -> u64 {
+    /// before the process does: after its first call (`once`), or with its
+    /// object (`coupled`, see [`Registrations::couple`]). Never shared,
+    /// never anyone's latest: the library tells it apart by the userdata it
+    /// hands back.
+    pub(super) fn register_own(&mut self, process: u64, guest_id: u64, callback: u32, ends: Ends) -> u64 {
         self.next += 1;
-        self.by_id.insert(self.next, Registration { process, guest_id, callback, once: true });
+        self.by_id.insert(self.next, Registration { process, guest_id, callback, ends });
         self.next
+    }
+
+    /// Ties `coupled` registration `id` to `process`'s handle `handle`,
+    /// whose deallocation ends it.
+    pub(super) fn couple(&mut self, process: u64, handle: u64, id: u64) {
+        if self.by_id.contains_key(&id) {
+            self.coupled.entry((process, handle)).or_default().push(id);
+        }
     }
 
     /// The registration the library called back with `id`; one that ends
     /// after one call is taken out.
     fn take(&mut self, id: u64) -> Option<Registration> {
         let registration = *self.by_id.get(&id)?;
-        if registration.once {
+        if registration.ends == Ends::AfterOneCall {
             self.by_id.remove(&id);
         }
         Some(registration)
     }
 
-    /// Forgets `once` registrations the library will never call (the call
-    /// that made them failed); returns each one's route and guest id, for
-    /// the release message (none for one that already ran).
+    /// Forgets registrations the library will no longer call (the call
+    /// that made them failed, or their object was deallocated); returns
+    /// each one's route and guest id, for the release message (none for
+    /// one that already ran).
     fn release(&mut self, ids: &[u64]) -> Vec<(Arc<Route>, u64)> {
         let mut released = Vec::new();
         for id in ids {
@@ -154,6 +178,20 @@ impl Registrations {
             }
         }
         released
+    }
+
+    /// Takes out the registrations coupled to `process`'s handle `handle`,
+    /// which was deallocated; returns their ids.
+    fn uncouple(&mut self, process: u64, handle: u64) -> SmallVec<[u64; 1]> {
+        self.coupled.remove(&(process, handle)).unwrap_or_default()
+    }
+
+    /// Forgets the registrations coupled to `process`'s handle `handle`
+    /// without telling the guest (the process has gone).
+    pub(super) fn forget_coupled(&mut self, process: u64, handle: u64) {
+        for id in self.uncouple(process, handle) {
+            self.by_id.remove(&id);
+        }
     }
 
     /// The registration a callback of type `callback` without userdata
@@ -194,6 +232,7 @@ impl Registrations {
             self.by_guest.retain(|(p, _, _), _| *p != process);
             self.by_id.retain(|_, r| r.process != process);
             self.latest.retain(|(_, p), _| *p != process);
+            self.coupled.retain(|(p, _), _| *p != process);
         }
         route.close();
     }
@@ -203,10 +242,29 @@ impl Registrations {
     }
 }
 
-/// Forgets the `once` registrations of a call that failed or was refused,
-/// here and in their guests.
+/// Forgets the `once` and `coupled` registrations of a call that failed or
+/// was refused, here and in their guests.
 pub(super) fn release_unfired(registrations: &Mutex<Registrations>, ids: &[u64], log: &dyn Fn(std::fmt::Arguments<'_>)) {
     let released = lock(registrations).release(ids);
+    send_releases(released, log);
+}
+
+/// Forgets the registrations coupled to handle `handle` of process
+/// `process`, which a successful call deallocated, here and in the guest.
+pub(super) fn release_coupled(registrations: &Mutex<Registrations>, process: u64, handle: u64, log: &dyn Fn(std::fmt::Arguments<'_>)) {
+    let released = {
+        let mut registrations = lock(registrations);
+        if registrations.coupled.is_empty() {
+            return;
+        }
+        let ids = registrations.uncouple(process, handle);
+        registrations.release(&ids)
+    };
+    send_releases(released, log);
+}
+
+/// Tells each guest to forget a registration (`CallbackRelease`).
+fn send_releases(released: Vec<(Arc<Route>, u64)>, log: &dyn Fn(std::fmt::Arguments<'_>)) {
     for (route, guest_id) in released {
         let header = Header::new(MsgKind::CallbackRelease);
         let mut w = Writer::new(header, Layout::of(&[Slot::U64]).1);
@@ -395,7 +453,7 @@ mod tests {
         let mut r = Registrations::default();
         r.add_route(7, route());
         let lasting = r.register(7, 1, 0);
-        let (a, b) = (r.register_once(7, 1, 0), r.register_once(7, 1, 0));
+        let (a, b) = (r.register_own(7, 1, 0, Ends::AfterOneCall), r.register_own(7, 1, 0, Ends::AfterOneCall));
         assert!(a != b && a != lasting && b != lasting);
         assert_eq!(r.latest.get(&(0, 7)), Some(&lasting), "a once registration is nobody's latest");
         assert_eq!(r.take(a).map(|g| g.guest_id), Some(1));
@@ -408,7 +466,7 @@ mod tests {
     fn an_unfired_once_registration_is_released_to_its_guest() {
         let mut r = Registrations::default();
         r.add_route(7, route());
-        let (fired, unfired) = (r.register_once(7, 11, 0), r.register_once(7, 12, 0));
+        let (fired, unfired) = (r.register_own(7, 11, 0, Ends::AfterOneCall), r.register_own(7, 12, 0, Ends::AfterOneCall));
         r.take(fired);
         let released: Vec<u64> = r.release(&[fired, unfired]).into_iter().map(|(_, g)| g).collect();
         assert_eq!(released, [12], "only the one still registered");
@@ -438,6 +496,56 @@ mod tests {
         r.add_route(7, Arc::clone(&new));
         r.remove_process(7, &old);
         assert!(r.has_route(7));
+    }
+
+    #[test]
+    fn a_coupled_registration_lasts_until_its_object_is_deallocated() {
+        let mut r = Registrations::default();
+        r.add_route(7, route());
+        r.add_route(8, route());
+        // two contexts of process 7 created with the same function and userdata
+        let (a, b) = (r.register_own(7, 11, 0, Ends::WithObject), r.register_own(7, 12, 0, Ends::WithObject));
+        let theirs = r.register_own(8, 11, 0, Ends::WithObject);
+        assert!(a != b && a != theirs);
+        r.couple(7, 0x100, a);
+        r.couple(7, 0x200, b);
+        r.couple(8, 0x100, theirs);
+        assert!(r.take(a).is_some() && r.take(a).is_some(), "called any number of times");
+        assert_eq!(r.latest.get(&(0, 7)), None, "nobody's latest");
+        let ids = r.uncouple(7, 0x100);
+        let released: Vec<u64> = r.release(&ids).into_iter().map(|(_, g)| g).collect();
+        assert_eq!(released, [11], "the deallocated object's registration, released to its guest");
+        assert!(r.take(a).is_none());
+        assert!(r.uncouple(7, 0x100).is_empty(), "released once");
+        assert!(r.take(b).is_some(), "the other object's stays");
+        assert!(r.take(theirs).is_some(), "another process's object of the same id stays");
+        assert_eq!((r.count(7), r.count(8)), (1, 1));
+        r.forget_coupled(7, 0x200);
+        assert_eq!(r.count(7), 0, "a departed process's object takes its registration along");
+        assert!(r.coupled.len() == 1 && r.coupled.contains_key(&(8, 0x100)));
+    }
+
+    #[test]
+    fn a_coupled_registration_whose_call_failed_is_released_like_a_once_one() {
+        let mut r = Registrations::default();
+        r.add_route(7, route());
+        let id = r.register_own(7, 11, 0, Ends::WithObject);
+        let released: Vec<u64> = r.release(&[id]).into_iter().map(|(_, g)| g).collect();
+        assert_eq!(released, [11]);
+        r.couple(7, 0x100, id);
+        assert!(r.coupled.is_empty(), "a released registration is never coupled");
+        assert_eq!(r.count(7), 0);
+    }
+
+    #[test]
+    fn a_process_that_leaves_takes_its_couplings_along() {
+        let mut r = Registrations::default();
+        let mine = route();
+        r.add_route(7, Arc::clone(&mine));
+        let id = r.register_own(7, 11, 0, Ends::WithObject);
+        r.couple(7, 0x100, id);
+        r.remove_process(7, &mine);
+        assert!(r.coupled.is_empty() && r.by_id.is_empty());
     }
 
     #[test]

@@ -222,7 +222,14 @@ pub enum Lifetime {
     Call,
     Manual,
     Static,
+    /// As long as the object the expression names (a handle id): a kept
+    /// buffer, or a callback registration, which ends when a successful
+    /// call deallocates the handle (or with a call that fails).
     Coupled(Expr),
+    /// A callback registration that lasts as long as the handle the call
+    /// returns (`coupled(return_value)`), or ends with the call when it
+    /// fails or returns no object.
+    CoupledToReturn,
     /// A callback registration that ends after its first call (or with a
     /// call that fails, which registers nothing the library will call).
     Once,

@@ -2,6 +2,8 @@
 //! library, then release, record and reply as the call's outcome says.
 
 use super::*;
+use crate::marshal::callbacks::Ends;
+use crate::marshal::server_callbacks::release_coupled;
 
 /// What a call comes with besides its message.
 pub(super) struct Arrival<'a> {
@@ -22,7 +24,8 @@ pub(super) fn handle_call<'a>(
     let mut once = SmallVec::new();
     let result = run_call(shared, channel, message, max, arrival, &mut once);
     if !once.is_empty() {
-        // the call failed or was refused: the library will never call them
+        // the call failed or was refused (or left a `coupled` one without its
+        // object): the library will never call them
         release_unfired(&shared.registrations, &once, &|m| shared.log(m));
     }
     result
@@ -46,6 +49,7 @@ fn forget_deallocated(shared: &Shared, tenant: &Tenant, id: u64) {
     }
     lock(&tenant.metadata).remove(id);
     shared.record(tenant, Entry::Forget(id));
+    release_coupled(&shared.registrations, tenant.process, id, &|m| shared.log(m));
 }
 
 /// The handles a call deallocates: releasing from before the vendor call
@@ -85,8 +89,9 @@ impl Drop for Releasing<'_> {
     }
 }
 
-/// The `once` callback registrations a call made; it empties the list when
-/// the vendor call succeeds.
+/// The `once` and `coupled` callback registrations a call made; it empties
+/// the list when the vendor call succeeds (but for `coupled` ones left
+/// without an object, which go as the others would with a failed call).
 pub(super) type OnceRegistrations = SmallVec<[u64; 1]>;
 
 pub(super) fn run_call<'a>(
@@ -171,6 +176,8 @@ pub(super) fn run_call<'a>(
     let mut leaves: PerSlot<Option<&Leaf>> = filled(None, shapes.len());
     // the registration each userdata argument stands for
     let mut userdata: PerSlot<Option<u64>> = filled(None, n);
+    // `coupled` registrations, tied to their objects if the call succeeds
+    let mut coupled: SmallVec<[(u64, &Lifetime); 1]> = SmallVec::new();
     // handles passed in that the call is recorded with (`obj_record`)
     let mut record_objects = Vec::new();
     let mut releasing = Releasing { handles: &tenant.handles, ids: SmallVec::new() };
@@ -216,12 +223,16 @@ pub(super) fn run_call<'a>(
                 if trampoline == 0 || !registrations.has_route(tenant.process) {
                     return Err(malformed("a callback from a guest process without a callback route"));
                 }
-                let id = if leaf.lifetime == Lifetime::Once {
-                    let id = registrations.register_once(tenant.process, v.as_u64(), callback);
-                    once.push(id);
-                    id
-                } else {
-                    registrations.register(tenant.process, v.as_u64(), callback)
+                let id = match Ends::of(&leaf.lifetime) {
+                    Ends::WithProcess => registrations.register(tenant.process, v.as_u64(), callback),
+                    ends => {
+                        let id = registrations.register_own(tenant.process, v.as_u64(), callback, ends);
+                        once.push(id);
+                        if ends == Ends::WithObject {
+                            coupled.push((id, &leaf.lifetime));
+                        }
+                        id
+                    }
                 };
                 if let Some(u) = userdata_of(plan, header.function, i) {
                     userdata[u] = Some(id);
@@ -304,6 +315,7 @@ pub(super) fn run_call<'a>(
     let success = !returns_status || ret.as_int() == plan.api.success;
     if success {
         once.clear();
+        couple(shared, tenant, &coupled, (ret, ret_leaf), &env, &mut decoder.frame, once);
         for id in releasing.finish() {
             forget_deallocated(shared, tenant, id);
         }
@@ -404,6 +416,33 @@ pub(super) fn run_call<'a>(
     }
     channel.spare = spare;
     Ok(message)
+}
+
+/// Ties the `coupled` callback registrations of a call that succeeded to
+/// the handle ids of their objects (the returned handle, or an argument's);
+/// one left without an object (the call returned NULL, as a failed
+/// `clCreateContext` does) goes into `unfired`, released with the call.
+fn couple(
+    shared: &Shared,
+    tenant: &Tenant,
+    coupled: &[(u64, &Lifetime)],
+    (ret, ret_leaf): (V, &Leaf),
+    env: &Env<'_>,
+    frame: &mut Frame<'_>,
+    unfired: &mut OnceRegistrations,
+) {
+    for (id, lifetime) in coupled {
+        let handle = match lifetime {
+            Lifetime::CoupledToReturn if matches!(ret_leaf.kind, Kind::Handle { .. }) => ret.as_u64(),
+            Lifetime::Coupled(owner) => eval(&shared.plan, owner, env, frame).map_or(0, V::as_u64),
+            _ => 0,
+        };
+        if handle == 0 {
+            unfired.push(*id);
+        } else {
+            lock(&shared.registrations).couple(tenant.process, handle, *id);
+        }
+    }
 }
 
 /// A call's per-slot temporaries: on the stack for functions of up to 16

@@ -127,6 +127,8 @@ fn release(shared: &Shared, tenant: &Tenant) {
             }
         }
         let _ = lock(&tenant.handles).remove(id, kind);
+        // the callbacks coupled to it end with it (the guest has gone: no message)
+        lock(&shared.registrations).forget_coupled(tenant.process, id);
         objects += 1;
     }
     if objects > 0 {
