@@ -406,8 +406,13 @@ impl Encoder<'_, '_> {
                 }
                 let count = eval(plan, size, env, self.host)?.as_int();
                 let stride = stride(plan, &leaf.ty);
-                let len = byte_len(count, stride, self.max)
-                    .ok_or_else(|| CallError::Other(format!("a buffer of {count} elements is over the message limit")))?;
+                let len = byte_len(count, stride, self.max).ok_or_else(|| {
+                    CallError::Other(format!(
+                        "a buffer of {count} elements of {stride} bytes is over the limit of {} bytes a call can carry \
+                         (one transfer of more is not forwarded yet)",
+                        self.max
+                    ))
+                })?;
                 self.buffer(env, leaf, ptr, len, stride, pointee(&leaf.ty), element)
             }
             Kind::Opaque if !matches!(leaf.ty, Ty::Record(_)) => Ok(encode_descriptor(&BufferRef::Null, 0, v.as_u64())),
