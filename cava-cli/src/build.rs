@@ -103,7 +103,8 @@ pub fn build(args: &BuildArgs) -> Result<ExitCode> {
     let mut written = 0;
     for (path, content) in &files.files {
         let target = args.output.join(path);
-        if std::fs::read_to_string(&target).is_ok_and(|old| &old == content) {
+        let content = content.as_bytes();
+        if std::fs::read(&target).is_ok_and(|old| old == content) {
             continue;
         }
         if let Some(dir) = target.parent() {

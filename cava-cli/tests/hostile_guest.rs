@@ -26,7 +26,7 @@ struct Api {
 
 impl Api {
     fn load(generated: &Path) -> Api {
-        let plan = Plan::from_json(&std::fs::read_to_string(generated.join("plan.json")).unwrap()).unwrap();
+        let plan = Plan::from_bytes(&std::fs::read(generated.join("plan.bin")).unwrap()).unwrap();
         let lib = std::fs::read_to_string(generated.join("guest/src/lib.rs")).unwrap();
         let line = lib.lines().find(|l| l.contains("const CONTRACT: u128")).unwrap();
         let digits: String = line.split('=').nth(1).unwrap().chars().filter(char::is_ascii_digit).collect();

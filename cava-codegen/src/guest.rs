@@ -103,7 +103,7 @@ pub fn lib_rs(spec: &Spec, names: &Names, g: &Generated, missing: &[MissingFunct
         /// Hash of the spec; the API server must embed the same.
         pub const CONTRACT: u128 = #contract;
 
-        static LIBRARY: __cava::guest::GuestLibrary = __cava::guest::GuestLibrary::new(#who, include_str!("../../plan.json"), CONTRACT, invoke);
+        static LIBRARY: __cava::guest::GuestLibrary = __cava::guest::GuestLibrary::new(#who, include_bytes!("../../plan.bin"), CONTRACT, invoke);
 
         /// The plan's number of each function of the spec, for `replace_guest`
         /// code that forwards a call itself:

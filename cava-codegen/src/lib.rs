@@ -3,7 +3,8 @@
 //! business (`cava build`, a build script, a test).
 //!
 //! The backends share one lowering ([`lower`]) from the model to the
-//! runtime's call plan, which both halves embed as `plan.json`:
+//! runtime's call plan, which both halves embed in its binary form
+//! (`plan.bin`; `plan.json` is the same plan for people):
 //! - `types.rs`: the spec's C types, `#[repr(C)]`, with layout checks;
 //! - the guest library ([`guest`]): a `cdylib` with the vendor's soname and
 //!   every function of the spec with its exact C signature;
@@ -23,15 +24,56 @@ mod types;
 use lapis_parser::ir::Spec;
 
 /// What `cava build` writes: paths relative to the output directory, and
-/// their contents.
+/// their contents, text or bytes.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Files {
-    pub files: Vec<(String, String)>,
+    pub files: Vec<(String, Content)>,
+}
+
+/// A generated file's content.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Content {
+    /// Source, manifests, the plan's JSON form: UTF-8 text.
+    Text(String),
+    /// The plan's binary form.
+    Bytes(Vec<u8>),
+}
+
+impl Content {
+    /// What goes into the file.
+    pub fn as_bytes(&self) -> &[u8] {
+        match self {
+            Content::Text(text) => text.as_bytes(),
+            Content::Bytes(bytes) => bytes,
+        }
+    }
+
+    /// The text of a text file.
+    pub fn as_text(&self) -> Option<&str> {
+        match self {
+            Content::Text(text) => Some(text),
+            Content::Bytes(_) => None,
+        }
+    }
 }
 
 impl Files {
+    /// The text of a generated text file (`None` for a binary one).
     pub fn get(&self, path: &str) -> Option<&str> {
-        self.files.iter().find(|(p, _)| p == path).map(|(_, c)| c.as_str())
+        self.content(path).and_then(Content::as_text)
+    }
+
+    /// The content of a generated file, text or bytes.
+    pub fn content(&self, path: &str) -> Option<&Content> {
+        self.files.iter().find(|(p, _)| p == path).map(|(_, c)| c)
+    }
+
+    fn text(&mut self, path: &str, text: String) {
+        self.files.push((path.into(), Content::Text(text)));
+    }
+
+    fn bytes(&mut self, path: &str, bytes: Vec<u8>) {
+        self.files.push((path.into(), Content::Bytes(bytes)));
     }
 }
 
@@ -131,26 +173,28 @@ pub fn generate(spec: &Spec, options: &Options) -> Result<Files, GenerateError> 
     let lowered = lower::lower(spec)?;
     let names = rust::Names::new(spec);
     let g = Generated { contract: contract::contract_hash(spec) };
-    // compact: every guest process and server parses it when it starts, and
-    // the indentation of the pretty form was most of its bytes and half of
-    // the parse (tests snapshot it pretty)
-    let plan = serde_json::to_string(&lowered.plan).map_err(|e| GenerateError::new(e.to_string()))?;
+    // embedded and decoded by every guest process and server when it starts
+    // (see cava_runtime::plan::binary); the JSON form is for people and is
+    // read by nothing generated
+    let plan = lowered.plan.to_bytes();
+    let plan_json = serde_json::to_string_pretty(&lowered.plan).map_err(|e| GenerateError::new(e.to_string()))? + "\n";
     let types = format(types::generate(spec, &names, &lowered)?)?;
     let prefix = crate_prefix(spec);
     let mut files = Files::default();
-    files.files.push(("Cargo.toml".into(), manifest::workspace()));
-    files.files.push(("plan.json".into(), plan + "\n"));
+    files.text("Cargo.toml", manifest::workspace());
+    files.bytes("plan.bin", plan);
+    files.text("plan.json", plan_json);
     let versioned = !options.symbol_versions.is_empty();
-    files.files.push(("guest/Cargo.toml".into(), manifest::guest(&prefix, &library_name(&spec.api.soname), &options.runtime, versioned)));
+    files.text("guest/Cargo.toml", manifest::guest(&prefix, &library_name(&spec.api.soname), &options.runtime, versioned));
     if versioned {
-        files.files.push(("guest/versions.map".into(), manifest::version_script(spec, options)));
+        files.text("guest/versions.map", manifest::version_script(spec, options));
     }
-    files.files.push(("guest/build.rs".into(), manifest::guest_build_rs(&spec.api.soname)));
-    files.files.push(("guest/src/lib.rs".into(), format(guest::lib_rs(spec, &names, &g, &options.missing)?)?));
-    files.files.push(("guest/src/types.rs".into(), types.clone()));
-    files.files.push(("server/Cargo.toml".into(), manifest::server(&prefix, &options.runtime)));
-    files.files.push(("server/src/main.rs".into(), format(server::main_rs(spec, &names, &g)?)?));
-    files.files.push(("server/src/types.rs".into(), types));
+    files.text("guest/build.rs", manifest::guest_build_rs(&spec.api.soname));
+    files.text("guest/src/lib.rs", format(guest::lib_rs(spec, &names, &g, &options.missing)?)?);
+    files.text("guest/src/types.rs", types.clone());
+    files.text("server/Cargo.toml", manifest::server(&prefix, &options.runtime));
+    files.text("server/src/main.rs", format(server::main_rs(spec, &names, &g)?)?);
+    files.text("server/src/types.rs", types);
     Ok(files)
 }
 

@@ -84,7 +84,7 @@ pub fn main_rs(spec: &Spec, names: &Names, g: &Generated) -> Result<TokenStream,
 
         static LIBRARY: __cava::server::ServerLibrary = __cava::server::ServerLibrary {
             name: #who,
-            plan_json: include_str!("../../plan.json"),
+            plan: include_bytes!("../../plan.bin"),
             contract: CONTRACT,
             dispatch,
             trampoline,

@@ -4,6 +4,9 @@
 
 mod common;
 
+use cava_codegen::Content;
+use cava_runtime::plan::binary::DecodeError;
+use cava_runtime::plan::Plan;
 use common::specs;
 use std::path::Path;
 
@@ -23,12 +26,14 @@ fn every_spec_generates_and_matches_its_snapshot() {
         let name = path.file_stem().unwrap().to_string_lossy().to_string();
         for (file, content) in &files.files {
             let snapshot = format!("{name}__{}", file.replace('/', "_"));
-            if file == "plan.json" {
-                // embedded compact, reviewed pretty
-                let plan: cava_runtime::plan::Plan = serde_json::from_str(content).unwrap();
-                insta::assert_snapshot!(snapshot, serde_json::to_string_pretty(&plan).unwrap() + "\n");
-            } else {
-                insta::assert_snapshot!(snapshot, content);
+            match content {
+                Content::Text(content) => insta::assert_snapshot!(snapshot, content),
+                Content::Bytes(bytes) => {
+                    // the embedded plan: reviewed as plan.json, which must be the same plan
+                    assert_eq!(file, "plan.bin");
+                    let plan = Plan::from_bytes(bytes).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+                    assert_eq!(Some(serde_json::to_string_pretty(&plan).unwrap() + "\n").as_deref(), files.get("plan.json"));
+                }
             }
         }
     }
@@ -95,11 +100,10 @@ fn header_functions_missing_from_the_spec_are_exported_failing() {
     let start = guest.find("/// `tl_not_in_spec`").expect("tl_not_in_spec is exported");
     insta::assert_snapshot!("missing_functions", &guest[start..]);
     assert_eq!(guest.matches("fn tl_mem_release(").count(), 1);
-    assert_eq!(
-        files.get("plan.json"),
-        cava_codegen::generate(&checked.spec, &options()).unwrap().get("plan.json"),
-        "the plan is the spec's alone"
-    );
+    let without = cava_codegen::generate(&checked.spec, &options()).unwrap();
+    for plan in ["plan.json", "plan.bin"] {
+        assert_eq!(files.content(plan), without.content(plan), "the plan is the spec's alone");
+    }
 }
 
 #[test]
@@ -158,4 +162,44 @@ fn a_variant_is_not_exported_and_is_served_by_the_function_it_describes() {
     assert!(!files.get("guest/src/lib.rs").unwrap().contains("extern \"C\" fn accReadNow("));
     let script = files.get("guest/versions.map").unwrap();
     assert!(script.contains("accReadAsync;") && !script.contains("accReadNow"), "{script}");
+}
+
+#[test]
+fn every_plan_round_trips_through_its_binary_form() {
+    for path in specs() {
+        let source = std::fs::read_to_string(&path).unwrap();
+        let (_, checked) = lapis_parser::check_source(&source);
+        let plan = cava_codegen::lower::lower(&checked.spec).unwrap().plan;
+        let json = serde_json::to_string(&plan).unwrap();
+        let bytes = plan.to_bytes();
+        let decoded = cava_runtime::plan::binary::decode(&bytes).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        assert_eq!(decoded, plan, "{}", path.display());
+        assert_eq!(serde_json::to_string(&decoded).unwrap(), json, "{}", path.display());
+        // loaded, compiled, as generated code does: the same plan as from its JSON form
+        let (from_bytes, from_json) = (Plan::from_bytes(&bytes).unwrap(), Plan::from_json(&json).unwrap());
+        assert_eq!(from_bytes, from_json, "{}", path.display());
+        assert_eq!(serde_json::to_string(&from_bytes).unwrap(), json, "{}", path.display());
+    }
+}
+
+#[test]
+fn a_truncated_or_corrupted_plan_is_an_error() {
+    let source = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../specs/opencl.lapis")).unwrap();
+    let (_, checked) = lapis_parser::check_source(&source);
+    let bytes = cava_codegen::lower::lower(&checked.spec).unwrap().plan.to_bytes();
+    // every truncation is refused (a sample of them: the whole plan is large)
+    for end in (0..bytes.len()).step_by(997).chain([bytes.len() - 1]) {
+        let error = Plan::from_bytes(&bytes[..end]).unwrap_err();
+        assert!(matches!(error, DecodeError::NotAPlan | DecodeError::Corrupt { .. }), "{end}: {error}");
+    }
+    // a flipped byte gives an error or another plan, never a panic
+    for at in (16..bytes.len()).step_by(101) {
+        let mut corrupt = bytes.clone();
+        corrupt[at] ^= 0xa5;
+        let _ = cava_runtime::plan::binary::decode(&corrupt);
+    }
+    let mut other_layout = bytes.clone();
+    other_layout[12] ^= 1;
+    let error = Plan::from_bytes(&other_layout).unwrap_err().to_string();
+    assert!(error.contains("regenerate it with the `cava` of this runtime"), "{error}");
 }

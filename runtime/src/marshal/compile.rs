@@ -33,7 +33,7 @@ use crate::plan::{
 type Fun = dyn Fn(&Plan, &Env<'_>, &mut dyn Host) -> Result<V, EvalError> + Send + Sync;
 
 /// The compiled form of an expression, attached to it when the plan loads
-/// ([`Plan::from_json`]); empty where the interpreter does the work. Not
+/// ([`Plan::from_bytes`], [`Plan::from_json`]); empty where the interpreter does the work. Not
 /// part of the plan's data: never serialized, and equal to any other.
 #[derive(Clone, Default)]
 pub struct Code(Option<Arc<Fun>>);

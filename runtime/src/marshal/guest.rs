@@ -38,7 +38,8 @@ use crate::wire::{
 #[derive(Debug)]
 pub struct GuestLibrary {
     name: &'static str,
-    plan_json: &'static str,
+    /// The plan's binary form (`plan.bin`).
+    plan: &'static [u8],
     contract: u128,
     invoke: Invoke,
     state: OnceLock<Result<State, String>>,
@@ -76,14 +77,14 @@ struct State {
 impl GuestLibrary {
     /// `invoke` calls an application's callback with the C signature of
     /// the plan's callback (generated).
-    pub const fn new(name: &'static str, plan_json: &'static str, contract: u128, invoke: Invoke) -> GuestLibrary {
-        GuestLibrary { name, plan_json, contract, invoke, state: OnceLock::new() }
+    pub const fn new(name: &'static str, plan: &'static [u8], contract: u128, invoke: Invoke) -> GuestLibrary {
+        GuestLibrary { name, plan, contract, invoke, state: OnceLock::new() }
     }
 
     fn state(&'static self) -> Result<&'static State, &'static str> {
         self.state
             .get_or_init(|| {
-                let plan = Plan::from_json(self.plan_json).map_err(|e| format!("the embedded plan does not load: {e}"))?;
+                let plan = Plan::from_bytes(self.plan).map_err(|e| format!("the embedded plan does not load: {e}"))?;
                 let mut slots = Vec::new();
                 let mut scalar_len = Vec::new();
                 let mut ret = Vec::new();

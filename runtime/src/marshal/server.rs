@@ -62,7 +62,8 @@ use crate::wire::{
 #[derive(Debug)]
 pub struct ServerLibrary {
     pub name: &'static str,
-    pub plan_json: &'static str,
+    /// The plan's binary form (`plan.bin`).
+    pub plan: &'static [u8],
     pub contract: u128,
     pub dispatch: Dispatch,
     /// The address of the generated trampoline of each plan callback.
@@ -110,7 +111,7 @@ impl std::fmt::Debug for Shared {
 
 impl Shared {
     fn new(library: &'static ServerLibrary, vendor_path: Option<&str>) -> Result<Shared, String> {
-        let plan = Plan::from_json(library.plan_json).map_err(|e| format!("the embedded plan does not load: {e}"))?;
+        let plan = Plan::from_bytes(library.plan).map_err(|e| format!("the embedded plan does not load: {e}"))?;
         let vendor = VendorLibrary::open(vendor_path.unwrap_or(&plan.api.library))?;
         let mut slots = Vec::new();
         let mut offsets = Vec::new();

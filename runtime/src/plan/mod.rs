@@ -9,6 +9,10 @@
 //! crosses the boundary, and every check the API server makes on what a
 //! guest sent, is in one audited interpreter instead of being repeated in
 //! each generated function.
+//!
+//! A plan has two forms: JSON (serde) for people, tests and tools, and the
+//! binary form of [`binary`], which generated code embeds. A field added to
+//! a type here goes into `binary.rs` too (the compiler insists).
 
 #![forbid(unsafe_code)]
 
@@ -16,6 +20,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::marshal::compile::Code;
 
+pub mod binary;
 mod slots;
 
 pub use slots::{call_slots, reply_slot, shape, SlotShape};
@@ -340,12 +345,26 @@ impl Value {
 }
 
 impl Plan {
-    /// Reads a plan embedded by the generator and compiles its expressions
-    /// (see [`crate::marshal::compile`]).
+    /// Reads a plan's JSON form and compiles its expressions (see
+    /// [`crate::marshal::compile`]).
     pub fn from_json(text: &str) -> Result<Plan, serde_json::Error> {
         let mut plan: Plan = serde_json::from_str(text)?;
         crate::marshal::compile::compile(&mut plan);
         Ok(plan)
+    }
+
+    /// Reads a plan embedded by the generator in its binary form
+    /// ([`binary`]) and compiles its expressions: what generated code does
+    /// when a process starts.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Plan, binary::DecodeError> {
+        let mut plan = binary::decode(bytes)?;
+        crate::marshal::compile::compile(&mut plan);
+        Ok(plan)
+    }
+
+    /// The binary form that [`Plan::from_bytes`] reads.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        binary::encode(self)
     }
 
     /// Bytes of one object's metadata (`declare_metadata`): at least 1, so
