@@ -310,6 +310,7 @@ pub enum BinaryOp {
 pub enum LibraryFn {
     Metadata,
     RegisterBuf,
+    RegisterBufsOf,
     GetBufs,
     GetNBufs,
     GetBufSize,
