@@ -240,6 +240,7 @@ fn library(f: ir::LibraryFn) -> plan::LibraryFn {
     match f {
         L::Metadata => P::Metadata,
         L::RegisterBuf => P::RegisterBuf,
+        L::RegisterBufsOf => P::RegisterBufsOf,
         L::GetBufs => P::GetBufs,
         L::GetNBufs => P::GetNBufs,
         L::GetBufSize => P::GetBufSize,

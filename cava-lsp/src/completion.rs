@@ -33,7 +33,7 @@ const LIFETIMES: &[(&str, &str)] = &[
     ("coupled", "`coupled(obj)`: as long as the object `obj` (for a callback: a handle argument, or `return_value`)"),
     ("once", "a callback's registration ends after its first call"),
 ];
-const REGISTRY_FUNCTIONS: &[&str] = &["register_buf", "get_bufs", "get_n_bufs", "get_buf_size"];
+const REGISTRY_FUNCTIONS: &[&str] = &["register_buf", "register_bufs_of", "get_bufs", "get_n_bufs", "get_buf_size"];
 
 pub fn completion(doc: Snapshot<'_>, offset: usize) -> Vec<CompletionItem> {
     let source = doc.text;
@@ -102,7 +102,7 @@ pub fn completion(doc: Snapshot<'_>, offset: usize) -> Vec<CompletionItem> {
         Where::Function if statement => {
             out.descriptors(Place::Function);
             out.keywords(FUNCTION_SCOPES);
-            out.library(|name| matches!(name, "register_buf" | "metadata"));
+            out.library(|name| matches!(name, "register_buf" | "register_bufs_of" | "metadata"));
         }
         Where::Callback if statement => out.keywords(&["argument", "replace_guest"]),
         Where::Value if statement => {

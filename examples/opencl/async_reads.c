@@ -22,6 +22,17 @@
  *    then calls it as it is set). The host waits for the callbacks by
  *    polling a flag, never through the event or the queue, which would
  *    bring the data back whatever the callback saw.
+ * 8. non-blocking reads completed by a later event of the queue: waiting
+ *    for a marker enqueued after a read, polling the status of a write's
+ *    event after a read with an event, and a CL_COMPLETE callback of a
+ *    barrier after a gated read (the barrier's event released as soon as
+ *    the callback is set) that checks the read's data;
+ * 9. non-blocking reads whose event the host releases as soon as it set a
+ *    CL_COMPLETE callback on it, the read gated by a user event opened only
+ *    after the release, so that the callback surely runs after it;
+ * 10. a gated read completed while another thread's clFinish, waiting for
+ *    the same gated reads, brings the data back: seen by a CL_COMPLETE
+ *    callback of the read's event, and by the host polling its status.
  *
  *   cc -std=c99 -O2 -o async_reads async_reads.c -lOpenCL -lpthread
  *   ./async_reads [N]
@@ -76,6 +87,25 @@ static void CL_CALLBACK on_read_complete(cl_event event, cl_int status, void *us
     seen->status = status;
     seen->wrong = bad;
     pthread_mutex_unlock(&seen->lock);
+}
+
+/* Polls for the callback for up to 10 seconds. */
+static void await_seen(struct seen *seen) {
+    struct timespec pause = {0, 1000000};
+    for (int waited = 0; waited < 10000; waited++) {
+        pthread_mutex_lock(&seen->lock);
+        int called = seen->called;
+        pthread_mutex_unlock(&seen->lock);
+        if (called)
+            return;
+        nanosleep(&pause, NULL);
+    }
+}
+
+static void *finish_queue(void *queue) {
+    cl_int *status = malloc(sizeof *status);
+    *status = clFinish((cl_command_queue)queue);
+    return status;
 }
 
 /* Polls for the callback for up to 10 seconds; prints what it saw. */
@@ -220,6 +250,116 @@ int main(int argc, char **argv) {
     report_seen("read with a callback set late", &late_seen);
     clReleaseEvent(read_event);
 
+    /* 8. later events of the queue */
+    memset(a, 0, bytes);
+    CHECK("read before a marker", clEnqueueReadBuffer(queue, mem, CL_FALSE, 0, bytes, a, 0, NULL, NULL));
+    cl_event later;
+    CHECK("clEnqueueMarkerWithWaitList", clEnqueueMarkerWithWaitList(queue, 0, NULL, &later));
+    CHECK("clWaitForEvents (marker)", clWaitForEvents(1, &later));
+    printf("read, then a marker waited for: wrong=%zu\n", wrong(a, 0, n));
+    clReleaseEvent(later);
+
+    cl_mem other = clCreateBuffer(context, CL_MEM_READ_WRITE, 64, NULL, &status);
+    CHECK("clCreateBuffer", status);
+    memset(b, 0, bytes);
+    CHECK("read before a write", clEnqueueReadBuffer(queue, mem, CL_FALSE, 0, bytes, b, 0, NULL, &read_event));
+    CHECK("write after a read", clEnqueueWriteBuffer(queue, other, CL_FALSE, 0, 64, host, 0, NULL, &later));
+    while ((polled = status_of(later)) != CL_COMPLETE && polled >= 0)
+        ;
+    printf("read, then a write's event polled: wrong=%zu status=%d\n", wrong(b, 0, n), (int)polled);
+    clReleaseEvent(later);
+    clReleaseEvent(read_event);
+
+    struct seen barrier_seen = {PTHREAD_MUTEX_INITIALIZER, c, n, 0, -1, 0};
+    gate = clCreateUserEvent(context, &status);
+    CHECK("clCreateUserEvent", status);
+    memset(c, 0, bytes);
+    CHECK("gated read before a barrier", clEnqueueReadBuffer(queue, mem, CL_FALSE, 0, bytes, c, 1, &gate, NULL));
+    CHECK("clEnqueueBarrierWithWaitList", clEnqueueBarrierWithWaitList(queue, 0, NULL, &later));
+    CHECK("clSetEventCallback (barrier)", clSetEventCallback(later, CL_COMPLETE, on_read_complete, &barrier_seen));
+    clReleaseEvent(later);
+    CHECK("clSetUserEventStatus", clSetUserEventStatus(gate, CL_COMPLETE));
+    report_seen("gated read, then a barrier's callback", &barrier_seen);
+    clReleaseEvent(gate);
+    CHECK("clFinish after the later events", clFinish(queue));
+
+    /* 9. the read's event released before its callback runs */
+    int rounds = 4, called = 0;
+    size_t stale = 0;
+    for (int round = 0; round < rounds; round++) {
+        struct seen released_seen = {PTHREAD_MUTEX_INITIALIZER, a, n, 0, -1, 0};
+        gate = clCreateUserEvent(context, &status);
+        CHECK("clCreateUserEvent", status);
+        memset(a, 0, bytes);
+        CHECK("gated read", clEnqueueReadBuffer(queue, mem, CL_FALSE, 0, bytes, a, 1, &gate, &read_event));
+        CHECK("clSetEventCallback", clSetEventCallback(read_event, CL_COMPLETE, on_read_complete, &released_seen));
+        clReleaseEvent(read_event);
+        CHECK("clSetUserEventStatus", clSetUserEventStatus(gate, CL_COMPLETE));
+        await_seen(&released_seen);
+        pthread_mutex_lock(&released_seen.lock);
+        called += released_seen.called;
+        stale += released_seen.wrong;
+        pthread_mutex_unlock(&released_seen.lock);
+        clReleaseEvent(gate);
+    }
+    CHECK("clFinish after the released events", clFinish(queue));
+    printf("callbacks of released events: rounds=%d called=%d wrong in the callbacks=%zu\n", rounds, called, stale);
+
+    /* 10. another thread's clFinish brings the data back as the callback runs */
+    float *more[3];
+    for (int i = 0; i < 3; i++)
+        if ((more[i] = malloc(bytes)) == NULL)
+            return 1;
+    called = 0;
+    stale = 0;
+    size_t stale_more = 0, stale_polled = 0;
+    for (int round = 0; round < 2 * rounds; round++) {
+        int poll = round % 2;
+        struct seen raced_seen = {PTHREAD_MUTEX_INITIALIZER, a, n, 0, -1, 0};
+        gate = clCreateUserEvent(context, &status);
+        CHECK("clCreateUserEvent", status);
+        for (int i = 0; i < 3; i++) {
+            memset(more[i], 0, bytes);
+            CHECK("gated read", clEnqueueReadBuffer(queue, mem, CL_FALSE, 0, bytes, more[i], 1, &gate, NULL));
+        }
+        memset(a, 0, bytes);
+        CHECK("gated read", clEnqueueReadBuffer(queue, mem, CL_FALSE, 0, bytes, a, 1, &gate, &read_event));
+        if (!poll)
+            CHECK("clSetEventCallback", clSetEventCallback(read_event, CL_COMPLETE, on_read_complete, &raced_seen));
+        pthread_t finisher;
+        if (pthread_create(&finisher, NULL, finish_queue, queue) != 0)
+            return 1;
+        /* the other thread is waiting in clFinish when the gate opens */
+        struct timespec settle = {0, 20000000};
+        nanosleep(&settle, NULL);
+        CHECK("clSetUserEventStatus", clSetUserEventStatus(gate, CL_COMPLETE));
+        if (poll) {
+            while ((polled = status_of(read_event)) != CL_COMPLETE && polled >= 0)
+                ;
+            stale_polled += wrong(a, 0, n);
+        }
+        void *finished_status;
+        pthread_join(finisher, &finished_status);
+        CHECK("clFinish in another thread", *(cl_int *)finished_status);
+        free(finished_status);
+        if (!poll) {
+            await_seen(&raced_seen);
+            pthread_mutex_lock(&raced_seen.lock);
+            called += raced_seen.called;
+            stale += raced_seen.wrong;
+            pthread_mutex_unlock(&raced_seen.lock);
+        }
+        for (int i = 0; i < 3; i++)
+            stale_more += wrong(more[i], 0, n);
+        clReleaseEvent(read_event);
+        clReleaseEvent(gate);
+    }
+    printf("racing another thread's clFinish: rounds=%d callbacks called=%d wrong in the callbacks=%zu, polled=%zu, after clFinish=%zu\n",
+           rounds, called, stale, stale_polled, stale_more);
+    for (int i = 0; i < 3; i++)
+        free(more[i]);
+
+    clReleaseMemObject(other);
     clReleaseMemObject(mem);
     clReleaseCommandQueue(queue);
     clReleaseContext(context);

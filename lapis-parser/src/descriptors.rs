@@ -110,6 +110,7 @@ pub fn lookup(name: &str) -> Option<&'static DescriptorInfo> {
 pub const STDLIB_FUNCTIONS: &[(&str, &str)] = &[
     ("metadata", "metadata(key): the metadata record of the object `key`, created on first use"),
     ("register_buf", "register_buf(registry, key, buf, size): remember `buf` of `size` elements under `key`"),
+    ("register_bufs_of", "register_bufs_of(registry, key, from, from_key): remember under `key` every buffer registered under `from_key` of registry `from` (nothing when `key` is 0)"),
     ("get_bufs", "get_bufs(registry, key): the buffers registered under `key`"),
     ("get_n_bufs", "get_n_bufs(registry, key): how many buffers are registered under `key`"),
     ("get_buf_size", "get_buf_size(registry, key, i): the size of the `i`th buffer under `key`"),

@@ -377,6 +377,10 @@ pub enum ExprKind {
 pub enum LibraryFn {
     Metadata,
     RegisterBuf,
+    /// `register_bufs_of(to, to_key, from, from_key)`: every buffer under
+    /// `from_key` of registry `from` also under `to_key` of `to` (nothing
+    /// when `to_key` is 0).
+    RegisterBufsOf,
     GetBufs,
     GetNBufs,
     GetBufSize,

@@ -247,6 +247,7 @@ impl Checker {
         let library = match name.node.as_str() {
             "metadata" => LibraryFn::Metadata,
             "register_buf" => LibraryFn::RegisterBuf,
+            "register_bufs_of" => LibraryFn::RegisterBufsOf,
             "get_bufs" => LibraryFn::GetBufs,
             "get_n_bufs" => LibraryFn::GetNBufs,
             "get_buf_size" => LibraryFn::GetBufSize,
@@ -284,7 +285,7 @@ impl Checker {
             LibraryFn::Min | LibraryFn::Max => (2, false),
             LibraryFn::GetBufs | LibraryFn::GetNBufs => (2, true),
             LibraryFn::GetBufSize => (3, true),
-            LibraryFn::RegisterBuf => (4, true),
+            LibraryFn::RegisterBuf | LibraryFn::RegisterBufsOf => (4, true),
         };
         self.arity(name, args.len(), expected, span)?;
         let mut resolved = Vec::new();
@@ -292,6 +293,12 @@ impl Checker {
         if registry_first {
             resolved.push(self.resolve_registry(&args[0])?);
             rest = &args[1..];
+        }
+        if library == LibraryFn::RegisterBufsOf {
+            // two (registry, key) pairs
+            resolved.extend(self.resolve_args(&rest[..1], env)?);
+            resolved.push(self.resolve_registry(&rest[1])?);
+            rest = &rest[2..];
         }
         resolved.extend(self.resolve_args(rest, env)?);
         let void_ptr = |pointee_const| Type::Pointer { pointee: Box::new(Type::Builtin(BuiltinType::Void)), pointee_const };
@@ -314,6 +321,11 @@ impl Checker {
             LibraryFn::RegisterBuf => {
                 self.expect_key(&resolved[1], args[1].span)?;
                 self.expect_number(&resolved[3], args[3].span, true)?;
+                Type::Builtin(BuiltinType::Void)
+            }
+            LibraryFn::RegisterBufsOf => {
+                self.expect_key(&resolved[1], args[1].span)?;
+                self.expect_key(&resolved[3], args[3].span)?;
                 Type::Builtin(BuiltinType::Void)
             }
             LibraryFn::GetBufs => Type::Pointer { pointee: Box::new(void_ptr(false)), pointee_const: false },

@@ -679,7 +679,10 @@ impl Checker {
     fn action(&mut self, e: &ast::Expr, env: &Env) -> Option<ir::Expr> {
         let resolved = self.resolve_expr(e, env)?;
         let allowed = match &resolved.kind {
-            ir::ExprKind::Library(f, _) => matches!(f, ir::LibraryFn::RegisterBuf | ir::LibraryFn::ZerocopyFree | ir::LibraryFn::Metadata),
+            ir::ExprKind::Library(f, _) => matches!(
+                f,
+                ir::LibraryFn::RegisterBuf | ir::LibraryFn::RegisterBufsOf | ir::LibraryFn::ZerocopyFree | ir::LibraryFn::Metadata
+            ),
             ir::ExprKind::Assign(target, _) => rooted_in_metadata(target),
             _ => false,
         };
@@ -688,7 +691,7 @@ impl Checker {
                 Diagnostic::error(Code::MisplacedDescriptor, "this statement has no effect")
                     .with_primary(e.span, "not a library call or metadata assignment")
                     .with_help(
-                        "statements in a function's body are `register_buf(...)`, `zerocopy_free(...)` or `metadata(key)->field = value`",
+                        "statements in a function's body are `register_buf(...)`, `register_bufs_of(...)`, `zerocopy_free(...)` or `metadata(key)->field = value`",
                     ),
             );
             return None;

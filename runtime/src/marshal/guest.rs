@@ -13,7 +13,7 @@ use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasherDefault, Hasher};
 use std::os::unix::net::UnixStream;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, OnceLock};
+use std::sync::{Condvar, Mutex, OnceLock};
 use std::time::Duration;
 
 use smallvec::SmallVec;
@@ -57,6 +57,8 @@ struct State {
     scalar_len: Vec<u32>,
     ret: Vec<SlotShape>,
     registries: Mutex<Registries>,
+    /// Registered buffers that calls in flight are bringing back.
+    bringing: Bringing,
     /// By object (its handle id): read by conditions on every call, so
     /// hashed by [`IdHasher`] rather than SipHash.
     metadata: Mutex<HashMap<u64, Box<[u8]>, BuildHasherDefault<IdHasher>>>,
@@ -103,6 +105,7 @@ impl GuestLibrary {
                     scalar_len,
                     ret,
                     registries: Mutex::default(),
+                    bringing: Bringing::default(),
                     metadata: Mutex::default(),
                     metadata_size,
                     warned: Mutex::default(),
@@ -119,6 +122,73 @@ impl GuestLibrary {
 
     fn log(&self, message: std::fmt::Arguments<'_>) {
         log(self.name, message);
+    }
+}
+
+/// Registered buffers (by guest address) that synchronous calls in flight
+/// free (`deallocate`), so bring back. The server gives a kept buffer to the
+/// first call that claims it; another thread's call that claims it too gets
+/// nothing back (a callback bringing back its event's read while another
+/// thread's `clFinish` took it). That call waits here until the one that
+/// got the bytes has written them into the application's memory, so that
+/// whichever call returns first, the data is in place.
+#[derive(Debug, Default)]
+struct Bringing {
+    calls: Mutex<HashMap<u64, u32>>,
+    done: Condvar,
+}
+
+/// How long a call waits for another to bring back a buffer both claimed
+/// before it gives up (and logs): only a call stuck in its transport takes
+/// that long.
+const BRINGING_WAIT: Duration = Duration::from_secs(30);
+
+impl Bringing {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<u64, u32>> {
+        self.calls.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// A call is about to claim `addrs`; ends when the guard drops.
+    fn start<'b>(&'b self, addrs: &[u64]) -> BringingGuard<'b> {
+        let mut calls = self.lock();
+        for a in addrs {
+            *calls.entry(*a).or_default() += 1;
+        }
+        BringingGuard { bringing: self, addrs: addrs.to_vec() }
+    }
+
+    /// Waits until no call in flight is bringing back any of `addrs`;
+    /// false when it waited too long.
+    fn await_gone(&self, addrs: &[u64]) -> bool {
+        let calls = self.lock();
+        let (_calls, timeout) = self
+            .done
+            .wait_timeout_while(calls, BRINGING_WAIT, |calls| addrs.iter().any(|a| calls.contains_key(a)))
+            .unwrap_or_else(|e| e.into_inner());
+        !timeout.timed_out()
+    }
+}
+
+/// Ends a call's claim on its buffers (after their bytes are in place, or
+/// when the call failed).
+struct BringingGuard<'b> {
+    bringing: &'b Bringing,
+    addrs: Vec<u64>,
+}
+
+impl Drop for BringingGuard<'_> {
+    fn drop(&mut self) {
+        let mut calls = self.bringing.lock();
+        for a in &self.addrs {
+            if let Some(n) = calls.get_mut(a) {
+                *n -= 1;
+                if *n == 0 {
+                    calls.remove(a);
+                }
+            }
+        }
+        drop(calls);
+        self.bringing.done.notify_all();
     }
 }
 
@@ -315,6 +385,18 @@ impl Host for GuestHost<'_> {
         match function {
             LibraryFn::RegisterBuf => {
                 registries.entry(key).or_default().push((arg(2), arg(3)));
+                Ok(V::Int(0))
+            }
+            LibraryFn::RegisterBufsOf => {
+                let from = registries.get(&(arg(2) as u32, arg(3))).cloned().unwrap_or_default();
+                if key.1 != 0 && !from.is_empty() {
+                    let list = registries.entry(key).or_default();
+                    for buf in from {
+                        if !list.iter().any(|(p, _)| *p == buf.0) {
+                            list.push(buf);
+                        }
+                    }
+                }
                 Ok(V::Int(0))
             }
             LibraryFn::GetBufs | LibraryFn::GetNBufs | LibraryFn::GetBufSize => {
@@ -784,6 +866,8 @@ fn exchange<'s>(
             return Err(e);
         }
     };
+    // registered before the server can give the buffers to this call
+    let bringing = (!is_async && !released.is_empty()).then(|| state.bringing.start(&released));
     if let Err(e) = channel.transport.send(&message) {
         free_blocks(channel.transport.as_mut(), blocks);
         return Err(CallError::NotSent(e));
@@ -839,9 +923,15 @@ fn exchange<'s>(
     if count != outs.len() {
         return Err(CallError::Other(format!("the reply carries {count} out buffers, the call has {}", outs.len())));
     }
+    // buffers this call freed that another call in flight took first
+    let mut taken: SmallVec<[u64; 2]> = SmallVec::new();
     for out in &outs {
         match scalars.buffer()? {
-            BufferRef::Null => {}
+            BufferRef::Null => {
+                if bringing.is_some() && out.len != 0 && released.contains(&out.addr) {
+                    taken.push(out.addr);
+                }
+            }
             _ if out.shared.is_some() => return Err(CallError::Other("a zero-copy out buffer came back inline".into())),
             BufferRef::Inline(bytes) if bytes.len() as u64 <= out.len => app_memory::write(out.addr, bytes)?,
             other => return Err(CallError::Other(format!("an out buffer of {} bytes came back as {}", out.len, other.name()))),
@@ -866,6 +956,10 @@ fn exchange<'s>(
             list.retain(|(p, _)| !released.contains(p));
         }
         registries.retain(|_, list| !list.is_empty());
+    }
+    drop(bringing);
+    if !taken.is_empty() && !state.bringing.await_gone(&taken) {
+        log(state.name, format_args!("another call bringing back a buffer this call claimed did not finish in {BRINGING_WAIT:?}"));
     }
     // a failed call changed nothing the statements record (the API server
     // skips them too, so both sides' metadata stay the same)

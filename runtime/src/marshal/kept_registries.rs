@@ -32,6 +32,15 @@ impl KeptRegistries {
         }
     }
 
+    /// Records every kept buffer under `from_key` of `from` under `key` of
+    /// `registry` too (`register_bufs_of`).
+    pub(super) fn register_all(&mut self, registry: u32, key: u64, from: u32, from_key: u64) {
+        let Some(buffers) = self.entries.get(&(from, from_key)).cloned() else { return };
+        for buffer in buffers {
+            self.register(registry, key, buffer);
+        }
+    }
+
     /// Whether `key` of `registry` holds kept buffer `buffer`.
     pub(super) fn holds(&self, registry: u32, key: u64, buffer: u64) -> bool {
         self.entries.get(&(registry, key)).is_some_and(|list| list.contains(&buffer))
@@ -65,5 +74,20 @@ mod tests {
         assert!(!r.holds(0, 7, 0x1000) && !r.holds(1, 9, 0x1000));
         assert!(r.holds(0, 8, 0x2000));
         assert_eq!(r.entries.len(), 1, "empty entries go");
+    }
+
+    #[test]
+    fn a_key_can_take_every_buffer_another_holds_now() {
+        let mut r = KeptRegistries::default();
+        r.register(0, 7, 0x1000);
+        r.register(0, 7, 0x2000);
+        r.register_all(1, 9, 0, 7);
+        r.register(0, 7, 0x3000);
+        assert!(r.holds(1, 9, 0x1000) && r.holds(1, 9, 0x2000));
+        assert!(!r.holds(1, 9, 0x3000), "registered later: not taken");
+        r.register_all(1, 10, 0, 8);
+        assert!(!r.entries.contains_key(&(1, 10)), "nothing under the other key: no entry");
+        r.forget(0x1000);
+        assert!(!r.holds(1, 9, 0x1000) && r.holds(1, 9, 0x2000));
     }
 }

@@ -612,6 +612,7 @@ tagged!(LibraryFn {
     8 Max,
     9 Strlen,
     10 TerminatedLen,
+    11 RegisterBufsOf,
 });
 
 #[cfg(test)]

@@ -322,6 +322,7 @@ pub enum BinaryOp {
 pub enum LibraryFn {
     Metadata,
     RegisterBuf,
+    RegisterBufsOf,
     GetBufs,
     GetNBufs,
     GetBufSize,
