@@ -15,9 +15,10 @@ use cava_runtime::transport::shm::{ProcessRegion, ShmTransport};
 use cava_runtime::transport::unix::UnixTransport;
 use cava_runtime::transport::{SharedRegion, Transport};
 use cava_runtime::wire::{
-    encode_descriptor, BufferRef, ErrorCode, ErrorReply, Flags, Header, Hello, Kind, Layout, Message, Welcome, Writer,
+    encode_descriptor, BufferRef, ErrorCode, ErrorReply, Fetch, Flags, Header, Hello, Kind, Layout, Message, Stage, StageAck, Welcome,
+    Writer,
 };
-use common::{scratch, start_server, testlib};
+use common::{scratch, start_server, start_server_with, testlib};
 
 struct Api {
     plan: Plan,
@@ -133,6 +134,124 @@ fn the_server_refuses_hostile_messages_and_goes_on_serving() {
 
         checksum_works(&api, t.as_mut(), 7);
     }
+}
+
+/// One chunk of staged upload `index` for call `call_id`, inline.
+fn stage(call_id: u64, index: u32, offset: u64, total: u64, bytes: &[u8]) -> Vec<u8> {
+    let mut w = Stage { index, offset, total }.writer(call_id, 1, Vec::new());
+    w.buffer(bytes);
+    w.finish().unwrap()
+}
+
+fn acked(reply: &[u8]) -> (StageAck, Option<Vec<u8>>) {
+    let m = Message::decode(reply).unwrap();
+    assert_eq!(m.kind(), Kind::StageAck, "{:?}", ErrorReply::decode(&m).ok());
+    let (ack, bytes) = StageAck::decode(&m).unwrap();
+    (ack, if let BufferRef::Inline(b) = bytes { Some(b.to_vec()) } else { None })
+}
+
+fn ints(values: &[i32]) -> Vec<u8> {
+    values.iter().flat_map(|v| v.to_le_bytes()).collect()
+}
+
+/// Staging ([`Stage`], [`Fetch`], staged descriptors): chunks out of
+/// order, past their declared length or over the channel's limit, calls
+/// naming incomplete, missing or mislabelled uploads, staged results over
+/// the limit, fetches of nothing or past the end, all get an error reply
+/// and a log line; honest staging works on the same channel afterwards.
+#[test]
+fn staging_is_checked_and_bounded() {
+    let dir = scratch("hostile-staging");
+    let lib = testlib();
+    let api = Api::load(&lib.generated);
+    let socket = dir.join("server.sock");
+    let limit = [std::ffi::OsStr::new("--max-staged"), std::ffi::OsStr::new("1048576")];
+    let _server = start_server_with(&lib.server(), &socket, &lib.library(), &limit, std::process::Stdio::null());
+    let sum_ints = |call_id: u64, descriptor: BufferRef<'_>, n: u64| {
+        let mut w = api.call("tl_sum_ints", call_id);
+        w.descriptor_slot(encode_descriptor(&descriptor, 0, 0)).u64(n).out(8);
+        w.finish().unwrap()
+    };
+    for selector in [b'U', b'S'] {
+        let mut t = connect(&socket, selector);
+        Welcome::decode(
+            &Message::decode(&exchange(t.as_mut(), &Hello { contract: api.contract, next_call_id: 1, process: 11 }.encode())).unwrap(),
+        )
+        .unwrap();
+        let t = t.as_mut();
+        // a first chunk that does not start at 0; a chunk past the declared length
+        assert_eq!(refusal(&exchange(t, &stage(2, 0, 8, 40, &[1; 8]))), ErrorCode::Malformed);
+        assert_eq!(refusal(&exchange(t, &stage(2, 0, 0, 4, &[1; 8]))), ErrorCode::Malformed);
+        // more than the channel may hold, on the guest's word alone
+        assert_eq!(refusal(&exchange(t, &stage(2, 0, 0, 2 << 20, &[1; 8]))), ErrorCode::Malformed);
+        assert_eq!(refusal(&exchange(t, &stage(2, 0, 0, u64::MAX, &[1; 8]))), ErrorCode::Malformed);
+        // a chunk in the zero-copy region, outside it (or on a channel without one)
+        let mut w = Stage { index: 0, offset: 0, total: 40 }.writer(2, 1, Vec::new());
+        w.shared(u64::MAX - 8, 16);
+        assert_eq!(refusal(&exchange(t, &w.finish().unwrap())), ErrorCode::Malformed);
+        // an incomplete upload, a missing one, one of another length
+        assert_eq!(acked(&exchange(t, &stage(3, 0, 0, 40, &ints(&[1; 5])))).0, StageAck { index: 0, offset: 0, len: 20 });
+        assert_eq!(refusal(&exchange(t, &sum_ints(3, BufferRef::Staged { index: 0, len: 40 }, 10))), ErrorCode::Malformed);
+        assert_eq!(refusal(&exchange(t, &sum_ints(4, BufferRef::Staged { index: 7, len: 40 }, 10))), ErrorCode::Malformed);
+        exchange(t, &stage(5, 0, 0, 40, &ints(&[1; 10])));
+        assert_eq!(refusal(&exchange(t, &sum_ints(5, BufferRef::Staged { index: 0, len: 40 }, 9))), ErrorCode::Malformed);
+        // a staged out buffer over the limit
+        let mut w = api.call("tl_fill_sequence", 6);
+        w.descriptor_slot(encode_descriptor(&BufferRef::StagedOut { len: 2 << 20 }, 0, 0)).u64(512 << 10).i32(0).i32(1);
+        assert_eq!(refusal(&exchange(t, &w.finish().unwrap())), ErrorCode::Malformed);
+        // fetches of nothing
+        assert_eq!(refusal(&exchange(t, &Fetch { index: 0, offset: 0, len: 8 }.encode(6, 1, None))), ErrorCode::Malformed);
+
+        // honest staging on the same channel: an upload in two chunks...
+        let values: Vec<i32> = (1..=10).collect();
+        let bytes = ints(&values);
+        assert_eq!(acked(&exchange(t, &stage(7, 0, 0, 40, &bytes[..24]))).0.len, 24);
+        assert_eq!(acked(&exchange(t, &stage(7, 0, 24, 40, &bytes[24..]))).0.len, 16);
+        let reply = exchange(t, &sum_ints(7, BufferRef::Staged { index: 0, len: 40 }, 10));
+        let (status, outs) = status_and_outs(&reply);
+        assert_eq!((status, outs[0].as_deref()), (0, Some(&55i64.to_le_bytes()[..])));
+        // ...and a result fetched in two chunks, then gone
+        let mut w = api.call("tl_fill_sequence", 8);
+        w.descriptor_slot(encode_descriptor(&BufferRef::StagedOut { len: 40 }, 0, 0)).u64(10).i32(5).i32(2);
+        let reply = exchange(t, &w.finish().unwrap());
+        let m = Message::decode(&reply).unwrap();
+        assert_eq!(m.kind(), Kind::Reply, "{:?}", ErrorReply::decode(&m).ok());
+        let mut s = m.scalars();
+        assert_eq!(s.u32().unwrap(), 0);
+        assert_eq!(s.u32().unwrap(), 1);
+        let BufferRef::Staged { index, len: 40 } = s.buffer().unwrap() else { panic!("the result is not staged") };
+        assert_eq!(refusal(&exchange(t, &Fetch { index, offset: 8, len: 8 }.encode(8, 1, None))), ErrorCode::Malformed, "out of order");
+        // the refused fetch cost the result: the call again
+        let reply = exchange(t, &w_fill(&api, 9));
+        let m = Message::decode(&reply).unwrap();
+        let mut s = m.scalars();
+        let (_, _) = (s.u32().unwrap(), s.u32().unwrap());
+        let BufferRef::Staged { index, .. } = s.buffer().unwrap() else { panic!("the result is not staged") };
+        assert_eq!(refusal(&exchange(t, &Fetch { index, offset: 0, len: 41 }.encode(9, 1, None))), ErrorCode::Malformed, "past the end");
+        let reply = exchange(t, &w_fill(&api, 10));
+        let m = Message::decode(&reply).unwrap();
+        let mut s = m.scalars();
+        let (_, _) = (s.u32().unwrap(), s.u32().unwrap());
+        let BufferRef::Staged { index, .. } = s.buffer().unwrap() else { panic!("the result is not staged") };
+        assert_eq!(refusal(&exchange(t, &Fetch { index, offset: 0, len: 8 }.encode(9, 1, None))), ErrorCode::Malformed, "another call's");
+        let reply = exchange(t, &w_fill(&api, 11));
+        let m = Message::decode(&reply).unwrap();
+        let mut s = m.scalars();
+        let (_, _) = (s.u32().unwrap(), s.u32().unwrap());
+        let BufferRef::Staged { index, .. } = s.buffer().unwrap() else { panic!("the result is not staged") };
+        let (_, first) = acked(&exchange(t, &Fetch { index, offset: 0, len: 16 }.encode(11, 1, None)));
+        let (_, rest) = acked(&exchange(t, &Fetch { index, offset: 16, len: 24 }.encode(11, 1, None)));
+        let got: Vec<u8> = first.unwrap().into_iter().chain(rest.unwrap()).collect();
+        assert_eq!(got, ints(&(0..10).map(|i| 5 + 2 * i).collect::<Vec<_>>()));
+        assert_eq!(refusal(&exchange(t, &Fetch { index, offset: 40, len: 8 }.encode(11, 1, None))), ErrorCode::Malformed, "freed");
+        checksum_works(&api, t, 12);
+    }
+}
+
+fn w_fill(api: &Api, call_id: u64) -> Vec<u8> {
+    let mut w = api.call("tl_fill_sequence", call_id);
+    w.descriptor_slot(encode_descriptor(&BufferRef::StagedOut { len: 40 }, 0, 0)).u64(10).i32(5).i32(2);
+    w.finish().unwrap()
 }
 
 /// Asks for the process region of process `process`: selector `Z`, hello,

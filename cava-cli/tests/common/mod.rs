@@ -124,6 +124,26 @@ pub fn start_server(binary: &Path, socket: &Path, library: &Path) -> Server {
     start_server_with(binary, socket, library, &[], Stdio::null())
 }
 
+/// An API server with environment variables `env` (`CAVA_MAX_MESSAGE`).
+pub fn start_server_env(binary: &Path, socket: &Path, library: &Path, env: &[(&str, &str)]) -> Server {
+    let _ = std::fs::remove_file(socket);
+    let child = Command::new(binary)
+        .arg("--socket")
+        .arg(socket)
+        .arg("--library")
+        .arg(library)
+        .envs(env.iter().copied())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    while !socket.exists() {
+        assert!(start.elapsed() < Duration::from_secs(20), "the API server did not start");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    Server(child)
+}
+
 /// An API server with more arguments (`--record`, `--replay`) and its
 /// standard error going to `stderr`.
 pub fn start_server_with(binary: &Path, socket: &Path, library: &Path, args: &[&std::ffi::OsStr], stderr: Stdio) -> Server {

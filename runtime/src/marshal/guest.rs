@@ -31,7 +31,8 @@ use crate::transport::unix::UnixTransport;
 use crate::transport::{Transport, TransportError};
 use crate::wire::ErrorCode;
 use crate::wire::{
-    encode_descriptor, inline_descriptor, BufferRef, ErrorReply, Flags, Header, Hello, Kind as MsgKind, Layout, Message, Welcome, Writer,
+    encode_descriptor, inline_descriptor, BufferRef, ErrorReply, Fetch, Flags, Header, Hello, Kind as MsgKind, Layout, Message, Stage,
+    StageAck, Welcome, Writer,
 };
 
 /// A generated guest library: its plan and contract, as `static` data.
@@ -223,6 +224,9 @@ struct Channel {
     /// The process that opened the channel (see [`ForkEpoch`]).
     epoch: ForkEpoch,
     buf: Vec<u8>,
+    /// The largest message this channel carries: the smaller of the
+    /// transport's and the server's (its welcome's).
+    max: u64,
 }
 
 thread_local! {
@@ -245,8 +249,9 @@ fn open_stream(selector: u8) -> Result<UnixStream, CallError> {
     Ok(stream)
 }
 
-/// Sends the hello and checks the server's answer.
-fn shake_hands(library: &GuestLibrary, transport: &mut dyn Transport, buf: &mut Vec<u8>) -> Result<(), CallError> {
+/// Sends the hello and checks the server's answer; the largest message
+/// the server accepts.
+fn shake_hands(library: &GuestLibrary, transport: &mut dyn Transport, buf: &mut Vec<u8>) -> Result<u64, CallError> {
     transport.send(&Hello { contract: library.contract, next_call_id: 1, process: process() }.encode())?;
     transport.recv(buf, Some(Duration::from_secs(30)))?;
     let message = Message::decode(buf)?;
@@ -256,7 +261,8 @@ fn shake_hands(library: &GuestLibrary, transport: &mut dyn Transport, buf: &mut 
     }
     let welcome = Welcome::decode(&message)?;
     crate::wire::check_contract(library.contract, welcome.contract)
-        .map_err(|e| CallError::Refused(ErrorCode::ContractMismatch, e.to_string()))
+        .map_err(|e| CallError::Refused(ErrorCode::ContractMismatch, e.to_string()))?;
+    Ok(u64::from(welcome.max_message))
 }
 
 /// Connects a channel over the transport named by `CAVA_TRANSPORT` (`unix`,
@@ -264,15 +270,16 @@ fn shake_hands(library: &GuestLibrary, transport: &mut dyn Transport, buf: &mut 
 fn connect(library: &GuestLibrary) -> Result<Channel, CallError> {
     let kind = std::env::var("CAVA_TRANSPORT").unwrap_or_else(|_| "unix".into());
     let mut transport: Box<dyn Transport> = match kind.as_str() {
-        "unix" => Box::new(UnixTransport::new(open_stream(b'U')?)),
+        "unix" => Box::new(UnixTransport::new(open_stream(b'U')?).with_max_message(crate::transport::configured_max_message())),
         "shm" => Box::new(ShmTransport::connect(open_stream(b'S')?, Duration::from_secs(10), crate::transport::unix::DEFAULT_SPIN)?),
         other => return Err(CallError::Other(format!("CAVA_TRANSPORT={other} is not a transport (use `unix` or `shm`)"))),
     };
     let mut buf = Vec::new();
-    shake_hands(library, transport.as_mut(), &mut buf)?;
+    let theirs = shake_hands(library, transport.as_mut(), &mut buf)?;
+    let max = theirs.min(transport.max_message() as u64);
     // a new channel may reach a new server, which does not know the process region
     zerocopy::check_server();
-    Ok(Channel { transport, in_flight: Vec::new(), next_call: 1, thread: thread_number(), epoch: ForkEpoch::current(), buf })
+    Ok(Channel { transport, in_flight: Vec::new(), next_call: 1, thread: thread_number(), epoch: ForkEpoch::current(), buf, max })
 }
 
 /// Opens the process's callback route (see [`super::guest_callbacks`]).
@@ -433,6 +440,8 @@ struct OutDest {
     len: u64,
     /// The zero-copy region block the server wrote it into, by offset.
     shared: Option<u64>,
+    /// Too large for the reply: the server stages it, the guest fetches it.
+    staged: bool,
 }
 
 /// Buffers this large go through the shared-memory transport's zero-copy
@@ -440,6 +449,15 @@ struct OutDest {
 /// the application and the region, and the vendor library reads or writes
 /// them in place on the server.
 pub const SHARED_MIN: u64 = 64 << 10;
+
+/// Room a call's message keeps for everything but one large buffer: a
+/// plain buffer larger than the channel's message limit less this is
+/// staged (see [`Encoder::stage`]).
+pub const STAGE_HEADROOM: u64 = 64 << 10;
+
+/// The most bytes one staging chunk carries (less when the message limit
+/// is smaller).
+pub const STAGE_CHUNK: u64 = 64 << 20;
 
 /// Builds one call message.
 struct Encoder<'s, 't> {
@@ -456,6 +474,11 @@ struct Encoder<'s, 't> {
     released: Vec<u64>,
     host: &'t mut GuestHost<'s>,
     max: u64,
+    /// The call's id and thread, which its staging messages carry.
+    call_id: u64,
+    thread: u64,
+    /// The next staging index of the call's uploads.
+    next_stage: u32,
 }
 
 impl Encoder<'_, '_> {
@@ -489,7 +512,9 @@ impl Encoder<'_, '_> {
                 }
                 let count = eval(plan, size, env, self.host)?.as_int();
                 let stride = stride(plan, &leaf.ty);
-                let len = byte_len(count, stride, self.max).ok_or_else(|| {
+                // over the message limit is fine for buffers that are staged
+                // or in the process region; `buffer` decides
+                let len = byte_len(count, stride, u64::MAX).ok_or_else(|| {
                     CallError::Other(format!(
                         "a buffer of {count} elements of {stride} bytes is over the limit of {} bytes a call can carry \
                          (one transfer of more is not forwarded yet)",
@@ -531,7 +556,7 @@ impl Encoder<'_, '_> {
                 // the application's memory is the process region: not copied at all
                 if leaf.output {
                     // the vendor writes it in place; the reply carries nothing
-                    self.outs.push(OutDest { addr: ptr, len, shared: None });
+                    self.outs.push(OutDest { addr: ptr, len, shared: None, staged: false });
                 }
                 return Ok(encode_descriptor(&BufferRef::Process { offset, len }, 0, 0));
             }
@@ -540,13 +565,24 @@ impl Encoder<'_, '_> {
             // nothing of an asynchronous call comes back: only memory the vendor writes in place will do
             return Err(CallError::Other("a `zerocopy` out buffer of an asynchronous call must come from zerocopy_alloc".into()));
         }
+        if plain && len > self.max.saturating_sub(STAGE_HEADROOM) && !(leaf.output && self.is_async) {
+            // too large for one message: uploaded before the call, fetched after it
+            return self.stage(ptr, len, leaf.input, leaf.output);
+        }
+        if len > self.max {
+            return Err(CallError::Other(format!(
+                "a buffer of {len} bytes is over the limit of {} bytes a call can carry ({})",
+                self.max,
+                if plain { "an out buffer of an asynchronous call is not staged" } else { "only plain buffers of the call are staged" }
+            )));
+        }
         if plain && len >= SHARED_MIN && !(leaf.output && self.is_async) {
             if let Some(descriptor) = self.shared(ptr, len, leaf.input, leaf.output)? {
                 return Ok(descriptor);
             }
         }
         if leaf.output && !leaf.no_copy {
-            self.outs.push(OutDest { addr: ptr, len, shared: None });
+            self.outs.push(OutDest { addr: ptr, len, shared: None, staged: false });
         }
         if !leaf.input || leaf.no_copy {
             return Ok(encode_descriptor(&BufferRef::Out { len }, 0, key));
@@ -584,9 +620,73 @@ impl Encoder<'_, '_> {
             app_memory::copy_to_region(ptr, at, len as usize)?;
         }
         if output {
-            self.outs.push(OutDest { addr: ptr, len, shared: Some(offset) });
+            self.outs.push(OutDest { addr: ptr, len, shared: Some(offset), staged: false });
         }
         Ok(Some(encode_descriptor(&BufferRef::Shared { offset, len }, 0, 0)))
+    }
+
+    /// A buffer too large for one message. An in buffer is uploaded now,
+    /// before the call, in chunks ([`Stage`]) that the server acknowledges
+    /// one by one, each through a block of the zero-copy region when the
+    /// transport has one free, inline otherwise; the descriptor names the
+    /// staged bytes. An out buffer is staged by the server, and the guest
+    /// fetches it after the reply (see [`fetch_staged`]).
+    fn stage(&mut self, ptr: u64, len: u64, input: bool, output: bool) -> Result<[u8; 32], CallError> {
+        if output {
+            self.outs.push(OutDest { addr: ptr, len, shared: None, staged: true });
+        }
+        if !input {
+            return Ok(encode_descriptor(&BufferRef::StagedOut { len }, 0, 0));
+        }
+        let index = self.next_stage;
+        self.next_stage += 1;
+        let chunk = stage_chunk(self.max);
+        let mut buf = Vec::new();
+        let mut offset = 0;
+        while offset < len {
+            let n = chunk.min(len - offset);
+            let first = index == 0 && offset == 0;
+            let mut w = Stage { index, offset, total: len }.writer(self.call_id, self.thread, std::mem::take(&mut buf));
+            let block = if n >= SHARED_MIN { self.transport.alloc_shared(n) } else { None };
+            let sent = self.stage_chunk(&mut w, block.as_ref().map(RegionBlock::offset), ptr + offset, n).and_then(|()| {
+                let message = w.finish()?;
+                let sent = self.transport.send(&message);
+                buf = message;
+                // nothing of the call reached the server yet: a fresh channel may do
+                sent.map_err(|e| if first { CallError::NotSent(e) } else { CallError::Transport(e) })?;
+                self.transport.recv(&mut buf, None)?;
+                let (ack, _) = acknowledged(&buf)?;
+                if (ack.index, ack.offset, ack.len) != (index, offset, n) {
+                    return Err(CallError::Other(format!(
+                        "the server acknowledged staged chunk {ack:?} for {index} at {offset} of {n} bytes"
+                    )));
+                }
+                Ok(())
+            });
+            if let Some(block) = block {
+                free_blocks(self.transport, vec![block]);
+            }
+            sent?;
+            offset += n;
+        }
+        Ok(encode_descriptor(&BufferRef::Staged { index, len }, 0, 0))
+    }
+
+    /// Puts `n` bytes of the application's memory at `addr` into a staging
+    /// chunk: into the region block at `block`, or inline.
+    fn stage_chunk(&mut self, w: &mut Writer, block: Option<u64>, addr: u64, n: u64) -> Result<(), CallError> {
+        match block {
+            Some(at) => {
+                let region = self.transport.region().ok_or_else(|| CallError::Other("a region block without a region".into()))?;
+                app_memory::copy_to_region(addr, region.region_ptr(at, n)?, n as usize)?;
+                w.shared(at, n);
+            }
+            None => {
+                let at = w.reserve(n as usize).data_with(n as usize, |dst| app_memory::read(addr, dst))?;
+                w.descriptor_slot(inline_descriptor(at, n, 0));
+            }
+        }
+        Ok(())
     }
 
     /// Rewrites the pointers of one element (at `addr` in the application,
@@ -844,7 +944,7 @@ fn exchange<'s>(
         flags: if is_async { Flags::ASYNC } else { Flags::NONE },
         ..Header::new(MsgKind::Call)
     };
-    let max = channel.transport.max_message() as u64;
+    let max = channel.max;
     let mut encoder = Encoder {
         plan,
         writer: Writer::reuse(std::mem::take(&mut channel.buf), header, state.scalar_len[function as usize]),
@@ -856,6 +956,9 @@ fn exchange<'s>(
         released: Vec::new(),
         host,
         max,
+        call_id,
+        thread: channel.thread,
+        next_stage: 0,
     };
     let encoded = encode(&mut encoder, state, f, function, sent, contextual, params);
     let Encoder { writer, outs, restore, released, blocks, .. } = encoder;
@@ -925,8 +1028,11 @@ fn exchange<'s>(
     }
     // buffers this call freed that another call in flight took first
     let mut taken: SmallVec<[u64; 2]> = SmallVec::new();
+    let mut staged = Vec::new();
     for out in &outs {
         match scalars.buffer()? {
+            BufferRef::Staged { index, len } if out.staged && len == out.len => staged.push((out.addr, index, len)),
+            _ if out.staged => return Err(CallError::Other("a staged out buffer came back otherwise".into())),
             BufferRef::Null => {
                 if bringing.is_some() && out.len != 0 && released.contains(&out.addr) {
                     taken.push(out.addr);
@@ -936,6 +1042,10 @@ fn exchange<'s>(
             BufferRef::Inline(bytes) if bytes.len() as u64 <= out.len => app_memory::write(out.addr, bytes)?,
             other => return Err(CallError::Other(format!("an out buffer of {} bytes came back as {}", out.len, other.name()))),
         }
+    }
+    if !staged.is_empty() {
+        let thread = channel.thread;
+        fetch_staged(channel.transport.as_mut(), call_id, thread, channel.max, &staged)?;
     }
     for (addr, pointer) in restore {
         app_memory::write(addr, &pointer.to_le_bytes())?;
@@ -987,6 +1097,61 @@ fn encode(
     }
     for (i, (c, v)) in f.contextual.iter().zip(contextual).enumerate() {
         encoder.top(&env, shapes[f.params.len() + i], &c.ty, &c.value, *v)?;
+    }
+    Ok(())
+}
+
+/// Bytes of one staging chunk on a channel whose messages carry `max`.
+fn stage_chunk(max: u64) -> u64 {
+    STAGE_CHUNK.min(max.saturating_sub(STAGE_HEADROOM)).max(1)
+}
+
+/// Decodes the answer to a [`Stage`] or [`Fetch`].
+fn acknowledged(buf: &[u8]) -> Result<(StageAck, BufferRef<'_>), CallError> {
+    let message = Message::decode(buf)?;
+    if message.kind() == MsgKind::Error {
+        let reply = ErrorReply::decode(&message)?;
+        return Err(CallError::Refused(reply.code, reply.message.to_string()));
+    }
+    Ok(StageAck::decode(&message)?)
+}
+
+/// Brings back the out buffers the reply to call `call_id` left staged on
+/// the server, `(address, index, length)`, in chunks ([`Fetch`]) written
+/// straight into the application's memory, each through a block of the
+/// zero-copy region when the transport has one free, inline otherwise.
+fn fetch_staged(transport: &mut dyn Transport, call_id: u64, thread: u64, max: u64, staged: &[(u64, u32, u64)]) -> Result<(), CallError> {
+    let chunk = stage_chunk(max);
+    let mut buf = Vec::new();
+    for &(addr, index, len) in staged {
+        let mut offset = 0;
+        while offset < len {
+            let n = chunk.min(len - offset);
+            let block = if n >= SHARED_MIN { transport.alloc_shared(n) } else { None };
+            let at = block.as_ref().map(RegionBlock::offset);
+            let fetched = (|| {
+                transport.send(&Fetch { index, offset, len: n }.encode(call_id, thread, at))?;
+                transport.recv(&mut buf, None)?;
+                let (ack, bytes) = acknowledged(&buf)?;
+                if (ack.index, ack.offset, ack.len) != (index, offset, n) {
+                    return Err(CallError::Other(format!("the server answered fetch {index} at {offset} of {n} bytes with {ack:?}")));
+                }
+                match (at, bytes) {
+                    (Some(at), BufferRef::Null) => {
+                        let region = transport.region().ok_or_else(|| CallError::Other("a region block without a region".into()))?;
+                        app_memory::copy_from_region(region.region_ptr(at, n)?, addr + offset, n as usize)?;
+                    }
+                    (None, BufferRef::Inline(bytes)) if bytes.len() as u64 == n => app_memory::write(addr + offset, bytes)?,
+                    (_, other) => return Err(CallError::Other(format!("a fetched chunk of {n} bytes came back as a {}", other.name()))),
+                }
+                Ok(())
+            })();
+            if let Some(block) = block {
+                free_blocks(transport, vec![block]);
+            }
+            fetched?;
+            offset += n;
+        }
     }
     Ok(())
 }

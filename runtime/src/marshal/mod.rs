@@ -26,6 +26,7 @@ mod native;
 pub mod record;
 pub mod server;
 mod server_callbacks;
+pub mod staging;
 mod tenants;
 mod walk;
 mod zerocopy;

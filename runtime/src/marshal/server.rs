@@ -47,15 +47,17 @@ use super::log;
 use super::native::{self, Dispatch, VendorLibrary};
 use super::record::{self, Entry, Owner, RecordLog};
 use super::server_callbacks::{self, calling_for, release_unfired, CallbackHost, Registrations, Route};
+use super::staging::{Staging, DEFAULT_MAX_STAGED};
 use super::tenants::{Lease, Refused, Retained, Tenant, Tenants};
 use super::walk::{byte_len, needs_walk, pointee, stride};
 use crate::handles::{HandleError, HandleKind, HandleTable};
 use crate::plan::{call_slots, reply_slot, CallMode, ExprKind, Function, Kind, Leaf, LibraryFn, Lifetime, Plan, SlotShape, Ty, Value};
 use crate::transport::shm::{ProcessRegion, ShmConfig, ShmTransport};
 use crate::transport::unix::UnixTransport;
-use crate::transport::{SharedRegion, Transport, TransportError};
+use crate::transport::{configured_max_message, SharedRegion, Transport, TransportError};
 use crate::wire::{
-    check_contract, BufferRef, ErrorCode, ErrorReply, Header, Hello, Kind as MsgKind, Layout, Message, Slot, Welcome, Writer,
+    check_contract, BufferRef, ErrorCode, ErrorReply, Fetch, Header, Hello, Kind as MsgKind, Layout, Message, Slot, Stage, StageAck,
+    Welcome, Writer,
 };
 
 /// A generated API server: its plan, contract and dispatcher.
@@ -100,6 +102,11 @@ struct Shared {
     /// The function that releases a departed process's objects of each
     /// handle type (`release_at_exit`).
     releasers: HashMap<HandleKind, u32>,
+    /// Largest message of a channel (`CAVA_MAX_MESSAGE`, see
+    /// [`configured_max_message`]).
+    max_message: usize,
+    /// Most bytes one channel may hold staged at once (`--max-staged`).
+    max_staged: u64,
     _vendor: VendorLibrary,
 }
 
@@ -163,6 +170,8 @@ impl Shared {
             recorded,
             recorder: None,
             releasers,
+            max_message: configured_max_message(),
+            max_staged: DEFAULT_MAX_STAGED,
             _vendor: vendor,
         })
     }
@@ -235,7 +244,7 @@ fn replay_log(shared: &Shared, bytes: &[u8]) {
                     ));
                     continue;
                 };
-                e.insert(ChannelState::new(tenant))
+                e.insert(ChannelState::new(tenant, shared.max_staged))
             }
         };
         let result = Message::decode(raw).map_err(malformed).and_then(|message| {
@@ -288,7 +297,7 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 
 /// Runs the server: `SERVER --socket PATH [--library PATH]`. Returns the
 /// process exit code.
-const USAGE: &str = "--socket PATH [--library PATH] [--record LOG] [--replay LOG]";
+const USAGE: &str = "--socket PATH [--library PATH] [--record LOG] [--replay LOG] [--max-staged BYTES]";
 
 /// How a server runs (its command line).
 #[derive(Clone, Debug, Default)]
@@ -300,6 +309,9 @@ pub struct ServeOptions {
     /// Before serving, replay this log (written by another server's
     /// `record`): the guest's objects are re-created with the ids it holds.
     pub replay: Option<String>,
+    /// Most bytes of buffers too large for one message that one channel
+    /// may hold staged at once (default [`DEFAULT_MAX_STAGED`], 16 GiB).
+    pub max_staged: Option<u64>,
 }
 
 pub fn main(library: &'static ServerLibrary) -> std::process::ExitCode {
@@ -313,6 +325,13 @@ pub fn main(library: &'static ServerLibrary) -> std::process::ExitCode {
             "--library" => options.vendor = it.next().cloned(),
             "--record" => options.record = it.next().cloned(),
             "--replay" => options.replay = it.next().cloned(),
+            "--max-staged" => match it.next().and_then(|n| n.parse().ok()) {
+                Some(n) => options.max_staged = Some(n),
+                None => {
+                    log(library.name, format_args!("--max-staged takes a number of bytes (usage: {USAGE})"));
+                    return std::process::ExitCode::from(2);
+                }
+            },
             "--help" | "-h" => {
                 println!("usage: {} {USAGE}", library.name);
                 return std::process::ExitCode::SUCCESS;
@@ -340,6 +359,9 @@ pub fn main(library: &'static ServerLibrary) -> std::process::ExitCode {
 /// own thread, until the process is stopped.
 pub fn serve(library: &'static ServerLibrary, socket: &str, options: &ServeOptions) -> Result<(), String> {
     let mut shared = Shared::new(library, options.vendor.as_deref())?;
+    if let Some(max) = options.max_staged {
+        shared.max_staged = max;
+    }
     let replay = match &options.replay {
         Some(path) => Some(std::fs::read(path).map_err(|e| format!("cannot read the record log {path}: {e}"))?),
         None => None,

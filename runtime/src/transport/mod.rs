@@ -28,6 +28,26 @@ pub mod unix;
 /// shared-memory transport's zero-copy region.
 pub const DEFAULT_MAX_MESSAGE: usize = 256 << 20;
 
+/// The smallest limit [`configured_max_message`] accepts: room for any
+/// call's scalar area and a useful chunk of a staged buffer.
+pub const MIN_MAX_MESSAGE: usize = 64 << 10;
+
+/// The largest message both halves of a channel use: `CAVA_MAX_MESSAGE`
+/// (bytes, between [`MIN_MAX_MESSAGE`] and 4 GiB - 1) when it is set and
+/// valid, [`DEFAULT_MAX_MESSAGE`] otherwise. The API server reads it for
+/// its transports (and says it in the welcome); the guest reads it for its
+/// socket and takes the smaller of it and the welcome's. Buffers larger
+/// than a message can carry are staged (see the wire chapter), so a small
+/// limit costs round trips, never a refused call: tests use one to stage
+/// small buffers.
+pub fn configured_max_message() -> usize {
+    std::env::var("CAVA_MAX_MESSAGE")
+        .ok()
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .filter(|n| *n >= MIN_MAX_MESSAGE as u64 && *n <= u64::from(u32::MAX))
+        .map_or(DEFAULT_MAX_MESSAGE, |n| n as usize)
+}
+
 /// Moves whole messages between two processes.
 pub trait Transport {
     /// Sends one message, blocking until it has been handed over (written to

@@ -176,3 +176,118 @@ impl<'a> ErrorReply<'a> {
         Ok(reply)
     }
 }
+
+/// One chunk of a staged buffer, guest to server ([`Kind::Stage`]): a
+/// buffer argument too large for its call's message travels before the
+/// call, in chunks appended in order to entry `index` of the channel's
+/// staging area. The header's call id names the call the buffer is for.
+///
+/// Scalar area: index (u32), offset (u64: where the chunk goes, which must
+/// be where the previous chunk ended), total (u64: the whole buffer's
+/// length, the same in every chunk), then a buffer descriptor for the
+/// chunk's bytes (inline, or in the shared-memory transport's region).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Stage {
+    pub index: u32,
+    pub offset: u64,
+    pub total: u64,
+}
+
+const STAGE_SLOTS: [Slot; 4] = [Slot::U32, Slot::U64, Slot::U64, Slot::Buffer];
+
+impl Stage {
+    /// A writer for this chunk's message with the three scalars written;
+    /// the caller adds the chunk's descriptor (and its bytes, inline).
+    pub fn writer(&self, call_id: u64, thread: u64, buf: Vec<u8>) -> Writer {
+        let header = Header { call_id, thread, ..Header::new(Kind::Stage) };
+        let mut w = Writer::reuse(buf, header, scalar_len(&STAGE_SLOTS));
+        w.u32(self.index).u64(self.offset).u64(self.total);
+        w
+    }
+
+    /// The chunk's description and its bytes' descriptor.
+    pub fn decode<'a>(message: &Message<'a>) -> Result<(Stage, super::BufferRef<'a>), WireError> {
+        message.expect(Kind::Stage)?;
+        let mut s = message.scalars();
+        let stage = Stage { index: s.u32()?, offset: s.u64()?, total: s.u64()? };
+        let chunk = s.buffer()?;
+        s.finish()?;
+        Ok((stage, chunk))
+    }
+}
+
+/// A chunk of a staged out buffer, guest to server ([`Kind::Fetch`]):
+/// `len` bytes at `offset` of entry `index`, which the reply to call
+/// `call_id` (the header's) said the server holds. Scalar area: index
+/// (u32), offset (u64), length (u64), then where the bytes go: an out
+/// descriptor (in the answer's data area) or a shared descriptor (a block
+/// of the zero-copy region the guest allocated, which the server fills).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Fetch {
+    pub index: u32,
+    pub offset: u64,
+    pub len: u64,
+}
+
+const FETCH_SLOTS: [Slot; 4] = [Slot::U32, Slot::U64, Slot::U64, Slot::Buffer];
+
+impl Fetch {
+    /// The message; `region` is the offset of a zero-copy region block of
+    /// `len` bytes the server writes the chunk into, `None` for inline.
+    pub fn encode(&self, call_id: u64, thread: u64, region: Option<u64>) -> Vec<u8> {
+        let header = Header { call_id, thread, ..Header::new(Kind::Fetch) };
+        let mut w = Writer::new(header, scalar_len(&FETCH_SLOTS));
+        w.u32(self.index).u64(self.offset).u64(self.len);
+        match region {
+            Some(at) => w.shared(at, self.len),
+            None => w.out(self.len),
+        };
+        w.finish().expect("fetch fits its scalar area")
+    }
+
+    /// The request and where the bytes go.
+    pub fn decode<'a>(message: &Message<'a>) -> Result<(Fetch, super::BufferRef<'a>), WireError> {
+        message.expect(Kind::Fetch)?;
+        let mut s = message.scalars();
+        let fetch = Fetch { index: s.u32()?, offset: s.u64()?, len: s.u64()? };
+        let into = s.buffer()?;
+        s.finish()?;
+        Ok((fetch, into))
+    }
+}
+
+/// The server's answer to a [`Stage`] (index, offset and length of the
+/// chunk taken, a null buffer) or a [`Fetch`] (the same for the chunk
+/// sent, and its bytes inline, or a null buffer when they were written
+/// into the zero-copy region). Kind [`Kind::StageAck`]; same call id.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StageAck {
+    pub index: u32,
+    pub offset: u64,
+    pub len: u64,
+}
+
+const STAGE_ACK_SLOTS: [Slot; 4] = [Slot::U32, Slot::U64, Slot::U64, Slot::Buffer];
+
+impl StageAck {
+    /// The answer to the stage or fetch `to`, with `bytes` inline if given.
+    pub fn encode(&self, to: &Header, bytes: Option<&[u8]>, buf: Vec<u8>) -> Result<Vec<u8>, super::WriteError> {
+        let header = Header { call_id: to.call_id, thread: to.thread, ..Header::new(Kind::StageAck) };
+        let mut w = Writer::reuse(buf, header, scalar_len(&STAGE_ACK_SLOTS));
+        w.u32(self.index).u64(self.offset).u64(self.len);
+        match bytes {
+            Some(bytes) => w.reserve(bytes.len()).buffer(bytes),
+            None => w.null(),
+        };
+        w.finish()
+    }
+
+    pub fn decode<'a>(message: &Message<'a>) -> Result<(StageAck, super::BufferRef<'a>), WireError> {
+        message.expect(Kind::StageAck)?;
+        let mut s = message.scalars();
+        let ack = StageAck { index: s.u32()?, offset: s.u64()?, len: s.u64()? };
+        let bytes = s.buffer()?;
+        s.finish()?;
+        Ok((ack, bytes))
+    }
+}

@@ -41,6 +41,8 @@ pub enum WireError {
     BufferOutOfBounds { offset: u64, len: u64, data_len: u64 },
     #[error("a null buffer carries offset {offset} and length {len}; both must be zero")]
     MalformedNull { offset: u64, len: u64 },
+    #[error("staging index {0} is over 32 bits")]
+    BadStagingIndex(u64),
     #[error("boolean byte is {0}, not 0 or 1")]
     BadBool(u8),
     #[error("string is not valid UTF-8")]

@@ -9,7 +9,7 @@ use super::error::WireError;
 pub const MAGIC: [u8; 4] = *b"CAVA";
 /// The protocol version this build speaks. Any change to the layout bumps it;
 /// a peer with another version is refused at the first message.
-pub const VERSION: u16 = 3;
+pub const VERSION: u16 = 4;
 /// Length of the header in bytes. A multiple of 16, so that the scalar area
 /// and the data area start 16-byte aligned relative to the message start.
 pub const HEADER_LEN: usize = 48;
@@ -52,11 +52,21 @@ pub enum Kind {
     /// that was to end after one call; the call that made it failed, so
     /// the library will never call it. No reply.
     CallbackRelease = 9,
+    /// Guest to server, before call `call_id`: one chunk of a buffer too
+    /// large for the call's message, appended to the channel's staging area
+    /// (see [`Stage`](super::Stage)). Answered by [`Kind::StageAck`] or an error.
+    Stage = 10,
+    /// Guest to server, after the reply to call `call_id`: a chunk of an out
+    /// buffer the reply left staged on the server (see [`Fetch`](super::Fetch)).
+    /// Answered by [`Kind::StageAck`] (carrying the bytes) or an error.
+    Fetch = 11,
+    /// Server to guest: the answer to a [`Kind::Stage`] or [`Kind::Fetch`].
+    StageAck = 12,
 }
 
 impl Kind {
     /// Every kind, in wire order.
-    pub const ALL: [Kind; 9] = [
+    pub const ALL: [Kind; 12] = [
         Kind::Hello,
         Kind::Welcome,
         Kind::Call,
@@ -66,6 +76,9 @@ impl Kind {
         Kind::Error,
         Kind::Goodbye,
         Kind::CallbackRelease,
+        Kind::Stage,
+        Kind::Fetch,
+        Kind::StageAck,
     ];
 
     /// The kind with wire number `byte`, if there is one.

@@ -11,7 +11,7 @@
 //! |---|---|---|
 //! | 0..4 | magic | `b"CAVA"` |
 //! | 4..6 | version (u16) | [`VERSION`]; any other is refused |
-//! | 6 | kind (u8) | [`Kind`]: hello, welcome, call, reply, callback, callback reply, error, goodbye, callback release |
+//! | 6 | kind (u8) | [`Kind`]: hello, welcome, call, reply, callback, callback reply, error, goodbye, callback release, stage, fetch, stage ack |
 //! | 7 | reserved (u8) | must be 0 |
 //! | 8..12 | flags (u32) | [`Flags`]: async, replay; unknown bits are refused |
 //! | 12..16 | function id (u32) | the spec's function index (callback id for callbacks) |
@@ -27,9 +27,9 @@
 //!
 //! | bytes | field | notes |
 //! |---|---|---|
-//! | 0..4 | kind (u32) | 0 null, 1 inline, 2 shared region, 3 out (room for the reply) |
+//! | 0..4 | kind (u32) | 0 null, 1 inline, 2 shared region, 3 out (room for the reply), 4 process region, 5 staged, 6 staged out |
 //! | 4..8 | reserved (u32) | must be 0 |
-//! | 8..16 | offset (u64) | inline: from the data area's start; shared: from the region's start; null and out: 0 |
+//! | 8..16 | offset (u64) | inline: from the data area's start; shared: from the region's start; staged: the staging index; null, out and staged out: 0 |
 //! | 16..24 | length (u64) | bytes; null: 0 |
 //! | 24..32 | key (u64) | the guest's address of a buffer the server keeps between calls (manual, static, coupled lifetimes); 0 otherwise |
 //!
@@ -58,7 +58,7 @@ mod layout;
 mod reader;
 mod writer;
 
-pub use control::{check_contract, ErrorCode, ErrorReply, Hello, Welcome, MAX_ERROR_TEXT};
+pub use control::{check_contract, ErrorCode, ErrorReply, Fetch, Hello, Stage, StageAck, Welcome, MAX_ERROR_TEXT};
 pub use error::{WireError, WriteError};
 pub use header::{Flags, Header, Kind, HEADER_LEN, MAGIC, VERSION};
 pub use layout::{align_up, Layout, Slot, BUFFER_DESCRIPTOR_LEN, SCALAR_AREA_ALIGN};
@@ -87,6 +87,8 @@ enum BufferKind {
     Shared = 2,
     Out = 3,
     Process = 4,
+    Staged = 5,
+    StagedOut = 6,
 }
 
 impl BufferKind {
@@ -97,6 +99,8 @@ impl BufferKind {
             2 => Some(BufferKind::Shared),
             3 => Some(BufferKind::Out),
             4 => Some(BufferKind::Process),
+            5 => Some(BufferKind::Staged),
+            6 => Some(BufferKind::StagedOut),
             _ => None,
         }
     }

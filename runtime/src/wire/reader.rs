@@ -27,6 +27,16 @@ pub enum BufferRef<'a> {
     /// application allocated with `zerocopy_alloc`): the server checks
     /// `offset` and `len` against that process's region.
     Process { offset: u64, len: u64 },
+    /// Bytes the guest uploaded before the call with [`Stage`](super::Stage)
+    /// messages (a buffer too large for one message), under `index` in the
+    /// channel's staging area; in a reply, an out buffer the server holds
+    /// staged for the guest to [`Fetch`](super::Fetch). The server checks
+    /// that the staged bytes are complete and `len` long.
+    Staged { index: u32, len: u64 },
+    /// Room for an out buffer too large for the reply: the server allocates
+    /// it (within its staging limit) and the reply names it as
+    /// [`BufferRef::Staged`].
+    StagedOut { len: u64 },
 }
 
 impl BufferRef<'_> {
@@ -38,6 +48,8 @@ impl BufferRef<'_> {
             BufferRef::Shared { .. } => "shared buffer",
             BufferRef::Out { .. } => "out buffer",
             BufferRef::Process { .. } => "process-region buffer",
+            BufferRef::Staged { .. } => "staged buffer",
+            BufferRef::StagedOut { .. } => "staged out buffer",
         }
     }
 }
@@ -179,6 +191,12 @@ impl<'a> Message<'a> {
             Some(BufferKind::Process) => Ok(BufferRef::Process { offset: start, len }),
             Some(BufferKind::Out) if start == 0 => Ok(BufferRef::Out { len }),
             Some(BufferKind::Out) => Err(WireError::ReservedNotZero { offset: at + 8 }),
+            Some(BufferKind::Staged) => {
+                let index = u32::try_from(start).map_err(|_| WireError::BadStagingIndex(start))?;
+                Ok(BufferRef::Staged { index, len })
+            }
+            Some(BufferKind::StagedOut) if start == 0 => Ok(BufferRef::StagedOut { len }),
+            Some(BufferKind::StagedOut) => Err(WireError::ReservedNotZero { offset: at + 8 }),
             Some(BufferKind::Inline) => {
                 let end = start.checked_add(len).ok_or(WireError::LengthOverflow { offset: start, len })?;
                 let out_of_bounds = WireError::BufferOutOfBounds { offset: start, len, data_len: self.data.len() as u64 };

@@ -190,6 +190,27 @@ fn buffer_err(bytes: &[u8]) -> WireError {
 
 #[test]
 fn buffer_descriptor_errors() {
+    use crate::wire::{Fetch, Stage, StageAck};
+    // the staging messages round-trip
+    let mut w = Stage { index: 3, offset: 64, total: 100 }.writer(9, 2, Vec::new());
+    w.buffer(b"chunk");
+    let bytes = w.finish().unwrap();
+    let m = Message::decode(&bytes).unwrap();
+    assert_eq!(Stage::decode(&m).unwrap(), (Stage { index: 3, offset: 64, total: 100 }, BufferRef::Inline(b"chunk")));
+    assert_eq!(m.header().call_id, 9);
+    let bytes = Fetch { index: 1, offset: 2, len: 3 }.encode(9, 2, Some(4096));
+    assert_eq!(
+        Fetch::decode(&Message::decode(&bytes).unwrap()).unwrap(),
+        (Fetch { index: 1, offset: 2, len: 3 }, BufferRef::Shared { offset: 4096, len: 3 })
+    );
+    let bytes = StageAck { index: 1, offset: 2, len: 3 }.encode(m.header(), Some(b"abc"), Vec::new()).unwrap();
+    let ack = Message::decode(&bytes).unwrap();
+    assert_eq!(StageAck::decode(&ack).unwrap(), (StageAck { index: 1, offset: 2, len: 3 }, BufferRef::Inline(b"abc")));
+    assert_eq!(
+        Stage::decode(&ack).unwrap_err(),
+        WireError::UnexpectedKind { expected: crate::wire::Kind::Stage, found: crate::wire::Kind::StageAck }
+    );
+
     assert_eq!(Message::decode(&descriptor_message(1, 0, 0, 10)).unwrap().buffer_at(0).unwrap(), BufferRef::Inline(b"0123456789"));
     assert_eq!(buffer_err(&descriptor_message(9, 0, 0, 10)), WireError::UnknownBufferKind(9));
     assert_eq!(buffer_err(&descriptor_message(1, 1, 0, 10)), WireError::ReservedNotZero { offset: 52 });
@@ -209,7 +230,15 @@ fn buffer_descriptor_errors() {
         Message::decode(&descriptor_message(4, 0, u64::MAX, 7)).unwrap().buffer_at(0).unwrap(),
         BufferRef::Process { offset: u64::MAX, len: 7 }
     );
-    assert_eq!(buffer_err(&descriptor_message(5, 0, 0, 0)), WireError::UnknownBufferKind(5));
+    // staged buffers: the index must fit 32 bits; the staging area checks the rest
+    assert_eq!(
+        Message::decode(&descriptor_message(5, 0, 7, u64::MAX)).unwrap().buffer_at(0).unwrap(),
+        BufferRef::Staged { index: 7, len: u64::MAX }
+    );
+    assert_eq!(buffer_err(&descriptor_message(5, 0, 1 << 32, 0)), WireError::BadStagingIndex(1 << 32));
+    assert_eq!(Message::decode(&descriptor_message(6, 0, 0, 9)).unwrap().buffer_at(0).unwrap(), BufferRef::StagedOut { len: 9 });
+    assert_eq!(buffer_err(&descriptor_message(6, 0, 8, 1)), WireError::ReservedNotZero { offset: 56 });
+    assert_eq!(buffer_err(&descriptor_message(7, 0, 0, 0)), WireError::UnknownBufferKind(7));
     let shared = descriptor_message(2, 0, 0, 1);
     let m = Message::decode(&shared).unwrap();
     assert_eq!(m.scalars().bytes().unwrap_err(), WireError::UnexpectedBuffer { expected: "inline buffer", found: "shared buffer" });

@@ -214,6 +214,8 @@ pub fn encode_descriptor(buffer: &BufferRef<'_>, inline_offset: u64, key: u64) -
         BufferRef::Shared { offset, len } => raw_descriptor(BufferKind::Shared, *offset, *len, key),
         BufferRef::Out { len } => raw_descriptor(BufferKind::Out, 0, *len, key),
         BufferRef::Process { offset, len } => raw_descriptor(BufferKind::Process, *offset, *len, key),
+        BufferRef::Staged { index, len } => raw_descriptor(BufferKind::Staged, u64::from(*index), *len, key),
+        BufferRef::StagedOut { len } => raw_descriptor(BufferKind::StagedOut, 0, *len, key),
     }
 }
 

@@ -116,6 +116,9 @@ pub(super) fn run_call<'a>(
     }
     let shapes = &shared.slots[id as usize];
     let n = f.params.len();
+    // the call's uploads; results of an earlier call nobody fetched go
+    channel.staging.begin_call(header.call_id);
+    let staging = std::mem::replace(&mut channel.staging, Staging::new(shared.max_staged));
     let mut decoder = Decoder {
         plan,
         frame: Frame {
@@ -137,6 +140,8 @@ pub(super) fn run_call<'a>(
         claim: None,
         max,
         spare: std::mem::take(&mut channel.spare),
+        staging,
+        staged_bytes: 0,
     };
 
     // 1. what every slot holds, as expressions see it
@@ -326,6 +331,12 @@ pub(super) fn run_call<'a>(
     let mut pointed: Vec<(u32, u64, Vec<u8>)> = Vec::new();
     for out in &decoder.outs {
         let mut bytes = match out.place {
+            Place::Staged(index) => {
+                // too large for the reply: kept for the guest to fetch
+                let bytes = decoder.frame.shadows.get_mut(index).map(std::mem::take).unwrap_or_default();
+                outs.push(OutBytes::Staged(bytes));
+                continue;
+            }
             Place::Shared | Place::Missing => {
                 outs.push(OutBytes::Nothing);
                 continue;
@@ -376,7 +387,7 @@ pub(super) fn run_call<'a>(
     }
     if success && shared.recorded[id as usize] && shared.recorder.is_some() {
         if decoder.frame.used_region {
-            shared.log(format_args!("a call of {} used the zero-copy region and is not recorded for replay", f.name));
+            shared.log(format_args!("a call of {} used the zero-copy region or staged buffers and is not recorded for replay", f.name));
         } else {
             let issued = std::mem::take(&mut decoder.frame.issued);
             record_objects.extend(issued.iter().copied().filter(|id| *id != 0));
@@ -395,22 +406,30 @@ pub(super) fn run_call<'a>(
                 ret = V::Int(code);
             }
         }
-        let outs: Vec<Option<&[u8]>> = outs
-            .iter()
+        decoder.staging.end_call();
+        let outs: Vec<ReplyOut<'_>> = outs
+            .into_iter()
             .map(|o| match o {
-                OutBytes::Nothing => None,
-                OutBytes::Shadow(index) => shadows.get(*index).map(Vec::as_slice),
-                OutBytes::Owned(bytes) => Some(bytes.as_slice()),
+                OutBytes::Nothing => ReplyOut::Null,
+                OutBytes::Shadow(index) => shadows.get(index).map_or(ReplyOut::Null, |s| ReplyOut::Bytes(s)),
+                OutBytes::Owned(bytes) => ReplyOut::Owned(bytes),
+                OutBytes::Staged(bytes) => {
+                    let len = bytes.len() as u64;
+                    ReplyOut::Staged { index: decoder.staging.keep_result(header.call_id, bytes), len }
+                }
             })
             .collect();
         let buf = std::mem::take(&mut channel.reply_buf);
         let answer = Answer { ret, ret_bytes: ret_bytes.as_deref(), outs: &outs, pointed: &pointed };
         Some(reply(shared, id, &header, answer, buf).map_err(malformed)?)
     };
-    // keep the largest shadows for the channel's next calls
+    decoder.staging.end_call();
+    channel.staging = decoder.staging;
+    // keep the largest shadows for the channel's next calls (not staged
+    // ones: those may be gigabytes)
     let mut spare = decoder.spare;
     if !shadows.is_empty() {
-        spare.extend(shadows);
+        spare.extend(shadows.into_iter().filter(|s| s.capacity() as u64 <= max));
         spare.sort_unstable_by_key(|b| std::cmp::Reverse(b.capacity()));
         spare.truncate(SPARE_SHADOWS);
     }
@@ -477,6 +496,8 @@ pub(super) enum OutBytes {
     Nothing,
     Shadow(usize),
     Owned(Vec<u8>),
+    /// Staged for the guest to fetch.
+    Staged(Vec<u8>),
 }
 
 /// Zeroes the nested pointers of an out buffer: the guest restores its own.

@@ -15,8 +15,9 @@ pub(super) fn serve_channel(shared: &Shared, mut stream: UnixStream) {
     let _ = stream.set_read_timeout(None);
     let peer = peer_pid(&stream);
     let transport: Result<Box<dyn Transport>, TransportError> = match &selector {
-        b"U" => Ok(Box::new(UnixTransport::new(stream))),
-        b"S" => ShmTransport::serve(stream, ShmConfig::default()).map(|t| Box::new(t) as Box<dyn Transport>),
+        b"U" => Ok(Box::new(UnixTransport::new(stream).with_max_message(shared.max_message))),
+        b"S" => ShmTransport::serve(stream, ShmConfig { max_message: shared.max_message, ..ShmConfig::default() })
+            .map(|t| Box::new(t) as Box<dyn Transport>),
         b"C" => {
             serve_route(shared, stream, peer);
             return;
@@ -245,7 +246,7 @@ pub(super) fn peer_pid(stream: &UnixStream) -> u32 {
 pub(super) fn serve_calls(shared: &Shared, transport: &mut dyn Transport, peer: u32) -> Result<(), TransportError> {
     let mut buf = Vec::new();
     let Some(lease) = handshake(shared, transport, &mut buf, peer)? else { return Ok(()) };
-    let mut channel = ChannelState::new(Arc::clone(lease.state()));
+    let mut channel = ChannelState::new(Arc::clone(lease.state()), shared.max_staged);
     loop {
         if let Err(e) = transport.recv(&mut buf, None) {
             if let Some(code) = channel.deferred {
@@ -284,6 +285,25 @@ pub(super) fn serve_calls(shared: &Shared, transport: &mut dyn Transport, peer: 
                     }
                 }
             }
+            MsgKind::Stage | MsgKind::Fetch => {
+                let header = *message.header();
+                let buf = std::mem::take(&mut channel.reply_buf);
+                let answer = if message.kind() == MsgKind::Stage {
+                    stage(&mut channel, &message, transport.region(), buf)
+                } else {
+                    fetch(&mut channel, &message, transport.region(), transport.max_message() as u64, buf)
+                };
+                match answer {
+                    Ok(ack) => {
+                        transport.send(&ack)?;
+                        channel.reply_buf = ack;
+                    }
+                    Err(text) => {
+                        shared.log(format_args!("{:?} for call {} refused: {text}", header.kind, header.call_id));
+                        transport.send(&error_reply(ErrorCode::Malformed, &text, Some(&header)))?;
+                    }
+                }
+            }
             MsgKind::Goodbye => return Ok(()),
             other => {
                 shared.log(format_args!("unexpected {other:?} message"));
@@ -304,10 +324,75 @@ pub(super) struct ChannelState {
     pub(super) reply_buf: Vec<u8>,
     /// Shadow buffers of earlier calls, reused (see `Decoder::spare`).
     pub(super) spare: Vec<Vec<u8>>,
+    /// Buffers too large for a message: uploads for the next call, results
+    /// of the last one (see [`crate::marshal::staging`]).
+    pub(super) staging: Staging,
 }
 
 impl ChannelState {
-    pub(super) fn new(tenant: Arc<Tenant>) -> ChannelState {
-        ChannelState { deferred: None, tenant, reply_buf: Vec::new(), spare: Vec::new() }
+    pub(super) fn new(tenant: Arc<Tenant>, max_staged: u64) -> ChannelState {
+        ChannelState { deferred: None, tenant, reply_buf: Vec::new(), spare: Vec::new(), staging: Staging::new(max_staged) }
+    }
+}
+
+/// Bytes of a stage acknowledgement or fetch answer besides the chunk.
+const ACK_ROOM: u64 = 4096;
+
+/// Takes one chunk of a staged upload ([`Stage`]); the acknowledgement.
+fn stage(channel: &mut ChannelState, message: &Message<'_>, region: Option<&dyn SharedRegion>, buf: Vec<u8>) -> Result<Vec<u8>, String> {
+    let (stage, chunk) = Stage::decode(message).map_err(|e| e.to_string())?;
+    let call = message.header().call_id;
+    let (len, source) = match chunk {
+        BufferRef::Inline(bytes) => (bytes.len() as u64, Ok(bytes)),
+        BufferRef::Shared { offset, len } => {
+            let region = region.ok_or("a staged chunk in a zero-copy region on a channel without one")?;
+            region.check_shared(offset, len).map_err(|e| e.to_string())?;
+            (len, Err((region, offset)))
+        }
+        other => return Err(format!("a staged chunk as a {}", other.name())),
+    };
+    let received = channel
+        .staging
+        .stage_with(call, stage.index, stage.offset, stage.total, len, |dst| match source {
+            Ok(bytes) => {
+                dst.copy_from_slice(bytes);
+                Ok(())
+            }
+            Err((region, offset)) => region.read_region(offset, dst).map_err(|e| e.to_string()),
+        })
+        .map_err(|e| e.to_string())?;
+    let ack = StageAck { index: stage.index, offset: stage.offset, len: received - stage.offset };
+    ack.encode(message.header(), None, buf).map_err(|e| e.to_string())
+}
+
+/// Sends one chunk of a staged result ([`Fetch`]), inline in the answer
+/// or into the zero-copy region block the guest named.
+fn fetch(
+    channel: &mut ChannelState,
+    message: &Message<'_>,
+    region: Option<&dyn SharedRegion>,
+    max: u64,
+    buf: Vec<u8>,
+) -> Result<Vec<u8>, String> {
+    let (fetch, into) = Fetch::decode(message).map_err(|e| e.to_string())?;
+    let header = message.header();
+    let ack = StageAck { index: fetch.index, offset: fetch.offset, len: fetch.len };
+    let staging = &mut channel.staging;
+    match into {
+        BufferRef::Out { len } if len == fetch.len => {
+            if len > max.saturating_sub(ACK_ROOM) {
+                return Err(format!("a fetch of {len} bytes is over the {max}-byte message limit"));
+            }
+            let encoded = staging.fetch(header.call_id, fetch.index, fetch.offset, len, |bytes| ack.encode(header, Some(bytes), buf));
+            encoded.map_err(|e| e.to_string())?.map_err(|e| e.to_string())
+        }
+        BufferRef::Shared { offset, len } if len == fetch.len => {
+            let region = region.ok_or("a fetch into a zero-copy region on a channel without one")?;
+            region.check_shared(offset, len).map_err(|e| e.to_string())?;
+            let written = staging.fetch(header.call_id, fetch.index, fetch.offset, len, |bytes| region.write_region(offset, bytes));
+            written.map_err(|e| e.to_string())?.map_err(|e| e.to_string())?;
+            ack.encode(header, None, buf).map_err(|e| e.to_string())
+        }
+        other => Err(format!("a fetch of {} bytes into a {} of another length", fetch.len, other.name())),
     }
 }

@@ -18,6 +18,10 @@ pub(super) struct Decoder<'a, 'p> {
     /// Shadows of earlier calls of the channel, to reuse: a fresh large
     /// allocation costs a page fault per page on every call.
     pub(super) spare: Vec<Vec<u8>>,
+    /// The channel's staging area for the call (uploads to take, results
+    /// to keep), and the bytes of it the call's shadows hold.
+    pub(super) staging: Staging,
+    pub(super) staged_bytes: u64,
 }
 
 impl<'a, 'p> Decoder<'a, 'p> {
@@ -66,8 +70,15 @@ impl<'a, 'p> Decoder<'a, 'p> {
         let this = provisional(descriptor);
         let env = Env { this: Some((this, None)), ..*env };
         let retained_len = (key != 0).then(|| lock(&self.frame.tenant.retained).get(&key).map(|r| r.bytes.len() as u64)).flatten();
+        // staged buffers are bounded by the staging limit, the process
+        // region's by the region; the others travel in one message
+        let limit = match descriptor {
+            BufferRef::Staged { .. } | BufferRef::StagedOut { .. } => self.staging.max(),
+            BufferRef::Process { .. } => u64::MAX,
+            _ => self.max,
+        };
         let expected = match eval(plan, size, &env, &mut self.frame) {
-            Ok(count) => byte_len(count.as_int(), stride, self.max)
+            Ok(count) => byte_len(count.as_int(), stride, limit)
                 .ok_or_else(|| malformed(format!("a buffer of {} elements is over the limit", count.as_int())))?,
             // sizes kept by the guest (registries): the buffer the server kept decides
             Err(EvalError::Unavailable(_)) => match (descriptor, retained_len) {
@@ -131,6 +142,27 @@ impl<'a, 'p> Decoder<'a, 'p> {
                 // the vendor reads and writes the region in place
                 self.frame.used_region = true;
                 (Place::Shared, region.region_ptr(offset, len).map_err(malformed)?.as_ptr() as u64)
+            }
+            BufferRef::Staged { index, len } if copy_in => {
+                self.staged(&descriptor, len, expected, keep, leaf, element)?;
+                let call = self.frame.message.header().call_id;
+                let bytes = self.staging.take_upload(call, index, len).map_err(malformed)?;
+                self.staged_bytes += len;
+                let addr = bytes.as_ptr() as u64;
+                self.frame.shadows.push(bytes);
+                let index = self.frame.shadows.len() - 1;
+                (if leaf.output { Place::Staged(index) } else { Place::Shadow(index) }, addr)
+            }
+            BufferRef::StagedOut { len } if !copy_in => {
+                self.staged(&descriptor, len, expected, keep, leaf, element)?;
+                if self.frame.message.header().flags.contains(crate::wire::Flags::ASYNC) {
+                    return Err(malformed("a staged out buffer of an asynchronous call, whose reply never comes"));
+                }
+                let bytes = self.staging.allocate(len, self.staged_bytes).map_err(malformed)?;
+                self.staged_bytes += len;
+                let addr = bytes.as_ptr() as u64;
+                self.frame.shadows.push(bytes);
+                (Place::Staged(self.frame.shadows.len() - 1), addr)
             }
             BufferRef::Process { offset, len } => {
                 // the application's own memory, allocated with zerocopy_alloc
@@ -196,6 +228,28 @@ impl<'a, 'p> Decoder<'a, 'p> {
             }
         }
         Ok(addr)
+    }
+
+    /// Checks a staged buffer: its length, and that it is a plain buffer of
+    /// the call (the server neither keeps nor translates staged bytes).
+    fn staged(
+        &mut self,
+        descriptor: &BufferRef<'_>,
+        len: u64,
+        expected: u64,
+        keep: bool,
+        leaf: &Leaf,
+        element: &Value,
+    ) -> Result<(), Refusal> {
+        if len != expected {
+            return Err(malformed(format!("a {} of {len} bytes where the spec gives {expected}", descriptor.name())));
+        }
+        if keep || leaf.deallocate || leaf.no_copy || needs_walk(element) {
+            return Err(malformed(format!("a {} where the server must keep or translate the bytes", descriptor.name())));
+        }
+        // the bytes are not in the message: such a call cannot be replayed
+        self.frame.used_region = true;
+        Ok(())
     }
 
     pub(super) fn retain(&mut self, env: Env<'_>, leaf: &Leaf, key: u64, len: u64, bytes: Option<&[u8]>) -> Result<u64, Refusal> {

@@ -23,6 +23,8 @@ pub(super) enum Place {
     Shared,
     /// A kept buffer that never came to be (see `Decoder::buffer`).
     Missing,
+    /// A shadow too large for the reply: staged for the guest to fetch.
+    Staged(usize),
 }
 
 pub(super) struct OutEntry<'p> {

@@ -101,11 +101,23 @@ pub(super) fn translate_value(
     Ok(())
 }
 
+/// One out buffer of a reply.
+pub(super) enum ReplyOut<'a> {
+    Null,
+    Bytes(&'a [u8]),
+    Owned(Vec<u8>),
+    /// Held in the channel's staging area as result `index`.
+    Staged {
+        index: u32,
+        len: u64,
+    },
+}
+
 /// What a reply carries back (see the wire chapter).
 pub(super) struct Answer<'a> {
     pub(super) ret: V,
     pub(super) ret_bytes: Option<&'a [u8]>,
-    pub(super) outs: &'a [Option<&'a [u8]>],
+    pub(super) outs: &'a [ReplyOut<'a>],
     /// Copies of what the library's pointers in out buffers point to: the
     /// out buffer's index, the pointer's offset, the bytes.
     pub(super) pointed: &'a [(u32, u64, Vec<u8>)],
@@ -139,8 +151,12 @@ pub(super) fn reply(shared: &Shared, id: u32, to: &Header, answer: Answer<'_>, b
     w.u32(outs.len() as u32);
     for out in outs {
         match out {
-            Some(bytes) => _ = w.buffer(bytes),
-            None => _ = w.null(),
+            ReplyOut::Bytes(bytes) => _ = w.buffer(bytes),
+            ReplyOut::Owned(bytes) => _ = w.buffer(bytes),
+            ReplyOut::Null => _ = w.null(),
+            ReplyOut::Staged { index, len } => {
+                _ = w.descriptor_slot(crate::wire::encode_descriptor(&BufferRef::Staged { index: *index, len: *len }, 0, 0))
+            }
         }
     }
     w.u32(pointed.len() as u32);

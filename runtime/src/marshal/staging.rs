@@ -1,0 +1,386 @@
+//! The API server's staging area: buffers too large for one message.
+//!
+//! A guest uploads a large in buffer before its call, in chunks
+//! ([`crate::wire::Stage`]), which the server appends here under an index
+//! the guest chose; the call's descriptor then names the index
+//! ([`crate::wire::BufferRef::Staged`]) and the call takes the bytes. A
+//! large out buffer is allocated by the server, written by the vendor, and
+//! kept here after the call until the guest has fetched it in chunks
+//! ([`crate::wire::Fetch`]).
+//!
+//! Everything here is the guest's word, so everything is bounded: the
+//! bytes held at once (declared totals of uploads and kept out buffers)
+//! never exceed the channel's limit; memory grows only as chunks arrive
+//! (at most twice what was sent, never more than the declared total);
+//! chunks must come in order, within the declared total, and the entries
+//! belong to one call (the call id of the messages): a message for
+//! another call forgets them. An error costs the entry it names, and the
+//! guest gets an error reply.
+
+#![forbid(unsafe_code)]
+
+use std::collections::BTreeMap;
+
+/// The default for [`Staging`]'s limit: 16 GiB held per channel at once.
+pub const DEFAULT_MAX_STAGED: u64 = 16 << 30;
+
+/// Most entries one call may stage (each a buffer argument).
+pub const MAX_ENTRIES: usize = 64;
+
+/// What went wrong with a staging message or a staged descriptor.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum StageError {
+    #[error("a staged chunk is empty")]
+    EmptyChunk,
+    #[error("a staged buffer of 0 bytes")]
+    Empty,
+    #[error("staging {total} more bytes would hold {held} + {total}, over this channel's limit of {max} bytes")]
+    OverLimit { held: u64, total: u64, max: u64 },
+    #[error("a call stages more than {MAX_ENTRIES} buffers")]
+    TooManyEntries,
+    #[error("staged chunk at offset {offset} of entry {index}, where {expected} was expected (chunks come in order)")]
+    OutOfOrder { index: u32, offset: u64, expected: u64 },
+    #[error("staged chunk of {len} bytes at offset {offset} goes past the declared {total} bytes")]
+    PastEnd { offset: u64, len: u64, total: u64 },
+    #[error("entry {index} was declared with {declared} bytes, now {total}")]
+    TotalChanged { index: u32, declared: u64, total: u64 },
+    #[error("no staged buffer {index} for call {call}")]
+    Missing { index: u32, call: u64 },
+    #[error("staged buffer {index} has {received} of its {total} bytes: the upload is incomplete")]
+    Incomplete { index: u32, received: u64, total: u64 },
+    #[error("staged buffer {index} holds {total} bytes where the call names {len}")]
+    LengthMismatch { index: u32, total: u64, len: u64 },
+    #[error("staged entry {index} is not an upload")]
+    NotUpload { index: u32 },
+    #[error("staged entry {index} is not a result to fetch")]
+    NotResult { index: u32 },
+    #[error("the staged chunk cannot be read: {0}")]
+    Source(String),
+    #[error("cannot hold {0} more staged bytes: out of memory")]
+    OutOfMemory(u64),
+}
+
+#[derive(Debug)]
+struct Entry {
+    bytes: Vec<u8>,
+    /// Declared length (uploads) or length (results).
+    total: u64,
+    /// A result waiting to be fetched: how much of it the guest has.
+    fetched: Option<u64>,
+}
+
+/// One channel's staging area.
+#[derive(Debug)]
+pub struct Staging {
+    max: u64,
+    call: u64,
+    entries: BTreeMap<u32, Entry>,
+}
+
+impl Staging {
+    /// An empty area that holds at most `max` bytes at once.
+    pub fn new(max: u64) -> Staging {
+        Staging { max, call: 0, entries: BTreeMap::new() }
+    }
+
+    /// The limit.
+    pub fn max(&self) -> u64 {
+        self.max
+    }
+
+    /// Bytes held or promised (declared totals).
+    pub fn held(&self) -> u64 {
+        self.entries.values().map(|e| e.total).sum()
+    }
+
+    /// Bytes that may still be staged.
+    pub fn room(&self) -> u64 {
+        self.max.saturating_sub(self.held())
+    }
+
+    /// Whether anything is held.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Makes the area `call`'s: what another call left goes.
+    fn switch(&mut self, call: u64) {
+        if call != self.call {
+            self.entries.clear();
+            self.call = call;
+        }
+    }
+
+    /// Appends `chunk` at `offset` of upload `index` of call `call`,
+    /// declared `total` bytes long; returns the bytes received so far. An
+    /// error forgets the entry.
+    pub fn stage(&mut self, call: u64, index: u32, offset: u64, total: u64, chunk: &[u8]) -> Result<u64, StageError> {
+        self.stage_with(call, index, offset, total, chunk.len() as u64, |dst| {
+            dst.copy_from_slice(chunk);
+            Ok::<(), std::convert::Infallible>(())
+        })
+    }
+
+    /// Like [`Staging::stage`], for a chunk of `len` bytes that `fill`
+    /// writes in place (from the zero-copy region); a `fill` error is
+    /// reported as [`StageError::Source`].
+    pub fn stage_with<E: std::fmt::Display>(
+        &mut self,
+        call: u64,
+        index: u32,
+        offset: u64,
+        total: u64,
+        len: u64,
+        fill: impl FnOnce(&mut [u8]) -> Result<(), E>,
+    ) -> Result<u64, StageError> {
+        self.switch(call);
+        let result = self.append(index, offset, total, len, fill);
+        if result.is_err() {
+            self.entries.remove(&index);
+        }
+        result
+    }
+
+    fn append<E: std::fmt::Display>(
+        &mut self,
+        index: u32,
+        offset: u64,
+        total: u64,
+        len: u64,
+        fill: impl FnOnce(&mut [u8]) -> Result<(), E>,
+    ) -> Result<u64, StageError> {
+        if len == 0 {
+            return Err(StageError::EmptyChunk);
+        }
+        if !self.entries.contains_key(&index) {
+            if offset != 0 {
+                return Err(StageError::OutOfOrder { index, offset, expected: 0 });
+            }
+            if total == 0 {
+                return Err(StageError::Empty);
+            }
+            if self.entries.len() >= MAX_ENTRIES {
+                return Err(StageError::TooManyEntries);
+            }
+            let held = self.held();
+            if total > self.max.saturating_sub(held) {
+                return Err(StageError::OverLimit { held, total, max: self.max });
+            }
+            self.entries.insert(index, Entry { bytes: Vec::new(), total, fetched: None });
+        }
+        let entry = self.entries.get_mut(&index).expect("inserted above");
+        if entry.fetched.is_some() {
+            return Err(StageError::NotUpload { index });
+        }
+        if entry.total != total {
+            return Err(StageError::TotalChanged { index, declared: entry.total, total });
+        }
+        let have = entry.bytes.len() as u64;
+        if offset != have {
+            return Err(StageError::OutOfOrder { index, offset, expected: have });
+        }
+        let end = offset.checked_add(len).filter(|end| *end <= total).ok_or(StageError::PastEnd { offset, len, total })?;
+        if end > entry.bytes.capacity() as u64 {
+            // grows as bytes arrive, geometrically (few copies), never past
+            // the declared total nor to more than twice what was sent
+            let want = end.max((entry.bytes.capacity() as u64).saturating_mul(2).min(total));
+            let more = (want - have) as usize;
+            entry.bytes.try_reserve_exact(more).map_err(|_| StageError::OutOfMemory(more as u64))?;
+        }
+        // within the capacity reserved above
+        entry.bytes.resize(end as usize, 0);
+        fill(&mut entry.bytes[offset as usize..]).map_err(|e| StageError::Source(e.to_string()))?;
+        Ok(end)
+    }
+
+    /// Takes upload `index` of call `call`, which must be complete and
+    /// `len` bytes long. The entry goes either way.
+    pub fn take_upload(&mut self, call: u64, index: u32, len: u64) -> Result<Vec<u8>, StageError> {
+        if call != self.call {
+            return Err(StageError::Missing { index, call });
+        }
+        let entry = self.entries.remove(&index).ok_or(StageError::Missing { index, call })?;
+        if entry.fetched.is_some() {
+            return Err(StageError::NotUpload { index });
+        }
+        if entry.total != len {
+            return Err(StageError::LengthMismatch { index, total: entry.total, len });
+        }
+        let received = entry.bytes.len() as u64;
+        if received != entry.total {
+            return Err(StageError::Incomplete { index, received, total: entry.total });
+        }
+        Ok(entry.bytes)
+    }
+
+    /// Call `call` begins: results of earlier calls the guest did not
+    /// fetch are forgotten, its uploads stay for it to take.
+    pub fn begin_call(&mut self, call: u64) {
+        self.switch(call);
+        self.entries.retain(|_, e| e.fetched.is_none());
+    }
+
+    /// The call has run: uploads it did not take go.
+    pub fn end_call(&mut self) {
+        self.entries.retain(|_, e| e.fetched.is_some());
+    }
+
+    /// A buffer of `len` zero bytes for a result (a staged out buffer),
+    /// if the limit allows it beside what is held and `pending` more bytes
+    /// promised this call.
+    pub fn allocate(&self, len: u64, pending: u64) -> Result<Vec<u8>, StageError> {
+        if len == 0 {
+            return Err(StageError::Empty);
+        }
+        let held = self.held().saturating_add(pending);
+        if len > self.max.saturating_sub(held) {
+            return Err(StageError::OverLimit { held, total: len, max: self.max });
+        }
+        let mut bytes = Vec::new();
+        bytes.try_reserve_exact(len as usize).map_err(|_| StageError::OutOfMemory(len))?;
+        bytes.resize(len as usize, 0);
+        Ok(bytes)
+    }
+
+    /// Keeps a result of call `call` for the guest to fetch; its index.
+    pub fn keep_result(&mut self, call: u64, bytes: Vec<u8>) -> u32 {
+        self.switch(call);
+        let index = (0..).find(|i| !self.entries.contains_key(i)).unwrap_or(u32::MAX);
+        self.entries.insert(index, Entry { total: bytes.len() as u64, bytes, fetched: Some(0) });
+        index
+    }
+
+    /// Hands `len` bytes at `offset` of result `index` of call `call` to
+    /// `send`; chunks come in order, and the last one frees the result. An
+    /// error forgets the entry.
+    pub fn fetch<R>(&mut self, call: u64, index: u32, offset: u64, len: u64, send: impl FnOnce(&[u8]) -> R) -> Result<R, StageError> {
+        if call != self.call {
+            return Err(StageError::Missing { index, call });
+        }
+        let entry = self.entries.get_mut(&index).ok_or(StageError::Missing { index, call })?;
+        let checked = match entry.fetched {
+            None => Err(StageError::NotResult { index }),
+            Some(_) if len == 0 => Err(StageError::EmptyChunk),
+            Some(done) if offset != done => Err(StageError::OutOfOrder { index, offset, expected: done }),
+            Some(_) => {
+                offset.checked_add(len).filter(|end| *end <= entry.total).ok_or(StageError::PastEnd { offset, len, total: entry.total })
+            }
+        };
+        let end = match checked {
+            Ok(end) => end,
+            Err(e) => {
+                self.entries.remove(&index);
+                return Err(e);
+            }
+        };
+        // both within the entry's length, which is a usize
+        let result = send(&entry.bytes[offset as usize..end as usize]);
+        entry.fetched = Some(end);
+        if end == entry.total {
+            self.entries.remove(&index);
+        }
+        Ok(result)
+    }
+
+    /// Forgets everything (the channel closes).
+    pub fn clear(&mut self) {
+        self.entries.clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chunks_in_order_make_the_buffer() {
+        let mut s = Staging::new(1 << 20);
+        assert_eq!(s.stage(7, 0, 0, 10, &[1, 2, 3, 4]), Ok(4));
+        assert_eq!(s.stage(7, 0, 4, 10, &[5, 6, 7, 8, 9, 10]), Ok(10));
+        assert_eq!(s.stage(7, 1, 0, 3, &[9, 9, 9]), Ok(3));
+        s.begin_call(7);
+        assert_eq!(s.take_upload(7, 0, 10).unwrap(), (1..=10).collect::<Vec<u8>>());
+        assert_eq!(s.take_upload(7, 0, 10), Err(StageError::Missing { index: 0, call: 7 }));
+        s.end_call();
+        assert!(s.is_empty(), "an upload the call did not take goes with the call");
+    }
+
+    #[test]
+    fn the_limit_counts_declared_totals_and_memory_follows_the_bytes() {
+        let mut s = Staging::new(100);
+        assert_eq!(s.stage(1, 0, 0, 60, &[0; 10]), Ok(10));
+        assert!(s.entries[&0].bytes.capacity() <= 20, "no allocation on the guest's word alone");
+        assert_eq!(s.stage(1, 1, 0, 41, &[0; 1]), Err(StageError::OverLimit { held: 60, total: 41, max: 100 }));
+        assert_eq!(s.stage(1, 1, 0, 40, &[0; 1]), Ok(1));
+        assert_eq!(s.room(), 0);
+        assert_eq!(s.stage(1, 2, 0, u64::MAX, &[0; 1]), Err(StageError::OverLimit { held: 100, total: u64::MAX, max: 100 }));
+        assert_eq!(s.allocate(1, 0), Err(StageError::OverLimit { held: 100, total: 1, max: 100 }));
+        let mut big = Staging::new(u64::MAX);
+        assert_eq!(big.stage(1, 0, 0, u64::MAX, &[0; 1]), Ok(1), "a huge declared total allocates nothing up front");
+        assert!(big.entries[&0].bytes.capacity() <= 2);
+    }
+
+    #[test]
+    fn hostile_offsets_and_lengths_are_refused_and_cost_the_entry() {
+        let mut s = Staging::new(1 << 20);
+        assert_eq!(s.stage(1, 0, 5, 10, &[0; 5]), Err(StageError::OutOfOrder { index: 0, offset: 5, expected: 0 }));
+        assert_eq!(s.stage(1, 0, 0, 10, &[0; 11]), Err(StageError::PastEnd { offset: 0, len: 11, total: 10 }));
+        assert!(s.is_empty());
+        s.stage(1, 0, 0, 10, &[0; 4]).unwrap();
+        assert_eq!(s.stage(1, 0, 2, 10, &[0; 2]), Err(StageError::OutOfOrder { index: 0, offset: 2, expected: 4 }));
+        assert!(s.is_empty(), "an out-of-order chunk forgets the entry");
+        s.stage(1, 0, 0, 10, &[0; 4]).unwrap();
+        assert_eq!(s.stage(1, 0, 4, 11, &[0; 2]), Err(StageError::TotalChanged { index: 0, declared: 10, total: 11 }));
+        s.stage(1, 0, 0, 10, &[0; 4]).unwrap();
+        assert_eq!(s.stage(1, 0, 4, 10, &[0; 7]), Err(StageError::PastEnd { offset: 4, len: 7, total: 10 }));
+        assert_eq!(s.stage(1, 0, u64::MAX, 10, &[0; 7]), Err(StageError::OutOfOrder { index: 0, offset: u64::MAX, expected: 0 }));
+        assert_eq!(s.stage(1, 0, 0, 0, &[0; 1]), Err(StageError::Empty));
+        assert_eq!(s.stage(1, 0, 0, 10, &[]), Err(StageError::EmptyChunk));
+        for i in 0..MAX_ENTRIES as u32 {
+            s.stage(2, i, 0, 1, &[0]).unwrap();
+        }
+        assert_eq!(s.stage(2, 999, 0, 1, &[0]), Err(StageError::TooManyEntries));
+    }
+
+    #[test]
+    fn an_incomplete_or_mislabelled_upload_is_refused() {
+        let mut s = Staging::new(1 << 20);
+        s.stage(3, 0, 0, 10, &[0; 4]).unwrap();
+        assert_eq!(s.take_upload(3, 0, 10), Err(StageError::Incomplete { index: 0, received: 4, total: 10 }));
+        s.stage(3, 0, 0, 4, &[0; 4]).unwrap();
+        assert_eq!(s.take_upload(3, 0, 5), Err(StageError::LengthMismatch { index: 0, total: 4, len: 5 }));
+        s.stage(3, 0, 0, 4, &[0; 4]).unwrap();
+        assert_eq!(s.take_upload(4, 0, 4), Err(StageError::Missing { index: 0, call: 4 }));
+        // a message of another call forgets what this one staged
+        s.stage(5, 1, 0, 4, &[0; 4]).unwrap();
+        assert_eq!(s.take_upload(5, 0, 4), Err(StageError::Missing { index: 0, call: 5 }));
+    }
+
+    #[test]
+    fn results_are_fetched_in_order_and_freed_by_the_last_chunk() {
+        let mut s = Staging::new(100);
+        let mut bytes = s.allocate(10, 0).unwrap();
+        bytes.iter_mut().enumerate().for_each(|(i, b)| *b = i as u8);
+        let index = s.keep_result(9, bytes);
+        assert_eq!(s.room(), 90);
+        assert_eq!(s.fetch(9, index, 0, 4, <[u8]>::to_vec), Ok(vec![0, 1, 2, 3]));
+        assert_eq!(s.fetch(9, index, 4, 6, <[u8]>::to_vec), Ok(vec![4, 5, 6, 7, 8, 9]));
+        assert!(s.is_empty(), "the last chunk frees the result");
+        assert_eq!(s.fetch(9, index, 10, 1, <[u8]>::to_vec), Err(StageError::Missing { index, call: 9 }));
+
+        let index = s.keep_result(9, vec![0; 10]);
+        assert_eq!(s.fetch(9, index, 8, 4, <[u8]>::to_vec), Err(StageError::OutOfOrder { index, offset: 8, expected: 0 }));
+        let index = s.keep_result(9, vec![0; 10]);
+        assert_eq!(s.fetch(9, index, 0, 11, <[u8]>::to_vec), Err(StageError::PastEnd { offset: 0, len: 11, total: 10 }));
+        let index = s.keep_result(9, vec![0; 10]);
+        assert_eq!(s.fetch(9, index, 0, u64::MAX, <[u8]>::to_vec), Err(StageError::PastEnd { offset: 0, len: u64::MAX, total: 10 }));
+        let index = s.keep_result(9, vec![0; 10]);
+        assert_eq!(s.fetch(8, index, 0, 1, <[u8]>::to_vec), Err(StageError::Missing { index, call: 8 }));
+        assert_eq!(s.stage(9, index, 0, 10, &[0]), Err(StageError::NotUpload { index }));
+        // the next call forgets results nobody fetched
+        let index = s.keep_result(9, vec![0; 10]);
+        s.begin_call(10);
+        assert_eq!(s.fetch(10, index, 0, 1, <[u8]>::to_vec), Err(StageError::Missing { index, call: 10 }));
+        assert!(s.is_empty());
+    }
+}
