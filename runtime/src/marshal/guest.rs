@@ -453,7 +453,7 @@ pub const SHARED_MIN: u64 = 64 << 10;
 /// Room a call's message keeps for everything but one large buffer: a
 /// plain buffer larger than the channel's message limit less this is
 /// staged (see [`Encoder::stage`]).
-pub const STAGE_HEADROOM: u64 = 64 << 10;
+pub const STAGE_HEADROOM: u64 = super::staging::HEADROOM;
 
 /// The most bytes one staging chunk carries (less when the message limit
 /// is smaller).
@@ -808,6 +808,16 @@ pub fn registered(library: &'static GuestLibrary, registry: u32, key: u64) -> us
     registries.get(&(registry, key)).map_or(0, Vec::len)
 }
 
+/// The largest buffer one call of this thread carries whole, for
+/// `replace_guest` code that must split a transfer the server keeps past
+/// the call (a non-blocking read's destination), which is not staged: the
+/// thread's channel's message limit, or the configured one before the
+/// thread has a channel, less room for the rest of the message.
+pub fn transfer_limit() -> u64 {
+    let max = CHANNEL.with(|cell| cell.try_borrow().ok().and_then(|c| c.as_ref().map(|c| c.max)));
+    max.unwrap_or(crate::transport::configured_max_message() as u64).saturating_sub(STAGE_HEADROOM).max(1)
+}
+
 /// `zerocopy_alloc(n)` for `replace_guest` code (a vendor allocator that
 /// returns its memory through an out pointer, like `cuMemAllocHost`):
 /// memory of this process's zero-copy region, or 0, logged, when the region
@@ -1032,6 +1042,10 @@ fn exchange<'s>(
     for out in &outs {
         match scalars.buffer()? {
             BufferRef::Staged { index, len } if out.staged && len == out.len => staged.push((out.addr, index, len)),
+            // the server stages what does not fit in its reply with the rest
+            BufferRef::Staged { index, len } if !out.staged && out.shared.is_none() && len <= out.len => {
+                staged.push((out.addr, index, len))
+            }
             _ if out.staged => return Err(CallError::Other("a staged out buffer came back otherwise".into())),
             BufferRef::Null => {
                 if bringing.is_some() && out.len != 0 && released.contains(&out.addr) {

@@ -47,7 +47,7 @@ use super::log;
 use super::native::{self, Dispatch, VendorLibrary};
 use super::record::{self, Entry, Owner, RecordLog};
 use super::server_callbacks::{self, calling_for, release_unfired, CallbackHost, Registrations, Route};
-use super::staging::{Staging, DEFAULT_MAX_STAGED};
+use super::staging::{Staging, DEFAULT_MAX_STAGED, HEADROOM as STAGE_HEADROOM};
 use super::tenants::{Lease, Refused, Retained, Tenant, Tenants};
 use super::walk::{byte_len, needs_walk, pointee, stride};
 use crate::handles::{HandleError, HandleKind, HandleTable};

@@ -21,6 +21,11 @@
 
 use std::collections::BTreeMap;
 
+/// Room a message keeps for everything but its large buffers: a buffer
+/// that would fill a call's message or a reply past the limit less this is
+/// staged.
+pub const HEADROOM: u64 = 64 << 10;
+
 /// The default for [`Staging`]'s limit: 16 GiB held per channel at once.
 pub const DEFAULT_MAX_STAGED: u64 = 16 << 30;
 

@@ -407,13 +407,28 @@ pub(super) fn run_call<'a>(
             }
         }
         decoder.staging.end_call();
+        // out buffers go in the reply while they fit in one message with
+        // room for the rest; the others are staged for the guest to fetch
+        // (many kept buffers brought back by one call can exceed a message)
+        let mut room = max.saturating_sub(STAGE_HEADROOM);
+        let mut fits = |len: usize| {
+            let fit = len as u64 <= room;
+            if fit {
+                room -= len as u64;
+            }
+            fit
+        };
         let outs: Vec<ReplyOut<'_>> = outs
             .into_iter()
             .map(|o| match o {
                 OutBytes::Nothing => ReplyOut::Null,
-                OutBytes::Shadow(index) => shadows.get(index).map_or(ReplyOut::Null, |s| ReplyOut::Bytes(s)),
-                OutBytes::Owned(bytes) => ReplyOut::Owned(bytes),
-                OutBytes::Staged(bytes) => {
+                OutBytes::Shadow(index) => match shadows.get(index) {
+                    None => ReplyOut::Null,
+                    Some(s) if fits(s.len()) => ReplyOut::Bytes(s),
+                    Some(s) => ReplyOut::Staged { index: decoder.staging.keep_result(header.call_id, s.to_vec()), len: s.len() as u64 },
+                },
+                OutBytes::Owned(bytes) if fits(bytes.len()) => ReplyOut::Owned(bytes),
+                OutBytes::Owned(bytes) | OutBytes::Staged(bytes) => {
                     let len = bytes.len() as u64;
                     ReplyOut::Staged { index: decoder.staging.keep_result(header.call_id, bytes), len }
                 }
