@@ -89,22 +89,26 @@ fn buffers_over_the_message_limit_are_staged_on_both_transports() {
     assert!(native.contains("staged: finish status=0"), "{native}");
     let dir = scratch("staged");
     let socket = dir.join("server.sock");
-    let limit = [("CAVA_MAX_MESSAGE", "1048576")];
-    for transport in ["unix", "shm"] {
-        let _server = start_server_env(&lib.server(), &socket, &lib.library(), &limit);
-        let forwarded = Command::new(&lib.program)
-            .arg("staged")
-            .env("LD_LIBRARY_PATH", lib.generated.join("lib"))
-            .env("CAVA_SERVER", &socket)
-            .env("CAVA_TRANSPORT", transport)
-            .envs(limit)
-            .output()
-            .unwrap();
-        let stderr = String::from_utf8_lossy(&forwarded.stderr);
-        assert!(forwarded.status.success(), "{transport}: {stderr}");
-        let forwarded = String::from_utf8(forwarded.stdout).unwrap();
-        assert_eq!(forwarded, native, "{transport}: output differs; stderr:\n{stderr}");
-        assert!(stderr.is_empty(), "{transport}: {stderr}");
+    let limit: &[(&str, &str)] = &[("CAVA_MAX_MESSAGE", "1048576")];
+    // the limit on both halves, on the guest only, on the server only
+    for (server_env, guest_env) in [(limit, limit), (&[][..], limit), (limit, &[][..])] {
+        for transport in ["unix", "shm"] {
+            let _server = start_server_env(&lib.server(), &socket, &lib.library(), server_env);
+            let forwarded = Command::new(&lib.program)
+                .arg("staged")
+                .env("LD_LIBRARY_PATH", lib.generated.join("lib"))
+                .env("CAVA_SERVER", &socket)
+                .env("CAVA_TRANSPORT", transport)
+                .envs(guest_env.iter().copied())
+                .output()
+                .unwrap();
+            let stderr = String::from_utf8_lossy(&forwarded.stderr);
+            let case = format!("{transport}, limit on server {}, on guest {}", !server_env.is_empty(), !guest_env.is_empty());
+            assert!(forwarded.status.success(), "{case}: {stderr}");
+            let forwarded = String::from_utf8(forwarded.stdout).unwrap();
+            assert_eq!(forwarded, native, "{case}: output differs; stderr:\n{stderr}");
+            assert!(stderr.is_empty(), "{case}: {stderr}");
+        }
     }
 }
 

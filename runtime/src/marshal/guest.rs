@@ -276,7 +276,13 @@ fn connect(library: &GuestLibrary) -> Result<Channel, CallError> {
     };
     let mut buf = Vec::new();
     let theirs = shake_hands(library, transport.as_mut(), &mut buf)?;
+    // this side sends at most the smaller limit (larger buffers are
+    // staged), but takes whatever the server may send, which stages by its
+    // own limit: a guest configured smaller than its server still gets
+    // the server's replies
     let max = theirs.min(transport.max_message() as u64);
+    let accept = (transport.max_message() as u64).max(theirs);
+    transport.accept_up_to(usize::try_from(accept).unwrap_or(usize::MAX));
     // a new channel may reach a new server, which does not know the process region
     zerocopy::check_server();
     Ok(Channel { transport, in_flight: Vec::new(), next_call: 1, thread: thread_number(), epoch: ForkEpoch::current(), buf, max })

@@ -63,6 +63,11 @@ pub trait Transport {
     /// The largest message this channel sends or accepts.
     fn max_message(&self) -> usize;
 
+    /// Accepts messages up to `max` bytes from now on, where the transport
+    /// sets its own limit (a socket); a transport whose limit the server's
+    /// geometry fixes (shared memory) keeps it.
+    fn accept_up_to(&mut self, _max: usize) {}
+
     /// The zero-copy region, for transports that have one: how a server
     /// resolves a shared buffer descriptor.
     fn region(&self) -> Option<&dyn SharedRegion> {

@@ -248,6 +248,10 @@ impl Transport for UnixTransport {
         self.read_frame(buf, timeout)
     }
 
+    fn accept_up_to(&mut self, max: usize) {
+        self.max_message = max.min(u32::MAX as usize);
+    }
+
     fn max_message(&self) -> usize {
         self.max_message
     }
