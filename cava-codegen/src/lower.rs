@@ -183,6 +183,7 @@ impl Lowerer<'_> {
             K::Constant(c) => P::Constant(c.0),
             K::ElementIndex(d) => P::ElementIndex(*d),
             K::This => P::This,
+            K::ReturnValue => P::ReturnValue,
             K::Unary(op, x) => P::Unary(unary(*op), b(self, x)?),
             K::Binary(op, l, r) => P::Binary(binary(*op), b(self, l)?, b(self, r)?),
             K::Assign(l, r) => P::Assign(b(self, l)?, b(self, r)?),

@@ -84,6 +84,10 @@ pub fn completion(doc: Snapshot<'_>, offset: usize) -> Vec<CompletionItem> {
                     out.push(name, CompletionItemKind::ENUM_MEMBER, Some("lifetime".into()), Some(doc));
                 }
             }
+            (Where::Function, "metadata" | "register_buf" | "register_bufs_of", _) => {
+                out.return_value(&env);
+                out.expression(&env);
+            }
             (_, "coupled", 0) => {
                 out.push(
                     "return_value",
@@ -114,7 +118,11 @@ pub fn completion(doc: Snapshot<'_>, offset: usize) -> Vec<CompletionItem> {
             out.types(&env, |_| true);
         }
         Where::TopLevel | Where::TypeBody => out.types(&env, |_| true),
-        Where::Function | Where::Callback | Where::Value | Where::Utility => out.expression(&env),
+        Where::Function => {
+            out.return_value(&env);
+            out.expression(&env);
+        }
+        Where::Callback | Where::Value | Where::Utility => out.expression(&env),
         Where::Api if statement => {
             for key in lapis_parser::check::api::KEYS {
                 out.push(key, CompletionItemKind::PROPERTY, Some("api setting".into()), None);
@@ -210,6 +218,15 @@ impl Items {
         }
     }
 
+    /// `return_value` in a statement of a function that returns something:
+    /// the call's result.
+    fn return_value(&mut self, env: &Env<'_>) {
+        let void = matches!(env.locals.ret().map(|t| &t.kind), Some(TypeExprKind::Builtin(lapis_parser::ast::BuiltinType::Void)) | None);
+        if !void {
+            self.keywords(&["return_value"]);
+        }
+    }
+
     /// The names an expression may use at the cursor.
     fn expression(&mut self, env: &Env<'_>) {
         if env.sees_arguments() {
@@ -263,5 +280,19 @@ mod tests {
         assert_eq!(labels("argument(data) { lifetime(|"), ["call", "manual", "static", "coupled", "once"]);
         let coupled = labels("argument(data) { lifetime(coupled(|");
         assert!(coupled.contains(&"return_value".to_string()) && coupled.contains(&"count".to_string()), "{coupled:?}");
+    }
+
+    #[test]
+    fn return_value_is_offered_in_statements_of_a_function_that_returns_something() {
+        let in_statement = labels("metadata(count)->argc = ret|");
+        assert!(in_statement.contains(&"return_value".to_string()), "{in_statement:?}");
+        assert!(labels("metadata(|").contains(&"return_value".to_string()));
+        // not before the call
+        assert!(!labels("argument(data) { buffer(|").contains(&"return_value".to_string()));
+        // nor in a function that returns nothing
+        let void = "void g(int n) {\n    metadata(n)->argc = |\n}\n";
+        let mut doc = Document::new(void.replace('|', ""), 1);
+        let items: Vec<String> = completion(doc.snapshot(), void.find('|').unwrap()).into_iter().map(|i| i.label).collect();
+        assert!(items.contains(&"n".to_string()) && !items.contains(&"return_value".to_string()), "{items:?}");
     }
 }

@@ -21,7 +21,7 @@ pub const KEYWORDS: &[Keyword] = &[
     Keyword {
         word: "return_value",
         syntax: "return_value { ... }",
-        summary: "Describes the function's result, which is always copied back to the application. Stands in a function's body. In `lifetime(coupled(return_value))` on a callback argument, it names the handle the function returns: the callback's registration lasts as long as that object.",
+        summary: "Describes the function's result, which is always copied back to the application. Stands in a function's body. In the function's statements (`metadata(return_value)->f = v;`, `register_buf(...)`), which run after a successful call, it is the result itself as the guest sees it (a handle's id); it is not defined before the call (argument scopes, contextual arguments, resource amounts). In `lifetime(coupled(return_value))` on a callback argument, it names the handle the function returns: the callback's registration lasts as long as that object.",
     },
     Keyword {
         word: "element",

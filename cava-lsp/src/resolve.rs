@@ -169,6 +169,9 @@ impl<'a> Env<'a> {
                 if name == "this" {
                     return self.subjects().into_iter().next().and_then(|(_, ty)| ty);
                 }
+                if name == "return_value" && self.locals.get(name).is_none() {
+                    return self.locals.ret().cloned();
+                }
                 self.lookup(name).into_iter().find_map(|d| d.ty)
             }
             TokenKind::Punct(Punct::RParen) => {

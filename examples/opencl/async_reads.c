@@ -33,6 +33,11 @@
  * 10. a gated read completed while another thread's clFinish, waiting for
  *    the same gated reads, brings the data back: seen by a CL_COMPLETE
  *    callback of the read's event, and by the host polling its status.
+ * 11. non-blocking reads completed by a later command of the in-order
+ *    queue whose event is the library's own: waiting for a copy's event
+ *    after a read without an event, polling a fill's event after a read
+ *    with an event, and a CL_COMPLETE callback of a copy's event after a
+ *    gated read.
  *
  *   cc -std=c99 -O2 -o async_reads async_reads.c -lOpenCL -lpthread
  *   ./async_reads [N]
@@ -358,6 +363,40 @@ int main(int argc, char **argv) {
            rounds, called, stale, stale_polled, stale_more);
     for (int i = 0; i < 3; i++)
         free(more[i]);
+
+    /* 11. later commands of the in-order queue with the library's own events */
+    cl_mem copy = clCreateBuffer(context, CL_MEM_READ_WRITE, 64, NULL, &status);
+    CHECK("clCreateBuffer", status);
+    memset(a, 0, bytes);
+    CHECK("read before a copy", clEnqueueReadBuffer(queue, mem, CL_FALSE, 0, bytes, a, 0, NULL, NULL));
+    CHECK("copy after a read", clEnqueueCopyBuffer(queue, mem, copy, 0, 0, 64, 0, NULL, &later));
+    CHECK("clWaitForEvents (copy)", clWaitForEvents(1, &later));
+    printf("read, then a copy's event waited for: wrong=%zu\n", wrong(a, 0, n));
+    clReleaseEvent(later);
+
+    float zero = 0.0f;
+    memset(b, 0, bytes);
+    CHECK("read with an event before a fill", clEnqueueReadBuffer(queue, mem, CL_FALSE, 0, bytes, b, 0, NULL, &read_event));
+    CHECK("fill after a read", clEnqueueFillBuffer(queue, other, &zero, sizeof zero, 0, 64, 0, NULL, &later));
+    while ((polled = status_of(later)) != CL_COMPLETE && polled >= 0)
+        ;
+    printf("read, then a fill's event polled: wrong=%zu status=%d\n", wrong(b, 0, n), (int)polled);
+    clReleaseEvent(later);
+    clReleaseEvent(read_event);
+
+    struct seen copy_seen = {PTHREAD_MUTEX_INITIALIZER, c, n, 0, -1, 0};
+    gate = clCreateUserEvent(context, &status);
+    CHECK("clCreateUserEvent", status);
+    memset(c, 0, bytes);
+    CHECK("gated read before a copy", clEnqueueReadBuffer(queue, mem, CL_FALSE, 0, bytes, c, 1, &gate, NULL));
+    CHECK("copy after a gated read", clEnqueueCopyBuffer(queue, mem, copy, 0, 0, 64, 0, NULL, &later));
+    CHECK("clSetEventCallback (copy)", clSetEventCallback(later, CL_COMPLETE, on_read_complete, &copy_seen));
+    CHECK("clSetUserEventStatus", clSetUserEventStatus(gate, CL_COMPLETE));
+    report_seen("gated read, then a copy's callback", &copy_seen);
+    clReleaseEvent(later);
+    clReleaseEvent(gate);
+    CHECK("clFinish after the library's events", clFinish(queue));
+    clReleaseMemObject(copy);
 
     clReleaseMemObject(other);
     clReleaseMemObject(mem);

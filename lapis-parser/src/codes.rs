@@ -382,7 +382,7 @@ Copy the prototype of `f` and change only the names and the descriptions.";
     CallbackLifetime = "L0521", "lifetime that does not fit a callback",
 "A callback's `lifetime` says how long the guest and the API server keep its registration: `static` (the default) until the application's process leaves; `once`, until the library has called it once (an event's completion callback, a build notification) or the call that registered it failed; or `coupled(obj)`, until the object `obj` is deallocated (a successful call that marks it `deallocate`, or the release of what a departed process left), or the call that registered it failed. `call` and `manual` are buffers' lifetimes, and `once` and `coupled(return_value)` are only callbacks'.
 
-A callback is coupled to a handle: a handle argument of the same function (`coupled(queue)`), or the handle the function returns, written `coupled(return_value)` (`return_value` is reserved there: expressions cannot otherwise name the result). Coupling to anything else (an argument that is not a handle, an expression, a return value that is not a handle) is refused: no release would end the registration.
+A callback is coupled to a handle: a handle argument of the same function (`coupled(queue)`), or the handle the function returns, written `coupled(return_value)` (`return_value` is reserved there; in a function's statements it is the result itself, see L0523). Coupling to anything else (an argument that is not a handle, an expression, a return value that is not a handle) is refused: no release would end the registration.
 
 A `once` or `coupled` registration is told apart from the others by its userdata, so it must be a function's argument, its `callback` declaration must mark a `userdata` argument, and the function must have a `userdata` argument for it.
 
@@ -406,6 +406,16 @@ cl_context clCreateContext(const cl_context_properties *properties, cl_uint num_
 ```lapis
 cl_int clReleaseMemObject(cl_mem memobj) {
     release_at_exit(memobj, 1 + metadata(memobj)->retains);
+}
+```";
+
+    ReturnValueUndefined = "L0523", "`return_value` where the call's result is not defined",
+"In an expression, `return_value` names the function's result as the guest sees it (for a handle, its id, so `metadata(return_value)` is the same record on both halves). It is defined only in the function's statements (`register_buf(...)`, `register_bufs_of(...)`, `metadata(key)->field = value`), which run after a successful call, on both halves. It is refused where the call has not happened yet (argument scopes, contextual arguments, resource amounts; use `this` inside `return_value { ... }`), outside a function, in a function that returns `void`, and for a result that is not the same on both halves: a struct returned by value, or a pointer that is not a handle (each half holds its own copy of what it points to).
+
+```lapis
+cl_command_queue clCreateCommandQueue(cl_context context, cl_device_id device, cl_command_queue_properties properties, cl_int *errcode_ret) {
+    return_value { allocate; }
+    metadata(return_value)->in_order = (properties & CL_QUEUE_OUT_OF_ORDER_EXEC_MODE_ENABLE) == 0;
 }
 ```";
 }

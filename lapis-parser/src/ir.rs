@@ -356,6 +356,9 @@ pub enum ExprKind {
     ElementIndex(u32),
     /// `this`: the value being described (in `type`, `default` and value scopes).
     This,
+    /// `return_value` in a function's statements: the call's result as the
+    /// guest sees it (a handle's id).
+    ReturnValue,
     Unary(UnaryOp, Box<Expr>),
     Binary(BinaryOp, Box<Expr>, Box<Expr>),
     Assign(Box<Expr>, Box<Expr>),

@@ -1117,6 +1117,30 @@ static void section_metadata(void)
         printf("metadata: finish status=%d\n", s);
     }
 
+    /* a signature declared at creation (statements on the returned kernel);
+       a wrong one creates nothing */
+    {
+        tl_kernel declared, wrong;
+        int32_t value = 42;
+        int zd[8];
+        void *args[2] = {&z, &value};
+        for (int i = 0; i < 8; i++)
+            zd[i] = -1;
+        err = 12345;
+        wrong = tl_create_kernel_declared(dev(0), "fill_i32", 2, 0x2, 0x0, &err);
+        printf("metadata: create_kernel_declared(wrong) status=%d valid=%d\n", err, wrong != NULL);
+        declared = tl_create_kernel_declared(dev(0), "fill_i32", 2, 0x1, 0x0, &err);
+        printf("metadata: create_kernel_declared status=%d valid=%d\n", err, declared != NULL);
+        seq[0] = tl_launch(q, declared, 8, args);
+        seq[1] = tl_enqueue_read(q, z, 0, sizeof zd, zd);
+        seq[2] = tl_queue_finish(q);
+        printf("metadata: launch(declared) first_error=%d z=", first_error(seq, 3));
+        print_ints(zd, 8);
+        putchar('\n');
+        s = tl_release_kernel(declared);
+        printf("metadata: release_kernel(declared) status=%d\n", s);
+    }
+
     s = tl_release_kernel(fill);
     s = s == TL_SUCCESS ? tl_release_kernel(axpy) : s;
     s = s == TL_SUCCESS ? tl_release_kernel(offset) : s;

@@ -1321,6 +1321,21 @@ tl_status tl_kernel_set_signature(tl_kernel kernel, int argc, uint32_t handle_ma
     return TL_SUCCESS;
 }
 
+tl_kernel tl_create_kernel_declared(tl_device device, const char *name, int argc, uint32_t handle_mask, uint32_t wide_mask,
+                                    tl_status *errcode_ret)
+{
+    tl_kernel k = tl_create_kernel(device, name, errcode_ret);
+    tl_status s;
+    if (k == NULL)
+        return NULL;
+    s = tl_kernel_set_signature(k, argc, handle_mask, wide_mask);
+    if (s != TL_SUCCESS) {
+        tl_release_kernel(k);
+        return kernel_fail(errcode_ret, s);
+    }
+    return k;
+}
+
 tl_status tl_release_kernel(tl_kernel kernel)
 {
     if (!live_remove(kernel, TL_MAGIC_KERNEL))

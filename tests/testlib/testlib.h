@@ -276,6 +276,10 @@ tl_kernel tl_create_kernel(tl_device device, const char *name, tl_status *errcod
    bytes wide (bit i of wide_mask; the others are 4 bytes). Must match the
    kernel. */
 tl_status tl_kernel_set_signature(tl_kernel kernel, int argc, uint32_t handle_mask, uint32_t wide_mask);
+/* tl_create_kernel and tl_kernel_set_signature in one call: NULL (and
+   TL_ERROR_INVALID_VALUE) when the signature does not match the kernel */
+tl_kernel tl_create_kernel_declared(tl_device device, const char *name, int argc, uint32_t handle_mask, uint32_t wide_mask,
+                                    tl_status *errcode_ret);
 tl_status tl_release_kernel(tl_kernel kernel);
 /* args[i] points to argument i (a tl_mem, or the value); the arguments are
    read before the call returns */

@@ -3,6 +3,7 @@
 //! silent and errors do not cascade.
 
 use super::types::Shape;
+use super::values::RETURN_VALUE;
 use super::{Checker, GlobalValue};
 use crate::ast::{self, ExprKind as A};
 use crate::descriptors::STDLIB_FUNCTIONS;
@@ -30,6 +31,20 @@ pub(crate) struct Env {
     /// In a `type(T)` or `default(C)` scope: the function's arguments exist
     /// but cannot be named (for a better message).
     pub hides_arguments: bool,
+    /// What `return_value` names here.
+    pub returned: Returned,
+}
+
+/// What `return_value` names where an expression stands.
+#[derive(Clone, Debug, Default)]
+pub(crate) enum Returned {
+    /// Nothing: the expression is evaluated before the call (or outside a function).
+    #[default]
+    Undefined,
+    /// A statement of a function that returns `void`.
+    Void,
+    /// A statement of a function returning this type: the result, after the call.
+    Value(Type),
 }
 
 impl Env {
@@ -195,6 +210,30 @@ impl Checker {
             if name == "index" && env.element_depth > 0 {
                 return Some(expr(ExprKind::ElementIndex(0), size_type()));
             }
+            if name == RETURN_VALUE {
+                if let Returned::Value(ty) = &env.returned {
+                    self.return_value_uses.push(span);
+                    return Some(expr(ExprKind::ReturnValue, ty.clone()));
+                }
+            }
+        }
+        if name == RETURN_VALUE && !self.globals.contains_key(name) {
+            let (label, help) = match env.returned {
+                Returned::Void => (
+                    "the function returns `void`",
+                    "`return_value` names the result of the call; a function that returns nothing has none",
+                ),
+                _ => (
+                    "not defined here",
+                    "`return_value` names the result of the call in a function's statements (`register_buf(...)`, `metadata(key)->f = v`), which run after the call; expressions evaluated before the call (argument scopes, contextual arguments, resource amounts) cannot use it",
+                ),
+            };
+            self.report(
+                Diagnostic::error(Code::ReturnValueUndefined, "`return_value` is not defined here")
+                    .with_primary(span, label)
+                    .with_help(help),
+            );
+            return None;
         }
         if let Some(declared) = self.globals.get(name).copied() {
             let GlobalValue::Constant(id) = declared.id;

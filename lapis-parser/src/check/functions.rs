@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 
-use super::exprs::Env;
+use super::exprs::{Env, Returned};
 use super::release::PendingRelease;
 use super::types::Shape;
 use super::values::{for_each_leaf, for_each_leaf_mut, Layer, Subject, UNRESOLVED_CALLBACK};
@@ -13,7 +13,7 @@ use super::{Checker, Declared};
 use crate::ast::{self, DescriptorArg, ItemKind, ReplaceSide, SourceFile, StmtKind, TypeExprKind};
 use crate::descriptors::Place;
 use crate::diagnostic::{Code, Diagnostic};
-use crate::ir::{self, BuiltinType, CallMode, ResourceKind, ResourceUseKind, Type, Value, ValueKind};
+use crate::ir::{self, BuiltinType, CallMode, ResourceKind, ResourceUseKind, Type, Value, ValueKind, ValueSpec};
 use crate::span::{Span, Spanned};
 
 /// A prototype's pieces.
@@ -262,6 +262,12 @@ impl Checker {
         let errors_before = self.error_count();
         self.userdata_sites.clear();
         self.own_sites.clear();
+        self.return_value_uses.clear();
+        // statements run after the call: they may name its result
+        let returned = match self.shape(&sig.ret) {
+            Shape::Void => Returned::Void,
+            _ => Returned::Value(sig.ret.clone()),
+        };
         let mut mode: Option<(&'static str, Span)> = None;
         let mut success: Option<(i128, Span)> = None;
         let mut in_guest: Option<Span> = None;
@@ -403,6 +409,7 @@ impl Checker {
                     *slot = Some(code.node.clone());
                 }
                 StmtKind::Expr(e) => {
+                    let env = Env { returned: returned.clone(), ..env.clone() };
                     if let Some(action) = self.action(e, &env) {
                         function.actions.push(action);
                     }
@@ -455,6 +462,7 @@ impl Checker {
             function.return_value = value;
         }
         self.check_coupled_to_return(sig, &function.return_value, coupled_to_return);
+        self.check_return_value_uses(sig, &function.return_value);
         let unsupported_or_replaced = function.unsupported.is_some() || function.replace_guest.is_some() || in_guest.is_some();
         if let Some(span) = in_guest {
             let other = if function.unsupported.is_some() {
@@ -676,6 +684,29 @@ impl Checker {
     }
 
     /// An expression statement: a library call or an assignment to metadata.
+    /// `return_value` in statements stands for the same value on both
+    /// halves: an integer, a float, or a handle's id. A struct returned by
+    /// value, or a pointer that is not a handle, is each half's own copy.
+    fn check_return_value_uses(&mut self, sig: &Signature, value: &Value) {
+        let Some(&first) = self.return_value_uses.first() else { return };
+        let problem = match self.shape(&sig.ret) {
+            Shape::Record { .. } => Some("a struct returned by value"),
+            Shape::Pointer { .. } => {
+                let mut handle = true;
+                for_each_top_leaf(value, &mut |spec| handle &= matches!(spec.kind, ValueKind::Handle));
+                (!handle).then_some("a pointer that is not a handle")
+            }
+            _ => None,
+        };
+        if let Some(problem) = problem {
+            let d = Diagnostic::error(Code::ReturnValueUndefined, format!("`{}` returns {problem}", sig.name.node))
+                .with_primary(first, "not the same value on both halves")
+                .with_secondary(sig.name.span, format!("returns `{}`", self.type_name(&sig.ret)))
+                .with_help("`return_value` in a statement names an integer, a floating-point number or a handle (`return_value { handle; }`), which the guest and the API server see alike");
+            self.report(d);
+        }
+    }
+
     fn action(&mut self, e: &ast::Expr, env: &Env) -> Option<ir::Expr> {
         let resolved = self.resolve_expr(e, env)?;
         let allowed = match &resolved.kind {
@@ -1127,4 +1158,15 @@ fn rooted_in_metadata(e: &ir::Expr) -> bool {
 
 fn void_spec() -> ir::ValueSpec {
     ir::ValueSpec::opaque(Type::Builtin(BuiltinType::Void), false)
+}
+
+/// Calls `f` on each leaf of a value's `if` tree (not on what the leaves point to).
+fn for_each_top_leaf(value: &Value, f: &mut impl FnMut(&ValueSpec)) {
+    match value {
+        Value::If { then, otherwise, .. } => {
+            for_each_top_leaf(then, f);
+            for_each_top_leaf(otherwise, f);
+        }
+        Value::Leaf(spec) => f(spec),
+    }
 }

@@ -128,6 +128,8 @@ pub(crate) struct Checker {
     pub releases: Vec<(ir::FunctionId, Span)>,
     /// The `api` block's `resolver`, checked after all functions.
     pub resolver: Option<crate::span::Spanned<String>>,
+    /// Where the statements of the function being checked name `return_value`.
+    pub return_value_uses: Vec<Span>,
 }
 
 #[derive(Default)]

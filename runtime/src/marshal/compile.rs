@@ -24,7 +24,7 @@ use std::sync::Arc;
 
 use smallvec::SmallVec;
 
-use super::eval::{binary_values, interpret, load, normalize, wrap, Env, EvalError, Host, V};
+use super::eval::{binary_values, interpret, load, normalize, wrap, Env, EvalError, Host, RETURN_VALUE_OUTSIDE, V};
 use crate::plan::{
     self, BinaryOp, Callback, Constant, Expr, ExprKind, Function, Kind, Leaf, LibraryFn, Lifetime, Param, Plan, Ty, UnaryOp, Value,
 };
@@ -215,7 +215,8 @@ fn build(t: &Tables<'_>, e: &mut Expr) -> Operand {
             None => Some(Operand::Param(*i)),
             Some(args) => args.get(*i as usize).cloned(),
         },
-        ExprKind::Contextual(_) | ExprKind::This if t.inlining.is_some() => None,
+        ExprKind::Contextual(_) | ExprKind::This | ExprKind::ReturnValue if t.inlining.is_some() => None,
+        ExprKind::ReturnValue => Some(fun(|_, env, _| env.returned.ok_or(EvalError::Plan(RETURN_VALUE_OUTSIDE)))),
         ExprKind::Contextual(i) => {
             let i = *i as usize;
             Some(fun(move |_, env, _| env.contextual.get(i).copied().ok_or(EvalError::Plan("contextual argument out of range"))))
@@ -661,6 +662,29 @@ mod tests {
                 let r2 = super::super::eval::eval(&compiled, &code, &env, &mut h2);
                 assert_eq!(r1, r2, "{case:?} with {params:?}");
                 assert_eq!(h1.0, h2.0, "{case:?} with {params:?}: the same host calls");
+            }
+        }
+    }
+
+    #[test]
+    fn return_value_is_the_environments_result_and_an_error_outside_statements() {
+        let interpreted = plan(Vec::new());
+        let t = tables(&interpreted, &[]);
+        // metadata(return_value): the key is the result, both ways
+        let case = e(ExprKind::Library(LibraryFn::Metadata, vec![e(ExprKind::ReturnValue)]));
+        let mut code = case.clone();
+        expr(&t, &mut code);
+        assert!(code.code.get().is_some());
+        for returned in [Some(V::Ptr(0x1_0000_0002)), Some(V::Int(-4)), None] {
+            let env = Env { returned, ..Env::new(&[], &[]) };
+            let (mut h1, mut h2) = (Empty(Vec::new()), Empty(Vec::new()));
+            let r1 = super::super::eval::interpret(&interpreted, &case, &env, &mut h1);
+            let r2 = super::super::eval::eval(&interpreted, &code, &env, &mut h2);
+            assert_eq!(r1, r2);
+            assert_eq!(h1.0, h2.0);
+            match returned {
+                Some(v) => assert_eq!(h1.0, [v.as_u64()]),
+                None => assert_eq!(r1, Err(EvalError::Plan(RETURN_VALUE_OUTSIDE))),
             }
         }
     }

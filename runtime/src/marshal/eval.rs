@@ -139,13 +139,23 @@ pub struct Env<'a> {
     pub sibling: Option<(u64, u32)>,
     /// Indexes of the enclosing elements, outermost first.
     pub indices: &'a [u64],
+    /// `return_value`: the call's result as the guest sees it, in the
+    /// function's statements (run after the call).
+    pub returned: Option<V>,
 }
 
 impl<'a> Env<'a> {
     pub fn new(params: &'a [V], contextual: &'a [V]) -> Env<'a> {
-        Env { params, contextual, this: None, sibling: None, indices: &[] }
+        Env { params, contextual, this: None, sibling: None, indices: &[], returned: None }
+    }
+
+    /// The environment of a function's statements: its arguments and its result.
+    pub fn after_call(params: &'a [V], contextual: &'a [V], returned: V) -> Env<'a> {
+        Env { returned: Some(returned), ..Env::new(params, contextual) }
     }
 }
+
+pub(super) const RETURN_VALUE_OUTSIDE: &str = "`return_value` outside a function's statements";
 
 /// Chooses the leaf of an `if` tree that applies.
 pub fn select<'p>(plan: &Plan, value: &'p Value, env: &Env<'_>, host: &mut dyn Host) -> Result<&'p Leaf, EvalError> {
@@ -298,6 +308,7 @@ pub fn interpret(plan: &Plan, expr: &Expr, env: &Env<'_>, host: &mut dyn Host) -
             Some((v, None)) => v,
             None => return Err(EvalError::Plan("`this` outside a value")),
         },
+        ExprKind::ReturnValue => env.returned.ok_or(EvalError::Plan(RETURN_VALUE_OUTSIDE))?,
         ExprKind::Constant(c) => match plan.constants.get(*c as usize) {
             Some(Constant::Int(i)) => wrap(*i),
             Some(Constant::Float(f)) => V::Float(*f),

@@ -793,8 +793,10 @@ pub fn call(library: &'static GuestLibrary, function: u32, args: &[u64]) -> u64 
 /// in the guest, without a message.
 fn answer_in_guest(library: &GuestLibrary, state: &State, f: &crate::plan::Function, expr: &crate::plan::Expr, params: &[V]) -> u64 {
     let mut host = GuestHost::new(state);
-    let result = eval(&state.plan, expr, &Env::new(params, &[]), &mut host)
-        .and_then(|v| f.actions.iter().try_for_each(|a| eval(&state.plan, a, &Env::new(params, &[]), &mut host).map(drop)).map(|()| v));
+    let result = eval(&state.plan, expr, &Env::new(params, &[]), &mut host).and_then(|v| {
+        let env = Env::after_call(params, &[], V::from_raw(v.to_raw(&f.ret), &f.ret));
+        f.actions.iter().try_for_each(|a| eval(&state.plan, a, &env, &mut host).map(drop)).map(|()| v)
+    });
     match result {
         Ok(v) => v.to_raw(&f.ret),
         Err(e) => {
@@ -994,8 +996,9 @@ fn exchange<'s>(
     channel.buf = message;
     if let CallMode::Async { success } = f.mode {
         channel.in_flight.extend(blocks);
-        run_actions(state, f, params, contextual, host)?;
-        return Ok(V::Int(success).to_raw(&f.ret));
+        let ret = V::Int(success).to_raw(&f.ret);
+        run_actions(state, f, params, contextual, V::from_raw(ret, &f.ret), host)?;
+        return Ok(ret);
     }
     channel.transport.recv(&mut channel.buf, None)?;
     // every earlier call has run: their blocks and this call's are free again
@@ -1095,7 +1098,7 @@ fn exchange<'s>(
     // skips them too, so both sides' metadata stay the same)
     let failed = f.ret == plan.api.error_type && V::from_raw(ret, &f.ret).as_int() != plan.api.success;
     if !failed {
-        run_actions(state, f, params, contextual, host)?;
+        run_actions(state, f, params, contextual, V::from_raw(ret, &f.ret), host)?;
     }
     Ok(ret)
 }
@@ -1201,10 +1204,12 @@ fn run_actions(
     f: &crate::plan::Function,
     params: &[V],
     contextual: &[V],
+    returned: V,
     host: &mut GuestHost<'_>,
 ) -> Result<(), CallError> {
+    let env = Env::after_call(params, contextual, returned);
     for action in &f.actions {
-        eval(&state.plan, action, &Env::new(params, contextual), host)?;
+        eval(&state.plan, action, &env, host)?;
     }
     Ok(())
 }

@@ -569,6 +569,7 @@ tagged!(ExprKind {
     17 Registry(index: u32),
     18 Resource(index: u32),
     19 Utility(index: u32, args: Vec<Expr>),
+    20 ReturnValue,
 });
 
 tagged!(UnaryOp {
@@ -679,7 +680,7 @@ mod tests {
                 value: leaf(INT, Kind::Callback { callback: Some(0) }, Lifetime::Manual),
             }],
             return_value: leaf(INT, Kind::Userdata { callback_param: None }, Lifetime::CoupledToReturn),
-            actions: vec![expr(ExprKind::SiblingField(7))],
+            actions: vec![expr(ExprKind::SiblingField(7)), expr(ExprKind::ReturnValue)],
             release_at_exit: Some(ReleaseAtExit { param: 0, times: None }),
         };
         Plan {

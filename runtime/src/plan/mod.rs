@@ -269,6 +269,9 @@ pub enum ExprKind {
     /// The index of an enclosing element; 0 is the innermost.
     ElementIndex(u32),
     This,
+    /// `return_value` in a function's statements: the call's result as the
+    /// guest sees it (a handle's id), given by [`crate::marshal::eval::Env::returned`].
+    ReturnValue,
     Unary(UnaryOp, Box<Expr>),
     Binary(BinaryOp, Box<Expr>, Box<Expr>),
     Assign(Box<Expr>, Box<Expr>),

@@ -381,6 +381,8 @@ pub(super) fn run_call<'a>(
     // statements record what a call did: a failed call did nothing (the
     // guest skips them too; an asynchronous call's it ran when queued)
     if success {
+        // `return_value` is the result as the guest gets it: a handle's id
+        let env = Env { returned: Some(ret), ..env };
         for action in &f.actions {
             eval(plan, action, &env, &mut decoder.frame).map_err(malformed)?;
         }
