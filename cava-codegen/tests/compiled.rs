@@ -174,8 +174,8 @@ fn compare(path: &Path, interpreted: &Plan, compiled: &Plan) {
             };
             let sibling = (!interpreted.records.is_empty() && rng.below(2) == 0)
                 .then(|| (BASE + rng.below(LEN as u64 / 2), rng.below(interpreted.records.len() as u64) as u32));
-            let returned = (rng.below(4) != 0).then(|| random_value(&mut rng));
-            let env = Env { params: &params, contextual: &contextual, this, sibling, indices: &indices, returned };
+            // (`return_value` reads `this`, which statements leave to it)
+            let env = Env { params: &params, contextual: &contextual, this, sibling, indices: &indices };
             let mut m1 = memory(&mut rng);
             let mut m2 = m1.clone();
             let r1 = eval(interpreted, x, &env, &mut m1);

@@ -24,7 +24,7 @@ use std::sync::Arc;
 
 use smallvec::SmallVec;
 
-use super::eval::{binary_values, interpret, load, normalize, wrap, Env, EvalError, Host, RETURN_VALUE_OUTSIDE, V};
+use super::eval::{binary_values, interpret, load, normalize, returned, wrap, Env, EvalError, Host, V};
 use crate::plan::{
     self, BinaryOp, Callback, Constant, Expr, ExprKind, Function, Kind, Leaf, LibraryFn, Lifetime, Param, Plan, Ty, UnaryOp, Value,
 };
@@ -216,7 +216,7 @@ fn build(t: &Tables<'_>, e: &mut Expr) -> Operand {
             Some(args) => args.get(*i as usize).cloned(),
         },
         ExprKind::Contextual(_) | ExprKind::This | ExprKind::ReturnValue if t.inlining.is_some() => None,
-        ExprKind::ReturnValue => Some(fun(|_, env, _| env.returned.ok_or(EvalError::Plan(RETURN_VALUE_OUTSIDE)))),
+        ExprKind::ReturnValue => Some(fun(|_, env, _| returned(env))),
         ExprKind::Contextual(i) => {
             let i = *i as usize;
             Some(fun(move |_, env, _| env.contextual.get(i).copied().ok_or(EvalError::Plan("contextual argument out of range"))))
@@ -676,7 +676,7 @@ mod tests {
         expr(&t, &mut code);
         assert!(code.code.get().is_some());
         for returned in [Some(V::Ptr(0x1_0000_0002)), Some(V::Int(-4)), None] {
-            let env = Env { returned, ..Env::new(&[], &[]) };
+            let env = Env { this: returned.map(|v| (v, None)), ..Env::new(&[], &[]) };
             let (mut h1, mut h2) = (Empty(Vec::new()), Empty(Vec::new()));
             let r1 = super::super::eval::interpret(&interpreted, &case, &env, &mut h1);
             let r2 = super::super::eval::eval(&interpreted, &code, &env, &mut h2);
@@ -684,7 +684,7 @@ mod tests {
             assert_eq!(h1.0, h2.0);
             match returned {
                 Some(v) => assert_eq!(h1.0, [v.as_u64()]),
-                None => assert_eq!(r1, Err(EvalError::Plan(RETURN_VALUE_OUTSIDE))),
+                None => assert_eq!(r1, Err(EvalError::Plan(super::super::eval::RETURN_VALUE_OUTSIDE))),
             }
         }
     }

@@ -139,23 +139,28 @@ pub struct Env<'a> {
     pub sibling: Option<(u64, u32)>,
     /// Indexes of the enclosing elements, outermost first.
     pub indices: &'a [u64],
-    /// `return_value`: the call's result as the guest sees it, in the
-    /// function's statements (run after the call).
-    pub returned: Option<V>,
 }
 
 impl<'a> Env<'a> {
     pub fn new(params: &'a [V], contextual: &'a [V]) -> Env<'a> {
-        Env { params, contextual, this: None, sibling: None, indices: &[], returned: None }
+        Env { params, contextual, this: None, sibling: None, indices: &[] }
     }
 
     /// The environment of a function's statements: its arguments and its result.
     pub fn after_call(params: &'a [V], contextual: &'a [V], returned: V) -> Env<'a> {
-        Env { returned: Some(returned), ..Env::new(params, contextual) }
+        Env { this: Some((returned, None)), ..Env::new(params, contextual) }
     }
 }
 
 pub(super) const RETURN_VALUE_OUTSIDE: &str = "`return_value` outside a function's statements";
+
+/// `return_value`, in a function's statements: they have no `this` of their
+/// own (the checker refuses it there), so the result travels in `this`
+/// (see [`Env::after_call`]) rather than in a field every `Env` would carry
+/// and copy on the hot path.
+pub(super) fn returned(env: &Env<'_>) -> Result<V, EvalError> {
+    env.this.map(|(v, _)| v).ok_or(EvalError::Plan(RETURN_VALUE_OUTSIDE))
+}
 
 /// Chooses the leaf of an `if` tree that applies.
 pub fn select<'p>(plan: &Plan, value: &'p Value, env: &Env<'_>, host: &mut dyn Host) -> Result<&'p Leaf, EvalError> {
@@ -308,7 +313,7 @@ pub fn interpret(plan: &Plan, expr: &Expr, env: &Env<'_>, host: &mut dyn Host) -
             Some((v, None)) => v,
             None => return Err(EvalError::Plan("`this` outside a value")),
         },
-        ExprKind::ReturnValue => env.returned.ok_or(EvalError::Plan(RETURN_VALUE_OUTSIDE))?,
+        ExprKind::ReturnValue => returned(env)?,
         ExprKind::Constant(c) => match plan.constants.get(*c as usize) {
             Some(Constant::Int(i)) => wrap(*i),
             Some(Constant::Float(f)) => V::Float(*f),

@@ -382,7 +382,7 @@ pub(super) fn run_call<'a>(
     // guest skips them too; an asynchronous call's it ran when queued)
     if success {
         // `return_value` is the result as the guest gets it: a handle's id
-        let env = Env { returned: Some(ret), ..env };
+        let env = Env::after_call(params, contextual, ret);
         for action in &f.actions {
             eval(plan, action, &env, &mut decoder.frame).map_err(malformed)?;
         }
