@@ -141,32 +141,38 @@ fn a_failed_call_leaves_no_kept_buffer_on_the_server() {
     assert!(log.contains(" left ") && log.contains(" and 0 kept buffers (0 bytes)"), "{log}");
 }
 
+/// Runs a section of the test program against a server of its own, on
+/// `transport`, and returns its output and the server's log once the
+/// server has counted the callback registrations the process left.
+fn run_and_count_registrations(section: &str, transport: &str) -> (String, String) {
+    let lib = testlib();
+    let dir = scratch(&format!("{section}-callbacks-{transport}"));
+    let socket = dir.join("server.sock");
+    let log = dir.join("server.log");
+    let server = start_server_with(&lib.server(), &socket, &lib.library(), &[], std::fs::File::create(&log).unwrap().into());
+    let run = Command::new(&lib.program)
+        .arg(section)
+        .env("LD_LIBRARY_PATH", lib.generated.join("lib"))
+        .env("CAVA_SERVER", &socket)
+        .env("CAVA_TRANSPORT", transport)
+        .output()
+        .unwrap();
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    wait_for_log(&log, "callback registrations");
+    drop(server);
+    (String::from_utf8_lossy(&run.stdout).into_owned(), std::fs::read_to_string(&log).unwrap())
+}
+
 /// A `lifetime(once)` callback's registration ends with its call, on both
 /// sides, or with the call that made it when that call fails; the lasting
 /// one beside them stays until the process leaves. The server counts what
 /// the process left when its callback route closes.
 #[test]
 fn once_callbacks_leave_no_registration_behind() {
-    let lib = testlib();
     for transport in ["unix", "shm"] {
-        let dir = scratch(&format!("once-callbacks-{transport}"));
-        let socket = dir.join("server.sock");
-        let log = dir.join("server.log");
-        let server = start_server_with(&lib.server(), &socket, &lib.library(), &[], std::fs::File::create(&log).unwrap().into());
-        let run = Command::new(&lib.program)
-            .arg("once")
-            .env("LD_LIBRARY_PATH", lib.generated.join("lib"))
-            .env("CAVA_SERVER", &socket)
-            .env("CAVA_TRANSPORT", transport)
-            .output()
-            .unwrap();
-        let stdout = String::from_utf8_lossy(&run.stdout);
-        assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+        let (stdout, log) = run_and_count_registrations("once", transport);
         assert!(stdout.contains("once: 8 rounds, 64 of 64 called exactly once"), "{stdout}");
         assert!(stdout.contains("once: on_finish statuses=[0,0,0,0,0,0,0,0,-6]"), "{stdout}");
-        wait_for_log(&log, "callback registrations");
-        drop(server);
-        let log = std::fs::read_to_string(&log).unwrap();
         // tl_set_notify's, and none of the 74 once registrations (one refused)
         assert!(log.contains(" left 1 callback registrations, now forgotten"), "{transport}: {log}");
     }
@@ -179,27 +185,11 @@ fn once_callbacks_leave_no_registration_behind() {
 /// would count ten.)
 #[test]
 fn coupled_callbacks_end_with_their_object() {
-    let lib = testlib();
     for transport in ["unix", "shm"] {
-        let dir = scratch(&format!("coupled-callbacks-{transport}"));
-        let socket = dir.join("server.sock");
-        let log = dir.join("server.log");
-        let server = start_server_with(&lib.server(), &socket, &lib.library(), &[], std::fs::File::create(&log).unwrap().into());
-        let run = Command::new(&lib.program)
-            .arg("coupled")
-            .env("LD_LIBRARY_PATH", lib.generated.join("lib"))
-            .env("CAVA_SERVER", &socket)
-            .env("CAVA_TRANSPORT", transport)
-            .output()
-            .unwrap();
-        let stdout = String::from_utf8_lossy(&run.stdout);
-        assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+        let (stdout, log) = run_and_count_registrations("coupled", transport);
         assert!(stdout.contains("coupled: release_queue status=0 notify_calls=3"), "{stdout}");
         assert!(stdout.contains("coupled: create(NULL device) status=-1 valid=0"), "{stdout}");
         assert!(stdout.contains("coupled: finish and release x8 statuses=[0,0,0,0,0,0,0,0] notify_calls=16"), "{stdout}");
-        wait_for_log(&log, "callback registrations");
-        drop(server);
-        let log = std::fs::read_to_string(&log).unwrap();
         assert!(log.contains(" left 1 callback registrations, now forgotten"), "{transport}: {log}");
     }
 }
