@@ -111,7 +111,9 @@ impl Staging {
     /// Makes the area `call`'s: what another call left goes.
     fn switch(&mut self, call: u64) {
         if call != self.call {
-            self.entries.clear();
+            if !self.entries.is_empty() {
+                self.entries.clear();
+            }
             self.call = call;
         }
     }
@@ -220,14 +222,21 @@ impl Staging {
 
     /// Call `call` begins: results of earlier calls the guest did not
     /// fetch are forgotten, its uploads stay for it to take.
+    #[inline]
     pub fn begin_call(&mut self, call: u64) {
         self.switch(call);
-        self.entries.retain(|_, e| e.fetched.is_none());
+        // (most calls stage nothing: no walk of an empty map)
+        if !self.entries.is_empty() {
+            self.entries.retain(|_, e| e.fetched.is_none());
+        }
     }
 
     /// The call has run: uploads it did not take go.
+    #[inline]
     pub fn end_call(&mut self) {
-        self.entries.retain(|_, e| e.fetched.is_some());
+        if !self.entries.is_empty() {
+            self.entries.retain(|_, e| e.fetched.is_some());
+        }
     }
 
     /// A buffer of `len` zero bytes for a result (a staged out buffer),

@@ -84,8 +84,11 @@ impl Releasing<'_> {
 }
 
 impl Drop for Releasing<'_> {
+    #[inline]
     fn drop(&mut self) {
-        self.abort();
+        if !self.ids.is_empty() {
+            self.abort();
+        }
     }
 }
 
@@ -320,11 +323,16 @@ pub(super) fn run_call<'a>(
     let success = !returns_status || ret.as_int() == plan.api.success;
     if success {
         once.clear();
-        couple(shared, tenant, &coupled, (ret, ret_leaf), &env, &mut decoder.frame, once);
-        for id in releasing.finish() {
-            forget_deallocated(shared, tenant, id);
+        // (the checks here keep calls that neither couple nor release cheap)
+        if !coupled.is_empty() {
+            couple(shared, tenant, &coupled, (ret, ret_leaf), &env, &mut decoder.frame, once);
         }
-    } else {
+        if !releasing.ids.is_empty() {
+            for id in releasing.finish() {
+                forget_deallocated(shared, tenant, id);
+            }
+        }
+    } else if !releasing.ids.is_empty() {
         releasing.abort();
     }
     let mut outs = Vec::with_capacity(decoder.outs.len());
