@@ -35,6 +35,14 @@ use crate::wire::{
     StageAck, Welcome, Writer,
 };
 
+mod bringing;
+mod channel;
+mod staging;
+
+use bringing::*;
+use channel::*;
+use staging::*;
+
 /// A generated guest library: its plan and contract, as `static` data.
 #[derive(Debug)]
 pub struct GuestLibrary {
@@ -126,73 +134,6 @@ impl GuestLibrary {
     }
 }
 
-/// Registered buffers (by guest address) that synchronous calls in flight
-/// free (`deallocate`), so bring back. The server gives a kept buffer to the
-/// first call that claims it; another thread's call that claims it too gets
-/// nothing back (a callback bringing back its event's read while another
-/// thread's `clFinish` took it). That call waits here until the one that
-/// got the bytes has written them into the application's memory, so that
-/// whichever call returns first, the data is in place.
-#[derive(Debug, Default)]
-struct Bringing {
-    calls: Mutex<HashMap<u64, u32>>,
-    done: Condvar,
-}
-
-/// How long a call waits for another to bring back a buffer both claimed
-/// before it gives up (and logs): only a call stuck in its transport takes
-/// that long.
-const BRINGING_WAIT: Duration = Duration::from_secs(30);
-
-impl Bringing {
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<u64, u32>> {
-        self.calls.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// A call is about to claim `addrs`; ends when the guard drops.
-    fn start<'b>(&'b self, addrs: &[u64]) -> BringingGuard<'b> {
-        let mut calls = self.lock();
-        for a in addrs {
-            *calls.entry(*a).or_default() += 1;
-        }
-        BringingGuard { bringing: self, addrs: addrs.to_vec() }
-    }
-
-    /// Waits until no call in flight is bringing back any of `addrs`;
-    /// false when it waited too long.
-    fn await_gone(&self, addrs: &[u64]) -> bool {
-        let calls = self.lock();
-        let (_calls, timeout) = self
-            .done
-            .wait_timeout_while(calls, BRINGING_WAIT, |calls| addrs.iter().any(|a| calls.contains_key(a)))
-            .unwrap_or_else(|e| e.into_inner());
-        !timeout.timed_out()
-    }
-}
-
-/// Ends a call's claim on its buffers (after their bytes are in place, or
-/// when the call failed).
-struct BringingGuard<'b> {
-    bringing: &'b Bringing,
-    addrs: Vec<u64>,
-}
-
-impl Drop for BringingGuard<'_> {
-    fn drop(&mut self) {
-        let mut calls = self.bringing.lock();
-        for a in &self.addrs {
-            if let Some(n) = calls.get_mut(a) {
-                *n -= 1;
-                if *n == 0 {
-                    calls.remove(a);
-                }
-            }
-        }
-        drop(calls);
-        self.bringing.done.notify_all();
-    }
-}
-
 /// Why a forwarded call failed before an answer from the vendor library.
 #[derive(Debug, thiserror::Error)]
 enum CallError {
@@ -231,85 +172,6 @@ struct Channel {
 
 thread_local! {
     static CHANNEL: RefCell<Option<Channel>> = const { RefCell::new(None) };
-}
-
-fn thread_number() -> u64 {
-    static NEXT: AtomicU64 = AtomicU64::new(1);
-    NEXT.fetch_add(1, Ordering::Relaxed)
-}
-
-/// Opens a stream to the server named by `CAVA_SERVER` and sends the
-/// one-byte selector of what the channel is for.
-fn open_stream(selector: u8) -> Result<UnixStream, CallError> {
-    let path = std::env::var_os("CAVA_SERVER")
-        .ok_or_else(|| CallError::Other("CAVA_SERVER is not set: it must name the API server's socket (see `cava run`)".into()))?;
-    let mut stream = UnixStream::connect(&path)
-        .map_err(|e| CallError::Other(format!("cannot reach the API server at {}: {e}", std::path::Path::new(&path).display())))?;
-    std::io::Write::write_all(&mut stream, &[selector]).map_err(TransportError::from)?;
-    Ok(stream)
-}
-
-/// Sends the hello and checks the server's answer; the largest message
-/// the server accepts.
-fn shake_hands(library: &GuestLibrary, transport: &mut dyn Transport, buf: &mut Vec<u8>) -> Result<u64, CallError> {
-    transport.send(&Hello { contract: library.contract, next_call_id: 1, process: process() }.encode())?;
-    transport.recv(buf, Some(Duration::from_secs(30)))?;
-    let message = Message::decode(buf)?;
-    if message.kind() == MsgKind::Error {
-        let reply = ErrorReply::decode(&message)?;
-        return Err(CallError::Refused(reply.code, reply.message.to_string()));
-    }
-    let welcome = Welcome::decode(&message)?;
-    crate::wire::check_contract(library.contract, welcome.contract)
-        .map_err(|e| CallError::Refused(ErrorCode::ContractMismatch, e.to_string()))?;
-    Ok(u64::from(welcome.max_message))
-}
-
-/// Connects a channel over the transport named by `CAVA_TRANSPORT` (`unix`,
-/// the default, or `shm`).
-fn connect(library: &GuestLibrary) -> Result<Channel, CallError> {
-    let kind = std::env::var("CAVA_TRANSPORT").unwrap_or_else(|_| "unix".into());
-    let mut transport: Box<dyn Transport> = match kind.as_str() {
-        "unix" => Box::new(UnixTransport::new(open_stream(b'U')?).with_max_message(crate::transport::configured_max_message())),
-        "shm" => Box::new(ShmTransport::connect(open_stream(b'S')?, Duration::from_secs(10), crate::transport::unix::DEFAULT_SPIN)?),
-        other => return Err(CallError::Other(format!("CAVA_TRANSPORT={other} is not a transport (use `unix` or `shm`)"))),
-    };
-    let mut buf = Vec::new();
-    let theirs = shake_hands(library, transport.as_mut(), &mut buf)?;
-    // this side sends at most the smaller limit (larger buffers are
-    // staged), but takes whatever the server may send, which stages by its
-    // own limit: a guest configured smaller than its server still gets
-    // the server's replies
-    let max = theirs.min(transport.max_message() as u64);
-    let accept = (transport.max_message() as u64).max(theirs);
-    transport.accept_up_to(usize::try_from(accept).unwrap_or(usize::MAX));
-    // a new channel may reach a new server, which does not know the process region
-    zerocopy::check_server();
-    Ok(Channel { transport, in_flight: Vec::new(), next_call: 1, thread: thread_number(), epoch: ForkEpoch::current(), buf, max })
-}
-
-/// Opens the process's callback route (see [`super::guest_callbacks`]).
-fn open_route(library: &'static GuestLibrary, state: &'static State) -> Result<(), CallError> {
-    let info = RouteInfo { name: library.name, plan: &state.plan, invoke: library.invoke, callbacks: &state.callbacks };
-    state
-        .callbacks
-        .ensure_route(info, || {
-            let stream = open_stream(b'C').map_err(|e| e.to_string())?;
-            let mut transport = UnixTransport::new(stream.try_clone().map_err(|e| e.to_string())?);
-            shake_hands(library, &mut transport, &mut Vec::new()).map_err(|e| e.to_string())?;
-            Ok(stream)
-        })
-        .map_err(CallError::Other)
-}
-
-/// Opens the connection the process region comes over: selector `Z`, then
-/// the hello with this process's number, which the server registers the
-/// region under. The server answers with the region itself (no welcome).
-fn open_process_region(state: &State) -> Result<UnixStream, String> {
-    let stream = open_stream(b'Z').map_err(|e| e.to_string())?;
-    let mut hello = UnixTransport::new(stream.try_clone().map_err(|e| e.to_string())?);
-    hello.send(&Hello { contract: state.contract, next_call_id: 1, process: process() }.encode()).map_err(|e| e.to_string())?;
-    Ok(stream)
 }
 
 /// The words a call sends: the application's callbacks become registration
@@ -629,70 +491,6 @@ impl Encoder<'_, '_> {
             self.outs.push(OutDest { addr: ptr, len, shared: Some(offset), staged: false });
         }
         Ok(Some(encode_descriptor(&BufferRef::Shared { offset, len }, 0, 0)))
-    }
-
-    /// A buffer too large for one message. An in buffer is uploaded now,
-    /// before the call, in chunks ([`Stage`]) that the server acknowledges
-    /// one by one, each through a block of the zero-copy region when the
-    /// transport has one free, inline otherwise; the descriptor names the
-    /// staged bytes. An out buffer is staged by the server, and the guest
-    /// fetches it after the reply (see [`fetch_staged`]).
-    fn stage(&mut self, ptr: u64, len: u64, input: bool, output: bool) -> Result<[u8; 32], CallError> {
-        if output {
-            self.outs.push(OutDest { addr: ptr, len, shared: None, staged: true });
-        }
-        if !input {
-            return Ok(encode_descriptor(&BufferRef::StagedOut { len }, 0, 0));
-        }
-        let index = self.next_stage;
-        self.next_stage += 1;
-        let chunk = stage_chunk(self.max);
-        let mut buf = Vec::new();
-        let mut offset = 0;
-        while offset < len {
-            let n = chunk.min(len - offset);
-            let first = index == 0 && offset == 0;
-            let mut w = Stage { index, offset, total: len }.writer(self.call_id, self.thread, std::mem::take(&mut buf));
-            let block = if n >= SHARED_MIN { self.transport.alloc_shared(n) } else { None };
-            let sent = self.stage_chunk(&mut w, block.as_ref().map(RegionBlock::offset), ptr + offset, n).and_then(|()| {
-                let message = w.finish()?;
-                let sent = self.transport.send(&message);
-                buf = message;
-                // nothing of the call reached the server yet: a fresh channel may do
-                sent.map_err(|e| if first { CallError::NotSent(e) } else { CallError::Transport(e) })?;
-                self.transport.recv(&mut buf, None)?;
-                let (ack, _) = acknowledged(&buf)?;
-                if (ack.index, ack.offset, ack.len) != (index, offset, n) {
-                    return Err(CallError::Other(format!(
-                        "the server acknowledged staged chunk {ack:?} for {index} at {offset} of {n} bytes"
-                    )));
-                }
-                Ok(())
-            });
-            if let Some(block) = block {
-                free_blocks(self.transport, vec![block]);
-            }
-            sent?;
-            offset += n;
-        }
-        Ok(encode_descriptor(&BufferRef::Staged { index, len }, 0, 0))
-    }
-
-    /// Puts `n` bytes of the application's memory at `addr` into a staging
-    /// chunk: into the region block at `block`, or inline.
-    fn stage_chunk(&mut self, w: &mut Writer, block: Option<u64>, addr: u64, n: u64) -> Result<(), CallError> {
-        match block {
-            Some(at) => {
-                let region = self.transport.region().ok_or_else(|| CallError::Other("a region block without a region".into()))?;
-                app_memory::copy_to_region(addr, region.region_ptr(at, n)?, n as usize)?;
-                w.shared(at, n);
-            }
-            None => {
-                let at = w.reserve(n as usize).data_with(n as usize, |dst| app_memory::read(addr, dst))?;
-                w.descriptor_slot(inline_descriptor(at, n, 0));
-            }
-        }
-        Ok(())
     }
 
     /// Rewrites the pointers of one element (at `addr` in the application,
@@ -1120,61 +918,6 @@ fn encode(
     }
     for (i, (c, v)) in f.contextual.iter().zip(contextual).enumerate() {
         encoder.top(&env, shapes[f.params.len() + i], &c.ty, &c.value, *v)?;
-    }
-    Ok(())
-}
-
-/// Bytes of one staging chunk on a channel whose messages carry `max`.
-fn stage_chunk(max: u64) -> u64 {
-    STAGE_CHUNK.min(max.saturating_sub(STAGE_HEADROOM)).max(1)
-}
-
-/// Decodes the answer to a [`Stage`] or [`Fetch`].
-fn acknowledged(buf: &[u8]) -> Result<(StageAck, BufferRef<'_>), CallError> {
-    let message = Message::decode(buf)?;
-    if message.kind() == MsgKind::Error {
-        let reply = ErrorReply::decode(&message)?;
-        return Err(CallError::Refused(reply.code, reply.message.to_string()));
-    }
-    Ok(StageAck::decode(&message)?)
-}
-
-/// Brings back the out buffers the reply to call `call_id` left staged on
-/// the server, `(address, index, length)`, in chunks ([`Fetch`]) written
-/// straight into the application's memory, each through a block of the
-/// zero-copy region when the transport has one free, inline otherwise.
-fn fetch_staged(transport: &mut dyn Transport, call_id: u64, thread: u64, max: u64, staged: &[(u64, u32, u64)]) -> Result<(), CallError> {
-    let chunk = stage_chunk(max);
-    let mut buf = Vec::new();
-    for &(addr, index, len) in staged {
-        let mut offset = 0;
-        while offset < len {
-            let n = chunk.min(len - offset);
-            let block = if n >= SHARED_MIN { transport.alloc_shared(n) } else { None };
-            let at = block.as_ref().map(RegionBlock::offset);
-            let fetched = (|| {
-                transport.send(&Fetch { index, offset, len: n }.encode(call_id, thread, at))?;
-                transport.recv(&mut buf, None)?;
-                let (ack, bytes) = acknowledged(&buf)?;
-                if (ack.index, ack.offset, ack.len) != (index, offset, n) {
-                    return Err(CallError::Other(format!("the server answered fetch {index} at {offset} of {n} bytes with {ack:?}")));
-                }
-                match (at, bytes) {
-                    (Some(at), BufferRef::Null) => {
-                        let region = transport.region().ok_or_else(|| CallError::Other("a region block without a region".into()))?;
-                        app_memory::copy_from_region(region.region_ptr(at, n)?, addr + offset, n as usize)?;
-                    }
-                    (None, BufferRef::Inline(bytes)) if bytes.len() as u64 == n => app_memory::write(addr + offset, bytes)?,
-                    (_, other) => return Err(CallError::Other(format!("a fetched chunk of {n} bytes came back as a {}", other.name()))),
-                }
-                Ok(())
-            })();
-            if let Some(block) = block {
-                free_blocks(transport, vec![block]);
-            }
-            fetched?;
-            offset += n;
-        }
     }
     Ok(())
 }
