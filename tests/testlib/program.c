@@ -1387,6 +1387,12 @@ static void section_staged(void)
     s = tl_checksum(data, size, &check);
     printf("staged: checksum=0x%08" PRIx32 " status=%d matches=%d\n", check, s, check == adler32(data, size));
 
+    /* two in buffers each under the limit, over it together: the second
+       is staged (over the Unix socket; shared memory takes both in its
+       region) */
+    s = tl_interleave(values, values + 150000, 150000, copy);
+    printf("staged: interleave status=%d adler32=0x%08" PRIx32 "\n", s, adler32((const unsigned char *)copy, 300000 * sizeof(int)));
+
     /* an asynchronous call's in buffer is uploaded before the call goes */
     s = tl_create_queue(dev(0), &q);
     m = tl_mem_create(dev(0), n * sizeof(int), &err);

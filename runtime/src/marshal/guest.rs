@@ -433,7 +433,10 @@ impl Encoder<'_, '_> {
             // nothing of an asynchronous call comes back: only memory the vendor writes in place will do
             return Err(CallError::Other("a `zerocopy` out buffer of an asynchronous call must come from zerocopy_alloc".into()));
         }
-        if plain && len > self.max.saturating_sub(STAGE_HEADROOM) && !(leaf.output && self.is_async) {
+        // what the message already holds counts: two buffers can be too
+        // large together (only input bytes travel in the message)
+        let carried = if leaf.input { len.saturating_add(self.writer.message_len() as u64) } else { len };
+        if plain && carried > self.max.saturating_sub(STAGE_HEADROOM) && !(leaf.output && self.is_async) {
             // too large for one message: uploaded before the call, fetched after it
             return self.stage(ptr, len, leaf.input, leaf.output);
         }

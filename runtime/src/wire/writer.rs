@@ -136,6 +136,11 @@ impl Writer {
         offset
     }
 
+    /// The message's length so far: header, scalar area and data.
+    pub fn message_len(&self) -> usize {
+        self.buf.len()
+    }
+
     /// Appends `len` bytes to the data area, 16-byte aligned, written by
     /// `fill` in place (no staging copy), and returns their offset.
     pub fn data_with<E>(&mut self, len: usize, fill: impl FnOnce(&mut [u8]) -> Result<(), E>) -> Result<u64, E> {
