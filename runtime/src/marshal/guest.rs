@@ -792,6 +792,11 @@ fn exchange<'s>(
     let bringing = (!is_async && !released.is_empty()).then(|| state.bringing.start(&released));
     if let Err(e) = channel.transport.send(&message) {
         free_blocks(channel.transport.as_mut(), blocks);
+        // a message over the limit is this call's fault, not the channel's:
+        // the channel stays, and no other channel would take it either
+        if let TransportError::TooLarge { .. } = e {
+            return Err(CallError::Other(e.to_string()));
+        }
         return Err(CallError::NotSent(e));
     }
     channel.buf = message;
