@@ -11,12 +11,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 source scripts/env.sh >/dev/null
-dir=${1:-}
-if [ -z "$dir" ]; then
-    cargo build --quiet --release -p cava-cli
-    target/release/cava run specs/opencl.lapis -- true >/dev/null 2>&1
-    dir=target/cava-run/opencl
-fi
+source bench/opencl/common.sh
+dir=$(cava_run_dir "${1:-}")
 out=target/cava-bench/opencl
 mkdir -p "$out"
 cc -std=c99 -O2 -o "$out/leave" bench/opencl/leave.c -lOpenCL

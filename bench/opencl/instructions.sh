@@ -22,12 +22,8 @@ out=target/cava-bench/opencl
 mkdir -p "$out"
 cc -std=c99 -O2 -o "$out/workloads" bench/opencl/workloads.c -lOpenCL
 # CAVA_RUN_DIR: measure an existing build instead (e.g. an older commit's)
-dir=${CAVA_RUN_DIR:-}
-if [ -z "$dir" ]; then
-    cargo build --quiet --release -p cava-cli
-    target/release/cava run specs/opencl.lapis -- true >/dev/null 2>&1
-    dir=target/cava-run/opencl
-fi
+source bench/opencl/common.sh
+dir=$(cava_run_dir "${CAVA_RUN_DIR:-}")
 
 # Runs LAUNCHES launches under callgrind; prints the inclusive instruction
 # counts of the server's handle_call, the vendor's dispatch, the guest's

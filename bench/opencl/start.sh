@@ -13,12 +13,8 @@ cd "$(dirname "$0")/../.."
 for tool in perf valgrind clinfo; do
     command -v "$tool" >/dev/null || { echo "$tool is needed" >&2; exit 1; }
 done
-dir=${1:-}
-if [ -z "$dir" ]; then
-    cargo build --quiet --release -p cava-cli
-    target/release/cava run specs/opencl.lapis -- true >/dev/null 2>&1
-    dir=target/cava-run/opencl
-fi
+source bench/opencl/common.sh
+dir=$(cava_run_dir "${1:-}")
 out=target/cava-bench/opencl
 mkdir -p "$out"
 socket="$out/start-$$.sock"

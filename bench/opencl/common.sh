@@ -1,0 +1,13 @@
+# Sourced by the OpenCL bench scripts (from the repository root).
+
+# The `cava run` build of the OpenCL spec to measure: DIR when given, else
+# this checkout's, built first (release).
+cava_run_dir() {
+    if [ -n "${1:-}" ]; then
+        echo "$1"
+        return
+    fi
+    cargo build --quiet --release -p cava-cli
+    target/release/cava run specs/opencl.lapis -- true >/dev/null 2>&1
+    echo target/cava-run/opencl
+}
