@@ -23,8 +23,14 @@ impl Encoder<'_, '_> {
         }
         let index = self.next_stage;
         self.next_stage += 1;
-        let mut upload =
-            Upload { transport: &mut *self.transport, call_id: self.call_id, thread: self.thread, total: len, buf: Vec::new(), answer: Vec::new() };
+        let mut upload = Upload {
+            transport: &mut *self.transport,
+            call_id: self.call_id,
+            thread: self.thread,
+            total: len,
+            buf: Vec::new(),
+            answer: Vec::new(),
+        };
         pipeline(&mut upload, chunks(&[(ptr, index, len)], stage_chunk(self.max)), STAGE_WINDOW)?;
         Ok(encode_descriptor(&BufferRef::Staged { index, len }, 0, 0))
     }
