@@ -54,7 +54,7 @@ fn the_opencl_examples_print_the_same_through_the_guest_library_on_both_transpor
     let generated = dir.join("generated");
     build(&root().join("specs/opencl.lapis"), &generated);
     // small sizes: PoCL compiles each kernel on first use
-    let programs: [(&str, &[&str]); 9] = [
+    let programs: [(&str, &[&str]); 10] = [
         ("vector_add", &["4096"]),
         ("matrix_multiply", &["48"]),
         ("build_log", &[]),
@@ -67,6 +67,8 @@ fn the_opencl_examples_print_the_same_through_the_guest_library_on_both_transpor
         ("svm", &["65536"]),
         // functions fetched by name are the guest's own, and they forward
         ("extension_functions", &[]),
+        // buffers in the process region, used in place by PoCL
+        ("large_transfers", &["4"]),
     ];
     let socket = dir.join("server.sock");
     for (name, args) in programs {
@@ -97,6 +99,9 @@ fn the_opencl_examples_print_the_same_through_the_guest_library_on_both_transpor
             assert_eq!(forwarded_out, native_out, "{name} on {transport} {limit}: output differs\nstderr:\n{stderr}");
             // the guest carries the loader's symbol versions
             assert!(!stderr.contains("no version information"), "{stderr}");
+            // released buffers give their region blocks back: 24 rounds of
+            // 64 MiB fit in the 1 GiB region one after the other
+            assert!(!stderr.contains("does not fit in this process's zero-copy region"), "{name} on {transport}: {stderr}");
         }
     }
 
@@ -135,6 +140,25 @@ fn the_opencl_examples_print_the_same_through_the_guest_library_on_both_transpor
         );
         assert!(out.ends_with("PASSED\n"), "svm on {transport}: {out}");
     }
+
+    // a buffer the zero-copy region cannot hold is created and transferred
+    // as any other, and the guest says so once
+    let large = dir.join("large_transfers");
+    let native = Command::new(&large).args(["4", "full"]).output().unwrap();
+    let native = String::from_utf8(native.stdout).unwrap();
+    assert!(native.ends_with("PASSED\n"), "large_transfers full natively: {native}");
+    let _server = start_server(&generated.join("bin/opencl-server"), &socket, &library);
+    let forwarded = Command::new(&large)
+        .args(["4", "full"])
+        .env("LD_LIBRARY_PATH", generated.join("lib"))
+        .env("CAVA_SERVER", &socket)
+        .env("CAVA_TRANSPORT", "shm")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&forwarded.stderr);
+    assert_eq!(String::from_utf8(forwarded.stdout).unwrap(), native, "large_transfers full: {stderr}");
+    assert_eq!(stderr.matches("does not fit in this process's zero-copy region").count(), 1, "{stderr}");
+    drop(_server);
 
     // a process that leaves SVM allocations, a sub-device, its queue and its
     // context: the server frees them (`release_at_exit`, the SVM free with the

@@ -641,6 +641,23 @@ pub fn zerocopy_alloc(library: &'static GuestLibrary, n: u64) -> u64 {
     }
 }
 
+/// For `replace_guest` code: a line on the guest's log (stderr, prefixed
+/// with the library's name; `CAVA_LOG=quiet` silences it).
+pub fn log_line(library: &'static GuestLibrary, message: std::fmt::Arguments<'_>) {
+    library.log(message);
+}
+
+/// For `replace_guest` code that puts memory of its own in the region (an
+/// optimisation it can do without): `n` bytes of the process's zero-copy
+/// region, or 0, silently, when it is full or cannot be set up (then never
+/// asked again); freed with [`zerocopy_free`].
+pub fn zerocopy_try_alloc(library: &'static GuestLibrary, n: u64) -> u64 {
+    match library.state() {
+        Ok(state) => zerocopy::try_alloc(n, || open_process_region(state)).unwrap_or(0),
+        Err(_) => 0,
+    }
+}
+
 /// `zerocopy_free(p)` for `replace_guest` code: false (and a log line)
 /// when `p` did not come from `zerocopy_alloc`.
 pub fn zerocopy_free(library: &'static GuestLibrary, p: u64) -> bool {

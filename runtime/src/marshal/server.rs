@@ -33,7 +33,10 @@ mod connections;
 mod decoder;
 mod departure;
 mod frame;
+mod process_memory;
 mod reply;
+
+pub use process_memory::{hold_process_memory, vendor_address, ProcessMemoryHold};
 
 use call::*;
 use connections::*;
@@ -117,6 +120,10 @@ impl std::fmt::Debug for Shared {
 }
 
 impl Shared {
+    fn vendor_address(&self, name: &str) -> Option<usize> {
+        self._vendor.address(name)
+    }
+
     fn new(library: &'static ServerLibrary, vendor_path: Option<&str>) -> Result<Shared, String> {
         let plan = Plan::from_bytes(library.plan).map_err(|e| format!("the embedded plan does not load: {e}"))?;
         let vendor = VendorLibrary::open(vendor_path.unwrap_or(&plan.api.library))?;
