@@ -228,6 +228,52 @@ fn a_departed_process_objects_are_released_by_the_server() {
     assert!(live.contains("live: objects=0"), "{live}\n{log}");
 }
 
+/// A process that leaves with reads pending: the API server kept a buffer
+/// for each (`lifetime(manual)`). Once the process has gone, it brings the
+/// reads back with the call the spec gives for that (`tl_queue_finish` on
+/// the queue their registry entry names), releases the queue and the
+/// memory, and frees the two buffers; before, they stayed allocated until
+/// the server exited, so a tenant could grow the server at will.
+#[test]
+fn a_departed_process_pending_reads_are_brought_back_and_their_buffers_freed() {
+    let lib = testlib();
+    for transport in ["unix", "shm"] {
+        let dir = scratch(&format!("departure-reads-{transport}"));
+        let socket = dir.join("server.sock");
+        let log = dir.join("server.log");
+        let server = start_server_with(&lib.server(), &socket, &lib.library(), &[], std::fs::File::create(&log).unwrap().into());
+        let run = |section: &str| {
+            let out = Command::new(&lib.program)
+                .arg(section)
+                .env("LD_LIBRARY_PATH", lib.generated.join("lib"))
+                .env("CAVA_SERVER", &socket)
+                .env("CAVA_TRANSPORT", transport)
+                .output()
+                .unwrap();
+            assert!(out.status.success(), "{transport}: {}", String::from_utf8_lossy(&out.stderr));
+            String::from_utf8(out.stdout).unwrap()
+        };
+        let left = run("leave_reads");
+        assert!(left.contains("leave_reads: statuses=[0,0,0,0,0] pending=3"), "{transport}: {left}");
+        // the last line the server writes about a departed process
+        wait_for_log(&log, "stay allocated until the server exits");
+        let live = run("live");
+        drop(server);
+        let log = std::fs::read_to_string(&log).unwrap();
+        assert!(
+            log.contains("left reads pending: brought back with 1 calls (tl_queue_finish; 0 failed); 2 kept buffers (320 bytes) freed"),
+            "{transport}: {log}"
+        );
+        assert!(
+            log.contains("left 2 objects the spec says how to release: released with 2 calls (0 refused by the library)"),
+            "{transport}: {log}"
+        );
+        // the two devices it was handed stay the library's; no buffer stays
+        assert!(log.contains("left 2 live objects and 0 kept buffers (0 bytes)"), "{transport}: {log}");
+        assert!(live.contains("live: objects=0"), "{transport}: {live}\n{log}");
+    }
+}
+
 /// A callback without userdata goes to the process whose call the library
 /// is serving: process A's second `tl_map`, after process B registered its
 /// own function, still calls A's (before, the latest registration of all
