@@ -324,6 +324,45 @@ fn a_guest_without_a_server_fails_calls_with_the_api_error_and_a_clear_message()
     assert!(stderr.contains("cannot reach the API server"), "{stderr}");
 }
 
+/// A guest library whose embedded plan does not load (here the built
+/// library's copy of the plan has another layout hash, as a library built
+/// by another `cava` would) answers every call with the spec's failure
+/// value, NULL and the failure in `errcode_ret` for a creation, and says
+/// why once on standard error. Before, every call returned 0: `TL_SUCCESS`,
+/// for calls that never happened.
+#[test]
+fn a_guest_whose_plan_does_not_load_fails_calls_with_the_api_error_and_says_why_once() {
+    let lib = testlib();
+    let dir = scratch("unloaded-plan");
+    let plan = std::fs::read(lib.generated.join("plan.bin")).unwrap();
+    let mut guest = std::fs::read(lib.generated.join("lib/libcavatest.so.1")).unwrap();
+    let at = guest.windows(plan.len()).position(|w| w == plan).expect("the guest library embeds plan.bin as it is");
+    // the layout hash after "CAVAPLAN"
+    guest[at + 8] ^= 0xff;
+    let libdir = dir.join("lib");
+    std::fs::create_dir_all(&libdir).unwrap();
+    std::fs::write(libdir.join("libcavatest.so.1"), &guest).unwrap();
+    // a server that would answer: the calls fail for want of a plan
+    let socket = dir.join("server.sock");
+    let _server = start_server(&lib.server(), &socket, &lib.library());
+    let out = Command::new(&lib.program)
+        .args(["handles", "unsupported"])
+        .env("LD_LIBRARY_PATH", &libdir)
+        .env("CAVA_SERVER", &socket)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    // TL_ERROR_UNKNOWN (-3), the spec's failure
+    assert!(stdout.contains("handles: device_count=0 status=-3"), "{stdout}");
+    assert!(stdout.contains("handles: mem_create size=256 status=-3 valid=0"), "{stdout}");
+    // a function the spec leaves out fails the same way
+    assert!(stdout.contains("unsupported: not_in_spec status=-3"), "{stdout}");
+    assert_eq!(stderr.matches("the embedded plan does not load").count(), 1, "{stderr}");
+    assert!(stderr.contains("every call fails with the API's failure value"), "{stderr}");
+}
+
 #[test]
 fn unsupported_functions_and_functions_missing_from_the_spec_fail_without_aborting() {
     let dir = scratch("unsupported");
