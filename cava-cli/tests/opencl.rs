@@ -183,6 +183,36 @@ fn the_opencl_examples_print_the_same_through_the_guest_library_on_both_transpor
     // the sub-device twice (it was retained), the root device not at all
     assert!(log.contains("left 5 objects the spec says how to release: released with 6 calls (0 refused by the library)"), "{log}");
 
+    // a process that leaves two non-blocking reads pending (one with an
+    // event): the server kept a buffer for each; once the process has gone
+    // it finishes the queue (clFinish, before releasing it: a released
+    // queue's commands may still run), releases the event, the memory, the
+    // queue and the context, and then frees the two buffers (4096 and 2048
+    // bytes); before, they stayed allocated until the server exited
+    let program = dir.join("async_reads");
+    for transport in ["unix", "shm"] {
+        let log = dir.join(format!("server-reads-{transport}.log"));
+        let server =
+            start_server_with(&generated.join("bin/opencl-server"), &socket, &library, &[], std::fs::File::create(&log).unwrap().into());
+        let left = Command::new(&program)
+            .args(["1024", "leave"])
+            .env("LD_LIBRARY_PATH", generated.join("lib"))
+            .env("CAVA_SERVER", &socket)
+            .env("CAVA_TRANSPORT", transport)
+            .output()
+            .unwrap();
+        assert!(String::from_utf8_lossy(&left.stdout).contains("left 2 reads pending"), "{}", String::from_utf8_lossy(&left.stdout));
+        wait_for_log(&log, "stay allocated until the server exits");
+        drop(server);
+        let log = std::fs::read_to_string(&log).unwrap();
+        assert!(
+            log.contains("left reads pending: brought back with 1 calls (clFinish; 0 failed); 2 kept buffers (6144 bytes) freed"),
+            "{transport}: {log}"
+        );
+        assert!(log.contains("left 4 objects the spec says how to release"), "{transport}: {log}");
+        assert!(log.contains(" and 0 kept buffers (0 bytes)"), "{transport}: {log}");
+    }
+
     // clinfo, unmodified, through `cava run`
     if Command::new("clinfo").arg("--version").output().is_err() {
         println!("skipped clinfo: not installed (scripts/env.sh installs it)");

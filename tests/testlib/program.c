@@ -827,6 +827,32 @@ static void section_leave(void)
     printf(" release=%d live=%d,%d,%d,%d\n", err, held != NULL, plain != NULL, q != NULL, k != NULL);
 }
 
+/* Leaves two reads pending on a queue (and the queue and the memory):
+   through CAVA, the API server keeps a buffer for each read until the
+   queue runs. When the process has gone, the server runs the queue
+   (tl_queue_finish, the call that brings the reads back), releases the
+   queue and the memory, and frees the two buffers (256 and 64 bytes). */
+static void section_leave_reads(void)
+{
+    static int values[64], first[64], second[16];
+    tl_status s[5];
+    tl_queue q = NULL;
+    tl_mem m;
+    size_t pending = 0;
+
+    for (int i = 0; i < 64; i++)
+        values[i] = i * 3;
+    m = tl_mem_create(dev(0), sizeof values, &s[0]);
+    s[1] = tl_create_queue(dev(0), &q);
+    s[2] = tl_enqueue_write(q, m, 0, sizeof values, values);
+    s[3] = tl_enqueue_read(q, m, 0, sizeof first, first);
+    s[4] = tl_enqueue_read(q, m, 0, sizeof second, second);
+    tl_queue_pending(q, &pending);
+    printf("leave_reads: statuses=");
+    print_ints(s, 5);
+    printf(" pending=%zu\n", pending);
+}
+
 /* The number of objects the library holds: run alone, through a server
    another process left objects with, it shows what the server released. */
 static void section_live(void)
@@ -1427,6 +1453,7 @@ static const struct {
     {"map_wait", section_map_wait},
     {"map_other", section_map_other},
     {"leave", section_leave},
+    {"leave_reads", section_leave_reads},
     {"live", section_live},
     {"reuse", section_reuse},
     {"async", section_async},

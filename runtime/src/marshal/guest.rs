@@ -12,7 +12,7 @@ use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasherDefault, Hasher};
 use std::os::unix::net::UnixStream;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Condvar, Mutex, OnceLock};
 use std::time::Duration;
 
@@ -38,10 +38,12 @@ use crate::wire::{
 mod bringing;
 mod channel;
 mod staging;
+mod unloaded;
 
 use bringing::*;
 use channel::*;
 use staging::*;
+pub use unloaded::{failure_of, failure_word, Failure, Failures};
 
 /// A generated guest library: its plan and contract, as `static` data.
 #[derive(Debug)]
@@ -51,6 +53,11 @@ pub struct GuestLibrary {
     plan: &'static [u8],
     contract: u128,
     invoke: Invoke,
+    /// What each function returns when the plan does not load (see
+    /// `unloaded`).
+    failures: &'static Failures,
+    /// Whether the library said, once, that its plan does not load.
+    told: AtomicBool,
     state: OnceLock<Result<State, String>>,
 }
 
@@ -87,9 +94,10 @@ struct State {
 
 impl GuestLibrary {
     /// `invoke` calls an application's callback with the C signature of
-    /// the plan's callback (generated).
-    pub const fn new(name: &'static str, plan: &'static [u8], contract: u128, invoke: Invoke) -> GuestLibrary {
-        GuestLibrary { name, plan, contract, invoke, state: OnceLock::new() }
+    /// the plan's callback (generated); `failures` is what each function
+    /// returns if the plan does not load (generated from the plan).
+    pub const fn new(name: &'static str, plan: &'static [u8], contract: u128, invoke: Invoke, failures: &'static Failures) -> GuestLibrary {
+        GuestLibrary { name, plan, contract, invoke, failures, told: AtomicBool::new(false), state: OnceLock::new() }
     }
 
     fn state(&'static self) -> Result<&'static State, &'static str> {
@@ -551,10 +559,8 @@ impl Encoder<'_, '_> {
 pub fn call(library: &'static GuestLibrary, function: u32, args: &[u64]) -> u64 {
     let state = match library.state() {
         Ok(state) => state,
-        Err(e) => {
-            library.log(format_args!("{e}"));
-            return 0;
-        }
+        // the function's failure, never 0: that is success for most APIs
+        Err(e) => return library.unloaded(function, args, e),
     };
     let plan = &state.plan;
     let Some(f) = plan.functions.get(function as usize) else { return 0 };
@@ -693,6 +699,10 @@ pub fn missing(library: &'static GuestLibrary, name: &str, returns_error_type: b
     }
     match library.state() {
         Ok(state) if returns_error_type => V::Int(state.plan.api.failure).to_raw(&state.plan.api.error_type),
+        Err(e) if returns_error_type => {
+            library.unloaded(u32::MAX, &[], e);
+            library.failures.failure
+        }
         _ => 0,
     }
 }
