@@ -626,10 +626,22 @@ pub fn registered(library: &'static GuestLibrary, registry: u32, key: u64) -> us
 /// The largest buffer one call of this thread carries whole, for
 /// `replace_guest` code that must split a transfer the server keeps past
 /// the call (a non-blocking read's destination), which is not staged: the
-/// thread's channel's message limit, or the configured one before the
-/// thread has a channel, less room for the rest of the message.
-pub fn transfer_limit() -> u64 {
-    let max = CHANNEL.with(|cell| cell.try_borrow().ok().and_then(|c| c.as_ref().map(|c| c.max)));
+/// thread's channel's message limit (connecting it first if the thread has
+/// none yet; the configured one if that fails, and the call will fail
+/// too), less room for the rest of the message.
+pub fn transfer_limit(library: &'static GuestLibrary) -> u64 {
+    let max = CHANNEL.with(|cell| {
+        let mut slot = cell.try_borrow_mut().ok()?;
+        if slot.as_ref().is_some_and(|c| c.epoch != ForkEpoch::current()) {
+            *slot = None;
+        }
+        if slot.is_none() {
+            // the limit is the channel's (the server's, if smaller than this
+            // process's): connect now rather than guess
+            *slot = Some(connect(library).ok()?);
+        }
+        slot.as_ref().map(|c| c.max)
+    });
     max.unwrap_or(crate::transport::configured_max_message() as u64).saturating_sub(STAGE_HEADROOM).max(1)
 }
 
