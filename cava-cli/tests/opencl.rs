@@ -54,11 +54,13 @@ fn the_opencl_examples_print_the_same_through_the_guest_library_on_both_transpor
     let generated = dir.join("generated");
     build(&root().join("specs/opencl.lapis"), &generated);
     // small sizes: PoCL compiles each kernel on first use
-    let programs: [(&str, &[&str]); 10] = [
+    let programs: [(&str, &[&str]); 11] = [
         ("vector_add", &["4096"]),
         ("matrix_multiply", &["48"]),
         ("build_log", &[]),
         ("mapped_buffers", &["1024"]),
+        // 1 MiB: a region-backed buffer, mapped in place
+        ("mapped_buffers", &["262144"]),
         ("mapped_images", &["37"]),
         ("reduction", &["4096"]),
         // 1 MiB reads: over shared memory through the zero-copy region

@@ -2,8 +2,8 @@
  * whole buffers and of ranges at an offset, a buffer created with
  * CL_MEM_COPY_HOST_PTR and one with CL_MEM_ALLOC_HOST_PTR (what
  * CL_MEM_FLAGS and CL_MEM_HOST_PTR say of each), a sub-buffer, a transfer
- * with an event and a wait list, a range past the end, and many large
- * buffers created and released in turn. Through CAVA, buffers of 1 MiB and
+ * with an event and a wait list, a range past the end, many large
+ * buffers created and released in turn, and maps (in place). Through CAVA, buffers of 1 MiB and
  * more live in the guest process's zero-copy region, where the library
  * uses them in place: every line must read as it does natively.
  *
@@ -165,6 +165,27 @@ int main(int argc, char **argv) {
         CHECK("clFinish (round)", clFinish(queue));
     }
     printf("rounds: %lld\n", total);
+
+    /* 8. maps are in place, as natively: two maps of one range share an
+     * address, and what is written through a map is the buffer's */
+    cl_int *m1 = clEnqueueMapBuffer(queue, mem, CL_TRUE, CL_MAP_READ, 4096, 1 << 20, 0, NULL, NULL, &status);
+    CHECK("clEnqueueMapBuffer (first)", status);
+    cl_int *m2 = clEnqueueMapBuffer(queue, mem, CL_TRUE, CL_MAP_READ, 4096, 1 << 20, 0, NULL, NULL, &status);
+    CHECK("clEnqueueMapBuffer (second)", status);
+    printf("two maps of one range: %s, [0]=0x%x\n", m1 == m2 ? "one address" : "two addresses", (unsigned)m1[0]);
+    CHECK("clEnqueueUnmapMemObject (first)", clEnqueueUnmapMemObject(queue, mem, m1, 0, NULL, NULL));
+    CHECK("clEnqueueUnmapMemObject (second)", clEnqueueUnmapMemObject(queue, mem, m2, 0, NULL, NULL));
+    cl_int *w = clEnqueueMapBuffer(queue, mem, CL_TRUE, CL_MAP_WRITE_INVALIDATE_REGION, 0, 1 << 20, 0, NULL, NULL, &status);
+    CHECK("clEnqueueMapBuffer (write)", status);
+    for (size_t i = 0; i < (1 << 20) / 4; i++) w[i] = (cl_int)(i * 3);
+    cl_event unmapped;
+    CHECK("clEnqueueUnmapMemObject (write)", clEnqueueUnmapMemObject(queue, mem, w, 0, NULL, &unmapped));
+    CHECK("clWaitForEvents", clWaitForEvents(1, &unmapped));
+    clReleaseEvent(unmapped);
+    CHECK("clEnqueueReadBuffer (mapped)", clEnqueueReadBuffer(queue, mem, CL_TRUE, 0, 1 << 20, back, 0, NULL, NULL));
+    printf("written through a map: sum %lld\n", sum_ints(back, (1 << 20) / 4));
+    void *past = clEnqueueMapBuffer(queue, mem, CL_TRUE, CL_MAP_READ, bytes - 4096, 8192, 0, NULL, NULL, &status);
+    printf("map past the end: %d %s\n", (int)status, past ? "mapped" : "NULL");
 
     clReleaseMemObject(mem);
     clReleaseKernel(kernel);
