@@ -179,10 +179,11 @@ fn once_callbacks_leave_no_registration_behind() {
 }
 
 /// A `lifetime(coupled(return_value))` callback's registration ends with the
-/// object the call returned: nine queues created with a notify (one of them
-/// refused by the library) and released leave only the lasting registration
-/// of a `tl_set_notify` beside them. (Without the release, the server
-/// would count ten.)
+/// object the call returned, a `lifetime(coupled(queue))` one with the queue
+/// passed in: nine queues created with a notify (one of them refused by the
+/// library) and one watched, all released, leave only the lasting
+/// registration of a `tl_set_notify` beside them. (Without the releases,
+/// the server would count eleven.)
 #[test]
 fn coupled_callbacks_end_with_their_object() {
     for transport in ["unix", "shm"] {
@@ -190,6 +191,8 @@ fn coupled_callbacks_end_with_their_object() {
         assert!(stdout.contains("coupled: release_queue status=0 notify_calls=3"), "{stdout}");
         assert!(stdout.contains("coupled: create(NULL device) status=-1 valid=0"), "{stdout}");
         assert!(stdout.contains("coupled: finish and release x8 statuses=[0,0,0,0,0,0,0,0] notify_calls=16"), "{stdout}");
+        // coupled to the queue passed in: called at the finish and the release
+        assert!(stdout.contains("coupled: watch, finish and release status=0 notify_calls=18"), "{stdout}");
         assert!(log.contains(" left 1 callback registrations, now forgotten"), "{transport}: {log}");
     }
 }

@@ -757,6 +757,16 @@ static void section_coupled(void)
     print_ints(st, 8);
     printf(" notify_calls=%d\n", many.calls);
     pthread_mutex_unlock(&many.lock);
+    /* a notify coupled to the queue passed in (not returned): it ends with
+       that queue's release too */
+    q = NULL;
+    s = tl_create_queue(dev(0), &q);
+    s |= tl_watch_queue(q, on_notify, &many);
+    s |= tl_queue_finish(q);
+    s |= tl_release_queue(q);
+    pthread_mutex_lock(&many.lock);
+    printf("coupled: watch, finish and release status=%d notify_calls=%d\n", s, many.calls);
+    pthread_mutex_unlock(&many.lock);
     pthread_mutex_destroy(&nlog.lock);
     pthread_mutex_destroy(&lasting.lock);
     pthread_mutex_destroy(&many.lock);
