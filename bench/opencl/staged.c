@@ -1,6 +1,9 @@
 /* Blocking transfers larger than one message (staged when forwarded, see
  * the wire chapter's "Staged buffers"): what clpeak --transfer-bandwidth
  * measures, in seconds instead of minutes, and with the bytes checked.
+ * (Forwarded, OpenCL buffers of 1 MiB and more are region-backed unless
+ * CAVA_REGION_BUFFERS=0, and then their blocking transfers are not staged;
+ * staged.sh sets it.)
  * Prints one line per kind:
  *
  *   transfer=write|read mib=M reps=N best_gb_per_s=B median_gb_per_s=D check=ok

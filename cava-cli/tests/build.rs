@@ -179,10 +179,11 @@ fn once_callbacks_leave_no_registration_behind() {
 }
 
 /// A `lifetime(coupled(return_value))` callback's registration ends with the
-/// object the call returned: nine queues created with a notify (one of them
-/// refused by the library) and released leave only the lasting registration
-/// of a `tl_set_notify` beside them. (Without the release, the server
-/// would count ten.)
+/// object the call returned, a `lifetime(coupled(queue))` one with the queue
+/// passed in: nine queues created with a notify (one of them refused by the
+/// library) and one watched, all released, leave only the lasting
+/// registration of a `tl_set_notify` beside them. (Without the releases,
+/// the server would count eleven.)
 #[test]
 fn coupled_callbacks_end_with_their_object() {
     for transport in ["unix", "shm"] {
@@ -190,6 +191,8 @@ fn coupled_callbacks_end_with_their_object() {
         assert!(stdout.contains("coupled: release_queue status=0 notify_calls=3"), "{stdout}");
         assert!(stdout.contains("coupled: create(NULL device) status=-1 valid=0"), "{stdout}");
         assert!(stdout.contains("coupled: finish and release x8 statuses=[0,0,0,0,0,0,0,0] notify_calls=16"), "{stdout}");
+        // coupled to the queue passed in: called at the finish and the release
+        assert!(stdout.contains("coupled: watch, finish and release status=0 notify_calls=18"), "{stdout}");
         assert!(log.contains(" left 1 callback registrations, now forgotten"), "{transport}: {log}");
     }
 }
@@ -226,6 +229,52 @@ fn a_departed_process_objects_are_released_by_the_server() {
     // and 1 for the other), a queue and a kernel; the two devices stay
     assert!(log.contains("left 4 objects the spec says how to release: released with 5 calls (0 refused by the library)"), "{log}");
     assert!(live.contains("live: objects=0"), "{live}\n{log}");
+}
+
+/// A process that leaves with reads pending: the API server kept a buffer
+/// for each (`lifetime(manual)`). Once the process has gone, it brings the
+/// reads back with the call the spec gives for that (`tl_queue_finish` on
+/// the queue their registry entry names), releases the queue and the
+/// memory, and frees the two buffers; before, they stayed allocated until
+/// the server exited, so a tenant could grow the server at will.
+#[test]
+fn a_departed_process_pending_reads_are_brought_back_and_their_buffers_freed() {
+    let lib = testlib();
+    for transport in ["unix", "shm"] {
+        let dir = scratch(&format!("departure-reads-{transport}"));
+        let socket = dir.join("server.sock");
+        let log = dir.join("server.log");
+        let server = start_server_with(&lib.server(), &socket, &lib.library(), &[], std::fs::File::create(&log).unwrap().into());
+        let run = |section: &str| {
+            let out = Command::new(&lib.program)
+                .arg(section)
+                .env("LD_LIBRARY_PATH", lib.generated.join("lib"))
+                .env("CAVA_SERVER", &socket)
+                .env("CAVA_TRANSPORT", transport)
+                .output()
+                .unwrap();
+            assert!(out.status.success(), "{transport}: {}", String::from_utf8_lossy(&out.stderr));
+            String::from_utf8(out.stdout).unwrap()
+        };
+        let left = run("leave_reads");
+        assert!(left.contains("leave_reads: statuses=[0,0,0,0,0] pending=3"), "{transport}: {left}");
+        // the last line the server writes about a departed process
+        wait_for_log(&log, "stay allocated until the server exits");
+        let live = run("live");
+        drop(server);
+        let log = std::fs::read_to_string(&log).unwrap();
+        assert!(
+            log.contains("left reads pending: brought back with 1 calls (tl_queue_finish; 0 failed); 2 kept buffers (320 bytes) freed"),
+            "{transport}: {log}"
+        );
+        assert!(
+            log.contains("left 2 objects the spec says how to release: released with 2 calls (0 refused by the library)"),
+            "{transport}: {log}"
+        );
+        // the two devices it was handed stay the library's; no buffer stays
+        assert!(log.contains("left 2 live objects and 0 kept buffers (0 bytes)"), "{transport}: {log}");
+        assert!(live.contains("live: objects=0"), "{transport}: {live}\n{log}");
+    }
 }
 
 /// A callback without userdata goes to the process whose call the library
@@ -276,6 +325,45 @@ fn a_guest_without_a_server_fails_calls_with_the_api_error_and_a_clear_message()
     // the library's failure value, not a crash
     assert!(stdout.contains("handles: device_count=0 status=-3"), "{stdout}");
     assert!(stderr.contains("cannot reach the API server"), "{stderr}");
+}
+
+/// A guest library whose embedded plan does not load (here the built
+/// library's copy of the plan has another layout hash, as a library built
+/// by another `cava` would) answers every call with the spec's failure
+/// value, NULL and the failure in `errcode_ret` for a creation, and says
+/// why once on standard error. Before, every call returned 0: `TL_SUCCESS`,
+/// for calls that never happened.
+#[test]
+fn a_guest_whose_plan_does_not_load_fails_calls_with_the_api_error_and_says_why_once() {
+    let lib = testlib();
+    let dir = scratch("unloaded-plan");
+    let plan = std::fs::read(lib.generated.join("plan.bin")).unwrap();
+    let mut guest = std::fs::read(lib.generated.join("lib/libcavatest.so.1")).unwrap();
+    let at = guest.windows(plan.len()).position(|w| w == plan).expect("the guest library embeds plan.bin as it is");
+    // the layout hash after "CAVAPLAN"
+    guest[at + 8] ^= 0xff;
+    let libdir = dir.join("lib");
+    std::fs::create_dir_all(&libdir).unwrap();
+    std::fs::write(libdir.join("libcavatest.so.1"), &guest).unwrap();
+    // a server that would answer: the calls fail for want of a plan
+    let socket = dir.join("server.sock");
+    let _server = start_server(&lib.server(), &socket, &lib.library());
+    let out = Command::new(&lib.program)
+        .args(["handles", "unsupported"])
+        .env("LD_LIBRARY_PATH", &libdir)
+        .env("CAVA_SERVER", &socket)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    // TL_ERROR_UNKNOWN (-3), the spec's failure
+    assert!(stdout.contains("handles: device_count=0 status=-3"), "{stdout}");
+    assert!(stdout.contains("handles: mem_create size=256 status=-3 valid=0"), "{stdout}");
+    // a function the spec leaves out fails the same way
+    assert!(stdout.contains("unsupported: not_in_spec status=-3"), "{stdout}");
+    assert_eq!(stderr.matches("the embedded plan does not load").count(), 1, "{stderr}");
+    assert!(stderr.contains("every call fails with the API's failure value"), "{stderr}");
 }
 
 #[test]

@@ -54,11 +54,13 @@ fn the_opencl_examples_print_the_same_through_the_guest_library_on_both_transpor
     let generated = dir.join("generated");
     build(&root().join("specs/opencl.lapis"), &generated);
     // small sizes: PoCL compiles each kernel on first use
-    let programs: [(&str, &[&str]); 9] = [
+    let programs: [(&str, &[&str]); 11] = [
         ("vector_add", &["4096"]),
         ("matrix_multiply", &["48"]),
         ("build_log", &[]),
         ("mapped_buffers", &["1024"]),
+        // 1 MiB: a region-backed buffer, mapped in place
+        ("mapped_buffers", &["262144"]),
         ("mapped_images", &["37"]),
         ("reduction", &["4096"]),
         // 1 MiB reads: over shared memory through the zero-copy region
@@ -67,6 +69,8 @@ fn the_opencl_examples_print_the_same_through_the_guest_library_on_both_transpor
         ("svm", &["65536"]),
         // functions fetched by name are the guest's own, and they forward
         ("extension_functions", &[]),
+        // buffers in the process region, used in place by PoCL
+        ("large_transfers", &["4"]),
     ];
     let socket = dir.join("server.sock");
     for (name, args) in programs {
@@ -77,7 +81,9 @@ fn the_opencl_examples_print_the_same_through_the_guest_library_on_both_transpor
         // the reads again with calls limited to 256 KiB: blocking reads and
         // writes are staged, non-blocking reads split by the spec, replies
         // too large staged by the server; and with the limit on the guest
-        // only, which must still take the server's larger replies
+        // only, which must still take the server's larger replies. (With the
+        // limit on the server only, section 10 once read stale data in CI:
+        // see the book's OpenCL chapter, "Not forwarded yet".)
         // (server's limit, guest's limit): "" is the default (256 MiB)
         let limits: &[(&str, &str)] = if name == "async_reads" { &[("", ""), ("262144", "262144"), ("", "262144")] } else { &[("", "")] };
         for (transport, (server_limit, guest_limit)) in ["unix", "shm"].into_iter().flat_map(|t| limits.iter().map(move |l| (t, *l))) {
@@ -97,6 +103,9 @@ fn the_opencl_examples_print_the_same_through_the_guest_library_on_both_transpor
             assert_eq!(forwarded_out, native_out, "{name} on {transport} {limit}: output differs\nstderr:\n{stderr}");
             // the guest carries the loader's symbol versions
             assert!(!stderr.contains("no version information"), "{stderr}");
+            // released buffers give their region blocks back: 24 rounds of
+            // 64 MiB fit in the 1 GiB region one after the other
+            assert!(!stderr.contains("does not fit in this process's zero-copy region"), "{name} on {transport}: {stderr}");
         }
     }
 
@@ -136,6 +145,25 @@ fn the_opencl_examples_print_the_same_through_the_guest_library_on_both_transpor
         assert!(out.ends_with("PASSED\n"), "svm on {transport}: {out}");
     }
 
+    // a buffer the zero-copy region cannot hold is created and transferred
+    // as any other, and the guest says so once
+    let large = dir.join("large_transfers");
+    let native = Command::new(&large).args(["4", "full"]).output().unwrap();
+    let native = String::from_utf8(native.stdout).unwrap();
+    assert!(native.ends_with("PASSED\n"), "large_transfers full natively: {native}");
+    let _server = start_server(&generated.join("bin/opencl-server"), &socket, &library);
+    let forwarded = Command::new(&large)
+        .args(["4", "full"])
+        .env("LD_LIBRARY_PATH", generated.join("lib"))
+        .env("CAVA_SERVER", &socket)
+        .env("CAVA_TRANSPORT", "shm")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&forwarded.stderr);
+    assert_eq!(String::from_utf8(forwarded.stdout).unwrap(), native, "large_transfers full: {stderr}");
+    assert_eq!(stderr.matches("does not fit in this process's zero-copy region").count(), 1, "{stderr}");
+    drop(_server);
+
     // a process that leaves SVM allocations, a sub-device, its queue and its
     // context: the server frees them (`release_at_exit`, the SVM free with the
     // allocation's own context)
@@ -158,6 +186,36 @@ fn the_opencl_examples_print_the_same_through_the_guest_library_on_both_transpor
     let log = std::fs::read_to_string(&log).unwrap();
     // the sub-device twice (it was retained), the root device not at all
     assert!(log.contains("left 5 objects the spec says how to release: released with 6 calls (0 refused by the library)"), "{log}");
+
+    // a process that leaves two non-blocking reads pending (one with an
+    // event): the server kept a buffer for each; once the process has gone
+    // it finishes the queue (clFinish, before releasing it: a released
+    // queue's commands may still run), releases the event, the memory, the
+    // queue and the context, and then frees the two buffers (4096 and 2048
+    // bytes); before, they stayed allocated until the server exited
+    let program = dir.join("async_reads");
+    for transport in ["unix", "shm"] {
+        let log = dir.join(format!("server-reads-{transport}.log"));
+        let server =
+            start_server_with(&generated.join("bin/opencl-server"), &socket, &library, &[], std::fs::File::create(&log).unwrap().into());
+        let left = Command::new(&program)
+            .args(["1024", "leave"])
+            .env("LD_LIBRARY_PATH", generated.join("lib"))
+            .env("CAVA_SERVER", &socket)
+            .env("CAVA_TRANSPORT", transport)
+            .output()
+            .unwrap();
+        assert!(String::from_utf8_lossy(&left.stdout).contains("left 2 reads pending"), "{}", String::from_utf8_lossy(&left.stdout));
+        wait_for_log(&log, "stay allocated until the server exits");
+        drop(server);
+        let log = std::fs::read_to_string(&log).unwrap();
+        assert!(
+            log.contains("left reads pending: brought back with 1 calls (clFinish; 0 failed); 2 kept buffers (6144 bytes) freed"),
+            "{transport}: {log}"
+        );
+        assert!(log.contains("left 4 objects the spec says how to release"), "{transport}: {log}");
+        assert!(log.contains(" and 0 kept buffers (0 bytes)"), "{transport}: {log}");
+    }
 
     // clinfo, unmodified, through `cava run`
     if Command::new("clinfo").arg("--version").output().is_err() {

@@ -8,6 +8,7 @@ use quote::quote;
 
 use crate::rust::{self, Names};
 use crate::{AbiType, GenerateError, Generated, MissingFunction};
+use cava_runtime::marshal::guest::Failure;
 
 pub fn lib_rs(spec: &Spec, names: &Names, g: &Generated, missing: &[MissingFunction]) -> Result<TokenStream, GenerateError> {
     let mut functions = Vec::new();
@@ -86,6 +87,22 @@ pub fn lib_rs(spec: &Spec, names: &Names, g: &Generated, missing: &[MissingFunct
         quote!(#bytes => Some(#name as *mut ::core::ffi::c_void),)
     });
     let missing = missing_functions(spec, missing);
+    let number = proc_macro2::Literal::u64_unsuffixed;
+    let failures = g.failures.iter().map(|f| match *f {
+        Failure::Word(word) => {
+            let word = number(word);
+            quote!(Word(#word))
+        }
+        Failure::Status(word, param) => {
+            let (word, param) = (number(word), number(u64::from(param)));
+            quote!(Status(#word, #param))
+        }
+        Failure::Zeroed(size) => {
+            let size = number(size);
+            quote!(Zeroed(#size))
+        }
+    });
+    let (failure, status_size) = (number(g.failure), number(u64::from(g.status_size)));
     let api = &spec.api.name;
     let who = format!("{api} guest");
     let contract = g.contract;
@@ -103,7 +120,16 @@ pub fn lib_rs(spec: &Spec, names: &Names, g: &Generated, missing: &[MissingFunct
         /// Hash of the spec; the API server must embed the same.
         pub const CONTRACT: u128 = #contract;
 
-        static LIBRARY: __cava::guest::GuestLibrary = __cava::guest::GuestLibrary::new(#who, include_bytes!("../../plan.bin"), CONTRACT, invoke);
+        static LIBRARY: __cava::guest::GuestLibrary =
+            __cava::guest::GuestLibrary::new(#who, include_bytes!("../../plan.bin"), CONTRACT, invoke, &FAILURES);
+
+        /// What each function returns if the embedded plan does not load
+        /// (by plan function id, from the plan itself): the spec's failure
+        /// value, never a success the call did not earn.
+        static FAILURES: __cava::guest::Failures = {
+            use __cava::guest::Failure::*;
+            __cava::guest::Failures { failure: #failure, status_size: #status_size, functions: &[#(#failures),*] }
+        };
 
         /// The plan's number of each function of the spec, for `replace_guest`
         /// code that forwards a call itself:

@@ -155,6 +155,12 @@ impl std::error::Error for GenerateError {}
 /// Facts every backend shares.
 pub(crate) struct Generated {
     pub contract: u128,
+    /// What each function returns when the guest's plan does not load, by
+    /// plan function id, with the API's failure word and the error type's
+    /// size (see `cava_runtime::marshal::guest::Failures`).
+    pub failures: Vec<cava_runtime::marshal::guest::Failure>,
+    pub failure: u64,
+    pub status_size: u8,
 }
 
 /// The crate name prefix for an API (`opencl` → `opencl-guest`, `opencl-server`).
@@ -172,7 +178,12 @@ pub fn library_name(soname: &str) -> String {
 pub fn generate(spec: &Spec, options: &Options) -> Result<Files, GenerateError> {
     let lowered = lower::lower(spec)?;
     let names = rust::Names::new(spec);
-    let g = Generated { contract: contract::contract_hash(spec) };
+    let g = Generated {
+        contract: contract::contract_hash(spec),
+        failures: (0..lowered.plan.functions.len()).map(|f| cava_runtime::marshal::guest::failure_of(&lowered.plan, f)).collect(),
+        failure: cava_runtime::marshal::guest::failure_word(&lowered.plan),
+        status_size: lowered.plan.size_of(&lowered.plan.api.error_type).min(8) as u8,
+    };
     // embedded and decoded by every guest process and server when it starts
     // (see cava_runtime::plan::binary); the JSON form is for people and is
     // read by nothing generated

@@ -203,3 +203,27 @@ fn a_truncated_or_corrupted_plan_is_an_error() {
     let error = Plan::from_bytes(&other_layout).unwrap_err().to_string();
     assert!(error.contains("regenerate it with the `cava` of this runtime"), "{error}");
 }
+
+/// The call the API server makes to bring back a departed process's
+/// pending reads, per registry (`Plan::drainers`): the one-handle call that
+/// brings the registry's buffers back and frees them, never a release (it
+/// would release the object a second time at departure) nor a call with
+/// arguments the server would have to make up.
+#[test]
+fn each_registry_is_brought_back_by_its_one_handle_call() {
+    let drainers = |spec: &str| {
+        let source = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(spec)).unwrap();
+        let (_, checked) = lapis_parser::check_source(&source);
+        let plan = cava_codegen::lower::lower(&checked.spec).unwrap().plan;
+        plan.drainers().iter().map(|d| d.map(|f| plan.functions[f as usize].name.clone())).collect::<Vec<_>>()
+    };
+    // pending_reads by clFinish; event_reads by no call of one handle
+    // (cava_clWaitForEventReads takes a list), its buffers are pending_reads' too
+    assert_eq!(drainers("specs/opencl.lapis"), [Some("clFinish".to_string()), None]);
+    // not tl_release_queue (it deallocates the queue), nor
+    // tl_queue_collect_reads (two arguments)
+    assert_eq!(drainers("tests/testlib/testlib.lapis"), [Some("tl_queue_finish".to_string())]);
+    assert_eq!(drainers("specs/cuda_figure_4_4.lapis"), [Some("cuStreamSynchronize".to_string())]);
+    assert_eq!(drainers("tests/specs/every_descriptor.lapis"), [Some("accStreamSynchronize".to_string())]);
+    assert_eq!(drainers("specs/cuda.lapis"), Vec::<Option<String>>::new());
+}

@@ -41,6 +41,7 @@
  *
  *   cc -std=c99 -O2 -o async_reads async_reads.c -lOpenCL -lpthread
  *   ./async_reads [N]
+ *   ./async_reads N leave   (leaves two non-blocking reads pending; see below)
  */
 #define _POSIX_C_SOURCE 200809L /* nanosleep */
 #define CL_TARGET_OPENCL_VERSION 120
@@ -152,6 +153,20 @@ int main(int argc, char **argv) {
         host[i] = (float)(i % 1000003) * 0.5f;
     cl_mem mem = clCreateBuffer(context, CL_MEM_READ_WRITE, bytes, NULL, &status);
     CHECK("clCreateBuffer", status);
+
+    /* `async_reads N leave`: two non-blocking reads left pending, one with
+       an event, and the process exits without waiting for them or
+       releasing anything. Forwarded, the API server keeps a buffer for
+       each read; once the process has gone it brings them back (clFinish
+       on the queue), releases what the process left, and frees them. */
+    if (argc > 2 && strcmp(argv[2], "leave") == 0) {
+        cl_event left;
+        CHECK("clEnqueueWriteBuffer", clEnqueueWriteBuffer(queue, mem, CL_TRUE, 0, bytes, host, 0, NULL, NULL));
+        CHECK("read left pending", clEnqueueReadBuffer(queue, mem, CL_FALSE, 0, bytes, a, 0, NULL, NULL));
+        CHECK("read left pending with an event", clEnqueueReadBuffer(queue, mem, CL_FALSE, 0, bytes / 2, b, 0, NULL, &left));
+        printf("left 2 reads pending\n");
+        return 0;
+    }
 
     /* 1. blocking */
     CHECK("clEnqueueWriteBuffer", clEnqueueWriteBuffer(queue, mem, CL_TRUE, 0, bytes, host, 0, NULL, NULL));

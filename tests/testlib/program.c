@@ -757,6 +757,16 @@ static void section_coupled(void)
     print_ints(st, 8);
     printf(" notify_calls=%d\n", many.calls);
     pthread_mutex_unlock(&many.lock);
+    /* a notify coupled to the queue passed in (not returned): it ends with
+       that queue's release too */
+    q = NULL;
+    s = tl_create_queue(dev(0), &q);
+    s |= tl_watch_queue(q, on_notify, &many);
+    s |= tl_queue_finish(q);
+    s |= tl_release_queue(q);
+    pthread_mutex_lock(&many.lock);
+    printf("coupled: watch, finish and release status=%d notify_calls=%d\n", s, many.calls);
+    pthread_mutex_unlock(&many.lock);
     pthread_mutex_destroy(&nlog.lock);
     pthread_mutex_destroy(&lasting.lock);
     pthread_mutex_destroy(&many.lock);
@@ -825,6 +835,32 @@ static void section_leave(void)
     printf("leave: statuses=");
     print_ints(s, 6);
     printf(" release=%d live=%d,%d,%d,%d\n", err, held != NULL, plain != NULL, q != NULL, k != NULL);
+}
+
+/* Leaves two reads pending on a queue (and the queue and the memory):
+   through CAVA, the API server keeps a buffer for each read until the
+   queue runs. When the process has gone, the server runs the queue
+   (tl_queue_finish, the call that brings the reads back), releases the
+   queue and the memory, and frees the two buffers (256 and 64 bytes). */
+static void section_leave_reads(void)
+{
+    static int values[64], first[64], second[16];
+    tl_status s[5];
+    tl_queue q = NULL;
+    tl_mem m;
+    size_t pending = 0;
+
+    for (int i = 0; i < 64; i++)
+        values[i] = i * 3;
+    m = tl_mem_create(dev(0), sizeof values, &s[0]);
+    s[1] = tl_create_queue(dev(0), &q);
+    s[2] = tl_enqueue_write(q, m, 0, sizeof values, values);
+    s[3] = tl_enqueue_read(q, m, 0, sizeof first, first);
+    s[4] = tl_enqueue_read(q, m, 0, sizeof second, second);
+    tl_queue_pending(q, &pending);
+    printf("leave_reads: statuses=");
+    print_ints(s, 5);
+    printf(" pending=%zu\n", pending);
 }
 
 /* The number of objects the library holds: run alone, through a server
@@ -1427,6 +1463,7 @@ static const struct {
     {"map_wait", section_map_wait},
     {"map_other", section_map_other},
     {"leave", section_leave},
+    {"leave_reads", section_leave_reads},
     {"live", section_live},
     {"reuse", section_reuse},
     {"async", section_async},

@@ -980,6 +980,11 @@ tl_status tl_set_notify(tl_queue queue, tl_notify_fn fn, void *user)
     return TL_SUCCESS;
 }
 
+tl_status tl_watch_queue(tl_queue queue, tl_notify_fn fn, void *user)
+{
+    return tl_set_notify(queue, fn, user);
+}
+
 tl_queue tl_create_queue_notified(tl_device device, tl_notify_fn fn, void *user, tl_status *errcode_ret)
 {
     tl_queue q;

@@ -238,6 +238,9 @@ tl_status tl_queue_on_finish(tl_queue queue, tl_notify_fn fn, void *user);
    like an OpenCL context's pfn_notify: the library keeps fn until the
    queue's release. NULL (and *errcode_ret) on failure. */
 tl_queue tl_create_queue_notified(tl_device device, tl_notify_fn fn, void *user, tl_status *errcode_ret);
+/* tl_set_notify on a queue the library keeps fn for until the queue's
+   release (its spec says so: `lifetime(coupled(queue))`) */
+tl_status tl_watch_queue(tl_queue queue, tl_notify_fn fn, void *user);
 /* values[i] = fn(values[i]) for each i */
 tl_status tl_map(int *values, size_t n, tl_map_fn fn);
 /* acc = 0; acc = combine(acc, values[i], user) for each i */

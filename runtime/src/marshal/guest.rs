@@ -12,7 +12,7 @@ use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasherDefault, Hasher};
 use std::os::unix::net::UnixStream;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Condvar, Mutex, OnceLock};
 use std::time::Duration;
 
@@ -38,10 +38,12 @@ use crate::wire::{
 mod bringing;
 mod channel;
 mod staging;
+mod unloaded;
 
 use bringing::*;
 use channel::*;
 use staging::*;
+pub use unloaded::{failure_of, failure_word, Failure, Failures};
 
 /// A generated guest library: its plan and contract, as `static` data.
 #[derive(Debug)]
@@ -51,6 +53,11 @@ pub struct GuestLibrary {
     plan: &'static [u8],
     contract: u128,
     invoke: Invoke,
+    /// What each function returns when the plan does not load (see
+    /// `unloaded`).
+    failures: &'static Failures,
+    /// Whether the library said, once, that its plan does not load.
+    told: AtomicBool,
     state: OnceLock<Result<State, String>>,
 }
 
@@ -87,9 +94,10 @@ struct State {
 
 impl GuestLibrary {
     /// `invoke` calls an application's callback with the C signature of
-    /// the plan's callback (generated).
-    pub const fn new(name: &'static str, plan: &'static [u8], contract: u128, invoke: Invoke) -> GuestLibrary {
-        GuestLibrary { name, plan, contract, invoke, state: OnceLock::new() }
+    /// the plan's callback (generated); `failures` is what each function
+    /// returns if the plan does not load (generated from the plan).
+    pub const fn new(name: &'static str, plan: &'static [u8], contract: u128, invoke: Invoke, failures: &'static Failures) -> GuestLibrary {
+        GuestLibrary { name, plan, contract, invoke, failures, told: AtomicBool::new(false), state: OnceLock::new() }
     }
 
     fn state(&'static self) -> Result<&'static State, &'static str> {
@@ -560,10 +568,8 @@ impl Encoder<'_, '_> {
 pub fn call(library: &'static GuestLibrary, function: u32, args: &[u64]) -> u64 {
     let state = match library.state() {
         Ok(state) => state,
-        Err(e) => {
-            library.log(format_args!("{e}"));
-            return 0;
-        }
+        // the function's failure, never 0: that is success for most APIs
+        Err(e) => return library.unloaded(function, args, e),
     };
     let plan = &state.plan;
     let Some(f) = plan.functions.get(function as usize) else { return 0 };
@@ -629,10 +635,22 @@ pub fn registered(library: &'static GuestLibrary, registry: u32, key: u64) -> us
 /// The largest buffer one call of this thread carries whole, for
 /// `replace_guest` code that must split a transfer the server keeps past
 /// the call (a non-blocking read's destination), which is not staged: the
-/// thread's channel's message limit, or the configured one before the
-/// thread has a channel, less room for the rest of the message.
-pub fn transfer_limit() -> u64 {
-    let max = CHANNEL.with(|cell| cell.try_borrow().ok().and_then(|c| c.as_ref().map(|c| c.max)));
+/// thread's channel's message limit (connecting it first if the thread has
+/// none yet; the configured one if that fails, and the call will fail
+/// too), less room for the rest of the message.
+pub fn transfer_limit(library: &'static GuestLibrary) -> u64 {
+    let max = CHANNEL.with(|cell| {
+        let mut slot = cell.try_borrow_mut().ok()?;
+        if slot.as_ref().is_some_and(|c| c.epoch != ForkEpoch::current()) {
+            *slot = None;
+        }
+        if slot.is_none() {
+            // the limit is the channel's (the server's, if smaller than this
+            // process's): connect now rather than guess
+            *slot = Some(connect(library).ok()?);
+        }
+        slot.as_ref().map(|c| c.max)
+    });
     max.unwrap_or(crate::transport::configured_max_message() as u64).saturating_sub(STAGE_HEADROOM).max(1)
 }
 
@@ -647,6 +665,23 @@ pub fn zerocopy_alloc(library: &'static GuestLibrary, n: u64) -> u64 {
             library.log(format_args!("{e}"));
             0
         }
+    }
+}
+
+/// For `replace_guest` code: a line on the guest's log (stderr, prefixed
+/// with the library's name; `CAVA_LOG=quiet` silences it).
+pub fn log_line(library: &'static GuestLibrary, message: std::fmt::Arguments<'_>) {
+    library.log(message);
+}
+
+/// For `replace_guest` code that puts memory of its own in the region (an
+/// optimisation it can do without): `n` bytes of the process's zero-copy
+/// region, or 0, silently, when it is full or cannot be set up (then never
+/// asked again); freed with [`zerocopy_free`].
+pub fn zerocopy_try_alloc(library: &'static GuestLibrary, n: u64) -> u64 {
+    match library.state() {
+        Ok(state) => zerocopy::try_alloc(n, || open_process_region(state)).unwrap_or(0),
+        Err(_) => 0,
     }
 }
 
@@ -685,6 +720,10 @@ pub fn missing(library: &'static GuestLibrary, name: &str, returns_error_type: b
     }
     match library.state() {
         Ok(state) if returns_error_type => V::Int(state.plan.api.failure).to_raw(&state.plan.api.error_type),
+        Err(e) if returns_error_type => {
+            library.unloaded(u32::MAX, &[], e);
+            library.failures.failure
+        }
         _ => 0,
     }
 }

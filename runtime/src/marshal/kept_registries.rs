@@ -46,6 +46,12 @@ impl KeptRegistries {
         self.entries.get(&(registry, key)).is_some_and(|list| list.contains(&buffer))
     }
 
+    /// Every registry entry that holds kept buffers: (registry, key, the
+    /// buffers' keys). What a departed process left pending.
+    pub(super) fn entries(&self) -> impl Iterator<Item = (u32, u64, &[u64])> + '_ {
+        self.entries.iter().map(|(&(registry, key), buffers)| (registry, key, buffers.as_slice()))
+    }
+
     /// Forgets kept buffer `buffer` everywhere (it was freed).
     pub(super) fn forget(&mut self, buffer: u64) {
         self.entries.retain(|_, list| {

@@ -13,8 +13,9 @@
 //! serving are in `server/`: `connections` (what each connection is for,
 //! its hello and admission), `call` (serving one call), `decoder` (its
 //! arguments, checked), `frame` (its memory as expressions see it),
-//! `reply` (out buffers and the reply), `departure` (releasing a departed
-//! process's objects).
+//! `reply` (out buffers and the reply), `departure` (bringing back a
+//! departed process's pending reads, releasing its objects, freeing the
+//! reads' buffers).
 
 #![forbid(unsafe_code)]
 
@@ -33,7 +34,10 @@ mod connections;
 mod decoder;
 mod departure;
 mod frame;
+mod process_memory;
 mod reply;
+
+pub use process_memory::{hold_process_memory, vendor_address, ProcessMemoryHold};
 
 use call::*;
 use connections::*;
@@ -102,6 +106,10 @@ struct Shared {
     /// The function that releases a departed process's objects of each
     /// handle type (`release_at_exit`).
     releasers: HashMap<HandleKind, u32>,
+    /// The function that brings back what each buffer registry holds
+    /// under a key, for a departed process's pending reads
+    /// ([`Plan::drainers`]).
+    drainers: Vec<Option<u32>>,
     /// Largest message of a channel (`CAVA_MAX_MESSAGE`, see
     /// [`configured_max_message`]).
     max_message: usize,
@@ -117,6 +125,10 @@ impl std::fmt::Debug for Shared {
 }
 
 impl Shared {
+    fn vendor_address(&self, name: &str) -> Option<usize> {
+        self._vendor.address(name)
+    }
+
     fn new(library: &'static ServerLibrary, vendor_path: Option<&str>) -> Result<Shared, String> {
         let plan = Plan::from_bytes(library.plan).map_err(|e| format!("the embedded plan does not load: {e}"))?;
         let vendor = VendorLibrary::open(vendor_path.unwrap_or(&plan.api.library))?;
@@ -157,6 +169,7 @@ impl Shared {
         }
         let recorded = plan.functions.iter().map(records).collect();
         let releasers = departure::releasers(&plan);
+        let drainers = plan.drainers();
         Ok(Shared {
             library,
             plan,
@@ -170,6 +183,7 @@ impl Shared {
             recorded,
             recorder: None,
             releasers,
+            drainers,
             max_message: configured_max_message(),
             max_staged: DEFAULT_MAX_STAGED,
             _vendor: vendor,
@@ -235,7 +249,7 @@ fn replay_log(shared: &Shared, bytes: &[u8]) {
         let channel = match channels.entry(*owner) {
             std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
             std::collections::hash_map::Entry::Vacant(e) => {
-                let make = || Tenant::new(shared.library.name, owner.process, owner.pid).on_departure(departure::release_objects);
+                let make = || Tenant::new(shared.library.name, owner.process, owner.pid).on_departure(departure::depart);
                 let Some(tenant) = shared.tenants.prebind(owner.process, owner.pid, make) else {
                     failed += 1;
                     shared.log(format_args!(

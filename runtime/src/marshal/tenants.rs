@@ -49,8 +49,9 @@ pub(super) struct Tenant {
     pub(super) kept_registries: Mutex<KeptRegistries>,
     /// The process's zero-copy region, while its socket is open.
     pub(super) region: Mutex<Option<Arc<ProcessRegion>>>,
-    /// Run when the process has gone, before its state is dropped: releases
-    /// the vendor objects it still holds (the spec's `release_at_exit`).
+    /// Run when the process has gone, before its state is dropped: brings
+    /// back its pending reads, releases the vendor objects it still holds
+    /// (the spec's `release_at_exit`) and frees the reads' kept buffers.
     on_departure: Option<fn(&Tenant)>,
 }
 
@@ -76,23 +77,26 @@ impl Tenant {
         }
     }
 
-    /// Runs `release` on the state when the process has gone.
-    pub(super) fn on_departure(mut self, release: fn(&Tenant)) -> Tenant {
-        self.on_departure = Some(release);
+    /// Runs `depart` on the state when the process has gone.
+    pub(super) fn on_departure(mut self, depart: fn(&Tenant)) -> Tenant {
+        self.on_departure = Some(depart);
         self
     }
 }
 
 impl Drop for Tenant {
-    /// The process has gone. Its objects of the handle types the spec says
-    /// how to release (`release_at_exit`) are released; its table,
-    /// metadata and registry records go with it. The vendor may still hold
-    /// the buffers it kept (an asynchronous read's destination, a coupled
-    /// object's memory, a static string, an object the spec gives no
-    /// release for), so they are never freed.
+    /// The process has gone. The departure (`server/departure.rs`) brings
+    /// back the reads it left pending, releases its objects of the handle
+    /// types the spec says how to release (`release_at_exit`), and frees
+    /// the buffers those reads were kept in; its table, metadata and
+    /// registry records go with it. The buffers it kept that nothing
+    /// brought back may still be in the vendor's hands (a read's
+    /// destination whose queue could not be finished, a coupled object's
+    /// memory, a static string, an object the spec gives no release for),
+    /// so they are never freed.
     fn drop(&mut self) {
-        if let Some(release) = self.on_departure.take() {
-            release(self);
+        if let Some(depart) = self.on_departure.take() {
+            depart(self);
         }
         let objects = self.handles.get_mut().map_or(0, |h| h.len());
         let retained = self.retained.get_mut().map(std::mem::take).unwrap_or_default();

@@ -78,6 +78,25 @@ pub(super) fn alloc(len: u64, open: impl FnOnce() -> Result<UnixStream, String>)
     }
 }
 
+/// The region could not be set up for this process (refused, or a server
+/// without one): [`try_alloc`] does not ask again.
+static UNAVAILABLE: AtomicBool = AtomicBool::new(false);
+
+/// [`alloc`] for memory the runtime wants for its own ends, where the
+/// region is an optimisation: `None` when full, and from then on at once
+/// when the region cannot be set up, so a caller that falls back to copying
+/// does not pay a connection attempt per call.
+pub(super) fn try_alloc(len: u64, open: impl FnOnce() -> Result<UnixStream, String>) -> Option<u64> {
+    if UNAVAILABLE.load(Ordering::Relaxed) {
+        return None;
+    }
+    let result = alloc(len, open);
+    if result.is_err() && zone().is_none() {
+        UNAVAILABLE.store(true, Ordering::Relaxed);
+    }
+    result.ok()
+}
+
 /// Frees what [`alloc`] returned at `addr`. `Err` for an address it did not
 /// return (or already freed), which is then left alone.
 pub(super) fn free(addr: u64) -> Result<(), String> {

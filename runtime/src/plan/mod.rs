@@ -387,6 +387,45 @@ impl Plan {
     pub fn element_size(&self, pointer: &Ty) -> u64 {
         element_size(&self.records, pointer)
     }
+
+    /// For each `buf_registry` (by its number), the function that brings
+    /// back everything the registry holds under one key, which the API
+    /// server calls for a departed guest process's pending reads before it
+    /// frees their buffers (OpenCL's `clFinish` for `pending_reads`): the
+    /// first function of the spec that
+    /// - takes one argument, a handle (every branch of its description),
+    ///   which it does not `deallocate`;
+    /// - takes a contextual argument `get_bufs(registry, that argument)`
+    ///   whose elements it `deallocate`s (it brings the buffers back);
+    /// - is synchronous, forwarded, and not answered in the guest.
+    ///
+    /// The spec's word that such a call brings the buffers back is what the
+    /// server relies on when a live guest makes it: after it returns
+    /// success, the vendor no longer writes into them. `None` for a registry
+    /// no function brings back by one handle (OpenCL's `event_reads`, whose
+    /// buffers its `pending_reads` holds too).
+    pub fn drainers(&self) -> Vec<Option<u32>> {
+        let mut drainers = vec![None; self.registries as usize];
+        for (id, f) in self.functions.iter().enumerate() {
+            let [key] = f.params.as_slice() else { continue };
+            let forwarded = f.mode == CallMode::Sync && f.unsupported.is_none() && f.in_guest.is_none();
+            let handle = !key.value.any_leaf(&|l| !matches!(l.kind, Kind::Handle { .. }) || l.deallocate);
+            if !forwarded || !handle {
+                continue;
+            }
+            for c in &f.contextual {
+                let ExprKind::Library(LibraryFn::GetBufs, args) = &c.init.kind else { continue };
+                let [Expr { kind: ExprKind::Registry(registry), .. }, Expr { kind: ExprKind::Param(0), .. }] = args.as_slice() else {
+                    continue;
+                };
+                let frees = c.value.any_leaf(&|l| matches!(&l.kind, Kind::Buffer { element, .. } if element.any_leaf(&|e| e.deallocate)));
+                if let (true, Some(slot)) = (frees, drainers.get_mut(*registry as usize)) {
+                    slot.get_or_insert(id as u32);
+                }
+            }
+        }
+        drainers
+    }
 }
 
 /// [`Plan::size_of`] over a plan's records alone (for code that rewrites the

@@ -290,7 +290,10 @@ pub(super) fn run_call<'a>(
     }
 
     // 3. the call
-    let ret_raw = calling_for(tenant.process, || native::call(shared.library.dispatch, id, address, &raws));
+    let call_region = decoder.frame.process_region.as_ref();
+    let ret_raw = calling_for(tenant.process, || {
+        process_memory::with_call_region(call_region, || native::call(shared.library.dispatch, id, address, &raws))
+    });
 
     // 4. results
     let (params, contextual) = values.split_at(n);

@@ -77,7 +77,7 @@ pub(super) fn handshake(
 pub(super) fn admit(shared: &Shared, hello: &Hello, peer: u32) -> Result<Lease<Tenant>, String> {
     shared
         .tenants
-        .claim(hello.process, peer, || Tenant::new(shared.library.name, hello.process, peer).on_departure(departure::release_objects))
+        .claim(hello.process, peer, || Tenant::new(shared.library.name, hello.process, peer).on_departure(departure::depart))
         .map_err(|e| {
             match e {
                 Refused::Taken { process, owner, pid } => {

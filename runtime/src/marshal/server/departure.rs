@@ -1,4 +1,6 @@
-//! Releasing a departed guest process's vendor objects.
+//! What the server does when a guest process has gone: it brings back the
+//! reads the process left pending, releases its vendor objects, and frees
+//! the buffers those reads wrote into, in that order.
 //!
 //! A process that exits (or crashes) without releasing its objects would
 //! otherwise leave them, and the device memory behind them, with the vendor
@@ -14,8 +16,33 @@
 //! which only the server's own statements write, after calls that
 //! succeeded: a guest cannot make the server release more than it holds
 //! except by retaining more, which the vendor counted too.
+//!
+//! A process that leaves with asynchronous reads pending (OpenCL's
+//! non-blocking `clEnqueueReadBuffer` before its `clFinish`) leaves the
+//! buffers the server kept for them (`lifetime(manual)`), which the vendor
+//! may still be writing: freeing one before the vendor is done would let
+//! it write into freed memory, and never freeing any lets a tenant grow
+//! the server at will. Releasing the objects does not settle it: OpenCL's
+//! `clReleaseCommandQueue` only flushes the queue, and its commands run
+//! after it returns. So, first, while the process's handles still name
+//! its objects, the server makes the call a guest makes to bring those
+//! buffers back: for each registry entry (`buf_registry`, key) that holds
+//! kept buffers, the registry's drainer ([`Plan::drainers`], `clFinish`
+//! on the queue) on the key's object. A drainer that returns success means
+//! what it means when a live guest calls it, and what the server already
+//! relies on to free a buffer the guest brings back: the vendor is done
+//! with every buffer the entry holds. Those buffers are freed last, after
+//! the objects are released (nothing the vendor does at release can touch
+//! them once their reads have completed, and the later the safer). A
+//! buffer no successful drainer covered (its registry has none, its key's
+//! object is gone or of another type, the call failed) stays allocated,
+//! leaked rather than freed under the vendor, and the tenant's last log
+//! line counts it. A drainer that never returns (a read gated by a user
+//! event the process never set) holds that departure, and the objects and
+//! buffers stay: a live guest's `clFinish` would hold its channel's thread
+//! the same way.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use super::{lock, Shared, SERVER};
 use crate::handles::HandleKind;
@@ -79,11 +106,94 @@ impl Host for Departed<'_> {
     }
 }
 
-/// Releases what `tenant`'s process left (see the module docs); the
-/// tenant's drop runs it.
-pub(in crate::marshal) fn release_objects(tenant: &Tenant) {
+/// Settles what `tenant`'s process left (see the module docs); the
+/// tenant's drop runs it, and then counts what stays.
+pub(in crate::marshal) fn depart(tenant: &Tenant) {
     let Some(shared) = SERVER.get() else { return };
+    // the order matters: drained while the handles name the objects, freed
+    // once the objects are released
+    let drained = drain(shared, tenant);
     release(shared, tenant);
+    free_drained(shared, tenant, drained);
+}
+
+/// What the drainers brought back: the kept buffers' keys, and the calls.
+#[derive(Default)]
+struct Drained {
+    buffers: HashSet<u64>,
+    calls: usize,
+    failed: usize,
+    /// The drainers called, by name, for the log.
+    functions: Vec<String>,
+}
+
+/// Calls the registry's drainer on each key under which the process left
+/// kept buffers (see the module docs).
+fn drain(shared: &Shared, tenant: &Tenant) -> Drained {
+    let mut drained = Drained::default();
+    let plan = &shared.plan;
+    // the calls to make, taken under the locks and made without them (the
+    // vendor may call back while it runs the queue)
+    let mut calls = Vec::new();
+    {
+        let registries = lock(&tenant.kept_registries);
+        let handles = lock(&tenant.handles);
+        for (registry, key, buffers) in registries.entries() {
+            let Some(Some(function)) = shared.drainers.get(registry as usize) else { continue };
+            let f = &plan.functions[*function as usize];
+            let Some(kind) = f.params.first().and_then(|p| first_handle_kind(&p.value)) else { continue };
+            // a key that no longer names an object of the process (released,
+            // or another type) cannot be drained: its buffers stay
+            let Ok(object) = handles.get(key, kind) else { continue };
+            calls.push((*function, object as u64, buffers.to_vec()));
+        }
+    }
+    calls.sort_unstable_by_key(|(function, object, _)| (*function, *object));
+    for (function, object, buffers) in calls {
+        if buffers.iter().all(|b| drained.buffers.contains(b)) {
+            continue;
+        }
+        let f = &plan.functions[function as usize];
+        let Some(address) = shared.address(function as usize) else { continue };
+        let raw = native::call(shared.library.dispatch, function, address, &[object]);
+        drained.calls += 1;
+        if f.ret == plan.api.error_type && V::from_raw(raw, &f.ret).as_int() != plan.api.success {
+            drained.failed += 1;
+            continue;
+        }
+        if !drained.functions.contains(&f.name) {
+            drained.functions.push(f.name.clone());
+        }
+        drained.buffers.extend(buffers);
+    }
+    drained
+}
+
+/// Frees the kept buffers the drainers brought back.
+fn free_drained(shared: &Shared, tenant: &Tenant, drained: Drained) {
+    if drained.calls == 0 {
+        return;
+    }
+    let (mut buffers, mut bytes) = (0usize, 0usize);
+    {
+        let mut retained = lock(&tenant.retained);
+        let mut registries = lock(&tenant.kept_registries);
+        for key in &drained.buffers {
+            if let Some(kept) = retained.remove(key) {
+                buffers += 1;
+                bytes += kept.bytes.len();
+            }
+            registries.forget(*key);
+        }
+    }
+    let names = drained.functions.join(", ");
+    shared.log(format_args!(
+        "guest process {} left reads pending: brought back with {} calls ({}; {} failed); {buffers} kept buffers ({bytes} bytes) freed",
+        tenant.pid,
+        drained.calls,
+        if names.is_empty() { "none succeeded" } else { &names },
+        drained.failed,
+    ));
 }
 
 fn release(shared: &Shared, tenant: &Tenant) {
