@@ -244,7 +244,23 @@ fn staging_is_checked_and_bounded() {
         let got: Vec<u8> = first.unwrap().into_iter().chain(rest.unwrap()).collect();
         assert_eq!(got, ints(&(0..10).map(|i| 5 + 2 * i).collect::<Vec<_>>()));
         assert_eq!(refusal(&exchange(t, &Fetch { index, offset: 40, len: 8 }.encode(11, 1, None))), ErrorCode::Malformed, "freed");
-        checksum_works(&api, t, 12);
+        // chunks sent without waiting (as a guest pipelines them) are
+        // answered one by one, in order; one out of order costs its entry
+        for message in [stage(12, 0, 0, 40, &bytes[..8]), stage(12, 0, 24, 40, &bytes[24..32]), stage(12, 0, 8, 40, &bytes[8..16])] {
+            t.send(&message).unwrap();
+        }
+        let mut answer = Vec::new();
+        t.recv(&mut answer, Some(Duration::from_secs(20))).unwrap();
+        assert_eq!(acked(&answer).0, StageAck { index: 0, offset: 0, len: 8 });
+        for _ in 0..2 {
+            t.recv(&mut answer, Some(Duration::from_secs(20))).unwrap();
+            assert_eq!(refusal(&answer), ErrorCode::Malformed);
+        }
+        // the buffer the fetched result left for reuse does not shrink the
+        // limit, nor lets a declaration past it
+        assert_eq!(acked(&exchange(t, &stage(13, 0, 0, 1 << 20, &[1; 8]))).0.len, 8);
+        assert_eq!(refusal(&exchange(t, &stage(13, 1, 0, 1, &[1]))), ErrorCode::Malformed);
+        checksum_works(&api, t, 14);
     }
 }
 

@@ -11,11 +11,23 @@
 //! Everything here is the guest's word, so everything is bounded: the
 //! bytes held at once (declared totals of uploads and kept out buffers)
 //! never exceed the channel's limit; memory grows only as chunks arrive
-//! (at most twice what was sent, never more than the declared total);
+//! (at most twice what was sent, never more than the declared total),
+//! unless a spare (below) already holds it;
 //! chunks must come in order, within the declared total, and the entries
 //! belong to one call (the call id of the messages): a message for
 //! another call forgets them. An error costs the entry it names, and the
 //! guest gets an error reply.
+//!
+//! The buffers of finished transfers are kept as *spares* for the next
+//! ones (at most [`MAX_SPARES`], dropped after [`SPARE_CALLS`] calls that
+//! stage nothing): a fresh allocation of hundreds of megabytes costs a page
+//! fault per page, and zeroing it, more than copying the bytes. Spares
+//! count against the same limit: entries (each the larger of its declared
+//! total and its buffer's capacity), the bytes the running call took, and
+//! the spares together never exceed it, and spares go first when room is
+//! needed. A reused buffer is not cleared: bytes the vendor does not write
+//! in a staged result are those of an earlier transfer on the same channel
+//! (the same guest process), never another's.
 
 #![forbid(unsafe_code)]
 
@@ -31,6 +43,12 @@ pub const DEFAULT_MAX_STAGED: u64 = 16 << 30;
 
 /// Most entries one call may stage (each a buffer argument).
 pub const MAX_ENTRIES: usize = 64;
+
+/// Most spare buffers a channel keeps for its next staged transfers.
+pub const MAX_SPARES: usize = 2;
+
+/// Calls in a row that stage nothing after which a channel's spares go.
+pub const SPARE_CALLS: u32 = 16;
 
 /// What went wrong with a staging message or a staged descriptor.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -67,11 +85,23 @@ pub enum StageError {
 
 #[derive(Debug)]
 struct Entry {
+    /// An upload: its `received` bytes, then perhaps stale bytes of the
+    /// spare it reuses (overwritten as chunks arrive, never read); a
+    /// result: exactly `total` bytes.
     bytes: Vec<u8>,
     /// Declared length (uploads) or length (results).
     total: u64,
+    /// An upload: bytes received so far.
+    received: u64,
     /// A result waiting to be fetched: how much of it the guest has.
     fetched: Option<u64>,
+}
+
+impl Entry {
+    /// What the entry counts against the limit.
+    fn charge(&self) -> u64 {
+        self.total.max(self.bytes.capacity() as u64)
+    }
 }
 
 /// One channel's staging area.
@@ -80,12 +110,17 @@ pub struct Staging {
     max: u64,
     call: u64,
     entries: BTreeMap<u32, Entry>,
+    /// Buffers of finished transfers, for the next ones (see the module's
+    /// documentation).
+    spare: Vec<Vec<u8>>,
+    /// Calls in a row that staged nothing while there were spares.
+    idle: u32,
 }
 
 impl Staging {
     /// An empty area that holds at most `max` bytes at once.
     pub fn new(max: u64) -> Staging {
-        Staging { max, call: 0, entries: BTreeMap::new() }
+        Staging { max, call: 0, entries: BTreeMap::new(), spare: Vec::new(), idle: 0 }
     }
 
     /// The limit.
@@ -93,14 +128,66 @@ impl Staging {
         self.max
     }
 
-    /// Bytes held or promised (declared totals).
+    /// Bytes held or promised (each entry's declared total, or its
+    /// buffer's capacity when that is larger), spares aside.
     pub fn held(&self) -> u64 {
-        self.entries.values().map(|e| e.total).sum()
+        self.entries.values().map(Entry::charge).sum()
     }
 
-    /// Bytes that may still be staged.
+    /// Bytes that may still be staged (spares would go to make room).
     pub fn room(&self) -> u64 {
         self.max.saturating_sub(self.held())
+    }
+
+    /// Capacity of the spare buffers kept for the next transfers.
+    pub fn spare_bytes(&self) -> u64 {
+        self.spare.iter().map(|b| b.capacity() as u64).sum()
+    }
+
+    /// A buffer for an entry of `total` bytes, beside what is held and
+    /// `pending` bytes the running call took: the smallest spare that holds
+    /// `total` and fits, else an empty one (the caller grows it). The other
+    /// spares stay while they fit beside it.
+    fn buffer_for(&mut self, total: u64, pending: u64) -> Result<Vec<u8>, StageError> {
+        let held = self.held().saturating_add(pending);
+        let room = self.max.saturating_sub(held);
+        if total > room {
+            return Err(StageError::OverLimit { held, total, max: self.max });
+        }
+        let fits = |b: &Vec<u8>| (total..=room).contains(&(b.capacity() as u64));
+        let pick = (0..self.spare.len()).filter(|&i| fits(&self.spare[i])).min_by_key(|&i| self.spare[i].capacity());
+        let bytes = pick.map_or_else(Vec::new, |i| self.spare.swap_remove(i));
+        self.trim(room - total.max(bytes.capacity() as u64));
+        self.idle = 0;
+        Ok(bytes)
+    }
+
+    /// Keeps the largest spares that fit in `room` bytes, at most
+    /// [`MAX_SPARES`].
+    fn trim(&mut self, mut room: u64) {
+        if self.spare.is_empty() {
+            return;
+        }
+        self.spare.sort_unstable_by_key(|b| std::cmp::Reverse(b.capacity()));
+        self.spare.retain(|b| {
+            let fit = b.capacity() as u64 <= room;
+            if fit {
+                room -= b.capacity() as u64;
+            }
+            fit
+        });
+        self.spare.truncate(MAX_SPARES);
+    }
+
+    /// Keeps the buffer of a finished transfer (an upload the call took,
+    /// or a result fetched to the end) as a spare, if it fits beside what
+    /// is held; the running call must hold no other staged bytes.
+    pub fn recycle(&mut self, bytes: Vec<u8>) {
+        if bytes.capacity() == 0 {
+            return;
+        }
+        self.spare.push(bytes);
+        self.trim(self.room());
     }
 
     /// Whether anything is held.
@@ -169,11 +256,9 @@ impl Staging {
             if self.entries.len() >= MAX_ENTRIES {
                 return Err(StageError::TooManyEntries);
             }
-            let held = self.held();
-            if total > self.max.saturating_sub(held) {
-                return Err(StageError::OverLimit { held, total, max: self.max });
-            }
-            self.entries.insert(index, Entry { bytes: Vec::new(), total, fetched: None });
+            // (a spare keeps its stale bytes: `fill` overwrites them)
+            let bytes = self.buffer_for(total, 0)?;
+            self.entries.insert(index, Entry { bytes, total, received: 0, fetched: None });
         }
         let entry = self.entries.get_mut(&index).expect("inserted above");
         if entry.fetched.is_some() {
@@ -182,7 +267,7 @@ impl Staging {
         if entry.total != total {
             return Err(StageError::TotalChanged { index, declared: entry.total, total });
         }
-        let have = entry.bytes.len() as u64;
+        let have = entry.received;
         if offset != have {
             return Err(StageError::OutOfOrder { index, offset, expected: have });
         }
@@ -191,12 +276,16 @@ impl Staging {
             // grows as bytes arrive, geometrically (few copies), never past
             // the declared total nor to more than twice what was sent
             let want = end.max((entry.bytes.capacity() as u64).saturating_mul(2).min(total));
-            let more = (want - have) as usize;
+            let more = (want - entry.bytes.len() as u64) as usize;
             entry.bytes.try_reserve_exact(more).map_err(|_| StageError::OutOfMemory(more as u64))?;
         }
-        // within the capacity reserved above
-        entry.bytes.resize(end as usize, 0);
-        fill(&mut entry.bytes[offset as usize..]).map_err(|e| StageError::Source(e.to_string()))?;
+        if end > entry.bytes.len() as u64 {
+            // within the capacity reserved above; a reused buffer's stale
+            // bytes are overwritten by `fill` without being zeroed first
+            entry.bytes.resize(end as usize, 0);
+        }
+        fill(&mut entry.bytes[offset as usize..end as usize]).map_err(|e| StageError::Source(e.to_string()))?;
+        entry.received = end;
         Ok(end)
     }
 
@@ -213,11 +302,13 @@ impl Staging {
         if entry.total != len {
             return Err(StageError::LengthMismatch { index, total: entry.total, len });
         }
-        let received = entry.bytes.len() as u64;
-        if received != entry.total {
-            return Err(StageError::Incomplete { index, received, total: entry.total });
+        if entry.received != entry.total {
+            return Err(StageError::Incomplete { index, received: entry.received, total: entry.total });
         }
-        Ok(entry.bytes)
+        let mut bytes = entry.bytes;
+        // (a reused buffer may hold stale bytes past the upload)
+        bytes.truncate(len as usize);
+        Ok(bytes)
     }
 
     /// Call `call` begins: results of earlier calls the guest did not
@@ -229,6 +320,18 @@ impl Staging {
         if !self.entries.is_empty() {
             self.entries.retain(|_, e| e.fetched.is_none());
         }
+        if !self.spare.is_empty() {
+            // spares outlive only a few calls that stage nothing (a result
+            // the call allocates counts as staging: see `buffer_for`)
+            if self.entries.is_empty() {
+                self.idle += 1;
+                if self.idle > SPARE_CALLS {
+                    self.spare.clear();
+                }
+            } else {
+                self.idle = 0;
+            }
+        }
     }
 
     /// The call has run: uploads it did not take go.
@@ -239,20 +342,26 @@ impl Staging {
         }
     }
 
-    /// A buffer of `len` zero bytes for a result (a staged out buffer),
-    /// if the limit allows it beside what is held and `pending` more bytes
-    /// promised this call.
-    pub fn allocate(&self, len: u64, pending: u64) -> Result<Vec<u8>, StageError> {
+    /// A buffer of `len` bytes for a result (a staged out buffer), if the
+    /// limit allows it beside what is held and `pending` more bytes the
+    /// call took; `pending` must count each buffer the call took by its
+    /// capacity. A fresh buffer is zeroed; a reused spare holds what an
+    /// earlier transfer of the channel left (see the module's
+    /// documentation).
+    pub fn allocate(&mut self, len: u64, pending: u64) -> Result<Vec<u8>, StageError> {
         if len == 0 {
             return Err(StageError::Empty);
         }
-        let held = self.held().saturating_add(pending);
-        if len > self.max.saturating_sub(held) {
-            return Err(StageError::OverLimit { held, total: len, max: self.max });
+        let mut bytes = self.buffer_for(len, pending)?;
+        if len > bytes.capacity() as u64 {
+            let more = (len - bytes.len() as u64) as usize;
+            bytes.try_reserve_exact(more).map_err(|_| StageError::OutOfMemory(len))?;
         }
-        let mut bytes = Vec::new();
-        bytes.try_reserve_exact(len as usize).map_err(|_| StageError::OutOfMemory(len))?;
-        bytes.resize(len as usize, 0);
+        if len > bytes.len() as u64 {
+            bytes.resize(len as usize, 0);
+        } else {
+            bytes.truncate(len as usize);
+        }
         Ok(bytes)
     }
 
@@ -260,7 +369,7 @@ impl Staging {
     pub fn keep_result(&mut self, call: u64, bytes: Vec<u8>) -> u32 {
         self.switch(call);
         let index = (0..).find(|i| !self.entries.contains_key(i)).unwrap_or(u32::MAX);
-        self.entries.insert(index, Entry { total: bytes.len() as u64, bytes, fetched: Some(0) });
+        self.entries.insert(index, Entry { total: bytes.len() as u64, received: 0, bytes, fetched: Some(0) });
         index
     }
 
@@ -291,7 +400,9 @@ impl Staging {
         let result = send(&entry.bytes[offset as usize..end as usize]);
         entry.fetched = Some(end);
         if end == entry.total {
-            self.entries.remove(&index);
+            if let Some(done) = self.entries.remove(&index) {
+                self.recycle(done.bytes);
+            }
         }
         Ok(result)
     }
@@ -299,6 +410,7 @@ impl Staging {
     /// Forgets everything (the channel closes).
     pub fn clear(&mut self) {
         self.entries.clear();
+        self.spare.clear();
     }
 }
 
@@ -396,5 +508,89 @@ mod tests {
         s.begin_call(10);
         assert_eq!(s.fetch(10, index, 0, 1, <[u8]>::to_vec), Err(StageError::Missing { index, call: 10 }));
         assert!(s.is_empty());
+    }
+
+    #[test]
+    fn finished_transfers_leave_spares_that_the_next_ones_reuse() {
+        let mut s = Staging::new(100);
+        s.stage(1, 0, 0, 40, &[7; 40]).unwrap();
+        s.begin_call(1);
+        let upload = s.take_upload(1, 0, 40).unwrap();
+        let at = upload.as_ptr();
+        s.end_call();
+        s.recycle(upload);
+        assert_eq!((s.held(), s.spare_bytes()), (0, 40));
+        // the next upload of that size fills the same buffer, stale bytes overwritten
+        s.stage(2, 0, 0, 30, &[1; 10]).unwrap();
+        assert_eq!(s.spare_bytes(), 0);
+        assert_eq!(s.held(), 40, "a reused buffer counts by its capacity");
+        s.stage(2, 0, 10, 30, &[2; 20]).unwrap();
+        s.begin_call(2);
+        let upload = s.take_upload(2, 0, 30).unwrap();
+        assert_eq!(upload.as_ptr(), at);
+        assert_eq!(upload, [[1; 10].as_slice(), &[2; 20]].concat());
+        s.end_call();
+        s.recycle(upload);
+        // a result reuses it too, and its last fetch gives it back
+        let result = s.allocate(35, 0).unwrap();
+        assert_eq!((result.as_ptr(), result.len()), (at, 35));
+        let index = s.keep_result(3, result);
+        s.fetch(3, index, 0, 35, |_| ()).unwrap();
+        assert_eq!((s.held(), s.spare_bytes()), (0, 40));
+        // too small for a larger transfer: a fresh buffer, the spare stays beside it
+        assert_eq!(s.stage(4, 0, 0, 50, &[0; 1]), Ok(1));
+        assert_eq!(s.spare_bytes(), 40);
+        s.clear();
+        assert_eq!(s.spare_bytes(), 0);
+    }
+
+    #[test]
+    fn spares_never_hold_the_limit_against_a_transfer() {
+        let mut s = Staging::new(100);
+        s.recycle(Vec::with_capacity(60));
+        s.recycle(Vec::with_capacity(30));
+        assert_eq!(s.spare_bytes(), 90);
+        // 80 bytes fit only once the spares go
+        assert_eq!(s.stage(1, 0, 0, 80, &[0; 1]), Ok(1));
+        assert!(s.held() + s.spare_bytes() <= 100);
+        assert_eq!(s.stage(1, 1, 0, 21, &[0; 1]), Err(StageError::OverLimit { held: 80, total: 21, max: 100 }));
+        // a spare larger than the room is not recycled
+        s.recycle(Vec::with_capacity(21));
+        assert_eq!(s.spare_bytes(), 0);
+        s.recycle(Vec::with_capacity(20));
+        assert_eq!(s.spare_bytes(), 20);
+        // nor kept past the room a result takes, counting what the call took
+        let mut s = Staging::new(100);
+        s.recycle(Vec::with_capacity(50));
+        assert_eq!(s.allocate(60, 0).map(|b| b.len()), Ok(60));
+        assert_eq!(s.spare_bytes(), 0);
+        s.recycle(Vec::with_capacity(50));
+        assert_eq!(s.allocate(30, 30).map(|b| (b.len(), b.capacity())), Ok((30, 50)), "the spare fits beside what the call holds");
+        assert_eq!(s.allocate(71, 30), Err(StageError::OverLimit { held: 30, total: 71, max: 100 }));
+        // at most MAX_SPARES, the largest
+        let mut s = Staging::new(1000);
+        for n in [10, 40, 20, 30] {
+            s.recycle(Vec::with_capacity(n));
+        }
+        assert_eq!(s.spare_bytes(), 70);
+    }
+
+    #[test]
+    fn spares_go_after_calls_that_stage_nothing() {
+        let mut s = Staging::new(100);
+        s.recycle(Vec::with_capacity(50));
+        for call in 1..=SPARE_CALLS as u64 {
+            s.begin_call(call);
+            s.end_call();
+        }
+        assert_eq!(s.spare_bytes(), 50, "a few calls without staging keep them");
+        let result = s.allocate(50, 0).unwrap();
+        s.recycle(result);
+        for call in 100..100 + SPARE_CALLS as u64 {
+            s.begin_call(call);
+        }
+        assert_eq!(s.spare_bytes(), 50, "a call that stages starts the count again");
+        s.begin_call(200);
+        assert_eq!(s.spare_bytes(), 0);
     }
 }

@@ -32,6 +32,12 @@ const PREFIX: usize = 4;
 /// Read buffer: one `read` usually brings in a whole small frame, and
 /// sometimes the next one too.
 const READ_BUFFER: usize = 64 << 10;
+
+/// The send buffer of a channel's socket (see
+/// [`UnixTransport::with_send_buffer`]): large messages (staged chunks of
+/// 2 MiB) then cross in a few wake-ups instead of one per 208 KiB, the
+/// usual default, which roughly doubled staged transfers' throughput.
+pub const CHANNEL_SEND_BUFFER: usize = 4 << 20;
 /// Longest a receiver polls before blocking.
 pub const DEFAULT_SPIN: Duration = Duration::from_micros(50);
 
@@ -96,6 +102,15 @@ impl UnixTransport {
     /// Sets the largest message sent or accepted (at most `u32::MAX`).
     pub fn with_max_message(mut self, max: usize) -> UnixTransport {
         self.max_message = max.min(u32::MAX as usize);
+        self
+    }
+
+    /// Asks for a send buffer (`SO_SNDBUF`) of `bytes`, which on a Unix
+    /// socket bounds what this side may have queued for the other; best
+    /// effort (the system caps it at `net.core.wmem_max`). Only bytes
+    /// actually queued take memory.
+    pub fn with_send_buffer(self, bytes: usize) -> UnixTransport {
+        let _ = rustix::net::sockopt::set_socket_send_buffer_size(&self.stream, bytes);
         self
     }
 

@@ -41,7 +41,11 @@ pub(super) fn shake_hands(library: &GuestLibrary, transport: &mut dyn Transport,
 pub(super) fn connect(library: &GuestLibrary) -> Result<Channel, CallError> {
     let kind = std::env::var("CAVA_TRANSPORT").unwrap_or_else(|_| "unix".into());
     let mut transport: Box<dyn Transport> = match kind.as_str() {
-        "unix" => Box::new(UnixTransport::new(open_stream(b'U')?).with_max_message(crate::transport::configured_max_message())),
+        "unix" => Box::new(
+            UnixTransport::new(open_stream(b'U')?)
+                .with_max_message(crate::transport::configured_max_message())
+                .with_send_buffer(crate::transport::unix::CHANNEL_SEND_BUFFER),
+        ),
         "shm" => Box::new(ShmTransport::connect(open_stream(b'S')?, Duration::from_secs(10), crate::transport::unix::DEFAULT_SPIN)?),
         other => return Err(CallError::Other(format!("CAVA_TRANSPORT={other} is not a transport (use `unix` or `shm`)"))),
     };

@@ -452,15 +452,21 @@ pub(super) fn run_call<'a>(
         Some(reply(shared, id, &header, answer, buf).map_err(malformed)?)
     };
     decoder.staging.end_call();
-    channel.staging = decoder.staging;
-    // keep the largest shadows for the channel's next calls (not staged
-    // ones: those may be gigabytes)
+    // keep the largest shadows for the channel's next calls; staged ones
+    // (which may be gigabytes) go back to the staging area, within its limit
     let mut spare = decoder.spare;
     if !shadows.is_empty() {
-        spare.extend(shadows.into_iter().filter(|s| s.capacity() as u64 <= max));
+        for shadow in shadows {
+            if shadow.capacity() as u64 <= max {
+                spare.push(shadow);
+            } else {
+                decoder.staging.recycle(shadow);
+            }
+        }
         spare.sort_unstable_by_key(|b| std::cmp::Reverse(b.capacity()));
         spare.truncate(SPARE_SHADOWS);
     }
+    channel.staging = decoder.staging;
     channel.spare = spare;
     Ok(message)
 }

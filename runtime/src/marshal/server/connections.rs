@@ -15,7 +15,9 @@ pub(super) fn serve_channel(shared: &Shared, mut stream: UnixStream) {
     let _ = stream.set_read_timeout(None);
     let peer = peer_pid(&stream);
     let transport: Result<Box<dyn Transport>, TransportError> = match &selector {
-        b"U" => Ok(Box::new(UnixTransport::new(stream).with_max_message(shared.max_message))),
+        b"U" => Ok(Box::new(
+            UnixTransport::new(stream).with_max_message(shared.max_message).with_send_buffer(crate::transport::unix::CHANNEL_SEND_BUFFER),
+        )),
         b"S" => ShmTransport::serve(stream, ShmConfig { max_message: shared.max_message, ..ShmConfig::default() })
             .map(|t| Box::new(t) as Box<dyn Transport>),
         b"C" => {

@@ -147,7 +147,8 @@ impl<'a, 'p> Decoder<'a, 'p> {
                 self.staged(&descriptor, len, expected, keep, leaf, element)?;
                 let call = self.frame.message.header().call_id;
                 let bytes = self.staging.take_upload(call, index, len).map_err(malformed)?;
-                self.staged_bytes += len;
+                // (by capacity: a reused spare may be larger than the upload)
+                self.staged_bytes += bytes.capacity() as u64;
                 let addr = bytes.as_ptr() as u64;
                 self.frame.shadows.push(bytes);
                 let index = self.frame.shadows.len() - 1;
@@ -159,7 +160,7 @@ impl<'a, 'p> Decoder<'a, 'p> {
                     return Err(malformed("a staged out buffer of an asynchronous call, whose reply never comes"));
                 }
                 let bytes = self.staging.allocate(len, self.staged_bytes).map_err(malformed)?;
-                self.staged_bytes += len;
+                self.staged_bytes += bytes.capacity() as u64;
                 let addr = bytes.as_ptr() as u64;
                 self.frame.shadows.push(bytes);
                 (Place::Staged(self.frame.shadows.len() - 1), addr)
