@@ -116,6 +116,9 @@ struct Shared {
     /// Most bytes one channel may hold staged at once (`--max-staged`).
     max_staged: u64,
     _vendor: VendorLibrary,
+    /// Addresses `replace_server` code asked for by name
+    /// ([`vendor_address`]), found once each: it asks on every call.
+    vendor_symbols: Mutex<HashMap<String, Option<usize>>>,
 }
 
 impl std::fmt::Debug for Shared {
@@ -126,7 +129,13 @@ impl std::fmt::Debug for Shared {
 
 impl Shared {
     fn vendor_address(&self, name: &str) -> Option<usize> {
-        self._vendor.address(name)
+        let mut symbols = lock(&self.vendor_symbols);
+        if let Some(found) = symbols.get(name) {
+            return *found;
+        }
+        let found = self._vendor.address(name);
+        symbols.insert(name.to_owned(), found);
+        found
     }
 
     fn new(library: &'static ServerLibrary, vendor_path: Option<&str>) -> Result<Shared, String> {
@@ -187,6 +196,7 @@ impl Shared {
             max_message: configured_max_message(),
             max_staged: DEFAULT_MAX_STAGED,
             _vendor: vendor,
+            vendor_symbols: Mutex::default(),
         })
     }
 
