@@ -1007,3 +1007,87 @@ fn region_backed_buffers_are_created_mapped_and_unmapped_only_in_the_callers_reg
         assert_eq!(cl_finish(&api, t, 44, queue), Ok(0));
     }
 }
+
+/// Info queries whose native answer is an address in the API server's
+/// process: `CL_MEM_HOST_PTR` of a buffer whose storage is the process
+/// region or an SVM allocation (the guest answers it itself, from what the
+/// application gave), and the platform in `CL_CONTEXT_PROPERTIES` (a
+/// handle id). A guest asking raw learns no address of the server.
+#[test]
+fn info_queries_tell_no_server_addresses() {
+    let Some((generated, library)) = opencl() else {
+        println!("skipped: no OpenCL library or ICD installed (scripts/env.sh installs PoCL)");
+        return;
+    };
+    let api = Api::load(generated);
+    let socket = scratch("hostile-opencl-addresses").join("server.sock");
+    let _server = start_server(&generated.join("bin/opencl-server"), &socket, library);
+    const PROCESS: u64 = 91;
+    let mut t = channel_of(&socket, &api, b'U', PROCESS);
+    let t = t.as_mut();
+    let (context, _) = opencl_queue(&api, t);
+    let (_keep, region) = process_region(&socket, &api, PROCESS);
+    region.unwrap();
+    let host_ptr = |t: &mut dyn Transport, call_id, mem: u64, size: u64| {
+        let mut w = api.call("clGetMemObjectInfo", call_id);
+        w.u64(mem).u32(0x1103).u64(size).out(size).out(8);
+        let (status, outs) = status_and_outs(&exchange(t, &w.finish().unwrap()));
+        assert_eq!(status, 0);
+        outs[0].clone().unwrap()
+    };
+
+    // a region-backed buffer: its storage is the region, mapped in the server
+    let mut w = api.call("cava_clCreateBuffer_region", 10);
+    w.u64(context).u64(8 | 1).u64(64 << 10);
+    w.descriptor_slot(encode_descriptor(&BufferRef::Process { offset: 4096, len: 64 << 10 }, 0, 0)).out(4);
+    let (region_backed, outs) = handle_and_outs(&exchange(t, &w.finish().unwrap())).unwrap();
+    assert_eq!((region_backed != 0, errcode(&outs)), (true, 0));
+    assert_eq!(host_ptr(t, 11, region_backed, 8), vec![0; 8], "the server's address of a region-backed buffer");
+    assert_eq!(host_ptr(t, 12, region_backed, 64), vec![0; 64], "a larger answer buffer");
+    // a sub-buffer of it
+    let mut w = api.call("clCreateSubBuffer", 13);
+    w.u64(region_backed).u64(1).u32(0x1220).buffer(&[4096u64.to_le_bytes(), 4096u64.to_le_bytes()].concat()).out(4);
+    let (sub, outs) = handle_and_outs(&exchange(t, &w.finish().unwrap())).unwrap();
+    assert_eq!((sub != 0, errcode(&outs)), (true, 0));
+    assert_eq!(host_ptr(t, 14, sub, 8), vec![0; 8], "the server's address of a sub-buffer");
+    // a buffer on SVM memory (CL_MEM_USE_HOST_PTR on an allocation), where PoCL supports SVM
+    let mut w = api.call("cava_clSVMAlloc", 15);
+    w.u64(context).u64(1).u64(4096).u32(0);
+    let svm = Message::decode(&exchange(t, &w.finish().unwrap())).unwrap().scalars().u64().unwrap();
+    if svm != 0 {
+        let mut w = api.call("cava_clCreateBuffer_svm", 16);
+        w.u64(context).u64(8 | 1).u64(4096).buffer(&svm_ref(svm, 0)).out(4);
+        let (on_svm, outs) = handle_and_outs(&exchange(t, &w.finish().unwrap())).unwrap();
+        assert_eq!((on_svm != 0, errcode(&outs)), (true, 0));
+        assert_eq!(host_ptr(t, 17, on_svm, 8), vec![0; 8], "the server's address of an SVM allocation");
+    }
+
+    // the properties a context was made with: the platform is its handle id
+    let mut w = api.call("clGetPlatformIDs", 20);
+    w.u32(1).out(8).null();
+    let (_, outs) = status_and_outs(&exchange(t, &w.finish().unwrap()));
+    let platform = u64::from_le_bytes(outs[0].clone().unwrap()[..8].try_into().unwrap());
+    let mut w = api.call("clGetDeviceIDs", 21);
+    w.u64(platform).u64(0xFFFF_FFFF).u32(1).out(8).null();
+    let (_, outs) = status_and_outs(&exchange(t, &w.finish().unwrap()));
+    let properties = [0x1084, platform, 0].map(u64::to_le_bytes).concat();
+    let mut w = api.call("clCreateContext", 22);
+    w.buffer(&properties).u32(1).buffer(&outs[0].clone().unwrap()).u64(0).u64(0).null();
+    let with_properties = Message::decode(&exchange(t, &w.finish().unwrap())).unwrap().scalars().u64().unwrap();
+    assert_ne!(with_properties, 0);
+    let mut w = api.call("clGetContextInfo", 23);
+    w.u64(with_properties).u32(0x1082).u64(24).out(24).out(8);
+    let (status, outs) = status_and_outs(&exchange(t, &w.finish().unwrap()));
+    assert_eq!(status, 0);
+    assert_eq!(outs[0].clone().unwrap(), properties, "CL_CONTEXT_PROPERTIES names the platform by its handle id");
+    still_served(&api, t, 24, context);
+}
+
+/// The server still serves channel `t`: a context query (of a context with
+/// one device) answers.
+fn still_served(api: &Api, t: &mut dyn Transport, call_id: u64, context: u64) {
+    let mut w = api.call("clGetContextInfo", call_id);
+    w.u64(context).u32(0x1083).u64(4).out(4).null();
+    let (status, outs) = status_and_outs(&exchange(t, &w.finish().unwrap()));
+    assert_eq!((status, outs[0].clone().unwrap()), (0, 1u32.to_le_bytes().to_vec()), "CL_CONTEXT_NUM_DEVICES");
+}
