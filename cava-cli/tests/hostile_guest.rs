@@ -1091,3 +1091,78 @@ fn still_served(api: &Api, t: &mut dyn Transport, call_id: u64, context: u64) {
     let (status, outs) = status_and_outs(&exchange(t, &w.finish().unwrap()));
     assert_eq!((status, outs[0].clone().unwrap()), (0, 1u32.to_le_bytes().to_vec()), "CL_CONTEXT_NUM_DEVICES");
 }
+
+/// A process that leaves a read gated by a user event it never set: the
+/// server's departure must not wait for it forever. It sets the process's
+/// pending user events to an error status (`abandon_at_exit`), so the
+/// drain's `clFinish` returns, the kept buffer is freed and the objects
+/// released; other guests are served meanwhile and after.
+#[test]
+fn a_departed_process_user_events_do_not_hold_its_departure() {
+    let Some((generated, library)) = opencl() else {
+        println!("skipped: no OpenCL library or ICD installed (scripts/env.sh installs PoCL)");
+        return;
+    };
+    let api = Api::load(generated);
+    let dir = scratch("hostile-opencl-gated");
+    let socket = dir.join("server.sock");
+    let log = dir.join("server.log");
+    let _server =
+        start_server_with(&generated.join("bin/opencl-server"), &socket, library, &[], std::fs::File::create(&log).unwrap().into());
+
+    // the guest is another process (a relay), which then exits
+    let mut relay = Relay::start(&socket);
+    relay.send(b"U");
+    relay.frame(&Hello { contract: api.contract, next_call_id: 1, process: 95 }.encode());
+    Welcome::decode(&Message::decode(&relay.reply()).unwrap()).unwrap();
+    let call = |relay: &mut Relay, message: Vec<u8>| {
+        relay.frame(&message);
+        relay.reply()
+    };
+    let mut w = api.call("clGetPlatformIDs", 1);
+    w.u32(1).out(8).null();
+    let (_, outs) = status_and_outs(&call(&mut relay, w.finish().unwrap()));
+    let platform = u64::from_le_bytes(outs[0].clone().unwrap()[..8].try_into().unwrap());
+    let mut w = api.call("clGetDeviceIDs", 2);
+    w.u64(platform).u64(0xFFFF_FFFF).u32(1).out(8).null();
+    let (_, outs) = status_and_outs(&call(&mut relay, w.finish().unwrap()));
+    let device = outs[0].clone().unwrap()[..8].to_vec();
+    let mut w = api.call("clCreateContext", 3);
+    w.null().u32(1).buffer(&device).u64(0).u64(0).null();
+    let context = Message::decode(&call(&mut relay, w.finish().unwrap())).unwrap().scalars().u64().unwrap();
+    let mut w = api.call("clCreateCommandQueue", 4);
+    w.u64(context).u64(u64::from_le_bytes(device[..8].try_into().unwrap())).u64(0).null();
+    let queue = Message::decode(&call(&mut relay, w.finish().unwrap())).unwrap().scalars().u64().unwrap();
+    let mut w = api.call("clCreateBuffer", 5);
+    w.u64(context).u64(1).u64(4096).null().out(4);
+    let (buffer, outs) = handle_and_outs(&call(&mut relay, w.finish().unwrap())).unwrap();
+    assert_eq!((buffer != 0, errcode(&outs)), (true, 0));
+    let mut w = api.call("clCreateUserEvent", 6);
+    w.u64(context).out(4);
+    let (gate, outs) = handle_and_outs(&call(&mut relay, w.finish().unwrap())).unwrap();
+    assert_eq!((gate != 0, errcode(&outs)), (true, 0));
+    // a non-blocking read into a kept buffer, gated by the user event (no reply)
+    let mut w = api.call("clEnqueueReadBuffer", 7);
+    w.u64(queue).u64(buffer).u32(0).u64(0).u64(4096);
+    w.descriptor_slot(encode_descriptor(&BufferRef::Out { len: 4096 }, 0, 0x7000_0000));
+    w.u32(1).buffer(&gate.to_le_bytes()).null();
+    relay.frame(&w.finish().unwrap());
+    let mut w = api.call("clGetEventInfo", 8);
+    w.u64(gate).u32(0x11D3).u64(4).out(4).null();
+    let (status, outs) = status_and_outs(&call(&mut relay, w.finish().unwrap()));
+    assert_eq!((status, outs[0].clone().unwrap()), (0, 2i32.to_le_bytes().to_vec()), "the read was queued, its gate CL_SUBMITTED");
+    drop(relay);
+
+    common::wait_for_log(&log, "stay allocated until the server exits");
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(text.contains("cava_clSetUserEventStatus_abandon; 1 settled"), "{text}");
+    assert!(
+        text.contains("left reads pending: brought back with 1 calls (clFinish; 0 failed); 1 kept buffers (4096 bytes) freed"),
+        "{text}"
+    );
+    assert!(text.contains(" and 0 kept buffers (0 bytes)"), "{text}");
+    // and the server serves another guest
+    let mut t = channel_of(&socket, &api, b'U', 96);
+    let (context, _) = opencl_queue(&api, t.as_mut());
+    still_served(&api, t.as_mut(), 5, context);
+}

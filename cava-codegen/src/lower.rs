@@ -318,6 +318,7 @@ pub fn lower(spec: &Spec) -> Result<Lowered, GenerateError> {
                 }),
                 None => None,
             },
+            abandon_at_exit: f.abandon_at_exit.map(|param| param as u32),
         };
         plan::call_slots(&function).map_err(GenerateError::new)?;
         plan::shape(&function.return_value).map_err(|e| GenerateError::new(format!("the result of `{}`: {e}", f.name)))?;

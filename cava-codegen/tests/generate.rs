@@ -227,3 +227,17 @@ fn each_registry_is_brought_back_by_its_one_handle_call() {
     assert_eq!(drainers("tests/specs/every_descriptor.lapis"), [Some("accStreamSynchronize".to_string())]);
     assert_eq!(drainers("specs/cuda.lapis"), Vec::<Option<String>>::new());
 }
+
+#[test]
+fn what_a_departed_process_left_waiting_is_settled_by_the_spec_s_abandon_calls() {
+    let abandoners = |spec: &str| {
+        let source = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(spec)).unwrap();
+        let (_, checked) = lapis_parser::check_source(&source);
+        let plan = cava_codegen::lower::lower(&checked.spec).unwrap().plan;
+        plan.functions.iter().filter(|f| f.abandon_at_exit.is_some()).map(|f| (f.name.clone(), f.abandon_at_exit)).collect::<Vec<_>>()
+    };
+    // OpenCL's user events, set to an error status; the event is argument 0
+    assert_eq!(abandoners("specs/opencl.lapis"), [("cava_clSetUserEventStatus_abandon".to_string(), Some(0))]);
+    assert_eq!(abandoners("tests/specs/every_descriptor.lapis"), [("accStreamCancel".to_string(), Some(0))]);
+    assert_eq!(abandoners("tests/testlib/testlib.lapis"), []);
+}

@@ -401,7 +401,7 @@ cl_context clCreateContext(const cl_context_properties *properties, cl_uint num_
 ```";
 
     BadRelease = "L0522", "`release_at_exit` on a function that cannot release",
-"`release_at_exit(obj)` (or `release_at_exit(obj, times)`) names the function the API server calls on each object of `obj`'s handle type that a guest process still holds when it leaves. The server passes the object and 0 for every other argument, so `obj` must be an argument of the function described as a handle, a function with other arguments must have a `replace_server` that finds them itself, the function must be forwarded (not `unsupported` or `in_guest`), `times` must be an integer, and only one function may release each handle type.
+"`release_at_exit(obj)` (or `release_at_exit(obj, times)`) names the function the API server calls on each object of `obj`'s handle type that a guest process still holds when it leaves. The server passes the object and 0 for every other argument, so `obj` must be an argument of the function described as a handle, a function with other arguments must have a `replace_server` that finds them itself, the function must be forwarded (not `unsupported` or `in_guest`), `times` must be an integer, and only one function may release each handle type. `abandon_at_exit(obj)`, called the same way before the process's pending reads are brought back, is checked the same (several may settle one type).
 
 ```lapis
 cl_int clReleaseMemObject(cl_mem memobj) {

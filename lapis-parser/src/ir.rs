@@ -146,6 +146,12 @@ pub struct Function {
     /// it keep their contract.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub release_at_exit: Option<ReleaseAtExit>,
+    /// `abandon_at_exit(obj)`: before it brings back a departed guest
+    /// process's pending reads, the API server calls this function once on
+    /// each of the process's live objects of `obj`'s handle type (the
+    /// parameter's index). Left out of the serialized model when absent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub abandon_at_exit: Option<usize>,
     pub resources: Vec<ResourceUse>,
     /// Values the spec computes in the guest and sends along with the arguments.
     pub contextual: Vec<Contextual>,

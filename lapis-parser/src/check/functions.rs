@@ -252,6 +252,7 @@ impl Checker {
             replace_server: None,
             variant_of: None,
             release_at_exit: None,
+            abandon_at_exit: None,
             resources: Vec::new(),
             contextual: Vec::new(),
             return_value: Value::Leaf(Box::new(void_spec())),
@@ -273,6 +274,7 @@ impl Checker {
         let mut in_guest: Option<Span> = None;
         let mut variant: Option<Span> = None;
         let mut release: Option<PendingRelease<'_>> = None;
+        let mut abandon: Option<PendingRelease<'_>> = None;
         let mut contextual_spans = Vec::new();
         for stmt in stmts {
             match &stmt.kind {
@@ -365,7 +367,18 @@ impl Checker {
                             if !self.given_once("release_at_exit", release.as_ref().map(|r| r.span), d.name.span) {
                                 continue;
                             }
-                            release = Some(PendingRelease { span: d.name.span, obj: args[0], times: args.get(1).copied() });
+                            release = Some(PendingRelease {
+                                name: "release_at_exit",
+                                span: d.name.span,
+                                obj: args[0],
+                                times: args.get(1).copied(),
+                            });
+                        }
+                        "abandon_at_exit" => {
+                            if !self.given_once("abandon_at_exit", abandon.as_ref().map(|r| r.span), d.name.span) {
+                                continue;
+                            }
+                            abandon = Some(PendingRelease { name: "abandon_at_exit", span: d.name.span, obj: args[0], times: None });
                         }
                         "allocates_rc" | "deallocates_rc" | "consumes_rc" => {
                             if let Some(use_) = self.resource_use(info.name, &args, &env) {
@@ -444,6 +457,11 @@ impl Checker {
                 if function.release_at_exit.is_some() {
                     self.releases.push((ir::FunctionId(self.spec.functions.len() as u32), span));
                 }
+            }
+        }
+        if let Some(pending) = abandon {
+            if self.error_count() == errors_before {
+                function.abandon_at_exit = self.resolve_release(pending, &function, &env).map(|r| r.param);
             }
         }
         if self.shape(&sig.ret) == Shape::Void {

@@ -1,5 +1,7 @@
 //! `release_at_exit(obj, times)`: the function that releases a departed
-//! guest process's objects of one handle type.
+//! guest process's objects of one handle type; `abandon_at_exit(obj)`, the
+//! function that settles them before their pending reads are brought back
+//! (checked the same way).
 //!
 //! The API server calls the function itself, with the object and 0 for
 //! every other argument, so the checker makes sure it can: `obj` is a
@@ -19,6 +21,8 @@ use crate::span::Span;
 /// A `release_at_exit` as written, checked once the function's parameters
 /// are resolved.
 pub(super) struct PendingRelease<'a> {
+    /// `release_at_exit` or `abandon_at_exit` (which takes no `times`).
+    pub name: &'static str,
     pub span: Span,
     pub obj: &'a ast::Expr,
     pub times: Option<&'a ast::Expr>,
@@ -26,8 +30,10 @@ pub(super) struct PendingRelease<'a> {
 
 impl Checker {
     pub(super) fn resolve_release(&mut self, pending: PendingRelease<'_>, function: &ir::Function, env: &Env) -> Option<ir::ReleaseAtExit> {
+        let descriptor = pending.name;
         let fail = |this: &mut Checker, primary: Span, label: String, message: String, help: &str| {
-            this.report(Diagnostic::error(Code::BadRelease, message).with_primary(primary, label).with_help(help.to_string()));
+            let (message, help) = (message.replace("release_at_exit", descriptor), help.replace("release_at_exit", descriptor));
+            this.report(Diagnostic::error(Code::BadRelease, message).with_primary(primary, label).with_help(help));
             None
         };
         let ast::ExprKind::Name(name) = &pending.obj.kind else {

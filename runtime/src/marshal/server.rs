@@ -106,6 +106,10 @@ struct Shared {
     /// The function that releases a departed process's objects of each
     /// handle type (`release_at_exit`).
     releasers: HashMap<HandleKind, u32>,
+    /// The functions that settle a departed process's objects of each
+    /// handle type before its pending reads are brought back
+    /// (`abandon_at_exit`).
+    abandoners: HashMap<HandleKind, Vec<u32>>,
     /// The function that brings back what each buffer registry holds
     /// under a key, for a departed process's pending reads
     /// ([`Plan::drainers`]).
@@ -178,6 +182,7 @@ impl Shared {
         }
         let recorded = plan.functions.iter().map(records).collect();
         let releasers = departure::releasers(&plan);
+        let abandoners = departure::abandoners(&plan);
         let drainers = plan.drainers();
         Ok(Shared {
             library,
@@ -192,6 +197,7 @@ impl Shared {
             recorded,
             recorder: None,
             releasers,
+            abandoners,
             drainers,
             max_message: configured_max_message(),
             max_staged: DEFAULT_MAX_STAGED,

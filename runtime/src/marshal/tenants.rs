@@ -85,7 +85,8 @@ impl Tenant {
 }
 
 impl Drop for Tenant {
-    /// The process has gone. The departure (`server/departure.rs`) brings
+    /// The process has gone. The departure (`server/departure.rs`) settles
+    /// what its pending commands wait for (`abandon_at_exit`), brings
     /// back the reads it left pending, releases its objects of the handle
     /// types the spec says how to release (`release_at_exit`), and frees
     /// the buffers those reads were kept in; its table, metadata and

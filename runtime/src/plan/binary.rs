@@ -475,6 +475,7 @@ record!(Function {
     return_value: Value,
     actions: Vec<Expr>,
     release_at_exit: Option<ReleaseAtExit>,
+    abandon_at_exit: Option<u32>,
 });
 
 record!(ReleaseAtExit { param: u32, times: Option<Expr> });
@@ -682,6 +683,7 @@ mod tests {
             return_value: leaf(INT, Kind::Userdata { callback_param: None }, Lifetime::CoupledToReturn),
             actions: vec![expr(ExprKind::SiblingField(7)), expr(ExprKind::ReturnValue)],
             release_at_exit: Some(ReleaseAtExit { param: 0, times: None }),
+            abandon_at_exit: Some(0),
         };
         Plan {
             api: Api {

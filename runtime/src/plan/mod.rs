@@ -120,6 +120,12 @@ pub struct Function {
     /// type. Absent from the JSON when there is none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub release_at_exit: Option<ReleaseAtExit>,
+    /// `abandon_at_exit`: before it brings back a departed guest process's
+    /// pending reads, the API server calls this function once on each
+    /// object the process still holds of parameter `param`'s handle type
+    /// (0 for the other arguments). Absent from the JSON when there is none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub abandon_at_exit: Option<u32>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -41,6 +41,17 @@
 //! event the process never set) holds that departure, and the objects and
 //! buffers stay: a live guest's `clFinish` would hold its channel's thread
 //! the same way.
+//!
+//! A departed process cannot do what its pending reads may wait for: an
+//! OpenCL read gated by a user event the process would have set later
+//! waits forever, and so would the drain. So before draining, the server
+//! calls each function the spec marks `abandon_at_exit` once on each of
+//! the process's live objects of its handle type (OpenCL's
+//! `cava_clSetUserEventStatus_abandon`, which sets a user event still
+//! pending to an error status: the commands waiting for it end without
+//! running, as OpenCL defines, and `clFinish` returns). Only the
+//! process's own objects, with 0 for the other arguments, as for
+//! `release_at_exit`.
 
 use std::collections::{HashMap, HashSet};
 
@@ -78,6 +89,19 @@ fn first_handle_kind(value: &Value) -> Option<HandleKind> {
     }
 }
 
+/// The functions that settle each handle type's objects before the drain
+/// (`abandon_at_exit`), in the spec's order.
+pub(super) fn abandoners(plan: &Plan) -> HashMap<HandleKind, Vec<u32>> {
+    let mut abandoners: HashMap<HandleKind, Vec<u32>> = HashMap::new();
+    for (id, f) in plan.functions.iter().enumerate() {
+        let Some(param) = f.abandon_at_exit.and_then(|p| f.params.get(p as usize)) else { continue };
+        if let Some(kind) = first_handle_kind(&param.value) {
+            abandoners.entry(kind).or_default().push(id as u32);
+        }
+    }
+    abandoners
+}
+
 /// What `times` may read: the departed process's metadata, nothing else.
 struct Departed<'a> {
     tenant: &'a Tenant,
@@ -110,11 +134,52 @@ impl Host for Departed<'_> {
 /// tenant's drop runs it, and then counts what stays.
 pub(in crate::marshal) fn depart(tenant: &Tenant) {
     let Some(shared) = SERVER.get() else { return };
-    // the order matters: drained while the handles name the objects, freed
-    // once the objects are released
+    // the order matters: settled so that the drain can end, drained while
+    // the handles name the objects, freed once the objects are released
+    abandon(shared, tenant);
     let drained = drain(shared, tenant);
     release(shared, tenant);
     free_drained(shared, tenant, drained);
+}
+
+/// Calls the `abandon_at_exit` functions on the process's own live objects
+/// (see the module docs).
+fn abandon(shared: &Shared, tenant: &Tenant) {
+    if shared.abandoners.is_empty() {
+        return;
+    }
+    let plan = &shared.plan;
+    let live = lock(&tenant.handles).owned_newest_first();
+    let (mut calls, mut refused) = (0usize, 0usize);
+    let mut functions: Vec<&str> = Vec::new();
+    for (_, object, kind) in live {
+        let Some(abandoners) = shared.abandoners.get(&kind) else { continue };
+        for &function in abandoners {
+            let f = &plan.functions[function as usize];
+            let (Some(address), Some(param)) = (shared.address(function as usize), f.abandon_at_exit) else { continue };
+            let mut args = vec![0u64; f.params.len()];
+            args[param as usize] = object as u64;
+            let raw = native::call(shared.library.dispatch, function, address, &args);
+            calls += 1;
+            if let Ty::Record(r) = f.ret {
+                let (size, align) = plan.records.get(r as usize).map_or((0, 1), |r| (r.size, r.align));
+                native::take_boxed(raw, size, align);
+            } else if f.ret == plan.api.error_type && V::from_raw(raw, &f.ret).as_int() != plan.api.success {
+                refused += 1;
+            }
+            if !functions.contains(&f.name.as_str()) {
+                functions.push(&f.name);
+            }
+        }
+    }
+    if calls > 0 {
+        shared.log(format_args!(
+            "guest process {} left objects the spec says how to settle: {calls} calls ({}; {} settled, {refused} had nothing to settle)",
+            tenant.pid,
+            functions.join(", "),
+            calls - refused,
+        ));
+    }
 }
 
 /// What the drainers brought back: the kept buffers' keys, and the calls.
