@@ -227,3 +227,20 @@ fn each_registry_is_brought_back_by_its_one_handle_call() {
     assert_eq!(drainers("tests/specs/every_descriptor.lapis"), [Some("accStreamSynchronize".to_string())]);
     assert_eq!(drainers("specs/cuda.lapis"), Vec::<Option<String>>::new());
 }
+
+/// The functions whose calls the API server serves on its lean path
+/// (`cava_runtime::marshal::server::lean_calls`): scalars, handles and in
+/// buffers sent inline, nothing kept, issued or recorded. A change to this
+/// list changes what the call-intensive benchmark measures.
+#[test]
+fn the_lean_path_serves_the_plain_calls() {
+    let lean = |spec: &str| {
+        let source = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(spec)).unwrap();
+        let (_, checked) = lapis_parser::check_source(&source);
+        let plan = cava_codegen::lower::lower(&checked.spec).unwrap().plan;
+        let lean = cava_runtime::marshal::server::lean_calls(&plan).unwrap();
+        plan.functions.iter().zip(lean).filter(|(_, lean)| *lean).map(|(f, _)| f.name.clone()).collect::<Vec<_>>().join("\n")
+    };
+    insta::assert_snapshot!("lean_calls_opencl", lean("specs/opencl.lapis"));
+    insta::assert_snapshot!("lean_calls_testlib", lean("tests/testlib/testlib.lapis"));
+}
