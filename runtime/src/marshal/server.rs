@@ -91,9 +91,9 @@ struct Shared {
     /// Scalar-area offset of each slot, per function.
     offsets: Vec<Vec<u32>>,
     ret: Vec<SlotShape>,
-    /// Whether each function's calls may take the lean path
-    /// ([`lean::qualifies`]).
-    lean: Vec<bool>,
+    /// Each function whose calls may take the lean path, what that path
+    /// needs to know of it ([`lean::LeanCall`]).
+    lean: Vec<Option<lean::LeanCall>>,
     /// The vendor's function for each plan function; unset until its first
     /// call for one the library does not export, which the resolver finds.
     addresses: Vec<OnceLock<Option<usize>>>,
@@ -161,7 +161,7 @@ impl Shared {
         for f in &plan.functions {
             let shapes = call_slots(f)?;
             offsets.push(slot_offsets(&shapes));
-            lean.push(lean::qualifies(f, &shapes));
+            lean.push(lean::LeanCall::of(&plan, f, &shapes));
             slots.push(shapes);
             ret.push(reply_slot(&plan, f)?);
             // the guest answers unsupported and in_guest functions itself;
@@ -185,7 +185,7 @@ impl Shared {
         }
         if std::env::var_os("CAVA_LEAN_CALLS").is_some_and(|v| v == "0") {
             // every call through the general path: for comparing, or ruling the lean path out
-            lean.fill(false);
+            lean.iter_mut().for_each(|l| *l = None);
         }
         let recorded = plan.functions.iter().map(records).collect();
         let releasers = departure::releasers(&plan);

@@ -17,24 +17,53 @@
 use super::*;
 
 /// Which functions of `plan` may take the lean path, by function id (see
-/// [`qualifies`]).
+/// [`LeanCall::of`]).
 pub fn lean_calls(plan: &Plan) -> Result<Vec<bool>, String> {
-    plan.functions.iter().map(|f| Ok(qualifies(f, &call_slots(f)?))).collect()
+    plan.functions.iter().map(|f| Ok(LeanCall::of(plan, f, &call_slots(f)?).is_some())).collect()
 }
 
-/// Whether the calls of `f` may take the lean path: decided once, when the
-/// plan loads. Each argument needs at least one lean description; which
-/// one applies is known per call (`clEnqueueNDRangeKernel`'s `event` is
-/// lean when null), so a call whose selected description is not lean
-/// goes the general way.
-pub(super) fn qualifies(f: &Function, shapes: &[SlotShape]) -> bool {
-    f.contextual.is_empty()
-        && f.actions.is_empty()
-        && shapes.len() == f.params.len()
-        && !matches!(f.ret, Ty::Record(_))
-        && matches!(&f.return_value, Value::Leaf(leaf) if leaf.kind == Kind::Opaque)
-        && f.params.iter().zip(shapes).all(|(p, shape)| p.value.any_leaf(&|leaf| lean_leaf(&p.ty, leaf, *shape)))
+/// What the lean path knows of a function before its calls come.
+pub(super) struct LeanCall {
+    is_async: bool,
+    /// The result is the API's status type (a failure is deferred or
+    /// reported; success reports a deferred one).
+    returns_status: bool,
+    /// Bit `i`: argument `i` has one description, and it is lean (no
+    /// condition to evaluate, nothing to check per call).
+    fixed: u32,
 }
+
+impl LeanCall {
+    /// Whether the calls of `f` may take the lean path: decided once, when
+    /// the plan loads. Each argument needs at least one lean description;
+    /// which one applies is known per call (`clEnqueueNDRangeKernel`'s
+    /// `event` is lean when null), so a call whose selected description is
+    /// not lean goes the general way.
+    pub(super) fn of(plan: &Plan, f: &Function, shapes: &[SlotShape]) -> Option<LeanCall> {
+        let plain = f.contextual.is_empty()
+            && f.actions.is_empty()
+            && shapes.len() == f.params.len()
+            && f.params.len() <= MAX_ARGS
+            && !matches!(f.ret, Ty::Record(_))
+            && matches!(&f.return_value, Value::Leaf(leaf) if leaf.kind == Kind::Opaque)
+            && f.params.iter().zip(shapes).all(|(p, shape)| p.value.any_leaf(&|leaf| lean_leaf(&p.ty, leaf, *shape)));
+        plain.then(|| LeanCall {
+            is_async: matches!(f.mode, CallMode::Async { .. }),
+            returns_status: f.ret == plan.api.error_type,
+            fixed: f
+                .params
+                .iter()
+                .zip(shapes)
+                .enumerate()
+                .filter(|(_, (p, shape))| matches!(&p.value, Value::Leaf(leaf) if lean_leaf(&p.ty, leaf, **shape)))
+                .fold(0, |bits, (i, _)| bits | 1 << i),
+        })
+    }
+}
+
+/// Arguments a lean function may have (the width of [`LeanCall::fixed`]);
+/// their per-call values live in fixed arrays on the stack.
+const MAX_ARGS: usize = 16;
 
 /// A value the lean path can pass on: it lives for the call only, and is
 /// a scalar, a handle, or an in buffer the server need not keep, bring
@@ -80,27 +109,26 @@ pub(super) fn serve(
 ) -> Option<Result<Option<Vec<u8>>, Refusal>> {
     let header = *message.header();
     let id = header.function as usize;
-    if !*shared.lean.get(id)? || (shared.recorded[id] && shared.recorder.is_some()) {
+    let lean = shared.lean.get(id)?.as_ref()?;
+    if shared.recorded[id] && shared.recorder.is_some() {
+        return None;
+    }
+    if header.flags.contains(crate::wire::Flags::ASYNC) != lean.is_async {
         return None;
     }
     let plan = &shared.plan;
     let f = &plan.functions[id];
     let address = shared.address(id)?;
-    let is_async = matches!(f.mode, CallMode::Async { .. });
-    if header.flags.contains(crate::wire::Flags::ASYNC) != is_async {
-        return None;
-    }
     let tenant: &Tenant = &channel.tenant;
     let shapes = &shared.slots[id];
     let n = f.params.len();
 
     // 1. what every argument holds, as expressions see it
     let mut scalars = message.scalars();
-    let mut values: PerSlot<V> = SmallVec::with_capacity(n);
-    let mut descriptors: PerSlot<BufferRef<'_>> = filled(BufferRef::Null, n);
+    let mut values = [V::Int(0); MAX_ARGS];
+    let mut descriptors = [BufferRef::Null; MAX_ARGS];
     for (i, shape) in shapes.iter().enumerate() {
-        let ty = &f.params[i].ty;
-        let v = match shape {
+        values[i] = match shape {
             SlotShape::Void => V::Int(0),
             SlotShape::Buffer => {
                 let d = scalars.buffer().ok()?;
@@ -114,11 +142,10 @@ pub(super) fn serve(
                     4 => u64::from(scalars.u32().ok()?),
                     _ => scalars.u64().ok()?,
                 };
-                V::from_raw(raw, ty)
+                V::from_raw(raw, &f.params[i].ty)
             }
             SlotShape::Word | SlotShape::Handle => V::Ptr(scalars.u64().ok()?),
         };
-        values.push(v);
     }
     scalars.finish().ok()?;
 
@@ -137,18 +164,22 @@ pub(super) fn serve(
         created: SmallVec::new(),
         process_region: None,
     };
-    let mut raws: PerSlot<u64> = filled(0, n);
+    let values = &mut values[..n];
+    let mut raws = [0u64; MAX_ARGS];
     let mut objects = [0u64; MAX_HANDLE_IDS];
     let mut objects_used = 0;
     for i in 0..n {
         let v = values[i];
         let leaf = match &f.params[i].value {
-            Value::Leaf(leaf) => leaf,
-            value => select(plan, value, &Env { this: Some((v, None)), ..Env::new(&values, &[]) }, &mut frame).ok()?,
+            Value::Leaf(leaf) if lean.fixed & 1 << i != 0 => leaf,
+            value => {
+                let leaf = select(plan, value, &Env { this: Some((v, None)), ..Env::new(values, &[]) }, &mut frame).ok()?;
+                if !lean_leaf(&f.params[i].ty, leaf, shapes[i]) {
+                    return None;
+                }
+                leaf
+            }
         };
-        if !lean_leaf(&f.params[i].ty, leaf, shapes[i]) {
-            return None;
-        }
         let raw = match (&leaf.kind, shapes[i]) {
             (Kind::Handle { kind }, _) => handle(tenant, v.as_u64(), *kind)?,
             (Kind::Buffer { size, element }, SlotShape::Buffer) => {
@@ -156,7 +187,7 @@ pub(super) fn serve(
                     BufferRef::Null => 0,
                     BufferRef::Inline(bytes) => {
                         let stride = stride(plan, &leaf.ty);
-                        let env = Env { this: Some((v, None)), ..Env::new(&values, &[]) };
+                        let env = Env { this: Some((v, None)), ..Env::new(values, &[]) };
                         let count = eval(plan, size, &env, &mut frame).ok()?;
                         if byte_len(count.as_int(), stride, max)? != bytes.len() as u64 {
                             return None;
@@ -193,14 +224,14 @@ pub(super) fn serve(
     // 3. the call (`objects`, which translated arrays point into, lives until the function returns)
     channel.staging.begin_call(header.call_id);
     let ret_raw = calling_for(tenant.process, || {
-        process_memory::with_call_region(None, || native::call(shared.library.dispatch, id as u32, address, &raws))
+        process_memory::with_call_region(None, || native::call(shared.library.dispatch, id as u32, address, &raws[..n]))
     });
 
     // 4. the outcome: an asynchronous call's error waits for a later call
     let mut ret = V::from_raw(ret_raw, &f.ret);
-    let returns_status = f.ret == plan.api.error_type;
+    let returns_status = lean.returns_status;
     let success = !returns_status || ret.as_int() == plan.api.success;
-    if is_async {
+    if lean.is_async {
         if !success {
             channel.deferred.get_or_insert(ret.as_int());
         }
