@@ -857,6 +857,8 @@ fn the_lean_path_answers_as_the_general_path() {
     assert_eq!(refusal(&lean[1]), ErrorCode::InvalidHandle);
     assert_eq!(refusal(&lean[2]), ErrorCode::InvalidHandle);
     assert_eq!(refusal(&lean[3]), ErrorCode::Malformed);
+    let text = ErrorReply::decode(&Message::decode(&lean[3]).unwrap()).unwrap().message.to_string();
+    assert!(text.contains("outside the buffers") && !text.contains("0x"), "the server's address reached the guest: {text}");
     let (status, outs) = status_and_outs(&lean[4]);
     assert_eq!((status, &outs[0].clone().unwrap()[..5]), (0, &b"lean\0"[..]));
     assert_eq!(Message::decode(&lean[5]).unwrap().scalars().u64().unwrap(), 3);
