@@ -204,6 +204,13 @@ fn a_truncated_or_corrupted_plan_is_an_error() {
     assert!(error.contains("regenerate it with the `cava` of this runtime"), "{error}");
 }
 
+/// The plan of a spec of the repository (`spec` relative to its root).
+fn plan_of(spec: &str) -> cava_runtime::plan::Plan {
+    let source = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(spec)).unwrap();
+    let (_, checked) = lapis_parser::check_source(&source);
+    cava_codegen::lower::lower(&checked.spec).unwrap().plan
+}
+
 /// The call the API server makes to bring back a departed process's
 /// pending reads, per registry (`Plan::drainers`): the one-handle call that
 /// brings the registry's buffers back and frees them, never a release (it
@@ -212,9 +219,7 @@ fn a_truncated_or_corrupted_plan_is_an_error() {
 #[test]
 fn each_registry_is_brought_back_by_its_one_handle_call() {
     let drainers = |spec: &str| {
-        let source = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(spec)).unwrap();
-        let (_, checked) = lapis_parser::check_source(&source);
-        let plan = cava_codegen::lower::lower(&checked.spec).unwrap().plan;
+        let plan = plan_of(spec);
         plan.drainers().iter().map(|d| d.map(|f| plan.functions[f as usize].name.clone())).collect::<Vec<_>>()
     };
     // pending_reads by clFinish; event_reads by no call of one handle
@@ -235,9 +240,7 @@ fn each_registry_is_brought_back_by_its_one_handle_call() {
 #[test]
 fn the_lean_path_serves_the_plain_calls() {
     let lean = |spec: &str| {
-        let source = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(spec)).unwrap();
-        let (_, checked) = lapis_parser::check_source(&source);
-        let plan = cava_codegen::lower::lower(&checked.spec).unwrap().plan;
+        let plan = plan_of(spec);
         let lean = cava_runtime::marshal::server::lean_calls(&plan).unwrap();
         plan.functions.iter().zip(lean).filter(|(_, lean)| *lean).map(|(f, _)| f.name.clone()).collect::<Vec<_>>().join("\n")
     };
