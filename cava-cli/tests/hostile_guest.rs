@@ -697,16 +697,13 @@ fn svm_references_are_checked_against_the_allocation_the_server_recorded() {
     // the guest names SVM memory by (handle, offset); a hostile guest
     // forging either must get an error, never an address outside the
     // allocation (PoCL itself checks no range: it would write past it)
-    let Some(library) = opencl_library() else {
+    let Some((generated, library)) = opencl() else {
         println!("skipped: no OpenCL library or ICD installed (scripts/env.sh installs PoCL)");
         return;
     };
-    let dir = scratch("hostile-svm");
-    let generated = dir.join("generated");
-    common::build(&common::root().join("specs/opencl.lapis"), &generated);
-    let api = Api::load(&generated);
-    let socket = dir.join("server.sock");
-    let _server = start_server(&generated.join("bin/opencl-server"), &socket, &library);
+    let api = Api::load(generated);
+    let socket = scratch("hostile-svm").join("server.sock");
+    let _server = start_server(&generated.join("bin/opencl-server"), &socket, library);
     let mut t = channel_of(&socket, &api, b'U', 77);
 
     let mut w = api.call("clGetPlatformIDs", 1);
@@ -866,4 +863,310 @@ fn the_lean_path_answers_as_the_general_path() {
     assert_ne!(cl_status(&lean[7]), Ok(0), "the short source's error was lost");
     assert_ne!(cl_status(&lean[8]), Ok(0), "the forged memory object's error was lost");
     assert_eq!(cl_status(&lean[9]), Ok(0));
+}
+
+/// The OpenCL guest library and API server generated from
+/// `specs/opencl.lapis`, and the system's OpenCL library, built once per
+/// test binary (as [`testlib`]); `None` without an OpenCL library.
+fn opencl() -> Option<&'static (std::path::PathBuf, std::path::PathBuf)> {
+    static BUILT: std::sync::OnceLock<Option<(std::path::PathBuf, std::path::PathBuf)>> = std::sync::OnceLock::new();
+    BUILT
+        .get_or_init(|| {
+            let library = opencl_library()?;
+            let generated = scratch("hostile-opencl").join("generated");
+            common::build(&common::root().join("specs/opencl.lapis"), &generated);
+            Some((generated, library))
+        })
+        .as_ref()
+}
+
+/// Out buffers of a reply: `None` for one the server sent nothing for.
+type Outs = Vec<Option<Vec<u8>>>;
+
+/// A handle-returning call's reply: the handle and the out buffers, or the
+/// error reply's code.
+fn handle_and_outs(reply: &[u8]) -> Result<(u64, Outs), ErrorCode> {
+    let m = Message::decode(reply).unwrap();
+    if m.kind() == Kind::Error {
+        return Err(ErrorReply::decode(&m).unwrap().code);
+    }
+    let mut s = m.scalars();
+    let handle = s.u64().unwrap();
+    let count = s.u32().unwrap();
+    let outs = (0..count)
+        .map(|_| match s.buffer().unwrap() {
+            BufferRef::Inline(bytes) => Some(bytes.to_vec()),
+            _ => None,
+        })
+        .collect();
+    Ok((handle, outs))
+}
+
+/// The `cl_int` an `errcode_ret` out buffer brought back.
+fn errcode(outs: &[Option<Vec<u8>>]) -> i32 {
+    i32::from_le_bytes(outs.last().cloned().flatten().expect("an errcode_ret")[..4].try_into().unwrap())
+}
+
+/// An OpenCL context and a command queue on the first device, made on
+/// channel `t` (call ids 1 to 4).
+fn opencl_queue(api: &Api, t: &mut dyn Transport) -> (u64, u64) {
+    let mut w = api.call("clGetPlatformIDs", 1);
+    w.u32(1).out(8).null();
+    let (status, outs) = status_and_outs(&exchange(t, &w.finish().unwrap()));
+    assert_eq!(status, 0);
+    let platform = u64::from_le_bytes(outs[0].clone().unwrap()[..8].try_into().unwrap());
+    let mut w = api.call("clGetDeviceIDs", 2);
+    w.u64(platform).u64(0xFFFF_FFFF).u32(1).out(8).null();
+    let (status, outs) = status_and_outs(&exchange(t, &w.finish().unwrap()));
+    assert_eq!(status, 0);
+    let device = outs[0].clone().unwrap()[..8].to_vec();
+    let mut w = api.call("clCreateContext", 3);
+    w.null().u32(1).buffer(&device).u64(0).u64(0).null();
+    let context = Message::decode(&exchange(t, &w.finish().unwrap())).unwrap().scalars().u64().unwrap();
+    assert_ne!(context, 0);
+    let mut w = api.call("clCreateCommandQueue", 4);
+    w.u64(context).u64(u64::from_le_bytes(device[..8].try_into().unwrap())).u64(0).null();
+    let queue = Message::decode(&exchange(t, &w.finish().unwrap())).unwrap().scalars().u64().unwrap();
+    assert_ne!(queue, 0);
+    (context, queue)
+}
+
+/// `clFinish(queue)`: its status (a deferred error of an asynchronous
+/// call before it surfaces here), or the error reply's code.
+fn cl_finish(api: &Api, t: &mut dyn Transport, call_id: u64, queue: u64) -> Result<i32, ErrorCode> {
+    let mut w = api.call("clFinish", call_id);
+    w.u64(queue);
+    cl_status(&exchange(t, &w.finish().unwrap()))
+}
+
+/// The three variants behind region-backed buffers, sent raw: a buffer
+/// is created on the caller's own process region only, with
+/// `CL_MEM_USE_HOST_PTR` alone of the host flags, and never on memory the
+/// server copied (an inline buffer, the channel's region, NULL); a map
+/// answers only "mapped" (1) and only for a buffer whose storage is the
+/// mapping, with a range inside the buffer; an unmap finds its pointer
+/// itself, from an offset inside the buffer. Each refusal is an error
+/// status or an error reply, and the server goes on serving.
+#[test]
+fn region_backed_buffers_are_created_mapped_and_unmapped_only_in_the_callers_region() {
+    let Some((generated, library)) = opencl() else {
+        println!("skipped: no OpenCL library or ICD installed (scripts/env.sh installs PoCL)");
+        return;
+    };
+    let api = Api::load(generated);
+    let socket = scratch("hostile-opencl-region").join("server.sock");
+    let _server = start_server(&generated.join("bin/opencl-server"), &socket, library);
+
+    for (selector, process) in [(b'U', 81), (b'S', 82)] {
+        let mut t = channel_of(&socket, &api, selector, process);
+        let t = t.as_mut();
+        let (context, queue) = opencl_queue(&api, t);
+        let (_keep, region) = process_region(&socket, &api, process);
+        let region = region.unwrap();
+        let len = region.region_len();
+        const SIZE: u64 = 64 << 10;
+        const USE: u64 = 8;
+        let create = |t: &mut dyn Transport, call_id, flags: u64, size: u64, host: Option<BufferRef<'_>>| {
+            let mut w = api.call("cava_clCreateBuffer_region", call_id);
+            w.u64(context).u64(flags).u64(size);
+            match host {
+                Some(BufferRef::Inline(bytes)) => w.buffer(bytes),
+                Some(BufferRef::Shared { offset, len }) => w.shared(offset, len),
+                Some(descriptor) => w.descriptor_slot(encode_descriptor(&descriptor, 0, 0)),
+                None => w.null(),
+            };
+            w.out(4);
+            handle_and_outs(&exchange(t, &w.finish().unwrap()))
+        };
+        let in_region = |offset, len| Some(BufferRef::Process { offset, len });
+
+        // honest: in the caller's region, CL_MEM_USE_HOST_PTR (read-write)
+        let (buffer, outs) = create(t, 10, USE | 1, SIZE, in_region(4096, SIZE)).unwrap();
+        assert_ne!(buffer, 0);
+        assert_eq!(errcode(&outs), 0);
+        // without CL_MEM_USE_HOST_PTR, or with ALLOC or COPY besides
+        for flags in [1, USE | 16, USE | 32, USE | 16 | 32, 16, 32] {
+            let (mem, outs) = create(t, 11, flags, SIZE, in_region(4096, SIZE)).unwrap();
+            assert_eq!((mem, errcode(&outs)), (0, -37), "flags {flags:#x}");
+        }
+        // memory the server copied (inline, the channel's region), or none
+        let (mem, outs) = create(t, 12, USE, 4096, Some(BufferRef::Inline(&[7; 4096]))).unwrap();
+        assert_eq!((mem, errcode(&outs)), (0, -37), "a buffer on an inline copy");
+        let (mem, outs) = create(t, 13, USE, 4096, None).unwrap();
+        assert_eq!((mem, errcode(&outs)), (0, -37), "a buffer on NULL");
+        if selector == b'S' {
+            let (mem, outs) = create(t, 14, USE, 4096, Some(BufferRef::Shared { offset: 0, len: 4096 })).unwrap();
+            assert_eq!((mem, errcode(&outs)), (0, -37), "a buffer on the channel's region");
+        }
+        // past the region's end, wrapping, of another length than `size`
+        for (offset, n, size) in [(len - 4096, SIZE, SIZE), (len, 4096, 4096), (u64::MAX - 4095, SIZE, SIZE), (4096, SIZE, SIZE * 2)] {
+            assert_eq!(create(t, 15, USE, size, in_region(offset, n)), Err(ErrorCode::Malformed), "({offset:#x}, {n}, {size})");
+        }
+        // an empty buffer: the library's error
+        let (mem, outs) = create(t, 16, USE, 0, in_region(4096, 0)).unwrap();
+        assert_eq!(mem, 0);
+        assert_ne!(errcode(&outs), 0);
+
+        // a buffer that is not region-backed (the server's own storage)
+        let mut w = api.call("clCreateBuffer", 20);
+        w.u64(context).u64(1).u64(SIZE).null().out(4);
+        let (plain, outs) = handle_and_outs(&exchange(t, &w.finish().unwrap())).unwrap();
+        assert_eq!((plain != 0, errcode(&outs)), (true, 0));
+
+        let map = |t: &mut dyn Transport, call_id, queue: u64, buffer: u64, flags: u64, offset: u64, size: u64, events: Option<&[u8]>| {
+            let mut w = api.call("cava_clEnqueueMapBuffer_region", call_id);
+            w.u64(queue).u64(buffer).u32(1).u64(flags).u64(offset).u64(size);
+            match events {
+                Some(events) => w.u32((events.len() / 8) as u32).buffer(events),
+                None => w.u32(0).null(),
+            };
+            w.u64(0).out(4);
+            handle_and_outs(&exchange(t, &w.finish().unwrap())).map(|(mapped, outs)| (mapped, errcode(&outs)))
+        };
+        let unmap = |t: &mut dyn Transport, call_id, buffer: u64, offset: u64| {
+            let mut w = api.call("cava_clEnqueueUnmapMemObject_region", call_id);
+            w.u64(queue).u64(buffer).u64(offset).u32(0).u64(0).u64(0);
+            t.send(&w.finish().unwrap()).unwrap();
+        };
+        // honest: mapped (1, never an address), then unmapped
+        assert_eq!(map(t, 21, queue, buffer, 1, 4096, 4096, None), Ok((1, 0)));
+        unmap(t, 22, buffer, 4096);
+        assert_eq!(cl_finish(&api, t, 23, queue), Ok(0));
+        // flags other than read, write or invalidate
+        for flags in [0, 5, 8, u64::MAX] {
+            assert_eq!(map(t, 24, queue, buffer, flags, 0, 4096, None), Ok((0, -30)), "map flags {flags:#x}");
+        }
+        // ranges past the end, or wrapping
+        for (offset, size) in [(SIZE, 1), (SIZE - 4096, 8192), (u64::MAX - 4095, 8192), (4096, u64::MAX)] {
+            let (mapped, status) = map(t, 25, queue, buffer, 1, offset, size, None).unwrap();
+            assert_eq!(mapped, 0, "({offset:#x}, {size:#x}) mapped");
+            assert_ne!(status, 0, "({offset:#x}, {size:#x})");
+        }
+        // a buffer whose storage is not the mapping: undone
+        assert_eq!(map(t, 26, queue, plain, 1, 0, 4096, None), Ok((0, -12)));
+        // forged handles: the buffer, the queue, an event of the wait list
+        assert_eq!(map(t, 27, queue, 0x0000_0009_0000_0042, 1, 0, 4096, None), Err(ErrorCode::InvalidHandle));
+        assert_eq!(map(t, 28, queue, queue, 1, 0, 4096, None), Err(ErrorCode::InvalidHandle));
+        assert_eq!(map(t, 29, buffer, buffer, 1, 0, 4096, None), Err(ErrorCode::InvalidHandle));
+        assert_eq!(map(t, 30, queue, buffer, 1, 0, 4096, Some(&buffer.to_le_bytes())), Err(ErrorCode::InvalidHandle));
+
+        // unmaps: an offset past the end, one no mapping starts at, a
+        // buffer that is not region-backed, a forged buffer; each error
+        // is deferred to the next call that returns a status
+        for (buffer, offset) in [(buffer, SIZE), (buffer, u64::MAX), (buffer, 8192), (plain, 0), (0x0000_0009_0000_0042, 0)] {
+            unmap(t, 31, buffer, offset);
+            let status = cl_finish(&api, t, 32, queue).unwrap();
+            assert_ne!(status, 0, "unmap of ({buffer:#x}, {offset:#x})");
+        }
+        assert_eq!(cl_finish(&api, t, 33, queue), Ok(0));
+
+        // another process names the buffer, maps or unmaps it with its own queue
+        let mut other = channel_of(&socket, &api, selector, process + 100);
+        let other = other.as_mut();
+        let (_, their_queue) = opencl_queue(&api, other);
+        let mut w = api.call("cava_clEnqueueMapBuffer_region", 5);
+        w.u64(their_queue).u64(buffer).u32(1).u64(1).u64(0).u64(4096).u32(0).null().u64(0).out(4);
+        assert_eq!(handle_and_outs(&exchange(other, &w.finish().unwrap())), Err(ErrorCode::InvalidHandle));
+        let mut w = api.call("cava_clEnqueueUnmapMemObject_region", 6);
+        w.u64(their_queue).u64(buffer).u64(0).u32(0).u64(0).u64(0);
+        other.send(&w.finish().unwrap()).unwrap();
+        assert_ne!(cl_finish(&api, other, 7, their_queue), Ok(0));
+        // nor can it create a buffer in the first process's region (it has none)
+        let mut w = api.call("cava_clCreateBuffer_region", 8);
+        w.u64(context).u64(USE).u64(SIZE).descriptor_slot(encode_descriptor(&BufferRef::Process { offset: 4096, len: SIZE }, 0, 0)).out(4);
+        assert!(handle_and_outs(&exchange(other, &w.finish().unwrap())).is_err());
+
+        // the owner goes on: a map still works, and the buffer releases
+        assert_eq!(map(t, 40, queue, buffer, 3, 0, SIZE, None), Ok((1, 0)));
+        unmap(t, 41, buffer, 0);
+        assert_eq!(cl_finish(&api, t, 42, queue), Ok(0));
+        let mut w = api.call("clReleaseMemObject", 43);
+        w.u64(buffer);
+        t.send(&w.finish().unwrap()).unwrap();
+        assert_eq!(cl_finish(&api, t, 44, queue), Ok(0));
+    }
+}
+
+/// Info queries whose native answer is an address in the API server's
+/// process: `CL_MEM_HOST_PTR` of a buffer whose storage is the process
+/// region or an SVM allocation (the guest answers it itself, from what the
+/// application gave), and the platform in `CL_CONTEXT_PROPERTIES` (a
+/// handle id). A guest asking raw learns no address of the server.
+#[test]
+fn info_queries_tell_no_server_addresses() {
+    let Some((generated, library)) = opencl() else {
+        println!("skipped: no OpenCL library or ICD installed (scripts/env.sh installs PoCL)");
+        return;
+    };
+    let api = Api::load(generated);
+    let socket = scratch("hostile-opencl-addresses").join("server.sock");
+    let _server = start_server(&generated.join("bin/opencl-server"), &socket, library);
+    const PROCESS: u64 = 91;
+    let mut t = channel_of(&socket, &api, b'U', PROCESS);
+    let t = t.as_mut();
+    let (context, _) = opencl_queue(&api, t);
+    let (_keep, region) = process_region(&socket, &api, PROCESS);
+    region.unwrap();
+    let host_ptr = |t: &mut dyn Transport, call_id, mem: u64, size: u64| {
+        let mut w = api.call("clGetMemObjectInfo", call_id);
+        w.u64(mem).u32(0x1103).u64(size).out(size).out(8);
+        let (status, outs) = status_and_outs(&exchange(t, &w.finish().unwrap()));
+        assert_eq!(status, 0);
+        outs[0].clone().unwrap()
+    };
+
+    // a region-backed buffer: its storage is the region, mapped in the server
+    let mut w = api.call("cava_clCreateBuffer_region", 10);
+    w.u64(context).u64(8 | 1).u64(64 << 10);
+    w.descriptor_slot(encode_descriptor(&BufferRef::Process { offset: 4096, len: 64 << 10 }, 0, 0)).out(4);
+    let (region_backed, outs) = handle_and_outs(&exchange(t, &w.finish().unwrap())).unwrap();
+    assert_eq!((region_backed != 0, errcode(&outs)), (true, 0));
+    assert_eq!(host_ptr(t, 11, region_backed, 8), vec![0; 8], "the server's address of a region-backed buffer");
+    assert_eq!(host_ptr(t, 12, region_backed, 64), vec![0; 64], "a larger answer buffer");
+    // a sub-buffer of it
+    let mut w = api.call("clCreateSubBuffer", 13);
+    w.u64(region_backed).u64(1).u32(0x1220).buffer(&[4096u64.to_le_bytes(), 4096u64.to_le_bytes()].concat()).out(4);
+    let (sub, outs) = handle_and_outs(&exchange(t, &w.finish().unwrap())).unwrap();
+    assert_eq!((sub != 0, errcode(&outs)), (true, 0));
+    assert_eq!(host_ptr(t, 14, sub, 8), vec![0; 8], "the server's address of a sub-buffer");
+    // a buffer on SVM memory (CL_MEM_USE_HOST_PTR on an allocation), where PoCL supports SVM
+    let mut w = api.call("cava_clSVMAlloc", 15);
+    w.u64(context).u64(1).u64(4096).u32(0);
+    let svm = Message::decode(&exchange(t, &w.finish().unwrap())).unwrap().scalars().u64().unwrap();
+    if svm != 0 {
+        let mut w = api.call("cava_clCreateBuffer_svm", 16);
+        w.u64(context).u64(8 | 1).u64(4096).buffer(&svm_ref(svm, 0)).out(4);
+        let (on_svm, outs) = handle_and_outs(&exchange(t, &w.finish().unwrap())).unwrap();
+        assert_eq!((on_svm != 0, errcode(&outs)), (true, 0));
+        assert_eq!(host_ptr(t, 17, on_svm, 8), vec![0; 8], "the server's address of an SVM allocation");
+    }
+
+    // the properties a context was made with: the platform is its handle id
+    let mut w = api.call("clGetPlatformIDs", 20);
+    w.u32(1).out(8).null();
+    let (_, outs) = status_and_outs(&exchange(t, &w.finish().unwrap()));
+    let platform = u64::from_le_bytes(outs[0].clone().unwrap()[..8].try_into().unwrap());
+    let mut w = api.call("clGetDeviceIDs", 21);
+    w.u64(platform).u64(0xFFFF_FFFF).u32(1).out(8).null();
+    let (_, outs) = status_and_outs(&exchange(t, &w.finish().unwrap()));
+    let properties = [0x1084, platform, 0].map(u64::to_le_bytes).concat();
+    let mut w = api.call("clCreateContext", 22);
+    w.buffer(&properties).u32(1).buffer(&outs[0].clone().unwrap()).u64(0).u64(0).null();
+    let with_properties = Message::decode(&exchange(t, &w.finish().unwrap())).unwrap().scalars().u64().unwrap();
+    assert_ne!(with_properties, 0);
+    let mut w = api.call("clGetContextInfo", 23);
+    w.u64(with_properties).u32(0x1082).u64(24).out(24).out(8);
+    let (status, outs) = status_and_outs(&exchange(t, &w.finish().unwrap()));
+    assert_eq!(status, 0);
+    assert_eq!(outs[0].clone().unwrap(), properties, "CL_CONTEXT_PROPERTIES names the platform by its handle id");
+    still_served(&api, t, 24, context);
+}
+
+/// The server still serves channel `t`: a context query (of a context with
+/// one device) answers.
+fn still_served(api: &Api, t: &mut dyn Transport, call_id: u64, context: u64) {
+    let mut w = api.call("clGetContextInfo", call_id);
+    w.u64(context).u32(0x1083).u64(4).out(4).null();
+    let (status, outs) = status_and_outs(&exchange(t, &w.finish().unwrap()));
+    assert_eq!((status, outs[0].clone().unwrap()), (0, 1u32.to_le_bytes().to_vec()), "CL_CONTEXT_NUM_DEVICES");
 }

@@ -36,8 +36,14 @@ pub(super) fn translate_out(
     walk: &mut OutWalk<'_>,
 ) -> Result<(), Refusal> {
     let count = bytes.len() as u64 / stride.max(1);
+    // `index` in the element's description (a property list's values,
+    // whose kind the name before them says), as for in buffers
+    let mut indices: smallvec::SmallVec<[u64; 4]> = smallvec::SmallVec::from_slice(env.indices);
     for i in 0..count {
-        translate_value(shared, env, frame, bytes, (i * stride) as usize, ty, element, walk)?;
+        indices.push(i);
+        let env = Env { indices: &indices, ..*env };
+        translate_value(shared, &env, frame, bytes, (i * stride) as usize, ty, element, walk)?;
+        indices.pop();
     }
     Ok(())
 }
