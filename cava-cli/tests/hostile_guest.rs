@@ -786,6 +786,85 @@ fn svm_references_are_checked_against_the_allocation_the_server_recorded() {
     assert_eq!(cl_status(&exchange(t.as_mut(), &fill(20, &svm_ref(svm, 0), 4))), Err(ErrorCode::InvalidHandle));
 }
 
+/// The server serves plain calls on a lean path (`server/lean.rs`) that
+/// hands anything irregular to the general one. Both must answer alike:
+/// the same messages, good and hostile, sent to a server with the lean path
+/// and to one without it (`CAVA_LEAN_CALLS=0`) get the same replies.
+#[test]
+fn the_lean_path_answers_as_the_general_path() {
+    let dir = scratch("hostile-lean");
+    let lib = testlib();
+    let api = Api::load(&lib.generated);
+    let mut answers = Vec::new();
+    for env in [&[][..], &[("CAVA_LEAN_CALLS", "0")][..]] {
+        let socket = dir.join("server.sock");
+        let _server = common::start_server_env(&lib.server(), &socket, &lib.library(), env);
+        let mut t = channel_of(&socket, &api, b'U', 51);
+        let device = first_device(&api, t.as_mut(), 1);
+        let mem = new_mem(&api, t.as_mut(), 2, device);
+        let queue = new_queue(&api, t.as_mut(), 3, device);
+        let mut replies = Vec::new();
+        let call = |t: &mut dyn Transport, w: Writer| exchange(t, &w.finish().unwrap());
+        // an asynchronous call: no reply
+        let post = |t: &mut dyn Transport, w: Writer| t.send(&w.finish().unwrap()).unwrap();
+        let name = |call_id, mem: u64, name: &[u8]| {
+            let mut w = api.call("tl_mem_set_name", call_id);
+            w.u64(mem).buffer(name);
+            w
+        };
+        replies.push(call(t.as_mut(), name(4, mem, b"lean\0")));
+        replies.push(call(t.as_mut(), name(5, 0x0000_0007_0000_0003, b"forged\0")));
+        replies.push(call(t.as_mut(), name(6, device, b"a device\0")));
+        replies.push(call(t.as_mut(), name(7, mem, b"no terminator")));
+        let mut w = api.call("tl_mem_get_name", 8);
+        w.u64(mem).out(16).u64(16).null();
+        replies.push(call(t.as_mut(), w));
+        let mut w = api.call("tl_count_char", 9);
+        w.buffer(b"banana\0").i8(b'a' as i8);
+        replies.push(call(t.as_mut(), w));
+        let mut w = api.call("tl_add_int", 10);
+        w.i32(2).i32(40);
+        replies.push(call(t.as_mut(), w));
+        // asynchronous: a source shorter than its size, then a good one;
+        // the error reaches the next synchronous call
+        let write = |call_id, size: u64, src: &[u8]| {
+            let mut w = api.call("tl_enqueue_write", call_id);
+            w.u64(queue).u64(mem).u64(0).u64(size).buffer(src);
+            w
+        };
+        post(t.as_mut(), write(11, 8, &[1, 2, 3, 4]));
+        replies.push(exchange(t.as_mut(), &finish_naming(&api, 12, queue, &[], 0)));
+        post(t.as_mut(), write(13, 4, &[1, 2, 3, 4]));
+        let mut w = api.call("tl_enqueue_write", 14);
+        w.u64(queue).u64(0x0000_0007_0000_0003).u64(0).u64(4).buffer(&[1, 2, 3, 4]);
+        post(t.as_mut(), w);
+        replies.push(exchange(t.as_mut(), &finish_naming(&api, 15, queue, &[], 0)));
+        post(t.as_mut(), write(16, 4, &[5, 6, 7, 8]));
+        replies.push(exchange(t.as_mut(), &finish_naming(&api, 17, queue, &[], 0)));
+        answers.push(replies);
+    }
+    // an error reply's text may name a server address, which moves between runs
+    let comparable = |replies: &[Vec<u8>]| -> Vec<Result<Vec<u8>, ErrorCode>> {
+        replies.iter().map(|r| if Message::decode(r).unwrap().kind() == Kind::Error { Err(refusal(r)) } else { Ok(r.clone()) }).collect()
+    };
+    let [lean, general] = &answers[..] else { unreachable!() };
+    assert_eq!(comparable(lean), comparable(general), "the lean path answered otherwise");
+    // and what they answered is right
+    assert_eq!(cl_status(&lean[0]), Ok(0));
+    assert_eq!(refusal(&lean[1]), ErrorCode::InvalidHandle);
+    assert_eq!(refusal(&lean[2]), ErrorCode::InvalidHandle);
+    assert_eq!(refusal(&lean[3]), ErrorCode::Malformed);
+    let text = ErrorReply::decode(&Message::decode(&lean[3]).unwrap()).unwrap().message.to_string();
+    assert!(text.contains("outside the buffers") && !text.contains("0x"), "the server's address reached the guest: {text}");
+    let (status, outs) = status_and_outs(&lean[4]);
+    assert_eq!((status, &outs[0].clone().unwrap()[..5]), (0, &b"lean\0"[..]));
+    assert_eq!(Message::decode(&lean[5]).unwrap().scalars().u64().unwrap(), 3);
+    assert_eq!(Message::decode(&lean[6]).unwrap().scalars().u32().unwrap(), 42);
+    assert_ne!(cl_status(&lean[7]), Ok(0), "the short source's error was lost");
+    assert_ne!(cl_status(&lean[8]), Ok(0), "the forged memory object's error was lost");
+    assert_eq!(cl_status(&lean[9]), Ok(0));
+}
+
 /// The OpenCL guest library and API server generated from
 /// `specs/opencl.lapis`, and the system's OpenCL library, built once per
 /// test binary (as [`testlib`]); `None` without an OpenCL library.

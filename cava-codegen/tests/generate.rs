@@ -204,6 +204,13 @@ fn a_truncated_or_corrupted_plan_is_an_error() {
     assert!(error.contains("regenerate it with the `cava` of this runtime"), "{error}");
 }
 
+/// The plan of a spec of the repository (`spec` relative to its root).
+fn plan_of(spec: &str) -> cava_runtime::plan::Plan {
+    let source = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(spec)).unwrap();
+    let (_, checked) = lapis_parser::check_source(&source);
+    cava_codegen::lower::lower(&checked.spec).unwrap().plan
+}
+
 /// The call the API server makes to bring back a departed process's
 /// pending reads, per registry (`Plan::drainers`): the one-handle call that
 /// brings the registry's buffers back and frees them, never a release (it
@@ -212,9 +219,7 @@ fn a_truncated_or_corrupted_plan_is_an_error() {
 #[test]
 fn each_registry_is_brought_back_by_its_one_handle_call() {
     let drainers = |spec: &str| {
-        let source = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(spec)).unwrap();
-        let (_, checked) = lapis_parser::check_source(&source);
-        let plan = cava_codegen::lower::lower(&checked.spec).unwrap().plan;
+        let plan = plan_of(spec);
         plan.drainers().iter().map(|d| d.map(|f| plan.functions[f as usize].name.clone())).collect::<Vec<_>>()
     };
     // pending_reads by clFinish; event_reads by no call of one handle
@@ -228,16 +233,31 @@ fn each_registry_is_brought_back_by_its_one_handle_call() {
     assert_eq!(drainers("specs/cuda.lapis"), Vec::<Option<String>>::new());
 }
 
+/// The functions the API server calls on a departed process's objects
+/// before it brings back its pending reads (`abandon_at_exit`).
 #[test]
 fn what_a_departed_process_left_waiting_is_settled_by_the_spec_s_abandon_calls() {
     let abandoners = |spec: &str| {
-        let source = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(spec)).unwrap();
-        let (_, checked) = lapis_parser::check_source(&source);
-        let plan = cava_codegen::lower::lower(&checked.spec).unwrap().plan;
+        let plan = plan_of(spec);
         plan.functions.iter().filter(|f| f.abandon_at_exit.is_some()).map(|f| (f.name.clone(), f.abandon_at_exit)).collect::<Vec<_>>()
     };
     // OpenCL's user events, set to an error status; the event is argument 0
     assert_eq!(abandoners("specs/opencl.lapis"), [("cava_clSetUserEventStatus_abandon".to_string(), Some(0))]);
     assert_eq!(abandoners("tests/specs/every_descriptor.lapis"), [("accStreamCancel".to_string(), Some(0))]);
     assert_eq!(abandoners("tests/testlib/testlib.lapis"), []);
+}
+
+/// The functions whose calls the API server serves on its lean path
+/// (`cava_runtime::marshal::server::lean_calls`): scalars, handles and in
+/// buffers sent inline, nothing kept, issued or recorded. A change to this
+/// list changes what the call-intensive benchmark measures.
+#[test]
+fn the_lean_path_serves_the_plain_calls() {
+    let lean = |spec: &str| {
+        let plan = plan_of(spec);
+        let lean = cava_runtime::marshal::server::lean_calls(&plan).unwrap();
+        plan.functions.iter().zip(lean).filter(|(_, lean)| *lean).map(|(f, _)| f.name.clone()).collect::<Vec<_>>().join("\n")
+    };
+    insta::assert_snapshot!("lean_calls_opencl", lean("specs/opencl.lapis"));
+    insta::assert_snapshot!("lean_calls_testlib", lean("tests/testlib/testlib.lapis"));
 }

@@ -34,9 +34,11 @@ mod connections;
 mod decoder;
 mod departure;
 mod frame;
+mod lean;
 mod process_memory;
 mod reply;
 
+pub use lean::lean_calls;
 pub use process_memory::{hold_process_memory, vendor_address, ProcessMemoryHold};
 
 use call::*;
@@ -89,6 +91,9 @@ struct Shared {
     /// Scalar-area offset of each slot, per function.
     offsets: Vec<Vec<u32>>,
     ret: Vec<SlotShape>,
+    /// Each function whose calls may take the lean path, what that path
+    /// needs to know of it ([`lean::LeanCall`]).
+    lean: Vec<Option<lean::LeanCall>>,
     /// The vendor's function for each plan function; unset until its first
     /// call for one the library does not export, which the resolver finds.
     addresses: Vec<OnceLock<Option<usize>>>,
@@ -148,6 +153,7 @@ impl Shared {
         let mut slots = Vec::new();
         let mut offsets = Vec::new();
         let mut ret = Vec::new();
+        let mut lean = Vec::new();
         let mut addresses = Vec::new();
         let resolver = plan.api.resolver.as_deref().and_then(|name| {
             let address = vendor.address(name);
@@ -159,6 +165,7 @@ impl Shared {
         for f in &plan.functions {
             let shapes = call_slots(f)?;
             offsets.push(slot_offsets(&shapes));
+            lean.push(lean::LeanCall::of(&plan, f, &shapes));
             slots.push(shapes);
             ret.push(reply_slot(&plan, f)?);
             // the guest answers unsupported and in_guest functions itself;
@@ -180,6 +187,10 @@ impl Shared {
             }
             addresses.push(address);
         }
+        if std::env::var_os("CAVA_LEAN_CALLS").is_some_and(|v| v == "0") {
+            // every call through the general path: for comparing, or ruling the lean path out
+            lean.iter_mut().for_each(|l| *l = None);
+        }
         let recorded = plan.functions.iter().map(records).collect();
         let releasers = departure::releasers(&plan);
         let abandoners = departure::abandoners(&plan);
@@ -190,6 +201,7 @@ impl Shared {
             slots,
             offsets,
             ret,
+            lean,
             addresses,
             resolver,
             tenants: Tenants::default(),
@@ -407,8 +419,7 @@ pub fn serve(library: &'static ServerLibrary, socket: &str, options: &ServeOptio
     if let Some(bytes) = replay {
         replay_log(&shared, &bytes);
     }
-    let _ = std::fs::remove_file(socket);
-    let listener = UnixListener::bind(socket).map_err(|e| format!("cannot listen on {socket}: {e}"))?;
+    let listener = listen_at(socket)?;
     shared.log(format_args!("serving {} on {socket}", shared.plan.api.name));
     for stream in listener.incoming() {
         match stream {
@@ -420,4 +431,23 @@ pub fn serve(library: &'static ServerLibrary, socket: &str, options: &ServeOptio
         }
     }
     Ok(())
+}
+
+/// A listener at `socket`, whose path appears only once it listens: bound
+/// under a temporary name and renamed into place. `bind` creates the path
+/// before `listen`, and a guest (or a test) that connects in between is
+/// refused; a rename is atomic.
+fn listen_at(socket: &str) -> Result<UnixListener, String> {
+    let temporary = format!("{socket}.{}", std::process::id());
+    let _ = std::fs::remove_file(&temporary);
+    let Ok(listener) = UnixListener::bind(&temporary) else {
+        // (a path near the length limit has no room for the suffix)
+        let _ = std::fs::remove_file(socket);
+        return UnixListener::bind(socket).map_err(|e| format!("cannot listen on {socket}: {e}"));
+    };
+    if let Err(e) = std::fs::rename(&temporary, socket) {
+        let _ = std::fs::remove_file(&temporary);
+        return Err(format!("cannot listen on {socket}: {e}"));
+    }
+    Ok(listener)
 }

@@ -21,6 +21,9 @@ pub(super) fn handle_call<'a>(
     max: u64,
     arrival: Arrival<'a>,
 ) -> Result<Option<Vec<u8>>, Refusal> {
+    if let Some(served) = super::lean::serve(shared, channel, message, max) {
+        return served;
+    }
     let mut once = SmallVec::new();
     let result = run_call(shared, channel, message, max, arrival, &mut once);
     if !once.is_empty() {
