@@ -80,12 +80,12 @@ fn the_opencl_examples_print_the_same_through_the_guest_library_on_both_transpor
         assert!(native.status.success(), "{name} natively: {native_out}");
         // the reads again with calls limited to 256 KiB: blocking reads and
         // writes are staged, non-blocking reads split by the spec, replies
-        // too large staged by the server; and with the limit on the guest
-        // only, which must still take the server's larger replies. (With the
-        // limit on the server only, section 10 once read stale data in CI:
-        // see the book's OpenCL chapter, "Not forwarded yet".)
+        // too large staged by the server; with the limit on the guest only,
+        // which must still take the server's larger replies; and with the
+        // limit on the server only
         // (server's limit, guest's limit): "" is the default (256 MiB)
-        let limits: &[(&str, &str)] = if name == "async_reads" { &[("", ""), ("262144", "262144"), ("", "262144")] } else { &[("", "")] };
+        let limits: &[(&str, &str)] =
+            if name == "async_reads" { &[("", ""), ("262144", "262144"), ("", "262144"), ("262144", "")] } else { &[("", "")] };
         for (transport, (server_limit, guest_limit)) in ["unix", "shm"].into_iter().flat_map(|t| limits.iter().map(move |l| (t, *l))) {
             let limit = format!("limits {server_limit:?} {guest_limit:?}");
             // one API server per guest, as in production

@@ -910,11 +910,10 @@ fn exchange<'s>(
                 staged.push((out.addr, index, len))
             }
             _ if out.staged => return Err(CallError::Other("a staged out buffer came back otherwise".into())),
-            BufferRef::Null => {
-                if bringing.is_some() && out.len != 0 && released.contains(&out.addr) {
-                    taken.push(out.addr);
-                }
-            }
+            // a kept buffer this call frees, which another call took first:
+            // that call may still be writing it into the application's memory
+            ref reply if bringing.is_some() && released.contains(&out.addr) && taken_by_another(reply, out.len) => taken.push(out.addr),
+            BufferRef::Null => {}
             _ if out.shared.is_some() => return Err(CallError::Other("a zero-copy out buffer came back inline".into())),
             BufferRef::Inline(bytes) if bytes.len() as u64 <= out.len => app_memory::write(out.addr, bytes)?,
             other => return Err(CallError::Other(format!("an out buffer of {} bytes came back as {}", out.len, other.name()))),

@@ -7,13 +7,33 @@ use super::*;
 /// free (`deallocate`), so bring back. The server gives a kept buffer to the
 /// first call that claims it; another thread's call that claims it too gets
 /// nothing back (a callback bringing back its event's read while another
-/// thread's `clFinish` took it). That call waits here until the one that
-/// got the bytes has written them into the application's memory, so that
-/// whichever call returns first, the data is in place.
+/// thread's `clFinish` took it; see [`taken_by_another`]). That call waits
+/// here until the one that got the bytes has written them into the
+/// application's memory, so that whichever call returns first, the data is
+/// in place.
 #[derive(Debug, Default)]
 pub(super) struct Bringing {
     calls: Mutex<HashMap<u64, u32>>,
     done: Condvar,
+}
+
+/// Whether `reply`, the answer for an out buffer of `len` bytes that the
+/// call frees (a kept buffer it brings back), says that another call in
+/// flight took the buffer first, so that this call must wait for that one
+/// ([`Bringing::await_gone`]) before it returns. The server answers that in
+/// one of two ways, depending on when the other call took the buffer: with
+/// no buffer (`Null`), when it was gone before the server read this call,
+/// and with no bytes (an empty inline buffer), when both calls found it and
+/// the other's reply moved it out first (both calls run the vendor's wait,
+/// and whichever finishes first takes the bytes). A kept buffer that this
+/// call got comes back whole, inline or staged.
+pub(super) fn taken_by_another(reply: &BufferRef<'_>, len: u64) -> bool {
+    len != 0
+        && match reply {
+            BufferRef::Null => true,
+            BufferRef::Inline(bytes) => bytes.is_empty(),
+            _ => false,
+        }
 }
 
 /// How long a call waits for another to bring back a buffer both claimed
@@ -67,5 +87,61 @@ impl Drop for BringingGuard<'_> {
         }
         drop(calls);
         self.bringing.done.notify_all();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+
+    #[test]
+    fn a_buffer_another_call_took_comes_back_as_nothing_or_as_no_bytes() {
+        // gone before the server read this call
+        assert!(taken_by_another(&BufferRef::Null, 4096));
+        // found by both calls, moved out by the other's reply first: the
+        // server answers no bytes (the async_reads section 10 race, where a
+        // status query read CL_COMPLETE and returned before the other
+        // thread's clFinish had copied the read)
+        assert!(taken_by_another(&BufferRef::Inline(&[]), 4096));
+        // this call's own bytes
+        let bytes = [7u8; 16];
+        assert!(!taken_by_another(&BufferRef::Inline(&bytes), 16));
+        assert!(!taken_by_another(&BufferRef::Staged { index: 0, len: 4096 }, 4096));
+        // an empty buffer has nothing to bring back
+        assert!(!taken_by_another(&BufferRef::Null, 0));
+        assert!(!taken_by_another(&BufferRef::Inline(&[]), 0));
+    }
+
+    /// The status query's side of the race: the call that found the
+    /// buffer taken returns only after the one bringing it back has copied
+    /// it and ended its claim.
+    #[test]
+    fn a_call_that_finds_a_buffer_taken_waits_until_the_other_has_copied_it() {
+        let bringing = Arc::new(Bringing::default());
+        let copied = Arc::new(AtomicBool::new(false));
+        let (claimed_tx, claimed_rx) = std::sync::mpsc::channel();
+        let other = {
+            let (bringing, copied) = (Arc::clone(&bringing), Arc::clone(&copied));
+            std::thread::spawn(move || {
+                // another thread's clFinish: claims, gets the bytes, copies them slowly
+                let guard = bringing.start(&[0x1000, 0x2000]);
+                claimed_tx.send(()).unwrap();
+                std::thread::sleep(Duration::from_millis(100));
+                copied.store(true, Ordering::SeqCst);
+                drop(guard);
+            })
+        };
+        claimed_rx.recv().unwrap();
+        // this call claimed 0x2000 too and got no bytes for it
+        let own = bringing.start(&[0x2000]);
+        assert!(taken_by_another(&BufferRef::Inline(&[]), 4096));
+        drop(own);
+        assert!(bringing.await_gone(&[0x2000]));
+        assert!(copied.load(Ordering::SeqCst), "returned before the other call had copied the buffer");
+        other.join().unwrap();
+        // nothing in flight: no wait
+        assert!(bringing.await_gone(&[0x1000, 0x2000]));
     }
 }
