@@ -365,8 +365,14 @@ pub(super) fn run_call<'a>(
             }
             Place::Shadow(index) => decoder.frame.shadows.get(index).map(|s| s.to_vec()).unwrap_or_default(),
             Place::Retained(key) if decoder.release.contains(&key) => {
-                // freed by this call: its bytes move into the reply
-                let mut bytes = lock(&tenant.retained).remove(&key).map(|r| r.bytes.into_vec()).unwrap_or_default();
+                // freed by this call: its bytes move into the reply; gone
+                // already (another call that found it too brought it back
+                // first), it is answered as one that was gone on arrival
+                let Some(kept) = lock(&tenant.retained).remove(&key) else {
+                    outs.push(OutBytes::Nothing);
+                    continue;
+                };
+                let mut bytes = kept.bytes.into_vec();
                 bytes.truncate(out.len as usize);
                 bytes
             }
