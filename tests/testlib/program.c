@@ -845,7 +845,10 @@ static void section_leave(void)
 static void section_leave_reads(void)
 {
     static int values[64], first[64], second[16];
-    tl_status s[5];
+    /* the library keeps the label while the queue lives: the server frees
+       its copy once the queue is released for the departed process */
+    static const char label[] = "left behind";
+    tl_status s[6];
     tl_queue q = NULL;
     tl_mem m;
     size_t pending = 0;
@@ -857,9 +860,10 @@ static void section_leave_reads(void)
     s[2] = tl_enqueue_write(q, m, 0, sizeof values, values);
     s[3] = tl_enqueue_read(q, m, 0, sizeof first, first);
     s[4] = tl_enqueue_read(q, m, 0, sizeof second, second);
+    s[5] = tl_queue_set_label(q, label);
     tl_queue_pending(q, &pending);
     printf("leave_reads: statuses=");
-    print_ints(s, 5);
+    print_ints(s, 6);
     printf(" pending=%zu\n", pending);
 }
 

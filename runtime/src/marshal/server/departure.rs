@@ -269,6 +269,7 @@ fn release(shared: &Shared, tenant: &Tenant) {
     let metadata_size = plan.metadata_size();
     let live = lock(&tenant.handles).owned_newest_first();
     let (mut objects, mut calls, mut refused) = (0usize, 0u64, 0usize);
+    let (mut freed, mut freed_bytes) = (0usize, 0usize);
     for (id, object, kind) in live {
         let Some(&function) = shared.releasers.get(&kind) else { continue };
         let f = &plan.functions[function as usize];
@@ -290,6 +291,7 @@ fn release(shared: &Shared, tenant: &Tenant) {
         // the object, and 0 for any other argument (a `replace_server` finds those)
         let mut args = vec![0u64; f.params.len()];
         args[release.param as usize] = object as u64;
+        let refused_before = refused;
         for _ in 0..times {
             let raw = native::call(shared.library.dispatch, function, address, &args);
             calls += 1;
@@ -304,12 +306,38 @@ fn release(shared: &Shared, tenant: &Tenant) {
         let _ = lock(&tenant.handles).remove(id, kind);
         // the callbacks coupled to it end with it (the guest has gone: no message)
         lock(&shared.registrations).forget_coupled(tenant.process, id);
+        if refused == refused_before {
+            // and so do the buffers kept for it, as when a live process
+            // releases it (one the library refused to release may still use them)
+            let (n, bytes) = free_coupled(tenant, id);
+            (freed, freed_bytes) = (freed + n, freed_bytes + bytes);
+        }
         objects += 1;
     }
     if objects > 0 {
         shared.log(format_args!(
-            "guest process {} left {objects} objects the spec says how to release: released with {calls} calls ({refused} refused by the library)",
+            "guest process {} left {objects} objects the spec says how to release: released with {calls} calls ({refused} refused by the library); \
+             {freed} kept buffers coupled to them ({freed_bytes} bytes) freed",
             tenant.pid
         ));
     }
+}
+
+/// Frees the kept buffers coupled to object `id`, which was released: how
+/// many, and their bytes.
+fn free_coupled(tenant: &Tenant, id: u64) -> (usize, usize) {
+    let mut retained = lock(&tenant.retained);
+    let keys: Vec<u64> = retained.iter().filter(|(_, r)| r.coupled == Some(id)).map(|(key, _)| *key).collect();
+    if keys.is_empty() {
+        return (0, 0);
+    }
+    let mut registries = lock(&tenant.kept_registries);
+    let mut bytes = 0;
+    for key in &keys {
+        if let Some(kept) = retained.remove(key) {
+            bytes += kept.bytes.len();
+        }
+        registries.forget(*key);
+    }
+    (keys.len(), bytes)
 }
