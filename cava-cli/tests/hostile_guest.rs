@@ -577,6 +577,18 @@ impl Drop for Relay {
     }
 }
 
+/// A reply's out buffers, read after its result: `None` for one the server
+/// sent nothing for.
+fn reply_outs(s: &mut cava_runtime::wire::Scalars<'_>) -> Vec<Option<Vec<u8>>> {
+    let count = s.u32().unwrap();
+    (0..count)
+        .map(|_| match s.buffer().unwrap() {
+            BufferRef::Inline(bytes) => Some(bytes.to_vec()),
+            _ => None,
+        })
+        .collect()
+}
+
 /// The status and the out buffers of a reply to a function returning
 /// `tl_status`: `None` for an out buffer the server sent nothing for.
 fn status_and_outs(reply: &[u8]) -> (u32, Vec<Option<Vec<u8>>>) {
@@ -584,14 +596,7 @@ fn status_and_outs(reply: &[u8]) -> (u32, Vec<Option<Vec<u8>>>) {
     assert_eq!(m.kind(), Kind::Reply, "{:?}", ErrorReply::decode(&m).ok());
     let mut s = m.scalars();
     let status = s.u32().unwrap();
-    let count = s.u32().unwrap();
-    let outs = (0..count)
-        .map(|_| match s.buffer().unwrap() {
-            BufferRef::Inline(bytes) => Some(bytes.to_vec()),
-            _ => None,
-        })
-        .collect();
-    (status, outs)
+    (status, reply_outs(&mut s))
 }
 
 /// `tl_queue_finish(queue)` naming the kept buffers `keys` (of `len` bytes
@@ -892,14 +897,7 @@ fn handle_and_outs(reply: &[u8]) -> Result<(u64, Outs), ErrorCode> {
     }
     let mut s = m.scalars();
     let handle = s.u64().unwrap();
-    let count = s.u32().unwrap();
-    let outs = (0..count)
-        .map(|_| match s.buffer().unwrap() {
-            BufferRef::Inline(bytes) => Some(bytes.to_vec()),
-            _ => None,
-        })
-        .collect();
-    Ok((handle, outs))
+    Ok((handle, reply_outs(&mut s)))
 }
 
 /// The `cl_int` an `errcode_ret` out buffer brought back.

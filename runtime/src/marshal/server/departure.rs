@@ -157,14 +157,9 @@ fn abandon(shared: &Shared, tenant: &Tenant) {
         for &function in abandoners {
             let f = &plan.functions[function as usize];
             let (Some(address), Some(param)) = (shared.address(function as usize), f.abandon_at_exit) else { continue };
-            let mut args = vec![0u64; f.params.len()];
-            args[param as usize] = object as u64;
-            let raw = native::call(shared.library.dispatch, function, address, &args);
+            let args = object_args(f, param as usize, object);
             calls += 1;
-            if let Ty::Record(r) = f.ret {
-                let (size, align) = plan.records.get(r as usize).map_or((0, 1), |r| (r.size, r.align));
-                native::take_boxed(raw, size, align);
-            } else if f.ret == plan.api.error_type && V::from_raw(raw, &f.ret).as_int() != plan.api.success {
+            if !call_succeeds(shared, function, address, &args) {
                 refused += 1;
             }
             if !functions.contains(&f.name.as_str()) {
@@ -288,17 +283,11 @@ fn release(shared: &Shared, tenant: &Tenant) {
                 }
             }
         };
-        // the object, and 0 for any other argument (a `replace_server` finds those)
-        let mut args = vec![0u64; f.params.len()];
-        args[release.param as usize] = object as u64;
+        let args = object_args(f, release.param as usize, object);
         let refused_before = refused;
         for _ in 0..times {
-            let raw = native::call(shared.library.dispatch, function, address, &args);
             calls += 1;
-            if let Ty::Record(r) = f.ret {
-                let (size, align) = plan.records.get(r as usize).map_or((0, 1), |r| (r.size, r.align));
-                native::take_boxed(raw, size, align);
-            } else if f.ret == plan.api.error_type && V::from_raw(raw, &f.ret).as_int() != plan.api.success {
+            if !call_succeeds(shared, function, address, &args) {
                 refused += 1;
                 break;
             }
@@ -340,4 +329,29 @@ fn free_coupled(tenant: &Tenant, id: u64) -> (usize, usize) {
         registries.forget(*key);
     }
     (keys.len(), bytes)
+}
+
+/// The arguments of a call the server makes for a departed process: the
+/// object, and 0 for any other argument (a `replace_server` finds those).
+fn object_args(f: &crate::plan::Function, param: usize, object: usize) -> Vec<u64> {
+    let mut args = vec![0u64; f.params.len()];
+    if let Some(arg) = args.get_mut(param) {
+        *arg = object as u64;
+    }
+    args
+}
+
+/// Makes such a call; whether the library did not refuse it (a struct
+/// result, boxed by the dispatcher, is freed).
+fn call_succeeds(shared: &Shared, function: u32, address: usize, args: &[u64]) -> bool {
+    let plan = &shared.plan;
+    let f = &plan.functions[function as usize];
+    let raw = native::call(shared.library.dispatch, function, address, args);
+    if let Ty::Record(r) = f.ret {
+        let (size, align) = plan.records.get(r as usize).map_or((0, 1), |r| (r.size, r.align));
+        native::take_boxed(raw, size, align);
+        true
+    } else {
+        f.ret != plan.api.error_type || V::from_raw(raw, &f.ret).as_int() == plan.api.success
+    }
 }
