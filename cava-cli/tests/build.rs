@@ -21,7 +21,7 @@ fn every_spec_compiles() {
 
 /// Sections of the test program whose output must be the same forwarded
 /// (`unsupported` differs by design: see its own test).
-const SECTIONS: [&str; 14] = [
+const SECTIONS: [&str; 15] = [
     "basic",
     "handles",
     "buffers",
@@ -35,6 +35,7 @@ const SECTIONS: [&str; 14] = [
     "async",
     "metadata",
     "threads",
+    "retains",
     "zerocopy",
 ];
 

@@ -78,6 +78,8 @@ struct State {
     /// By object (its handle id): read by conditions on every call, so
     /// hashed by [`IdHasher`] rather than SipHash.
     metadata: Mutex<HashMap<u64, Box<[u8]>, BuildHasherDefault<IdHasher>>>,
+    /// Held while one call's statements run (see `run_actions`).
+    statements: Mutex<()>,
     /// Bytes of one object's metadata.
     metadata_size: usize,
     warned: Mutex<HashSet<u32>>,
@@ -124,6 +126,7 @@ impl GuestLibrary {
                     registries: Mutex::default(),
                     bringing: Bringing::default(),
                     metadata: Mutex::default(),
+                    statements: Mutex::default(),
                     metadata_size,
                     warned: Mutex::default(),
                     returned: Mutex::default(),
@@ -611,6 +614,7 @@ fn answer_in_guest(library: &GuestLibrary, state: &State, f: &crate::plan::Funct
     let mut host = GuestHost::new(state);
     let result = eval(&state.plan, expr, &Env::new(params, &[]), &mut host).and_then(|v| {
         let env = Env::after_call(params, &[], V::from_raw(v.to_raw(&f.ret), &f.ret));
+        let _serial = (!f.actions.is_empty()).then(|| state.statements.lock().unwrap_or_else(|e| e.into_inner()));
         f.actions.iter().try_for_each(|a| eval(&state.plan, a, &env, &mut host).map(drop)).map(|()| v)
     });
     match result {
@@ -1005,7 +1009,14 @@ fn run_actions(
     returned: V,
     host: &mut GuestHost<'_>,
 ) -> Result<(), CallError> {
+    if f.actions.is_empty() {
+        return Ok(());
+    }
     let env = Env::after_call(params, contextual, returned);
+    // one call's statements at a time: each reads and writes the metadata
+    // in several steps, and two threads' at once lost updates (two
+    // concurrent retains counted one)
+    let _serial = state.statements.lock().unwrap_or_else(|e| e.into_inner());
     for action in &f.actions {
         eval(&state.plan, action, &env, host)?;
     }

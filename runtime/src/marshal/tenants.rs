@@ -42,6 +42,11 @@ pub(super) struct Tenant {
     pub(super) pid: u32,
     pub(super) handles: Mutex<HandleTable>,
     pub(super) metadata: Mutex<KeyedBlocks>,
+    /// Held while one call's statements run: each reads and writes the
+    /// metadata in several steps (`metadata(mem)->retains =
+    /// metadata(mem)->retains + 1`), and two threads' calls running theirs
+    /// at once lost updates (two concurrent retains counted one).
+    pub(super) statements: Mutex<()>,
     /// Buffers kept between calls (manual, static and coupled lifetimes),
     /// by the guest's address.
     pub(super) retained: Mutex<HashMap<u64, Retained>>,
@@ -70,6 +75,7 @@ impl Tenant {
             pid,
             handles: Mutex::default(),
             metadata: Mutex::default(),
+            statements: Mutex::default(),
             retained: Mutex::default(),
             kept_registries: Mutex::default(),
             region: Mutex::default(),

@@ -403,6 +403,7 @@ pub(super) fn run_call<'a>(
     if success {
         // `return_value` is the result as the guest gets it: a handle's id
         let env = Env::after_call(params, contextual, ret);
+        let _serial = (!f.actions.is_empty()).then(|| lock(&tenant.statements));
         for action in &f.actions {
             eval(plan, action, &env, &mut decoder.frame).map_err(malformed)?;
         }
