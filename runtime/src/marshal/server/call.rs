@@ -127,20 +127,7 @@ pub(super) fn run_call<'a>(
     let staging = std::mem::replace(&mut channel.staging, Staging::new(shared.max_staged));
     let mut decoder = Decoder {
         plan,
-        frame: Frame {
-            shared,
-            tenant,
-            message: *message,
-            region,
-            shadows: SmallVec::new(),
-            vendor_reads: false,
-            issued: Vec::new(),
-            rebind,
-            used_region: false,
-            kept: SmallVec::new(),
-            created: SmallVec::new(),
-            process_region: None,
-        },
+        frame: Frame::new(shared, tenant, *message, region, rebind),
         outs: Vec::new(),
         release: Vec::new(),
         claim: None,
@@ -166,15 +153,7 @@ pub(super) fn run_call<'a>(
                 descriptors.push((i, d));
                 provisional(d)
             }
-            SlotShape::Int { size, .. } | SlotShape::Float { size } => {
-                let raw = match size {
-                    1 => u64::from(scalars.u8().map_err(malformed)?),
-                    2 => u64::from(scalars.u16().map_err(malformed)?),
-                    4 => u64::from(scalars.u32().map_err(malformed)?),
-                    _ => scalars.u64().map_err(malformed)?,
-                };
-                V::from_raw(raw, ty)
-            }
+            SlotShape::Int { size, .. } | SlotShape::Float { size } => V::from_raw(scalar(&mut scalars, *size).map_err(malformed)?, ty),
             SlotShape::Word | SlotShape::Handle => V::Ptr(scalars.u64().map_err(malformed)?),
         };
         values.push(v);
@@ -530,6 +509,17 @@ pub(super) fn registry_claim(plan: &Plan, init: &crate::plan::Expr, env: &Env<'_
     let (Some(ExprKind::Registry(registry)), Some(key)) = (args.first().map(|a| &a.kind), args.get(1)) else { return None };
     let key = eval(plan, key, env, frame).map_or(u64::MAX, V::as_u64);
     Some((*registry, key))
+}
+
+/// A scalar argument of `size` bytes, widened to a word.
+#[inline]
+pub(super) fn scalar(scalars: &mut crate::wire::Scalars<'_>, size: u8) -> Result<u64, crate::wire::WireError> {
+    Ok(match size {
+        1 => u64::from(scalars.u8()?),
+        2 => u64::from(scalars.u16()?),
+        4 => u64::from(scalars.u32()?),
+        _ => scalars.u64()?,
+    })
 }
 
 /// How many shadows a channel keeps for reuse.

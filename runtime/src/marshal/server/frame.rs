@@ -68,7 +68,31 @@ pub(super) struct Frame<'a> {
     pub(super) process_region: Option<Arc<ProcessRegion>>,
 }
 
-impl Frame<'_> {
+impl<'a> Frame<'a> {
+    /// A call's frame before anything of the call is decoded.
+    pub(super) fn new(
+        shared: &'a Shared,
+        tenant: &'a Tenant,
+        message: Message<'a>,
+        region: Option<&'a dyn SharedRegion>,
+        rebind: Option<VecDeque<u64>>,
+    ) -> Frame<'a> {
+        Frame {
+            shared,
+            tenant,
+            message,
+            region,
+            shadows: SmallVec::new(),
+            vendor_reads: false,
+            issued: Vec::new(),
+            rebind,
+            used_region: false,
+            kept: SmallVec::new(),
+            created: SmallVec::new(),
+            process_region: None,
+        }
+    }
+
     /// The process region of the channel's guest process.
     pub(super) fn process_region(&mut self) -> Result<&ProcessRegion, Refusal> {
         if self.process_region.is_none() {

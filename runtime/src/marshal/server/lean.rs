@@ -135,35 +135,14 @@ pub(super) fn serve(
                 descriptors[i] = d;
                 provisional(d)
             }
-            SlotShape::Int { size, .. } | SlotShape::Float { size } => {
-                let raw = match size {
-                    1 => u64::from(scalars.u8().ok()?),
-                    2 => u64::from(scalars.u16().ok()?),
-                    4 => u64::from(scalars.u32().ok()?),
-                    _ => scalars.u64().ok()?,
-                };
-                V::from_raw(raw, &f.params[i].ty)
-            }
+            SlotShape::Int { size, .. } | SlotShape::Float { size } => V::from_raw(scalar(&mut scalars, *size).ok()?, &f.params[i].ty),
             SlotShape::Word | SlotShape::Handle => V::Ptr(scalars.u64().ok()?),
         };
     }
     scalars.finish().ok()?;
 
     // 2. translate and check, in order
-    let mut frame = Frame {
-        shared,
-        tenant,
-        message: *message,
-        region: None,
-        shadows: SmallVec::new(),
-        vendor_reads: false,
-        issued: Vec::new(),
-        rebind: None,
-        used_region: false,
-        kept: SmallVec::new(),
-        created: SmallVec::new(),
-        process_region: None,
-    };
+    let mut frame = Frame::new(shared, tenant, *message, None, None);
     let values = &mut values[..n];
     let mut raws = [0u64; MAX_ARGS];
     let mut objects = [0u64; MAX_HANDLE_IDS];
