@@ -21,7 +21,7 @@ fn every_spec_compiles() {
 
 /// Sections of the test program whose output must be the same forwarded
 /// (`unsupported` differs by design: see its own test).
-const SECTIONS: [&str; 15] = [
+const SECTIONS: [&str; 16] = [
     "basic",
     "handles",
     "buffers",
@@ -36,6 +36,7 @@ const SECTIONS: [&str; 15] = [
     "metadata",
     "threads",
     "retains",
+    "release_race",
     "zerocopy",
 ];
 

@@ -261,3 +261,29 @@ fn the_lean_path_serves_the_plain_calls() {
     insta::assert_snapshot!("lean_calls_opencl", lean("specs/opencl.lapis"));
     insta::assert_snapshot!("lean_calls_testlib", lean("tests/testlib/testlib.lapis"));
 }
+
+/// The functions whose calls take a step on an object, one call on it at a
+/// time from its conditions to its statements
+/// (`cava_runtime::marshal::object_steps`), with the arguments naming the
+/// objects: the releases that decide a handle's end by a condition and the
+/// calls whose statements count in an argument's metadata, found from the
+/// plan. A release missing here can leave a handle naming freed memory.
+#[test]
+fn retains_and_releases_take_a_step_on_their_object() {
+    let stepped = |spec: &str| {
+        let plan = plan_of(spec);
+        plan.functions
+            .iter()
+            .filter_map(|f| {
+                let args = cava_runtime::marshal::object_steps::stepped_arguments(f);
+                (!args.is_empty()).then(|| {
+                    let names: Vec<&str> = args.iter().map(|&a| f.params[a as usize].name.as_str()).collect();
+                    format!("{}: {}", f.name, names.join(", "))
+                })
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    insta::assert_snapshot!("stepped_calls_opencl", stepped("specs/opencl.lapis"));
+    insta::assert_snapshot!("stepped_calls_testlib", stepped("tests/testlib/testlib.lapis"));
+}

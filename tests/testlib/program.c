@@ -29,6 +29,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -1257,6 +1259,127 @@ static void section_retains(void)
     printf("retains: errors=%d,%d get_size=%d size=%zu release=%d\n", jobs[0].errors, jobs[1].errors, got, size, released);
 }
 
+/* Two threads release one memory object at the same moment, its last two
+   references: one of the releases frees it, and its handle must end
+   there. Through CAVA both releases once read the object's count before
+   either had counted it (on two channels of the API server at once), both
+   decided they were not the last, and the library freed the object while
+   its handle stayed, naming whatever the library made next at that
+   address. Here that is another process's memory object: a helper
+   process (the program run as `--maker`) makes one after each round, in
+   the memory the library just freed (the test library reuses it at
+   once). Natively the released handle names nothing of this process, so
+   a call with it fails; through CAVA it must fail too, and never reach
+   the other process's object. */
+#define RACE_ROUNDS 2000
+
+struct racer {
+    tl_mem *mem;
+    pthread_barrier_t *start, *done;
+    int errors;
+};
+
+static void *release_racer(void *arg)
+{
+    struct racer *r = arg;
+    for (int i = 0; i < RACE_ROUNDS; i++) {
+        pthread_barrier_wait(r->start);
+        if (tl_mem_release(*r->mem) != TL_SUCCESS)
+            r->errors++;
+        pthread_barrier_wait(r->done);
+    }
+    return NULL;
+}
+
+/* The helper process: on `c` it makes a memory object, on `r` it
+   releases it; it answers each with `k` (done) or `f` (failed). */
+static int maker_main(void)
+{
+    tl_mem m = NULL;
+    char command;
+    while (read(0, &command, 1) == 1) {
+        tl_status s = TL_ERROR_INVALID_VALUE;
+        if (command == 'c')
+            m = tl_mem_create(dev(0), 48, &s);
+        else if (command == 'r')
+            s = tl_mem_release(m);
+        char answer = s == TL_SUCCESS ? 'k' : 'f';
+        if (write(1, &answer, 1) != 1)
+            return 1;
+    }
+    return 0;
+}
+
+static char ask_maker(int to, int from, char command)
+{
+    char answer = 0;
+    if (write(to, &command, 1) != 1 || read(from, &answer, 1) != 1)
+        die("the maker process is gone");
+    return answer;
+}
+
+static void section_release_race(void)
+{
+    int to[2], from[2];
+    pthread_barrier_t start, done;
+    tl_mem mem = NULL;
+    struct racer racers[2];
+    pthread_t threads[2];
+    int made = 0, maker_failed = 0, reached = 0;
+
+    if (pipe(to) != 0 || pipe(from) != 0)
+        die("pipe failed");
+    fflush(stdout);
+    pid_t maker = fork();
+    if (maker < 0)
+        die("fork failed");
+    if (maker == 0) {
+        /* a process of its own (exec'd at once: no state of this one's) */
+        dup2(to[0], 0);
+        dup2(from[1], 1);
+        close(to[0]);
+        close(to[1]);
+        close(from[0]);
+        close(from[1]);
+        execl("/proc/self/exe", "program", "--maker", (char *)NULL);
+        _exit(127);
+    }
+    close(to[0]);
+    close(from[1]);
+    if (pthread_barrier_init(&start, NULL, 3) != 0 || pthread_barrier_init(&done, NULL, 3) != 0)
+        die("pthread_barrier_init failed");
+    for (int i = 0; i < 2; i++) {
+        racers[i] = (struct racer){&mem, &start, &done, 0};
+        if (pthread_create(&threads[i], NULL, release_racer, &racers[i]) != 0)
+            die("pthread_create failed");
+    }
+    for (int i = 0; i < RACE_ROUNDS; i++) {
+        tl_status s;
+        size_t size = 0;
+        mem = tl_mem_create(dev(0), 48, &s);
+        if (s == TL_SUCCESS && tl_mem_retain(mem) == TL_SUCCESS)
+            made++;
+        pthread_barrier_wait(&start);
+        pthread_barrier_wait(&done);
+        if (ask_maker(to[1], from[0], 'c') != 'k')
+            maker_failed++;
+        if (tl_mem_get_size(mem, &size) != TL_ERROR_INVALID_HANDLE)
+            reached++;
+        if (ask_maker(to[1], from[0], 'r') != 'k')
+            maker_failed++;
+    }
+    for (int i = 0; i < 2; i++)
+        pthread_join(threads[i], NULL);
+    pthread_barrier_destroy(&start);
+    pthread_barrier_destroy(&done);
+    close(to[1]);
+    close(from[0]);
+    int status = 0;
+    waitpid(maker, &status, 0);
+    printf("release_race: made=%d errors=%d,%d maker_failed=%d maker_exit=%d released_handle_reached=%d\n", made,
+           racers[0].errors, racers[1].errors, maker_failed, WIFEXITED(status) ? WEXITSTATUS(status) : -1, reached);
+}
+
 static void section_threads(void)
 {
     pthread_t threads[N_THREADS];
@@ -1512,6 +1635,7 @@ static const struct {
     {"metadata", section_metadata},
     {"threads", section_threads},
     {"retains", section_retains},
+    {"release_race", section_release_race},
     {"zerocopy", section_zerocopy},
     {"unsupported", section_unsupported},
     {"staged", section_staged},
@@ -1526,6 +1650,8 @@ static void run_section(size_t i)
 
 int main(int argc, char **argv)
 {
+    if (argc == 2 && strcmp(argv[1], "--maker") == 0)
+        return maker_main();
     /* check every name first, so that a typo runs nothing */
     for (int a = 1; a < argc; a++) {
         size_t i;

@@ -23,6 +23,7 @@ mod kept_registries;
 mod keyed_blocks;
 mod log;
 mod native;
+pub mod object_steps;
 pub mod record;
 pub mod server;
 mod server_callbacks;

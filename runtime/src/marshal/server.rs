@@ -51,6 +51,7 @@ use super::callbacks::userdata_of;
 use super::eval::{eval, load, select, Env, EvalError, Host, V};
 use super::log;
 use super::native::{self, Dispatch, VendorLibrary};
+use super::object_steps::stepped_arguments;
 use super::record::{self, Entry, Owner, RecordLog};
 use super::server_callbacks::{self, calling_for, release_unfired, CallbackHost, Registrations, Route};
 use super::staging::{Staging, DEFAULT_MAX_STAGED, HEADROOM as STAGE_HEADROOM};
@@ -94,6 +95,9 @@ struct Shared {
     /// Each function whose calls may take the lean path, what that path
     /// needs to know of it ([`lean::LeanCall`]).
     lean: Vec<Option<lean::LeanCall>>,
+    /// Each function's handle arguments whose objects its calls take a
+    /// step on ([`object_steps`](super::object_steps)).
+    stepped: Vec<SmallVec<[u32; 1]>>,
     /// The vendor's function for each plan function; unset until its first
     /// call for one the library does not export, which the resolver finds.
     addresses: Vec<OnceLock<Option<usize>>>,
@@ -192,6 +196,7 @@ impl Shared {
             lean.iter_mut().for_each(|l| *l = None);
         }
         let recorded = plan.functions.iter().map(records).collect();
+        let stepped = plan.functions.iter().map(stepped_arguments).collect();
         let releasers = departure::releasers(&plan);
         let abandoners = departure::abandoners(&plan);
         let drainers = plan.drainers();
@@ -202,6 +207,7 @@ impl Shared {
             offsets,
             ret,
             lean,
+            stepped,
             addresses,
             resolver,
             tenants: Tenants::default(),

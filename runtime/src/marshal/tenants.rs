@@ -30,6 +30,7 @@ use rustix::process::{Pid, PidfdFlags};
 use super::kept_registries::KeptRegistries;
 use super::keyed_blocks::KeyedBlocks;
 use super::log;
+use super::object_steps::ObjectSteps;
 use crate::handles::HandleTable;
 use crate::transport::shm::ProcessRegion;
 
@@ -47,6 +48,10 @@ pub(super) struct Tenant {
     /// metadata(mem)->retains + 1`), and two threads' calls running theirs
     /// at once lost updates (two concurrent retains counted one).
     pub(super) statements: Mutex<()>,
+    /// The objects whose retains and releases are under way, one call at
+    /// a time per object from its conditions to its statements (see
+    /// `object_steps`).
+    pub(super) steps: ObjectSteps,
     /// Buffers kept between calls (manual, static and coupled lifetimes),
     /// by the guest's address.
     pub(super) retained: Mutex<HashMap<u64, Retained>>,
@@ -76,6 +81,7 @@ impl Tenant {
             handles: Mutex::default(),
             metadata: Mutex::default(),
             statements: Mutex::default(),
+            steps: ObjectSteps::default(),
             retained: Mutex::default(),
             kept_registries: Mutex::default(),
             region: Mutex::default(),

@@ -161,6 +161,10 @@ pub(super) fn run_call<'a>(
     scalars.finish().map_err(malformed)?;
     // arguments are `values[..n]`, contextual arguments the rest
 
+    // a retain or release of an object: the only one on it from its
+    // conditions to its statements (see `object_steps`)
+    let step = tenant.steps.enter(shared.stepped[id as usize].iter().map(|&p| values[p as usize].as_u64()));
+
     // 2. translate and check, in order
     let mut raws: PerSlot<u64> = filled(0, n);
     let mut leaves: PerSlot<Option<&Leaf>> = filled(None, shapes.len());
@@ -387,6 +391,7 @@ pub(super) fn run_call<'a>(
             eval(plan, action, &env, &mut decoder.frame).map_err(malformed)?;
         }
     }
+    drop(step);
     if success && shared.recorded[id as usize] && shared.recorder.is_some() {
         if decoder.frame.used_region {
             shared.log(format_args!("a call of {} used the zero-copy region or staged buffers and is not recorded for replay", f.name));

@@ -40,8 +40,11 @@ impl LeanCall {
     /// `event` is lean when null), so a call whose selected description is
     /// not lean goes the general way.
     pub(super) fn of(plan: &Plan, f: &Function, shapes: &[SlotShape]) -> Option<LeanCall> {
+        // (a call that takes a step on an object, `object_steps`, takes it
+        // before its conditions are evaluated; the lean path takes none)
         let plain = f.contextual.is_empty()
             && f.actions.is_empty()
+            && crate::marshal::object_steps::stepped_arguments(f).is_empty()
             && shapes.len() == f.params.len()
             && f.params.len() <= MAX_ARGS
             && !matches!(f.ret, Ty::Record(_))
