@@ -392,3 +392,39 @@ fn unsupported_functions_and_functions_missing_from_the_spec_fail_without_aborti
     assert!(stderr.contains("tl_debug_printf is not supported by this spec"), "{stderr}");
     assert!(stderr.contains("tl_not_in_spec is in the header but not in the spec"), "{stderr}");
 }
+
+/// A process that makes and releases many objects does not grow the guest
+/// library or the API server: each kept a block of metadata (the object's
+/// count of retains) for every object the process had ever released, for
+/// as long as the process lived (the server dropped its block, then the
+/// release's statements made it again). The program checks its own
+/// growth, the server's log counts the blocks of released objects that it
+/// still held when the process left.
+#[test]
+fn released_objects_leave_no_metadata_behind() {
+    let lib = testlib();
+    let native = Command::new(&lib.program).arg("churn").env("LD_LIBRARY_PATH", &lib.native).output().unwrap();
+    let expected = "== churn ==\nchurn: errors=0 grew under 2 MiB\n";
+    assert_eq!(String::from_utf8_lossy(&native.stdout), expected);
+    for transport in ["unix", "shm"] {
+        let dir = scratch(&format!("churn-{transport}"));
+        let socket = dir.join("server.sock");
+        let log = dir.join("server.log");
+        let server = start_server_with(&lib.server(), &socket, &lib.library(), &[], std::fs::File::create(&log).unwrap().into());
+        let out = Command::new(&lib.program)
+            .arg("churn")
+            .env("LD_LIBRARY_PATH", lib.generated.join("lib"))
+            .env("CAVA_SERVER", &socket)
+            .env("CAVA_TRANSPORT", transport)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{transport}: {}", String::from_utf8_lossy(&out.stderr));
+        assert_eq!(String::from_utf8_lossy(&out.stdout), expected, "{transport}");
+        // the devices it was handed stay the library's, and are the line's cause
+        wait_for_log(&log, "blocks of metadata of released objects");
+        drop(server);
+        let log = std::fs::read_to_string(&log).unwrap();
+        assert!(log.contains("left 2 live objects and 0 kept buffers (0 bytes)"), "{transport}: {log}");
+        assert!(log.contains("; 0 blocks of metadata of released objects"), "{transport}: {log}");
+    }
+}

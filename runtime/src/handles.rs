@@ -133,6 +133,13 @@ impl HandleTable {
         Ok(id)
     }
 
+    /// Whether `id` is a live handle (of any kind, releasing included).
+    pub fn is_live(&self, id: HandleId) -> bool {
+        let (generation, slot) = split(id);
+        let entry = slot.checked_sub(1).and_then(|s| self.slots.get(s as usize));
+        entry.is_some_and(|e| e.live.is_some() && e.generation == generation)
+    }
+
     /// The object behind `id`, which must be a live handle of `kind`. Id 0 is NULL.
     pub fn get(&self, id: HandleId, kind: HandleKind) -> Result<usize, HandleError> {
         if id == 0 {
@@ -335,7 +342,9 @@ mod tests {
         assert_eq!(table.get(b, MEM), Ok(0x2000));
         for forged in [1u64, u64::MAX, (7 << 32) | 1, b + (1 << 32), 12345] {
             assert!(matches!(table.get(forged, MEM), Err(HandleError::Unknown(_))), "{forged:#x}");
+            assert!(!table.is_live(forged), "{forged:#x}");
         }
+        assert!(table.is_live(b) && !table.is_live(a) && !table.is_live(0));
         assert_eq!(table.get(0, MEM), Ok(0));
         assert_eq!(table.insert(0, MEM), Ok(0));
     }

@@ -80,6 +80,9 @@ struct State {
     metadata: Mutex<HashMap<u64, Box<[u8]>, BuildHasherDefault<IdHasher>>>,
     /// Held while one call's statements run (see `run_actions`).
     statements: Mutex<()>,
+    /// By function: the arguments whose description may end a handle
+    /// (`deallocate`), whose metadata then goes (see `run_actions`).
+    ending: Vec<SmallVec<[u32; 1]>>,
     /// Bytes of one object's metadata.
     metadata_size: usize,
     warned: Mutex<HashSet<u32>>,
@@ -118,6 +121,7 @@ impl GuestLibrary {
                     ret.push(reply_slot(&plan, f)?);
                 }
                 let metadata_size = plan.metadata_size();
+                let ending = plan.functions.iter().map(ending_handles).collect();
                 Ok(State {
                     plan,
                     slots,
@@ -127,6 +131,7 @@ impl GuestLibrary {
                     bringing: Bringing::default(),
                     metadata: Mutex::default(),
                     statements: Mutex::default(),
+                    ending,
                     metadata_size,
                     warned: Mutex::default(),
                     returned: Mutex::default(),
@@ -855,7 +860,7 @@ fn exchange<'s>(
     if let CallMode::Async { success } = f.mode {
         channel.in_flight.extend(blocks);
         let ret = V::Int(success).to_raw(&f.ret);
-        run_actions(state, f, params, contextual, V::from_raw(ret, &f.ret), host)?;
+        run_actions(state, function, params, contextual, V::from_raw(ret, &f.ret), host)?;
         return Ok(ret);
     }
     channel.transport.recv(&mut channel.buf, None)?;
@@ -955,7 +960,7 @@ fn exchange<'s>(
     // skips them too, so both sides' metadata stay the same)
     let failed = f.ret == plan.api.error_type && V::from_raw(ret, &f.ret).as_int() != plan.api.success;
     if !failed {
-        run_actions(state, f, params, contextual, V::from_raw(ret, &f.ret), host)?;
+        run_actions(state, function, params, contextual, V::from_raw(ret, &f.ret), host)?;
     }
     Ok(ret)
 }
@@ -1001,24 +1006,53 @@ fn free_blocks(transport: &mut dyn Transport, blocks: Vec<RegionBlock>) {
     }
 }
 
+/// The arguments of `f` whose description may end a handle.
+fn ending_handles(f: &crate::plan::Function) -> SmallVec<[u32; 1]> {
+    let ends = |leaf: &Leaf| leaf.deallocate && matches!(leaf.kind, Kind::Handle { .. });
+    (0..f.params.len() as u32).filter(|&i| f.params[i as usize].value.any_leaf(&ends)).collect()
+}
+
+/// Runs a call's statements, and drops the metadata of the handles the
+/// call ends: they would otherwise keep a block each for the life of the
+/// process (an event per command that asked for one). Which handles end
+/// is decided as the API server decides it, on the metadata as it was
+/// before the statements (`if (metadata(mem)->retains == 0) { deallocate; }`),
+/// under the same lock; the server drops its copy the same way.
 fn run_actions(
     state: &State,
-    f: &crate::plan::Function,
+    function: u32,
     params: &[V],
     contextual: &[V],
     returned: V,
     host: &mut GuestHost<'_>,
 ) -> Result<(), CallError> {
-    if f.actions.is_empty() {
+    let f = &state.plan.functions[function as usize];
+    let ending = &state.ending[function as usize];
+    if f.actions.is_empty() && ending.is_empty() {
         return Ok(());
     }
-    let env = Env::after_call(params, contextual, returned);
     // one call's statements at a time: each reads and writes the metadata
     // in several steps, and two threads' at once lost updates (two
     // concurrent retains counted one)
     let _serial = state.statements.lock().unwrap_or_else(|e| e.into_inner());
+    let mut ended: SmallVec<[u64; 1]> = SmallVec::new();
+    for &i in ending {
+        let (Some(p), Some(&v)) = (f.params.get(i as usize), params.get(i as usize)) else { continue };
+        let env = Env { this: Some((v, None)), ..Env::new(params, contextual) };
+        // (a condition that cannot be evaluated ends nothing: the call has gone)
+        if v.as_u64() != 0 && select(&state.plan, &p.value, &env, host).is_ok_and(|leaf| leaf.deallocate) {
+            ended.push(v.as_u64());
+        }
+    }
+    let env = Env::after_call(params, contextual, returned);
     for action in &f.actions {
         eval(&state.plan, action, &env, host)?;
+    }
+    if !ended.is_empty() {
+        let mut metadata = state.metadata.lock().unwrap_or_else(|e| e.into_inner());
+        for key in ended {
+            metadata.remove(&key);
+        }
     }
     Ok(())
 }

@@ -59,6 +59,11 @@ impl KeyedBlocks {
         }
     }
 
+    /// The keys that have a block.
+    pub(super) fn keys(&self) -> impl Iterator<Item = u64> + '_ {
+        self.by_key.keys().copied()
+    }
+
     /// Forgets `key`'s block (its object was released).
     pub(super) fn remove(&mut self, key: u64) {
         if let Some(addr) = self.by_key.remove(&key) {

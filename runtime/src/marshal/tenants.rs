@@ -112,6 +112,12 @@ impl Drop for Tenant {
             depart(self);
         }
         let objects = self.handles.get_mut().map_or(0, |h| h.len());
+        // metadata of objects already released: a call that ends a handle
+        // drops its block, so any here grew the server for nothing
+        let stale = match (self.handles.get_mut(), self.metadata.get_mut()) {
+            (Ok(handles), Ok(metadata)) => metadata.keys().filter(|key| !handles.is_live(*key)).count(),
+            _ => 0,
+        };
         let retained = self.retained.get_mut().map(std::mem::take).unwrap_or_default();
         let bytes: usize = retained.values().map(|r| r.bytes.len()).sum();
         let buffers = retained.len();
@@ -119,12 +125,13 @@ impl Drop for Tenant {
             // the vendor may still write into it: leaked, never reused
             Box::leak(r.bytes);
         }
-        if objects > 0 || buffers > 0 {
+        if objects > 0 || buffers > 0 || stale > 0 {
             log(
                 self.name,
                 format_args!(
                     "guest process {} left {objects} live objects and {buffers} kept buffers ({bytes} bytes): \
-                     the objects stay with the vendor library and the buffers stay allocated until the server exits",
+                     the objects stay with the vendor library and the buffers stay allocated until the server exits; \
+                     {stale} blocks of metadata of released objects",
                     self.pid
                 ),
             );

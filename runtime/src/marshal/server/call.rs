@@ -35,8 +35,9 @@ pub(super) fn handle_call<'a>(
 }
 
 /// What the server kept for a handle a call deallocated: kept buffers
-/// coupled to it (and their registry records), its metadata; the record
-/// log notes its end.
+/// coupled to it (and their registry records); the record log notes its
+/// end. Its metadata goes after the call's statements, which write to it
+/// (a release's count) and would make it again.
 fn forget_deallocated(shared: &Shared, tenant: &Tenant, id: u64) {
     let mut freed = Vec::new();
     lock(&tenant.retained).retain(|key, r| {
@@ -50,7 +51,6 @@ fn forget_deallocated(shared: &Shared, tenant: &Tenant, id: u64) {
     for key in freed {
         registries.forget(key);
     }
-    lock(&tenant.metadata).remove(id);
     shared.record(tenant, Entry::Forget(id));
     release_coupled(&shared.registrations, tenant.process, id, &|m| shared.log(m));
 }
@@ -310,6 +310,7 @@ pub(super) fn run_call<'a>(
     }
     let returns_status = f.ret == plan.api.error_type;
     let success = !returns_status || ret.as_int() == plan.api.success;
+    let mut ended: SmallVec<[u64; 1]> = SmallVec::new();
     if success {
         once.clear();
         // (the checks here keep calls that neither couple nor release cheap)
@@ -317,7 +318,8 @@ pub(super) fn run_call<'a>(
             couple(shared, tenant, &coupled, (ret, ret_leaf), &env, &mut decoder.frame, once);
         }
         if !releasing.ids.is_empty() {
-            for id in releasing.finish() {
+            ended = releasing.finish();
+            for &id in &ended {
                 forget_deallocated(shared, tenant, id);
             }
         }
@@ -389,6 +391,14 @@ pub(super) fn run_call<'a>(
         let _serial = (!f.actions.is_empty()).then(|| lock(&tenant.statements));
         for action in &f.actions {
             eval(plan, action, &env, &mut decoder.frame).map_err(malformed)?;
+        }
+    }
+    if !ended.is_empty() {
+        // after the statements (see `forget_deallocated`): each ended
+        // object's metadata kept a block per object for the process's life
+        let mut metadata = lock(&tenant.metadata);
+        for id in ended {
+            metadata.remove(id);
         }
     }
     drop(step);

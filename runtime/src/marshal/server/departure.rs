@@ -293,6 +293,7 @@ fn release(shared: &Shared, tenant: &Tenant) {
             }
         }
         let _ = lock(&tenant.handles).remove(id, kind);
+        lock(&tenant.metadata).remove(id);
         // the callbacks coupled to it end with it (the guest has gone: no message)
         lock(&shared.registrations).forget_coupled(tenant.process, id);
         if refused == refused_before {
