@@ -1176,12 +1176,28 @@ fn still_served(api: &Api, t: &mut dyn Transport, call_id: u64, context: u64) {
 /// released; other guests are served meanwhile and after.
 #[test]
 fn a_departed_process_user_events_do_not_hold_its_departure() {
+    departure_with_a_gated_read(false);
+}
+
+/// The same, but the process released the user event before it left,
+/// without setting it: its handle is gone, so the departure could not
+/// settle it, and the drain's `clFinish` waited for ever. The server holds
+/// such an event back when the process lets go of it, and settles and
+/// releases it at the departure (`release_at_departure`).
+#[test]
+fn a_departed_process_released_user_events_do_not_hold_its_departure() {
+    departure_with_a_gated_read(true);
+}
+
+/// A guest process queues a read gated by a user event it never sets (and
+/// releases the event first when `release_gate`), then leaves.
+fn departure_with_a_gated_read(release_gate: bool) {
     let Some((generated, library)) = opencl() else {
         println!("skipped: no OpenCL library or ICD installed (scripts/env.sh installs PoCL)");
         return;
     };
     let api = Api::load(generated);
-    let dir = scratch("hostile-opencl-gated");
+    let dir = scratch(if release_gate { "hostile-opencl-gated-released" } else { "hostile-opencl-gated" });
     let socket = dir.join("server.sock");
     let log = dir.join("server.log");
     let _server =
@@ -1228,6 +1244,16 @@ fn a_departed_process_user_events_do_not_hold_its_departure() {
     w.u64(gate).u32(0x11D3).u64(4).out(4).null();
     let (status, outs) = status_and_outs(&call(&mut relay, w.finish().unwrap()));
     assert_eq!((status, outs[0].clone().unwrap()), (0, 2i32.to_le_bytes().to_vec()), "the read was queued, its gate CL_SUBMITTED");
+    if release_gate {
+        // asynchronous: no reply
+        let mut w = api.call("clReleaseEvent", 9);
+        w.u64(gate);
+        relay.frame(&w.finish().unwrap());
+        let mut w = api.call("clGetEventInfo", 10);
+        w.u64(gate).u32(0x11D3).u64(4).out(4).null();
+        let reply = call(&mut relay, w.finish().unwrap());
+        assert_eq!(refusal(&reply), ErrorCode::InvalidHandle, "the gate's handle ended with its release");
+    }
     drop(relay);
 
     common::wait_for_log(&log, "stay allocated until the server exits");
@@ -1238,6 +1264,11 @@ fn a_departed_process_user_events_do_not_hold_its_departure() {
         "{text}"
     );
     assert!(text.contains(" and 0 kept buffers (0 bytes)"), "{text}");
+    assert_eq!(
+        text.contains("had let go of 1 objects whose release waited for its departure: released (0 refused by the library)"),
+        release_gate,
+        "{text}"
+    );
     // and the server serves another guest
     let mut t = channel_of(&socket, &api, b'U', 96);
     let (context, _) = opencl_queue(&api, t.as_mut());

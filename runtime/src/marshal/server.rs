@@ -38,6 +38,8 @@ mod lean;
 mod process_memory;
 mod reply;
 
+pub use departure::release_at_departure;
+pub(super) use departure::Held;
 pub use lean::lean_calls;
 pub use process_memory::{hold_process_memory, vendor_address, ProcessMemoryHold};
 

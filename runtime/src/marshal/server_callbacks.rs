@@ -290,7 +290,7 @@ pub(super) fn calling_for<R>(process: u64, f: impl FnOnce() -> R) -> R {
     result
 }
 
-fn caller() -> Option<u64> {
+pub(super) fn caller() -> Option<u64> {
     CALLER.with(std::cell::Cell::get)
 }
 

@@ -59,6 +59,9 @@ pub(super) struct Tenant {
     pub(super) kept_registries: Mutex<KeptRegistries>,
     /// The process's zero-copy region, while its socket is open.
     pub(super) region: Mutex<Option<Arc<ProcessRegion>>>,
+    /// Objects the process let go of that the server releases only when
+    /// the process leaves (see `departure::release_at_departure`).
+    pub(super) held: Mutex<Vec<super::server::Held>>,
     /// Run when the process has gone, before its state is dropped: brings
     /// back its pending reads, releases the vendor objects it still holds
     /// (the spec's `release_at_exit`) and frees the reads' kept buffers.
@@ -85,6 +88,7 @@ impl Tenant {
             retained: Mutex::default(),
             kept_registries: Mutex::default(),
             region: Mutex::default(),
+            held: Mutex::default(),
             on_departure: None,
         }
     }

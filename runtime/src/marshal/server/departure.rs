@@ -62,6 +62,37 @@ use crate::marshal::native;
 use crate::marshal::tenants::Tenant;
 use crate::plan::{Kind, LibraryFn, Plan, Ty, Value};
 
+/// An object a process let go of whose release the server holds back until
+/// the process leaves ([`release_at_departure`]).
+#[derive(Debug)]
+pub(in crate::marshal) struct Held {
+    /// The release function, and the argument that takes the object.
+    function: u32,
+    param: u32,
+    kind: HandleKind,
+    object: usize,
+}
+
+/// For `replace_server` code of a function the spec gives as a release
+/// (`release_at_exit`): instead of releasing `object` now, the server keeps
+/// it until the calling process leaves, settles it then with the spec's
+/// `abandon_at_exit` functions of its type, and releases it with
+/// `function`. For an object the process can no longer reach but whose
+/// pending state would hold the departure (an OpenCL user event released
+/// before it was set: nothing can set it any more, and the commands it
+/// gates, a read the departure must bring back among them, would wait for
+/// ever). `false` (release it now) outside a call of a guest process.
+pub fn release_at_departure(function: &str, object: usize) -> bool {
+    let Some(shared) = SERVER.get() else { return false };
+    let Some(tenant) = super::server_callbacks::caller().and_then(|process| shared.tenants.get(process)) else { return false };
+    let plan = &shared.plan;
+    let Some((id, f)) = plan.functions.iter().enumerate().find(|(_, f)| f.name == function) else { return false };
+    let Some(release) = &f.release_at_exit else { return false };
+    let Some(kind) = f.params.get(release.param as usize).and_then(|p| first_handle_kind(&p.value)) else { return false };
+    lock(&tenant.held).push(Held { function: id as u32, param: release.param, kind, object });
+    true
+}
+
 /// At most this many calls release one object: a count past it is a
 /// corrupted or hostile figure, and the object is left after it.
 const MAX_CALLS_PER_OBJECT: u64 = 1 << 20;
@@ -139,6 +170,7 @@ pub(in crate::marshal) fn depart(tenant: &Tenant) {
     abandon(shared, tenant);
     let drained = drain(shared, tenant);
     release(shared, tenant);
+    release_held(shared, tenant);
     free_drained(shared, tenant, drained);
 }
 
@@ -149,10 +181,11 @@ fn abandon(shared: &Shared, tenant: &Tenant) {
         return;
     }
     let plan = &shared.plan;
-    let live = lock(&tenant.handles).owned_newest_first();
+    let mut objects: Vec<(usize, HandleKind)> = lock(&tenant.handles).owned_newest_first().into_iter().map(|(_, o, k)| (o, k)).collect();
+    objects.extend(lock(&tenant.held).iter().map(|h| (h.object, h.kind)));
     let (mut calls, mut refused) = (0usize, 0usize);
     let mut functions: Vec<&str> = Vec::new();
-    for (_, object, kind) in live {
+    for (object, kind) in objects {
         let Some(abandoners) = shared.abandoners.get(&kind) else { continue };
         for &function in abandoners {
             let f = &plan.functions[function as usize];
@@ -311,6 +344,28 @@ fn release(shared: &Shared, tenant: &Tenant) {
             tenant.pid
         ));
     }
+}
+
+/// Releases the objects the process let go of that were held back until
+/// now ([`release_at_departure`]), settled by `abandon` before the drain.
+fn release_held(shared: &Shared, tenant: &Tenant) {
+    let held = std::mem::take(&mut *lock(&tenant.held));
+    if held.is_empty() {
+        return;
+    }
+    let mut refused = 0;
+    for h in &held {
+        let f = &shared.plan.functions[h.function as usize];
+        let Some(address) = shared.address(h.function as usize) else { continue };
+        if !call_succeeds(shared, h.function, address, &object_args(f, h.param as usize, h.object)) {
+            refused += 1;
+        }
+    }
+    shared.log(format_args!(
+        "guest process {} had let go of {} objects whose release waited for its departure: released ({refused} refused by the library)",
+        tenant.pid,
+        held.len()
+    ));
 }
 
 /// Frees the kept buffers coupled to object `id`, which was released: how
