@@ -49,7 +49,7 @@ use reply::*;
 
 use super::callbacks::userdata_of;
 use super::eval::{eval, load, select, Env, EvalError, Host, V};
-use super::fences::{Counter, Open, Unmet};
+use super::fences::{Counter, Unmet};
 use super::log;
 use super::native::{self, Dispatch, VendorLibrary};
 use super::object_steps::stepped_arguments;

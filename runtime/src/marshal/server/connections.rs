@@ -264,8 +264,8 @@ pub(super) fn serve_calls(shared: &Shared, transport: &mut dyn Transport, peer: 
     let mut buf = Vec::new();
     let Some((lease, counter)) = handshake(shared, transport, &mut buf, peer)? else { return Ok(()) };
     let tenant = Arc::clone(lease.state());
-    // closed however this thread leaves: fences waiting for it end
-    let counter = counter.map(|counter| Open { fences: &tenant.fences, counter });
+    // (the counter closes the channel however this thread leaves)
+    let _serving = counter.as_ref().map(Counter::serve_here);
     let mut channel = ChannelState::new(Arc::clone(&tenant), shared.max_staged);
     // why the next call may not run: its fence was not met
     let mut unfenced: Option<String> = None;
@@ -362,11 +362,11 @@ pub(super) fn serve_calls(shared: &Shared, transport: &mut dyn Transport, peer: 
 /// Waits until the calls a fence names have been handled; why the call
 /// it precedes may not run when they were not (logged, unless the guest
 /// process left).
-fn wait_fence(shared: &Shared, tenant: &Tenant, counter: &Open<'_>, fence: &Fence, header: &Header) -> Option<String> {
+fn wait_fence(shared: &Shared, tenant: &Tenant, counter: &Counter, fence: &Fence, header: &Header) -> Option<String> {
     let pid = rustix::process::Pid::from_raw(tenant.pid as i32);
     // (a zombie still counts as there; its channels closing ends the wait)
     let gone = || pid.is_some_and(|pid| rustix::process::test_kill_process(pid) == Err(rustix::io::Errno::SRCH));
-    let unmet = tenant.fences.wait(Some(&counter.counter), &fence.waits, shared.fence_patience, gone).err()?;
+    let unmet = tenant.fences.wait(Some(counter), &fence.waits, shared.fence_patience, gone).err()?;
     let text = format!("the calls it must follow were not handled: {unmet}");
     match unmet {
         Unmet::Gone => {}
