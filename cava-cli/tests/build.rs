@@ -21,7 +21,7 @@ fn every_spec_compiles() {
 
 /// Sections of the test program whose output must be the same forwarded
 /// (`unsupported` differs by design: see its own test).
-const SECTIONS: [&str; 16] = [
+const SECTIONS: [&str; 17] = [
     "basic",
     "handles",
     "buffers",
@@ -37,6 +37,7 @@ const SECTIONS: [&str; 16] = [
     "threads",
     "retains",
     "release_race",
+    "handover",
     "zerocopy",
 ];
 

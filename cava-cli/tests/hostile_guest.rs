@@ -15,8 +15,8 @@ use cava_runtime::transport::shm::{ProcessRegion, ShmTransport};
 use cava_runtime::transport::unix::UnixTransport;
 use cava_runtime::transport::{SharedRegion, Transport};
 use cava_runtime::wire::{
-    encode_descriptor, BufferRef, ErrorCode, ErrorReply, Fetch, Flags, Header, Hello, Kind, Layout, Message, Stage, StageAck, Welcome,
-    Writer,
+    encode_descriptor, BufferRef, ErrorCode, ErrorReply, Fence, Fetch, Flags, Header, Hello, Kind, Layout, Message, Stage, StageAck,
+    Welcome, Writer,
 };
 use common::{scratch, start_server, start_server_with, testlib};
 
@@ -92,11 +92,11 @@ fn the_server_refuses_hostile_messages_and_goes_on_serving() {
         let mut t = connect(&socket, selector);
         // a hello from another spec is refused
         if selector == b'U' {
-            let reply = exchange(t.as_mut(), &Hello { contract: api.contract ^ 1, next_call_id: 1, process: 9 }.encode());
+            let reply = exchange(t.as_mut(), &Hello { contract: api.contract ^ 1, next_call_id: 1, process: 9, channel: 0 }.encode());
             assert_eq!(refusal(&reply), ErrorCode::ContractMismatch);
             t = connect(&socket, selector);
         }
-        let welcome = exchange(t.as_mut(), &Hello { contract: api.contract, next_call_id: 1, process: 9 }.encode());
+        let welcome = exchange(t.as_mut(), &Hello { contract: api.contract, next_call_id: 1, process: 9, channel: 0 }.encode());
         Welcome::decode(&Message::decode(&welcome).unwrap()).unwrap();
         checksum_works(&api, t.as_mut(), 1);
 
@@ -175,7 +175,8 @@ fn staging_is_checked_and_bounded() {
     for selector in [b'U', b'S'] {
         let mut t = connect(&socket, selector);
         Welcome::decode(
-            &Message::decode(&exchange(t.as_mut(), &Hello { contract: api.contract, next_call_id: 1, process: 11 }.encode())).unwrap(),
+            &Message::decode(&exchange(t.as_mut(), &Hello { contract: api.contract, next_call_id: 1, process: 11, channel: 0 }.encode()))
+                .unwrap(),
         )
         .unwrap();
         let t = t.as_mut();
@@ -275,7 +276,9 @@ fn w_fill(api: &Api, call_id: u64) -> Vec<u8> {
 fn process_region(socket: &Path, api: &Api, process: u64) -> (UnixStream, Result<ProcessRegion, cava_runtime::transport::TransportError>) {
     let mut stream = UnixStream::connect(socket).unwrap();
     stream.write_all(b"Z").unwrap();
-    UnixTransport::new(stream.try_clone().unwrap()).send(&Hello { contract: api.contract, next_call_id: 1, process }.encode()).unwrap();
+    UnixTransport::new(stream.try_clone().unwrap())
+        .send(&Hello { contract: api.contract, next_call_id: 1, process, channel: 0 }.encode())
+        .unwrap();
     let region = ProcessRegion::receive(&stream, Duration::from_secs(5));
     (stream, region)
 }
@@ -298,7 +301,7 @@ fn process_region_descriptors_are_checked_against_the_senders_own_region() {
 
     for (selector, process) in [(b'U', 21), (b'S', 22)] {
         let mut t = connect(&socket, selector);
-        let welcome = exchange(t.as_mut(), &Hello { contract: api.contract, next_call_id: 1, process }.encode());
+        let welcome = exchange(t.as_mut(), &Hello { contract: api.contract, next_call_id: 1, process, channel: 0 }.encode());
         Welcome::decode(&Message::decode(&welcome).unwrap()).unwrap();
         // before the process has a region
         assert_eq!(refusal(&checksum_in_region(&api, t.as_mut(), 1, 0, 5, 5)), ErrorCode::Malformed);
@@ -307,7 +310,7 @@ fn process_region_descriptors_are_checked_against_the_senders_own_region() {
         let mut stream = UnixStream::connect(&socket).unwrap();
         stream.write_all(b"Z").unwrap();
         UnixTransport::new(stream.try_clone().unwrap())
-            .send(&Hello { contract: api.contract ^ 1, next_call_id: 1, process }.encode())
+            .send(&Hello { contract: api.contract ^ 1, next_call_id: 1, process, channel: 0 }.encode())
             .unwrap();
         assert!(ProcessRegion::receive(&stream, Duration::from_secs(5)).is_err());
 
@@ -332,14 +335,14 @@ fn process_region_descriptors_are_checked_against_the_senders_own_region() {
         assert_eq!(refusal(&exchange(t.as_mut(), &w.finish().unwrap())), ErrorCode::Malformed);
         // a channel of another process (its own number) cannot reach this region
         let mut other = connect(&socket, selector);
-        exchange(other.as_mut(), &Hello { contract: api.contract, next_call_id: 1, process: process + 100 }.encode());
+        exchange(other.as_mut(), &Hello { contract: api.contract, next_call_id: 1, process: process + 100, channel: 0 }.encode());
         assert_eq!(refusal(&checksum_in_region(&api, other.as_mut(), 1, 64, 5, 5)), ErrorCode::Malformed);
         // another process that stole the process number: its socket's peer
         // is not the number's, so it does not even get a channel
         if selector == b'U' {
             let mut relay = Relay::start(&socket);
             relay.send(b"U");
-            relay.frame(&Hello { contract: api.contract, next_call_id: 1, process }.encode());
+            relay.frame(&Hello { contract: api.contract, next_call_id: 1, process, channel: 0 }.encode());
             assert_eq!(refusal(&relay.reply()), ErrorCode::Denied, "a stolen process number was let in");
         }
         // a function the guest answers itself is not served
@@ -354,7 +357,7 @@ fn process_region_descriptors_are_checked_against_the_senders_own_region() {
 /// A channel of guest process `process`, welcomed.
 fn channel_of(socket: &Path, api: &Api, selector: u8, process: u64) -> Box<dyn Transport> {
     let mut t = connect(socket, selector);
-    let welcome = exchange(t.as_mut(), &Hello { contract: api.contract, next_call_id: 1, process }.encode());
+    let welcome = exchange(t.as_mut(), &Hello { contract: api.contract, next_call_id: 1, process, channel: 0 }.encode());
     Welcome::decode(&Message::decode(&welcome).unwrap()).unwrap();
     t
 }
@@ -484,17 +487,17 @@ fn a_process_number_belongs_to_the_process_that_used_it_first() {
     for selector in [b"U", b"C"] {
         let mut relay = Relay::start(&socket);
         relay.send(selector);
-        relay.frame(&Hello { contract: api.contract, next_call_id: 1, process: MINE }.encode());
+        relay.frame(&Hello { contract: api.contract, next_call_id: 1, process: MINE, channel: 0 }.encode());
         assert_eq!(refusal(&relay.reply()), ErrorCode::Denied, "{} let in with a stolen process number", selector[0] as char);
     }
     let mut relay = Relay::start(&socket);
     relay.send(b"Z");
-    relay.frame(&Hello { contract: api.contract, next_call_id: 1, process: MINE }.encode());
+    relay.frame(&Hello { contract: api.contract, next_call_id: 1, process: MINE, channel: 0 }.encode());
     assert!(relay.closed(), "a region for a stolen process number");
     // with a number of its own it is a guest like any other, with nothing of the first's
     let mut relay = Relay::start(&socket);
     relay.send(b"U");
-    relay.frame(&Hello { contract: api.contract, next_call_id: 1, process: MINE + 1 }.encode());
+    relay.frame(&Hello { contract: api.contract, next_call_id: 1, process: MINE + 1, channel: 0 }.encode());
     Welcome::decode(&Message::decode(&relay.reply()).unwrap()).unwrap();
     let mut w = api.call("tl_mem_release", 1);
     w.u64(mem);
@@ -624,7 +627,7 @@ fn a_guest_cannot_free_a_kept_buffer_through_another_queue() {
     let socket = dir.join("server.sock");
     let _server = start_server(&lib.server(), &socket, &lib.library());
     let mut t = connect(&socket, b'U');
-    let welcome = exchange(t.as_mut(), &Hello { contract: api.contract, next_call_id: 1, process: 9 }.encode());
+    let welcome = exchange(t.as_mut(), &Hello { contract: api.contract, next_call_id: 1, process: 9, channel: 0 }.encode());
     Welcome::decode(&Message::decode(&welcome).unwrap()).unwrap();
 
     let mut w = api.call("tl_get_devices", 1);
@@ -1206,7 +1209,7 @@ fn departure_with_a_gated_read(release_gate: bool) {
     // the guest is another process (a relay), which then exits
     let mut relay = Relay::start(&socket);
     relay.send(b"U");
-    relay.frame(&Hello { contract: api.contract, next_call_id: 1, process: 95 }.encode());
+    relay.frame(&Hello { contract: api.contract, next_call_id: 1, process: 95, channel: 0 }.encode());
     Welcome::decode(&Message::decode(&relay.reply()).unwrap()).unwrap();
     let call = |relay: &mut Relay, message: Vec<u8>| {
         relay.frame(&message);
@@ -1273,4 +1276,104 @@ fn departure_with_a_gated_read(release_gate: bool) {
     let mut t = channel_of(&socket, &api, b'U', 96);
     let (context, _) = opencl_queue(&api, t.as_mut());
     still_served(&api, t.as_mut(), 5, context);
+}
+
+/// A call channel of process `process` numbered `channel` among its
+/// channels (see `Fence`).
+fn numbered_channel(socket: &Path, api: &Api, selector: u8, process: u64, channel: u64) -> Box<dyn Transport> {
+    let mut t = connect(socket, selector);
+    let welcome = exchange(t.as_mut(), &Hello { contract: api.contract, next_call_id: 1, process, channel }.encode());
+    Welcome::decode(&Message::decode(&welcome).unwrap()).unwrap();
+    t
+}
+
+/// Sends a fence (no reply) and then a `tl_checksum` call; its reply.
+fn fenced_checksum(api: &Api, t: &mut dyn Transport, call_id: u64, waits: &[(u64, u64)]) -> Vec<u8> {
+    t.send(&Fence::encode(waits, call_id, 1, Vec::new())).unwrap();
+    let mut w = api.call("tl_checksum", call_id);
+    w.buffer(b"hello").u64(5).out(4);
+    exchange(t, &w.finish().unwrap())
+}
+
+/// Fences from a hostile guest: a malformed one gets an error reply; one
+/// naming a channel its process does not have (another process's number,
+/// say) waits for nothing; one naming a count that never comes, or its own
+/// channel's future, holds its channel for the patience at most and costs
+/// the call it precedes an error reply and a log line. A fence that is met
+/// lets its call run, and every channel goes on serving.
+#[test]
+fn fences_wait_only_for_their_own_process_and_never_forever() {
+    let dir = scratch("hostile-fences");
+    let lib = testlib();
+    let api = Api::load(&lib.generated);
+    let socket = dir.join("server.sock");
+    let log = dir.join("server.log");
+    let patience = Duration::from_millis(700);
+    let _server = common::start_server_env_logged(
+        &lib.server(),
+        &socket,
+        &lib.library(),
+        &[("CAVA_FENCE_PATIENCE_MS", "700")],
+        std::fs::File::create(&log).unwrap().into(),
+    );
+    for (selector, process) in [(b'U', 300), (b'S', 310)] {
+        let mut a = numbered_channel(&socket, &api, selector, process, 1);
+        let mut b = numbered_channel(&socket, &api, selector, process, 2);
+        checksum_works(&api, b.as_mut(), 1);
+        // a number the process's channels already have is refused
+        let mut again = connect(&socket, selector);
+        let reply = exchange(again.as_mut(), &Hello { contract: api.contract, next_call_id: 1, process, channel: 2 }.encode());
+        assert_eq!(refusal(&reply), ErrorCode::Denied);
+
+        // malformed: not a list of pairs, too long a list, no list
+        for bytes in [vec![0u8; 17], vec![0u8; 16 * (cava_runtime::wire::MAX_FENCE + 1)]] {
+            let mut w = Writer::new(Header { call_id: 2, thread: 1, ..Header::new(Kind::Fence) }, 32);
+            w.buffer(&bytes);
+            assert_eq!(refusal(&exchange(a.as_mut(), &w.finish().unwrap())), ErrorCode::Malformed);
+        }
+        let mut w = Writer::new(Header { call_id: 2, thread: 1, ..Header::new(Kind::Fence) }, 32);
+        w.shared(0, 16);
+        assert_eq!(refusal(&exchange(a.as_mut(), &w.finish().unwrap())), ErrorCode::Malformed);
+        checksum_works(&api, a.as_mut(), 2);
+
+        // met: b has handled one call
+        let start = std::time::Instant::now();
+        assert_eq!(Message::decode(&fenced_checksum(&api, a.as_mut(), 3, &[(2, 1)])).unwrap().kind(), Kind::Reply);
+        // a channel its process does not have: this process's channel 2 is
+        // another's, whose count would stall it
+        let mut stranger = numbered_channel(&socket, &api, selector, process + 1, 1);
+        assert_eq!(Message::decode(&fenced_checksum(&api, stranger.as_mut(), 1, &[(2, 50), (77, 9)])).unwrap().kind(), Kind::Reply);
+        assert!(start.elapsed() < patience, "met fences wait for nothing: {:?}", start.elapsed());
+
+        // a count that comes: b's next call lets a's call run
+        let mut w = api.call("tl_checksum", 4);
+        w.buffer(b"hello").u64(5).out(4);
+        a.send(&Fence::encode(&[(2, 2)], 4, 1, Vec::new())).unwrap();
+        a.send(&w.finish().unwrap()).unwrap();
+        std::thread::sleep(Duration::from_millis(100));
+        checksum_works(&api, b.as_mut(), 2);
+        let mut reply = Vec::new();
+        a.recv(&mut reply, Some(Duration::from_secs(20))).unwrap();
+        assert_eq!(Message::decode(&reply).unwrap().kind(), Kind::Reply);
+
+        // a count that never comes: the call is refused after the patience
+        let start = std::time::Instant::now();
+        assert_eq!(refusal(&fenced_checksum(&api, a.as_mut(), 5, &[(2, 1000)])), ErrorCode::ServerFailure);
+        let waited = start.elapsed();
+        assert!(waited >= patience && waited < patience * 6, "{waited:?}");
+        // its own channel's future: refused at once
+        let start = std::time::Instant::now();
+        assert_eq!(refusal(&fenced_checksum(&api, a.as_mut(), 6, &[(1, 1000)])), ErrorCode::ServerFailure);
+        assert!(start.elapsed() < patience);
+        // a closed channel meets any count
+        drop(b);
+        std::thread::sleep(Duration::from_millis(100));
+        assert_eq!(Message::decode(&fenced_checksum(&api, a.as_mut(), 7, &[(2, 1000)])).unwrap().kind(), Kind::Reply);
+        checksum_works(&api, a.as_mut(), 8);
+        checksum_works(&api, stranger.as_mut(), 2);
+    }
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(text.contains("fence before call 2 refused"), "{text}");
+    assert!(text.contains("call 5 of guest process") && text.contains("handled 2 calls and no more for 700ms"), "{text}");
+    assert!(text.contains("refused a guest channel: its process already had a channel numbered 2"), "{text}");
 }

@@ -54,7 +54,7 @@ fn the_opencl_examples_print_the_same_through_the_guest_library_on_both_transpor
     let generated = dir.join("generated");
     build(&root().join("specs/opencl.lapis"), &generated);
     // small sizes: PoCL compiles each kernel on first use
-    let programs: [(&str, &[&str]); 11] = [
+    let programs: [(&str, &[&str]); 12] = [
         ("vector_add", &["4096"]),
         ("matrix_multiply", &["48"]),
         ("build_log", &[]),
@@ -71,6 +71,8 @@ fn the_opencl_examples_print_the_same_through_the_guest_library_on_both_transpor
         ("extension_functions", &[]),
         // buffers in the process region, used in place by PoCL
         ("large_transfers", &["4"]),
+        // two threads' calls on one queue, ordered by the application
+        ("handover", &["400"]),
     ];
     let socket = dir.join("server.sock");
     for (name, args) in programs {

@@ -1380,6 +1380,92 @@ static void section_release_race(void)
            racers[0].errors, racers[1].errors, maker_failed, WIFEXITED(status) ? WEXITSTATUS(status) : -1, reached);
 }
 
+/* Calls ordered in the application stay ordered: a worker thread
+   enqueues work (asynchronous calls, which return before the API server
+   has run them) and hands over to the main thread through a mutex and a
+   condition variable; the main thread then asks the queue how much work
+   it holds, and runs it. The worker's calls go over its own channel and
+   the main thread's over another, which the API server serves on two
+   threads of its own: without the guest's fences the main thread's
+   calls overtook the worker's (the queue held nothing yet, and the read
+   the worker enqueued was not complete when tl_queue_finish returned). */
+#define HANDOVER_ROUNDS 2000
+
+struct handover {
+    pthread_mutex_t lock;
+    pthread_cond_t turned;
+    int workers_turn;
+    tl_queue queue;
+    tl_mem mem;
+    int values[4];
+    int errors;
+};
+
+static void take_turn(struct handover *h, int worker)
+{
+    pthread_mutex_lock(&h->lock);
+    while (h->workers_turn != worker)
+        pthread_cond_wait(&h->turned, &h->lock);
+    pthread_mutex_unlock(&h->lock);
+}
+
+static void give_turn(struct handover *h, int worker)
+{
+    pthread_mutex_lock(&h->lock);
+    h->workers_turn = worker;
+    pthread_cond_broadcast(&h->turned);
+    pthread_mutex_unlock(&h->lock);
+}
+
+static void *handover_worker(void *arg)
+{
+    struct handover *h = arg;
+    for (int i = 0; i < HANDOVER_ROUNDS; i++) {
+        int round[4] = {i, i + 1, i + 2, i + 3};
+        take_turn(h, 1);
+        if (tl_enqueue_write(h->queue, h->mem, 0, sizeof round, round) != TL_SUCCESS ||
+            tl_enqueue_read(h->queue, h->mem, 0, sizeof h->values, h->values) != TL_SUCCESS)
+            h->errors++;
+        give_turn(h, 0);
+    }
+    return NULL;
+}
+
+static void section_handover(void)
+{
+    struct handover h = {.workers_turn = 0};
+    pthread_t worker;
+    tl_status s, err;
+    int pending_wrong = 0, reads_wrong = 0, main_errors = 0;
+
+    s = tl_create_queue(dev(0), &h.queue);
+    h.mem = tl_mem_create(dev(0), sizeof h.values, &err);
+    printf("handover: create status=%d,%d\n", s, err);
+    if (pthread_mutex_init(&h.lock, NULL) != 0 || pthread_cond_init(&h.turned, NULL) != 0)
+        die("pthread_mutex_init failed");
+    if (pthread_create(&worker, NULL, handover_worker, &h) != 0)
+        die("pthread_create failed");
+    for (int i = 0; i < HANDOVER_ROUNDS; i++) {
+        size_t pending = 0;
+        h.values[0] = -1;
+        give_turn(&h, 1);
+        take_turn(&h, 0);
+        if (tl_queue_pending(h.queue, &pending) != TL_SUCCESS || tl_queue_finish(h.queue) != TL_SUCCESS)
+            main_errors++;
+        if (pending != 2)
+            pending_wrong++;
+        if (h.values[0] != i || h.values[3] != i + 3)
+            reads_wrong++;
+    }
+    pthread_join(worker, NULL);
+    pthread_mutex_destroy(&h.lock);
+    pthread_cond_destroy(&h.turned);
+    tl_mem_release(h.mem);
+    tl_release_queue(h.queue);
+    printf("handover: rounds=%d errors=%d,%d pending_wrong=%d reads_wrong=%d\n", HANDOVER_ROUNDS, h.errors, main_errors,
+           pending_wrong, reads_wrong);
+}
+
 static void section_threads(void)
 {
     pthread_t threads[N_THREADS];
@@ -1674,6 +1760,7 @@ static const struct {
     {"retains", section_retains},
     {"release_race", section_release_race},
     {"churn", section_churn},
+    {"handover", section_handover},
     {"zerocopy", section_zerocopy},
     {"unsupported", section_unsupported},
     {"staged", section_staged},

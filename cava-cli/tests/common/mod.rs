@@ -126,6 +126,12 @@ pub fn start_server(binary: &Path, socket: &Path, library: &Path) -> Server {
 
 /// An API server with environment variables `env` (`CAVA_MAX_MESSAGE`).
 pub fn start_server_env(binary: &Path, socket: &Path, library: &Path, env: &[(&str, &str)]) -> Server {
+    start_server_env_logged(binary, socket, library, env, Stdio::null())
+}
+
+/// An API server with environment variables `env` and its standard error
+/// going to `stderr`.
+pub fn start_server_env_logged(binary: &Path, socket: &Path, library: &Path, env: &[(&str, &str)], stderr: Stdio) -> Server {
     let _ = std::fs::remove_file(socket);
     let child = Command::new(binary)
         .arg("--socket")
@@ -133,7 +139,7 @@ pub fn start_server_env(binary: &Path, socket: &Path, library: &Path, env: &[(&s
         .arg("--library")
         .arg(library)
         .envs(env.iter().copied())
-        .stderr(Stdio::null())
+        .stderr(stderr)
         .spawn()
         .unwrap();
     let start = Instant::now();

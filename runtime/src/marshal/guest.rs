@@ -31,17 +31,19 @@ use crate::transport::unix::UnixTransport;
 use crate::transport::{Transport, TransportError};
 use crate::wire::ErrorCode;
 use crate::wire::{
-    encode_descriptor, inline_descriptor, BufferRef, ErrorReply, Fetch, Flags, Header, Hello, Kind as MsgKind, Layout, Message, Stage,
-    StageAck, Welcome, Writer,
+    encode_descriptor, inline_descriptor, BufferRef, ErrorReply, Fence, Fetch, Flags, Header, Hello, Kind as MsgKind, Layout, Message,
+    Stage, StageAck, Welcome, Writer, MAX_FENCE,
 };
 
 mod bringing;
 mod channel;
+mod fences;
 mod staging;
 mod unloaded;
 
 use bringing::*;
 use channel::*;
+use fences::{Fences, View};
 use staging::*;
 pub use unloaded::{failure_of, failure_word, Failure, Failures};
 
@@ -92,6 +94,9 @@ struct State {
     /// Whether each function takes callbacks (and so needs the route).
     takes_callbacks: Vec<bool>,
     callbacks: Callbacks,
+    /// The process's channels, for the fences that keep calls ordered
+    /// across them (see `fences`).
+    fences: Fences,
     /// The library's name and contract, to open the process region.
     name: &'static str,
     contract: u128,
@@ -137,6 +142,7 @@ impl GuestLibrary {
                     returned: Mutex::default(),
                     takes_callbacks,
                     callbacks: Callbacks::default(),
+                    fences: Fences::default(),
                     name: self.name,
                     contract: self.contract,
                 })
@@ -184,6 +190,9 @@ struct Channel {
     /// The largest message this channel carries: the smaller of the
     /// transport's and the server's (its welcome's).
     max: u64,
+    /// The channel's number and what it knows of the process's other
+    /// channels (see `fences`).
+    fences: View,
 }
 
 thread_local! {
@@ -656,7 +665,7 @@ pub fn transfer_limit(library: &'static GuestLibrary) -> u64 {
         if slot.is_none() {
             // the limit is the channel's (the server's, if smaller than this
             // process's): connect now rather than guess
-            *slot = Some(connect(library).ok()?);
+            *slot = Some(connect(library, &library.state().ok()?.fences).ok()?);
         }
         slot.as_ref().map(|c| c.max)
     });
@@ -778,7 +787,7 @@ fn forward(library: &'static GuestLibrary, state: &'static State, function: u32,
             *slot = None;
         }
         if slot.is_none() {
-            *slot = Some(connect(library)?);
+            *slot = Some(connect(library, &state.fences)?);
         }
         let channel = slot.as_mut().expect("connected above");
         let sent = sent.as_deref().unwrap_or(params);
@@ -788,7 +797,7 @@ fn forward(library: &'static GuestLibrary, state: &'static State, function: u32,
             // before it saw the call: a fresh channel may reach its successor
             library.log(format_args!("the API server is gone ({e}); reconnecting"));
             *slot = None;
-            let channel = slot.insert(connect(library)?);
+            let channel = slot.insert(connect(library, &state.fences)?);
             result = exchange(channel, state, function, params, sent, &contextual, &mut host);
         }
         if matches!(result, Err(CallError::Transport(_) | CallError::NotSent(_))) {
@@ -813,6 +822,9 @@ fn exchange<'s>(
     let call_id = channel.next_call;
     channel.next_call += 1;
     let is_async = matches!(f.mode, CallMode::Async { .. });
+    // before anything of the call (its staged buffers included): what other
+    // threads sent before it runs first
+    send_fences(channel, &state.fences, call_id)?;
     let header = Header {
         function,
         call_id,
@@ -857,6 +869,7 @@ fn exchange<'s>(
         return Err(CallError::NotSent(e));
     }
     channel.buf = message;
+    channel.fences.sent(&state.fences, is_async);
     if let CallMode::Async { success } = f.mode {
         channel.in_flight.extend(blocks);
         let ret = V::Int(success).to_raw(&f.ret);
@@ -963,6 +976,20 @@ fn exchange<'s>(
         run_actions(state, function, params, contextual, V::from_raw(ret, &f.ret), host)?;
     }
     Ok(ret)
+}
+
+/// Sends the fences call `call_id` must wait behind, if another channel
+/// of the process sent asynchronous calls since this one last looked.
+fn send_fences(channel: &mut Channel, fences: &Fences, call_id: u64) -> Result<(), CallError> {
+    let waits = channel.fences.waits(fences);
+    for chunk in waits.chunks(MAX_FENCE) {
+        let message = Fence::encode(chunk, call_id, channel.thread, std::mem::take(&mut channel.buf));
+        let sent = channel.transport.send(&message);
+        channel.buf = message;
+        // the call was not sent either: as safe to send again elsewhere
+        sent.map_err(CallError::NotSent)?;
+    }
+    Ok(())
 }
 
 /// Writes the call's arguments into the message.

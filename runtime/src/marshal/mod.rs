@@ -17,6 +17,7 @@ mod app_memory;
 mod callbacks;
 pub mod compile;
 pub mod eval;
+mod fences;
 pub mod guest;
 mod guest_callbacks;
 mod kept_registries;

@@ -51,6 +51,7 @@ use reply::*;
 
 use super::callbacks::userdata_of;
 use super::eval::{eval, load, select, Env, EvalError, Host, V};
+use super::fences::{Counter, Unmet};
 use super::log;
 use super::native::{self, Dispatch, VendorLibrary};
 use super::object_steps::stepped_arguments;
@@ -65,7 +66,7 @@ use crate::transport::shm::{ProcessRegion, ShmConfig, ShmTransport};
 use crate::transport::unix::UnixTransport;
 use crate::transport::{configured_max_message, SharedRegion, Transport, TransportError};
 use crate::wire::{
-    check_contract, BufferRef, ErrorCode, ErrorReply, Fetch, Header, Hello, Kind as MsgKind, Layout, Message, Slot, Stage, StageAck,
+    check_contract, BufferRef, ErrorCode, ErrorReply, Fence, Fetch, Header, Hello, Kind as MsgKind, Layout, Message, Slot, Stage, StageAck,
     Welcome, Writer,
 };
 
@@ -130,6 +131,9 @@ struct Shared {
     max_message: usize,
     /// Most bytes one channel may hold staged at once (`--max-staged`).
     max_staged: u64,
+    /// How long a fence waits for a channel that handles nothing more
+    /// (`CAVA_FENCE_PATIENCE_MS`, see [`fences`](super::fences)).
+    fence_patience: Duration,
     _vendor: VendorLibrary,
     /// Addresses `replace_server` code asked for by name
     /// ([`vendor_address`]), found once each: it asks on every call.
@@ -221,6 +225,7 @@ impl Shared {
             drainers,
             max_message: configured_max_message(),
             max_staged: DEFAULT_MAX_STAGED,
+            fence_patience: super::fences::patience(),
             _vendor: vendor,
             vendor_symbols: Mutex::default(),
         })

@@ -94,7 +94,9 @@ impl Route {
             lock(&self.pending).remove(&call_id);
             return Err(e);
         }
-        rx.recv().map_err(|_| TransportError::Closed)
+        // a channel's thread waiting here counts its call as handled: the
+        // callback's own calls are fenced behind it
+        super::fences::calling_back(|| rx.recv()).map_err(|_| TransportError::Closed)
     }
 
     /// Wakes every waiting caller with an error (the route closed).

@@ -27,6 +27,7 @@ use std::sync::{Arc, Mutex, Weak};
 use rustix::event::{PollFd, PollFlags};
 use rustix::process::{Pid, PidfdFlags};
 
+use super::fences::Fences;
 use super::kept_registries::KeptRegistries;
 use super::keyed_blocks::KeyedBlocks;
 use super::log;
@@ -57,6 +58,9 @@ pub(super) struct Tenant {
     pub(super) retained: Mutex<HashMap<u64, Retained>>,
     /// Which registry holds each kept buffer (see `kept_registries`).
     pub(super) kept_registries: Mutex<KeptRegistries>,
+    /// How many calls each of the process's channels has handled, for the
+    /// fences that keep calls ordered across them (see `fences`).
+    pub(super) fences: Fences,
     /// The process's zero-copy region, while its socket is open.
     pub(super) region: Mutex<Option<Arc<ProcessRegion>>>,
     /// Objects the process let go of that the server releases only when
@@ -87,6 +91,7 @@ impl Tenant {
             steps: ObjectSteps::default(),
             retained: Mutex::default(),
             kept_registries: Mutex::default(),
+            fences: Fences::default(),
             region: Mutex::default(),
             held: Mutex::default(),
             on_departure: None,

@@ -25,6 +25,11 @@ pub struct Hello {
     /// secret: the server binds it to the process id of the first socket
     /// that sent it and refuses it from any other.
     pub process: u64,
+    /// The channel's number among its process's channels (1, 2, ...;
+    /// never reused while the process lives), which [`Fence`]s of the
+    /// process's other channels name; 0 for a connection that carries no
+    /// calls (the callback route, the zero-copy region's socket).
+    pub channel: u64,
 }
 
 /// The server's answer to [`Hello`] when the contracts match.
@@ -36,7 +41,7 @@ pub struct Welcome {
     pub max_message: u32,
 }
 
-const HELLO_SLOTS: [Slot; 3] = [Slot::U128, Slot::U64, Slot::U64];
+const HELLO_SLOTS: [Slot; 4] = [Slot::U128, Slot::U64, Slot::U64, Slot::U64];
 const WELCOME_SLOTS: [Slot; 2] = [Slot::U128, Slot::U32];
 const ERROR_SLOTS: [Slot; 2] = [Slot::U32, Slot::Buffer];
 
@@ -47,14 +52,14 @@ fn scalar_len(slots: &[Slot]) -> u32 {
 impl Hello {
     pub fn encode(&self) -> Vec<u8> {
         let mut w = Writer::new(Header::new(Kind::Hello), scalar_len(&HELLO_SLOTS));
-        w.u128(self.contract).u64(self.next_call_id).u64(self.process);
+        w.u128(self.contract).u64(self.next_call_id).u64(self.process).u64(self.channel);
         w.finish().expect("hello fits its scalar area")
     }
 
     pub fn decode(message: &Message<'_>) -> Result<Hello, WireError> {
         message.expect(Kind::Hello)?;
         let mut s = message.scalars();
-        let hello = Hello { contract: s.u128()?, next_call_id: s.u64()?, process: s.u64()? };
+        let hello = Hello { contract: s.u128()?, next_call_id: s.u64()?, process: s.u64()?, channel: s.u64()? };
         s.finish()?;
         Ok(hello)
     }
@@ -289,5 +294,55 @@ impl StageAck {
         let bytes = s.buffer()?;
         s.finish()?;
         Ok((ack, bytes))
+    }
+}
+
+/// The most (channel, count) pairs one [`Fence`] message carries: a guest
+/// with more channels to name sends several fences in a row.
+pub const MAX_FENCE: usize = 256;
+
+const FENCE_SLOTS: [Slot; 1] = [Slot::Buffer];
+
+/// Guest to server, just before a call on the same channel
+/// ([`Kind::Fence`]): the call may run only once each named channel of the
+/// same guest process has handled at least `count` call messages. The
+/// guest sends one when another of its threads has sent asynchronous calls
+/// since this channel last looked, so that calls ordered in the
+/// application stay ordered on the server (book: Architecture,
+/// Invariants). Scalar area: one inline buffer of (channel u64, count
+/// u64) pairs. No reply; the header's call id is the call it precedes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Fence {
+    pub waits: Vec<(u64, u64)>,
+}
+
+impl Fence {
+    /// The message; `waits` holds 1 to [`MAX_FENCE`] pairs.
+    pub fn encode(waits: &[(u64, u64)], call_id: u64, thread: u64, buf: Vec<u8>) -> Vec<u8> {
+        let header = Header { call_id, thread, ..Header::new(Kind::Fence) };
+        let mut w = Writer::reuse(buf, header, scalar_len(&FENCE_SLOTS));
+        let mut bytes = Vec::with_capacity(waits.len() * 16);
+        for (channel, count) in waits {
+            bytes.extend_from_slice(&channel.to_le_bytes());
+            bytes.extend_from_slice(&count.to_le_bytes());
+        }
+        w.buffer(&bytes);
+        w.finish().expect("a fence of at most MAX_FENCE pairs fits any message")
+    }
+
+    pub fn decode(message: &Message<'_>) -> Result<Fence, WireError> {
+        message.expect(Kind::Fence)?;
+        let mut s = message.scalars();
+        let bytes = match s.buffer()? {
+            super::BufferRef::Inline(bytes) => bytes,
+            other => return Err(WireError::UnexpectedBuffer { expected: "inline buffer", found: other.name() }),
+        };
+        s.finish()?;
+        let max = MAX_FENCE as u64;
+        if bytes.is_empty() || bytes.len() % 16 != 0 || bytes.len() / 16 > MAX_FENCE {
+            return Err(WireError::BadFence { len: bytes.len() as u64, max });
+        }
+        let word = |b: &[u8]| u64::from_le_bytes(b.try_into().expect("8 bytes"));
+        Ok(Fence { waits: bytes.chunks_exact(16).map(|pair| (word(&pair[..8]), word(&pair[8..]))).collect() })
     }
 }

@@ -53,6 +53,8 @@ pub enum WireError {
     TrailingScalars { unread: u64 },
     #[error("expected a {expected}, got a {found}")]
     UnexpectedBuffer { expected: &'static str, found: &'static str },
+    #[error("a fence of {len} bytes is not a list of 1 to {max} (channel, count) pairs of 16 bytes")]
+    BadFence { len: u64, max: u64 },
     #[error("contract hash {theirs:032x} differs from ours {ours:032x}: regenerate both halves from the same spec")]
     ContractMismatch { ours: u128, theirs: u128 },
 }

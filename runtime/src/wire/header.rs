@@ -9,7 +9,7 @@ use super::error::WireError;
 pub const MAGIC: [u8; 4] = *b"CAVA";
 /// The protocol version this build speaks. Any change to the layout bumps it;
 /// a peer with another version is refused at the first message.
-pub const VERSION: u16 = 4;
+pub const VERSION: u16 = 5;
 /// Length of the header in bytes. A multiple of 16, so that the scalar area
 /// and the data area start 16-byte aligned relative to the message start.
 pub const HEADER_LEN: usize = 48;
@@ -62,11 +62,15 @@ pub enum Kind {
     Fetch = 11,
     /// Server to guest: the answer to a [`Kind::Stage`] or [`Kind::Fetch`].
     StageAck = 12,
+    /// Guest to server, before a call: wait until other channels of the
+    /// guest process have handled the calls it names (see
+    /// [`Fence`](super::Fence)). No reply.
+    Fence = 13,
 }
 
 impl Kind {
     /// Every kind, in wire order.
-    pub const ALL: [Kind; 12] = [
+    pub const ALL: [Kind; 13] = [
         Kind::Hello,
         Kind::Welcome,
         Kind::Call,
@@ -79,6 +83,7 @@ impl Kind {
         Kind::Stage,
         Kind::Fetch,
         Kind::StageAck,
+        Kind::Fence,
     ];
 
     /// The kind with wire number `byte`, if there is one.

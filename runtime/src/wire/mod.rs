@@ -11,7 +11,7 @@
 //! |---|---|---|
 //! | 0..4 | magic | `b"CAVA"` |
 //! | 4..6 | version (u16) | [`VERSION`]; any other is refused |
-//! | 6 | kind (u8) | [`Kind`]: hello, welcome, call, reply, callback, callback reply, error, goodbye, callback release, stage, fetch, stage ack |
+//! | 6 | kind (u8) | [`Kind`]: hello, welcome, call, reply, callback, callback reply, error, goodbye, callback release, stage, fetch, stage ack, fence |
 //! | 7 | reserved (u8) | must be 0 |
 //! | 8..12 | flags (u32) | [`Flags`]: async, replay; unknown bits are refused |
 //! | 12..16 | function id (u32) | the spec's function index (callback id for callbacks) |
@@ -58,7 +58,7 @@ mod layout;
 mod reader;
 mod writer;
 
-pub use control::{check_contract, ErrorCode, ErrorReply, Fetch, Hello, Stage, StageAck, Welcome, MAX_ERROR_TEXT};
+pub use control::{check_contract, ErrorCode, ErrorReply, Fence, Fetch, Hello, Stage, StageAck, Welcome, MAX_ERROR_TEXT, MAX_FENCE};
 pub use error::{WireError, WriteError};
 pub use header::{Flags, Header, Kind, HEADER_LEN, MAGIC, VERSION};
 pub use layout::{align_up, Layout, Slot, BUFFER_DESCRIPTOR_LEN, SCALAR_AREA_ALIGN};

@@ -99,7 +99,7 @@ fn every_kind_and_flag_round_trips() {
 
 #[test]
 fn handshake_and_error_reply_round_trip() {
-    let hello = Hello { contract: 0x0123_4567_89ab_cdef_fedc_ba98_7654_3210, next_call_id: 5, process: 7 };
+    let hello = Hello { contract: 0x0123_4567_89ab_cdef_fedc_ba98_7654_3210, next_call_id: 5, process: 7, channel: 0 };
     assert_eq!(Hello::decode(&Message::decode(&hello.encode()).unwrap()).unwrap(), hello);
     let welcome = Welcome { contract: 3, max_message: 1 << 20 };
     assert_eq!(Welcome::decode(&Message::decode(&welcome.encode()).unwrap()).unwrap(), welcome);
@@ -124,6 +124,33 @@ fn handshake_and_error_reply_round_trip() {
     assert_eq!(
         Hello::decode(&Message::decode(&welcome.encode()).unwrap()),
         Err(WireError::UnexpectedKind { expected: Kind::Hello, found: Kind::Welcome })
+    );
+}
+
+#[test]
+fn a_fence_round_trips_and_refuses_what_is_not_a_list_of_pairs() {
+    let waits = vec![(1, 5), (3, u64::MAX)];
+    let bytes = Fence::encode(&waits, 9, 4, Vec::new());
+    let m = Message::decode(&bytes).unwrap();
+    assert_eq!((m.kind(), m.header().call_id, m.header().thread), (Kind::Fence, 9, 4));
+    assert_eq!(Fence::decode(&m).unwrap(), Fence { waits });
+    let most = vec![(2, 2); MAX_FENCE];
+    assert_eq!(Fence::decode(&Message::decode(&Fence::encode(&most, 1, 1, Vec::new())).unwrap()).unwrap().waits.len(), MAX_FENCE);
+    let bad = |bytes: &[u8]| {
+        let mut w = Writer::new(Header::new(Kind::Fence), 32);
+        w.buffer(bytes);
+        Fence::decode(&Message::decode(&w.finish().unwrap()).unwrap()).unwrap_err()
+    };
+    let max = MAX_FENCE as u64;
+    assert_eq!(bad(&[]), WireError::BadFence { len: 0, max });
+    assert_eq!(bad(&[0; 17]), WireError::BadFence { len: 17, max });
+    assert_eq!(bad(&vec![0; 16 * (MAX_FENCE + 1)]), WireError::BadFence { len: 16 * max + 16, max });
+    let mut w = Writer::new(Header::new(Kind::Fence), 32);
+    w.null();
+    let m = w.finish().unwrap();
+    assert_eq!(
+        Fence::decode(&Message::decode(&m).unwrap()).unwrap_err(),
+        WireError::UnexpectedBuffer { expected: "inline buffer", found: "null buffer" }
     );
 }
 
@@ -317,7 +344,7 @@ fn read_everything(bytes: &[u8], slots: &[Slot]) {
         };
     }
     let _ = s.finish();
-    let _ = (Hello::decode(&m), Welcome::decode(&m), ErrorReply::decode(&m));
+    let _ = (Hello::decode(&m), Welcome::decode(&m), ErrorReply::decode(&m), Fence::decode(&m));
 }
 
 fn slot() -> impl Strategy<Value = Slot> {
@@ -394,7 +421,7 @@ proptest! {
             apply(&mut bytes, m);
         }
         read_everything(&bytes, &SLOTS);
-        let mut hello = Hello { contract: 1, next_call_id: 2, process: 3 }.encode();
+        let mut hello = Hello { contract: 1, next_call_id: 2, process: 3, channel: 0 }.encode();
         for m in &mutations {
             apply(&mut hello, m);
         }

@@ -186,7 +186,7 @@ pub fn call(function: u32, call_id: u64, scalar_len: u32) -> Writer {
 
 pub fn hello(t: &mut dyn Transport, contract: u128) -> Result<Welcome, String> {
     let mut reply = Vec::new();
-    round_trip(t, &Hello { contract, next_call_id: 1, process: 1 }.encode(), &mut reply).map_err(|e| e.to_string())?;
+    round_trip(t, &Hello { contract, next_call_id: 1, process: 1, channel: 0 }.encode(), &mut reply).map_err(|e| e.to_string())?;
     let m = Message::decode(&reply).map_err(|e| e.to_string())?;
     if let Ok(e) = ErrorReply::decode(&m) {
         return Err(e.message.to_string());

@@ -21,9 +21,15 @@ pub(super) fn open_stream(selector: u8) -> Result<UnixStream, CallError> {
 }
 
 /// Sends the hello and checks the server's answer; the largest message
-/// the server accepts.
-pub(super) fn shake_hands(library: &GuestLibrary, transport: &mut dyn Transport, buf: &mut Vec<u8>) -> Result<u64, CallError> {
-    transport.send(&Hello { contract: library.contract, next_call_id: 1, process: process() }.encode())?;
+/// the server accepts. `channel` is the channel's number among the
+/// process's channels (0: a connection that carries no calls).
+pub(super) fn shake_hands(
+    library: &GuestLibrary,
+    transport: &mut dyn Transport,
+    buf: &mut Vec<u8>,
+    channel: u64,
+) -> Result<u64, CallError> {
+    transport.send(&Hello { contract: library.contract, next_call_id: 1, process: process(), channel }.encode())?;
     transport.recv(buf, Some(Duration::from_secs(30)))?;
     let message = Message::decode(buf)?;
     if message.kind() == MsgKind::Error {
@@ -38,7 +44,7 @@ pub(super) fn shake_hands(library: &GuestLibrary, transport: &mut dyn Transport,
 
 /// Connects a channel over the transport named by `CAVA_TRANSPORT` (`unix`,
 /// the default, or `shm`).
-pub(super) fn connect(library: &GuestLibrary) -> Result<Channel, CallError> {
+pub(super) fn connect(library: &GuestLibrary, fences: &Fences) -> Result<Channel, CallError> {
     let kind = std::env::var("CAVA_TRANSPORT").unwrap_or_else(|_| "unix".into());
     let mut transport: Box<dyn Transport> = match kind.as_str() {
         "unix" => Box::new(
@@ -50,7 +56,10 @@ pub(super) fn connect(library: &GuestLibrary) -> Result<Channel, CallError> {
         other => return Err(CallError::Other(format!("CAVA_TRANSPORT={other} is not a transport (use `unix` or `shm`)"))),
     };
     let mut buf = Vec::new();
-    let theirs = shake_hands(library, transport.as_mut(), &mut buf)?;
+    // a number of its own on every connection: a reconnected channel may
+    // reach another server, which never saw the old number's calls
+    let view = fences.join();
+    let theirs = shake_hands(library, transport.as_mut(), &mut buf, view.number())?;
     // this side sends at most the smaller limit (larger buffers are
     // staged), but takes whatever the server may send, which stages by its
     // own limit: a guest configured smaller than its server still gets
@@ -60,7 +69,16 @@ pub(super) fn connect(library: &GuestLibrary) -> Result<Channel, CallError> {
     transport.accept_up_to(usize::try_from(accept).unwrap_or(usize::MAX));
     // a new channel may reach a new server, which does not know the process region
     zerocopy::check_server();
-    Ok(Channel { transport, in_flight: Vec::new(), next_call: 1, thread: thread_number(), epoch: ForkEpoch::current(), buf, max })
+    Ok(Channel {
+        transport,
+        in_flight: Vec::new(),
+        next_call: 1,
+        thread: thread_number(),
+        epoch: ForkEpoch::current(),
+        buf,
+        max,
+        fences: view,
+    })
 }
 
 /// Opens the process's callback route (see [`super::guest_callbacks`]).
@@ -71,7 +89,7 @@ pub(super) fn open_route(library: &'static GuestLibrary, state: &'static State) 
         .ensure_route(info, || {
             let stream = open_stream(b'C').map_err(|e| e.to_string())?;
             let mut transport = UnixTransport::new(stream.try_clone().map_err(|e| e.to_string())?);
-            shake_hands(library, &mut transport, &mut Vec::new()).map_err(|e| e.to_string())?;
+            shake_hands(library, &mut transport, &mut Vec::new(), 0).map_err(|e| e.to_string())?;
             Ok(stream)
         })
         .map_err(CallError::Other)
@@ -83,6 +101,6 @@ pub(super) fn open_route(library: &'static GuestLibrary, state: &'static State) 
 pub(super) fn open_process_region(state: &State) -> Result<UnixStream, String> {
     let stream = open_stream(b'Z').map_err(|e| e.to_string())?;
     let mut hello = UnixTransport::new(stream.try_clone().map_err(|e| e.to_string())?);
-    hello.send(&Hello { contract: state.contract, next_call_id: 1, process: process() }.encode()).map_err(|e| e.to_string())?;
+    hello.send(&Hello { contract: state.contract, next_call_id: 1, process: process(), channel: 0 }.encode()).map_err(|e| e.to_string())?;
     Ok(stream)
 }

@@ -51,19 +51,34 @@ pub(super) fn error_reply(code: ErrorCode, message: &str, to: Option<&Header>) -
     ErrorReply { code, message }.encode(to)
 }
 
+/// A channel let in: its hold on its process's state, and its call counter.
+pub(super) type Admitted = (Lease<Tenant>, Option<Counter>);
+
 /// Receives a channel's hello and answers it: the channel's hold on its
-/// process's state when it may go on, `None` when it was refused.
+/// process's state and its call counter (see [`fences`](crate::marshal::fences);
+/// `None` for a hello without a channel number) when it may go on, `None`
+/// when it was refused.
 pub(super) fn handshake(
     shared: &Shared,
     transport: &mut dyn Transport,
     buf: &mut Vec<u8>,
     peer: u32,
-) -> Result<Option<Lease<Tenant>>, TransportError> {
+) -> Result<Option<Admitted>, TransportError> {
     let Some(hello) = receive_hello(shared, transport, buf)? else { return Ok(None) };
-    match admit(shared, &hello, peer) {
-        Ok(lease) => {
+    let admitted = admit(shared, &hello, peer).and_then(|lease| {
+        // counted from before the welcome: the guest's other channels may
+        // name this one as soon as it has sent a call
+        let counter = lease.state().fences.open(hello.channel);
+        if hello.channel != 0 && counter.is_none() {
+            shared.log(format_args!("refused a guest channel: its process already had a channel numbered {}", hello.channel));
+            return Err(format!("channel number {} is taken", hello.channel));
+        }
+        Ok((lease, counter))
+    });
+    match admitted {
+        Ok(admitted) => {
             transport.send(&welcome(shared, transport.max_message()))?;
-            Ok(Some(lease))
+            Ok(Some(admitted))
         }
         Err(text) => {
             transport.send(&error_reply(ErrorCode::Denied, &text, None))?;
@@ -247,8 +262,13 @@ pub(super) fn peer_pid(stream: &UnixStream) -> u32 {
 
 pub(super) fn serve_calls(shared: &Shared, transport: &mut dyn Transport, peer: u32) -> Result<(), TransportError> {
     let mut buf = Vec::new();
-    let Some(lease) = handshake(shared, transport, &mut buf, peer)? else { return Ok(()) };
-    let mut channel = ChannelState::new(Arc::clone(lease.state()), shared.max_staged);
+    let Some((lease, counter)) = handshake(shared, transport, &mut buf, peer)? else { return Ok(()) };
+    let tenant = Arc::clone(lease.state());
+    // (the counter closes the channel however this thread leaves)
+    let _serving = counter.as_ref().map(Counter::serve_here);
+    let mut channel = ChannelState::new(Arc::clone(&tenant), shared.max_staged);
+    // why the next call may not run: its fence was not met
+    let mut unfenced: Option<String> = None;
     loop {
         if let Err(e) = transport.recv(&mut buf, None) {
             if let Some(code) = channel.deferred {
@@ -268,7 +288,16 @@ pub(super) fn serve_calls(shared: &Shared, transport: &mut dyn Transport, peer: 
             MsgKind::Call => {
                 let header = *message.header();
                 let arrival = Arrival { raw: &buf, region: transport.region(), rebind: None };
-                match handle_call(shared, &mut channel, &message, transport.max_message() as u64, arrival) {
+                let handled = match unfenced.take() {
+                    Some(text) => Err((ErrorCode::ServerFailure, text)),
+                    None => handle_call(shared, &mut channel, &message, transport.max_message() as u64, arrival),
+                };
+                // counted before its reply: the guest's other threads may
+                // name it in a fence as soon as the reply is back
+                if let Some(counter) = &counter {
+                    counter.handled();
+                }
+                match handled {
                     Ok(Some(reply)) => {
                         transport.send(&reply)?;
                         channel.reply_buf = reply;
@@ -306,6 +335,21 @@ pub(super) fn serve_calls(shared: &Shared, transport: &mut dyn Transport, peer: 
                     }
                 }
             }
+            MsgKind::Fence => {
+                let header = *message.header();
+                let checked = match (Fence::decode(&message), &counter) {
+                    (Ok(fence), Some(counter)) => Ok((fence, counter)),
+                    (Err(e), _) => Err(e.to_string()),
+                    (Ok(_), None) => Err("a fence on a channel whose hello gave it no number".to_string()),
+                };
+                match checked {
+                    Ok((fence, counter)) => unfenced = wait_fence(shared, &tenant, counter, &fence, &header),
+                    Err(text) => {
+                        shared.log(format_args!("fence before call {} refused: {text}", header.call_id));
+                        transport.send(&error_reply(ErrorCode::Malformed, &text, Some(&header)))?;
+                    }
+                }
+            }
             MsgKind::Goodbye => return Ok(()),
             other => {
                 shared.log(format_args!("unexpected {other:?} message"));
@@ -313,6 +357,22 @@ pub(super) fn serve_calls(shared: &Shared, transport: &mut dyn Transport, peer: 
             }
         }
     }
+}
+
+/// Waits until the calls a fence names have been handled; why the call
+/// it precedes may not run when they were not (logged, unless the guest
+/// process left).
+fn wait_fence(shared: &Shared, tenant: &Tenant, counter: &Counter, fence: &Fence, header: &Header) -> Option<String> {
+    let pid = rustix::process::Pid::from_raw(tenant.pid as i32);
+    // (a zombie still counts as there; its channels closing ends the wait)
+    let gone = || pid.is_some_and(|pid| rustix::process::test_kill_process(pid) == Err(rustix::io::Errno::SRCH));
+    let unmet = tenant.fences.wait(Some(counter), &fence.waits, shared.fence_patience, gone).err()?;
+    let text = format!("the calls it must follow were not handled: {unmet}");
+    match unmet {
+        Unmet::Gone => {}
+        _ => shared.log(format_args!("call {} of guest process {} refused: {text}", header.call_id, tenant.pid)),
+    }
+    Some(text)
 }
 
 /// State of one channel (one guest thread).

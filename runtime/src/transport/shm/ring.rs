@@ -136,7 +136,13 @@ fn wait_until(
         // EAGAIN (the sequence moved), ETIMEDOUT and EINTR all mean "look again"
         let _ = futex::wait(seq, futex::Flags::empty(), seq_now, Some(&timeout));
         waiting.store(0, Ordering::Relaxed);
-        (wait.alive)()?;
+        if let Err(gone) = (wait.alive)() {
+            // the peer may have published its last message and left (a
+            // thread's asynchronous calls, then the thread's exit): what it
+            // published is still due
+            let v = value.load(Ordering::Acquire);
+            return if (until.ready)(v) { Ok(Some(v)) } else { Err(gone) };
+        }
     }
 }
 

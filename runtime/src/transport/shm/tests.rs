@@ -90,6 +90,28 @@ fn a_producer_asleep_on_a_full_ring_is_woken_by_a_slow_consumer() {
 }
 
 #[test]
+fn what_a_peer_sent_before_it_left_is_received_before_it_is_closed() {
+    // the receiver asleep, the sender publishes its last messages and
+    // leaves at once: they are received, then the channel is closed
+    for _ in 0..20 {
+        let (mut guest, mut server) = ShmTransport::pair(small()).unwrap();
+        let receiver = std::thread::spawn(move || {
+            let mut buf = Vec::new();
+            let mut got = Vec::new();
+            while server.recv(&mut buf, None).is_ok() {
+                got.push(buf.clone());
+            }
+            got
+        });
+        std::thread::sleep(Duration::from_millis(30));
+        guest.send(b"last").unwrap();
+        guest.send(b"words").unwrap();
+        drop(guest);
+        assert_eq!(receiver.join().unwrap(), vec![b"last".to_vec(), b"words".to_vec()]);
+    }
+}
+
+#[test]
 fn a_dead_peer_is_noticed_by_a_sleeping_receiver() {
     let (guest, mut server) = ShmTransport::pair(small()).unwrap();
     let dropper = std::thread::spawn(move || {

@@ -1,0 +1,217 @@
+//! Fences between a process's channels, guest side: what a channel tells
+//! the API server before a call so that the call runs after the calls the
+//! process's other threads sent before it.
+//!
+//! Each channel has a number (its place in the process's registry,
+//! counted from one) and publishes how many call messages it has sent, up to and
+//! including its last asynchronous one. A synchronous call needs no
+//! publishing: its thread waits for its reply, so the server has run it
+//! before anything the thread does next. Before a call, a channel looks
+//! whether another channel published since it last looked, and names each
+//! one that did, with its count, in a fence message. The server runs the
+//! call once every named channel has handled that many calls (book:
+//! Architecture, Invariants).
+//!
+//! A thread that alone makes calls must pay (almost) nothing: a
+//! process-wide total of asynchronous calls sent tells a channel, by one
+//! load and one comparison, that nobody else published; the registry is
+//! read only when the total moved under someone else's hand.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+/// The process's channels and what each has published.
+#[derive(Debug, Default)]
+pub(super) struct Fences {
+    /// Asynchronous calls published by all channels, ever: a change
+    /// detector, compared with what a channel's own publishing left it at.
+    total: AtomicU64,
+    registry: Mutex<Registry>,
+}
+
+#[derive(Debug, Default)]
+struct Registry {
+    /// The process the numbers belong to: a forked child starts afresh
+    /// (its parent's channels are not its own, and the server knows the
+    /// child by another process number).
+    pid: u32,
+    /// Each channel's published count, by number - 1. A closed channel's
+    /// stays: another thread may yet have to name it (a thread that sent
+    /// asynchronous calls and exited, joined by the next caller).
+    published: Vec<Arc<AtomicU64>>,
+}
+
+/// One channel's side of the fences.
+#[derive(Debug)]
+pub(super) struct View {
+    number: u64,
+    published: Arc<AtomicU64>,
+    /// Call messages this channel sent.
+    sent: u64,
+    /// The total as this channel last knew it; `u64::MAX` before its
+    /// first look (a new thread's first call follows whatever its parent
+    /// sent).
+    expected: u64,
+    /// Each other channel's count as this channel last named it, by
+    /// number - 1.
+    named: Vec<u64>,
+}
+
+impl Fences {
+    /// A new channel's number and view.
+    pub(super) fn join(&self) -> View {
+        let mut registry = self.registry.lock().unwrap_or_else(|e| e.into_inner());
+        let pid = std::process::id();
+        if registry.pid != pid {
+            *registry = Registry { pid, published: Vec::new() };
+        }
+        let published = Arc::new(AtomicU64::new(0));
+        registry.published.push(Arc::clone(&published));
+        View { number: registry.published.len() as u64, published, sent: 0, expected: u64::MAX, named: Vec::new() }
+    }
+}
+
+impl View {
+    /// The channel's number, for its hello.
+    pub(super) fn number(&self) -> u64 {
+        self.number
+    }
+
+    /// What the next call must wait for: (channel, count) of each other
+    /// channel that published since this one last looked; empty (and no
+    /// allocation) when none did.
+    pub(super) fn waits(&mut self, fences: &Fences) -> Vec<(u64, u64)> {
+        // acquire: a total that counts another channel's call comes with
+        // that channel's published count (stored before the total moved)
+        let total = fences.total.load(Ordering::Acquire);
+        if total == self.expected {
+            return Vec::new();
+        }
+        let registry = fences.registry.lock().unwrap_or_else(|e| e.into_inner());
+        let mut waits = Vec::new();
+        for (i, published) in registry.published.iter().enumerate() {
+            let number = i as u64 + 1;
+            if number == self.number {
+                continue;
+            }
+            let count = published.load(Ordering::Acquire);
+            if self.named.len() <= i {
+                self.named.resize(i + 1, 0);
+            }
+            if count > self.named[i] {
+                self.named[i] = count;
+                waits.push((number, count));
+            }
+        }
+        // a channel that published after the total was read is found by
+        // the next look: the total will have moved again
+        self.expected = total;
+        waits
+    }
+
+    /// After a call message went out whole: publishes it if it was
+    /// asynchronous.
+    pub(super) fn sent(&mut self, fences: &Fences, is_async: bool) {
+        self.sent += 1;
+        if is_async {
+            // the count before the total: whoever sees the total moved
+            // finds the count too
+            self.published.store(self.sent, Ordering::Release);
+            fences.total.fetch_add(1, Ordering::AcqRel);
+            self.expected = self.expected.wrapping_add(1);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_lone_channel_names_nobody_and_looks_only_once() {
+        let fences = Fences::default();
+        let mut a = fences.join();
+        assert_eq!(a.number(), 1);
+        assert!(a.waits(&fences).is_empty());
+        for i in 0..100 {
+            a.sent(&fences, i % 2 == 0);
+            assert!(a.waits(&fences).is_empty());
+            assert_eq!(a.expected, fences.total.load(Ordering::Relaxed), "its own calls keep it on the fast path");
+        }
+    }
+
+    #[test]
+    fn another_channels_asynchronous_calls_are_named_once_with_their_count() {
+        let fences = Fences::default();
+        let mut a = fences.join();
+        let mut b = fences.join();
+        assert_eq!(b.number(), 2);
+        assert!(a.waits(&fences).is_empty());
+        b.sent(&fences, false);
+        assert!(a.waits(&fences).is_empty(), "a synchronous call has run before its thread goes on");
+        b.sent(&fences, true);
+        b.sent(&fences, true);
+        b.sent(&fences, false);
+        assert_eq!(a.waits(&fences), vec![(2, 3)], "every call sent up to the last asynchronous one");
+        assert!(a.waits(&fences).is_empty(), "named once");
+        a.sent(&fences, true);
+        assert_eq!(b.waits(&fences), vec![(1, 1)]);
+        assert!(a.waits(&fences).is_empty(), "its own call is nobody else's");
+    }
+
+    #[test]
+    fn a_new_channel_names_what_the_others_sent_before_it() {
+        let fences = Fences::default();
+        let mut a = fences.join();
+        a.sent(&fences, true);
+        let mut b = fences.join();
+        assert_eq!(b.waits(&fences), vec![(1, 1)]);
+        // a channel that closed still counts: its calls may not have run
+        drop(a);
+        let mut c = fences.join();
+        assert_eq!(c.waits(&fences), vec![(1, 1)]);
+    }
+
+    #[test]
+    fn a_call_counts_for_others_once_its_publication_is_complete() {
+        let fences = Fences::default();
+        let mut a = fences.join();
+        let mut b = fences.join();
+        assert!(a.waits(&fences).is_empty());
+        // b has stored its count but not yet moved the total: its call has
+        // not returned, so nothing ordered after it runs yet
+        b.sent += 1;
+        b.published.store(b.sent, Ordering::Release);
+        assert!(a.waits(&fences).is_empty());
+        fences.total.fetch_add(1, Ordering::AcqRel);
+        assert_eq!(a.waits(&fences), vec![(2, 1)]);
+    }
+
+    #[test]
+    fn threads_that_hand_over_see_each_others_calls() {
+        let fences = Arc::new(Fences::default());
+        let rounds = 2000;
+        let (to_b, from_a) = std::sync::mpsc::channel::<()>();
+        let (to_a, from_b) = std::sync::mpsc::channel::<()>();
+        let f = Arc::clone(&fences);
+        let mut view = fences.join();
+        let a = std::thread::spawn(move || {
+            for _ in 0..rounds {
+                view.sent(&f, true);
+                to_b.send(()).unwrap();
+                from_b.recv().unwrap();
+            }
+        });
+        let mut view = fences.join();
+        let mut missed = 0;
+        for round in 1..=rounds {
+            from_a.recv().unwrap();
+            if view.waits(&fences) != vec![(1, round)] {
+                missed += 1;
+            }
+            to_a.send(()).unwrap();
+        }
+        a.join().unwrap();
+        assert_eq!(missed, 0);
+    }
+}
