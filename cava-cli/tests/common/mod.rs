@@ -103,6 +103,13 @@ pub fn testlib() -> &'static Testlib {
 
 pub struct Server(Child);
 
+impl Server {
+    /// Whether the server process has not exited.
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.0.try_wait(), Ok(None))
+    }
+}
+
 impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.0.kill();

@@ -77,6 +77,37 @@ pub(super) struct Retained {
     pub(super) bytes: Box<[u8]>,
     /// The handle whose release frees it (`lifetime(coupled)`).
     pub(super) coupled: Option<u64>,
+    /// Which call's buffer this is (see [`Retained::serial`]).
+    pub(super) serial: u64,
+    /// Calls in flight that hand it to the vendor (from their decoding to
+    /// the end of the call): another thread's call of the process may not
+    /// free it under them, between their decoding and their vendor call
+    /// (see [`Retained::may_free`]).
+    pub(super) pins: u32,
+}
+
+impl Retained {
+    pub(super) fn new(bytes: Box<[u8]>, coupled: Option<u64>) -> Retained {
+        Retained { bytes, coupled, serial: Retained::serial(), pins: 0 }
+    }
+
+    /// Whether a call that found it bearing `serial`, and pins it `own`
+    /// times itself, may free it now.
+    pub(super) fn may_free(&self, serial: u64, own: u32) -> bool {
+        self.serial == serial && self.pins <= own
+    }
+
+    /// A new owner's mark. A call that frees a kept buffer (`deallocate`)
+    /// notes the mark of the one it found when it was decoded, and frees
+    /// it only if it still bears that mark: another thread's call of the
+    /// process may meanwhile have made a buffer at the same key, or taken
+    /// over the one there (a read into the same memory), and the vendor
+    /// writes into that one after this call returns. Freeing it under the
+    /// vendor corrupted the server's heap.
+    pub(super) fn serial() -> u64 {
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+        NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    }
 }
 
 impl Tenant {

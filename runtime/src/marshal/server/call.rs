@@ -34,6 +34,17 @@ pub(super) fn handle_call<'a>(
     result
 }
 
+/// Removes the kept buffer at `key` if it still bears the mark `serial`
+/// and no other call in flight pins it (see `Retained`); `own`: this
+/// call's pins.
+fn take_kept(tenant: &Tenant, key: u64, serial: u64, own: u32) -> Option<Retained> {
+    let mut retained = lock(&tenant.retained);
+    match retained.get(&key) {
+        Some(r) if r.may_free(serial, own) => retained.remove(&key),
+        _ => None,
+    }
+}
+
 /// What the server kept for a handle a call deallocated: kept buffers
 /// coupled to it (and their registry records); the record log notes its
 /// end. Its metadata goes after the call's statements, which write to it
@@ -349,11 +360,13 @@ pub(super) fn run_call<'a>(
                 continue;
             }
             Place::Shadow(index) => decoder.frame.shadows.get(index).map(|s| s.to_vec()).unwrap_or_default(),
-            Place::Retained(key) if decoder.release.contains(&key) => {
+            Place::Retained(key) if decoder.release.iter().any(|(k, _)| *k == key) => {
+                let serial = decoder.release.iter().find(|(k, _)| *k == key).map_or(0, |(_, s)| *s);
                 // freed by this call: its bytes move into the reply; gone
                 // already (another call that found it too brought it back
-                // first), it is answered as one that was gone on arrival
-                let Some(kept) = lock(&tenant.retained).remove(&key) else {
+                // first), or another call's now, it is answered as one that
+                // was gone on arrival
+                let Some(kept) = take_kept(tenant, key, serial, decoder.frame.pins_of(key)) else {
                     outs.push(OutBytes::Nothing);
                     continue;
                 };
@@ -378,9 +391,11 @@ pub(super) fn run_call<'a>(
     if !decoder.release.is_empty() || !created.is_empty() {
         let mut retained = lock(&tenant.retained);
         let mut registries = lock(&tenant.kept_registries);
-        for key in decoder.release.iter().chain(created) {
-            retained.remove(key);
-            registries.forget(*key);
+        for &(key, serial) in decoder.release.iter().chain(created) {
+            if retained.get(&key).is_some_and(|r| r.may_free(serial, decoder.frame.pins_of(key))) {
+                retained.remove(&key);
+                registries.forget(key);
+            }
         }
     }
     // statements record what a call did: a failed call did nothing (the

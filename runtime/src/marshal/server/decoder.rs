@@ -9,8 +9,9 @@ pub(super) struct Decoder<'a, 'p> {
     pub(super) plan: &'p Plan,
     pub(super) frame: Frame<'a>,
     pub(super) outs: Vec<OutEntry<'p>>,
-    /// Retained buffers to free after the call (`deallocate`).
-    pub(super) release: Vec<u64>,
+    /// Retained buffers to free after the call (`deallocate`): their keys,
+    /// and the marks they bore when the call was decoded.
+    pub(super) release: Vec<(u64, u64)>,
     /// The registry entry the slot being decoded takes its buffers from
     /// (`get_bufs(registry, key)`): the only kept buffers it may free.
     pub(super) claim: Option<(u32, u64)>,
@@ -120,7 +121,14 @@ impl<'a, 'p> Decoder<'a, 'p> {
                 }
                 match retained_len {
                     Some(have) if have >= expected => {
-                        let addr = lock(&self.frame.tenant.retained).get(&key).map_or(0, |r| r.bytes.as_ptr() as u64);
+                        // a call that keeps it hands it to the vendor again
+                        // and takes it over; one that brings it back does not
+                        // pin it (a callback's call may bring it back first)
+                        let addr = if keep {
+                            self.frame.take_over(key)
+                        } else {
+                            lock(&self.frame.tenant.retained).get(&key).map_or(0, |r| r.bytes.as_ptr() as u64)
+                        };
                         self.frame.kept.push((addr, key));
                         (Place::Retained(key), addr)
                     }
@@ -192,8 +200,12 @@ impl<'a, 'p> Decoder<'a, 'p> {
                 }
                 _ => true,
             };
-            if held {
-                self.release.push(key);
+            let found = lock(&self.frame.tenant.retained).get(&key).map(|r| r.serial);
+            if let (true, Some(serial)) = (held, found) {
+                self.release.push((key, serial));
+            } else if held {
+                // nothing kept there: nothing of this call's to free (a
+                // buffer another thread's call makes there meanwhile is that call's)
             } else {
                 // the vendor may still be writing it: it stays
                 self.frame.shared.log(format_args!("a call named a kept buffer that its registry entry does not hold; it is not freed"));
@@ -272,15 +284,26 @@ impl<'a, 'p> Decoder<'a, 'p> {
                 )));
             }
         }
+        let mut made = false;
         let entry = retained.entry(key).or_insert_with(|| {
-            self.frame.created.push(key);
-            Retained { bytes: vec![0u8; len as usize].into_boxed_slice(), coupled }
+            made = true;
+            Retained::new(vec![0u8; len as usize].into_boxed_slice(), coupled)
         });
+        if made {
+            self.frame.created.push((key, entry.serial));
+        } else {
+            // taken over by this call (see `Retained::serial`): a call that
+            // found the old owner's frees it no more
+            entry.serial = Retained::serial();
+        }
         if let Some(bytes) = bytes {
             entry.bytes.copy_from_slice(bytes);
         }
         entry.coupled = coupled;
+        entry.pins += 1;
         let addr = entry.bytes.as_ptr() as u64;
+        drop(retained);
+        self.frame.pinned(addr, key);
         self.frame.kept.push((addr, key));
         Ok(addr)
     }

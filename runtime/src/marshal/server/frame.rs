@@ -59,13 +59,63 @@ pub(super) struct Frame<'a> {
     /// The kept buffers this call uses, `(address, key)`: what its
     /// `register_buf` statements can register.
     pub(super) kept: SmallVec<[(u64, u64); 2]>,
-    /// Keys of the kept buffers this call created: a call that fails gave
-    /// the vendor nothing to hold, and runs no `register_buf` that a later
-    /// call could free them through, so they go with it.
-    pub(super) created: SmallVec<[u64; 2]>,
+    /// Keys (and marks, see `Retained::serial`) of the kept buffers this
+    /// call created: a call that fails gave the vendor nothing to hold, and
+    /// runs no `register_buf` that a later call could free them through,
+    /// so they go with it.
+    pub(super) created: SmallVec<[(u64, u64); 2]>,
+    /// The kept buffers this call pinned (address, key; see
+    /// `Retained::pins`), let go when it ends.
+    pinned: SmallVec<[(u64, u64); 2]>,
     /// That region, found on the first buffer that names it; held for the
     /// call, so it stays mapped while the vendor uses it.
     pub(super) process_region: Option<Arc<ProcessRegion>>,
+}
+
+impl Frame<'_> {
+    /// Notes a pin `retain` took on the kept buffer at `key` (see
+    /// `Retained::pins`), to be let go when the call ends.
+    pub(super) fn pinned(&mut self, addr: u64, key: u64) {
+        self.pinned.push((addr, key));
+    }
+
+    /// Takes over the kept buffer at `key` for this call, which hands it
+    /// to the vendor again (a read into memory another read kept): a new
+    /// mark and a pin (see `Retained`); its address, 0 when there is none.
+    pub(super) fn take_over(&mut self, key: u64) -> u64 {
+        let addr = match lock(&self.tenant.retained).get_mut(&key) {
+            Some(r) => {
+                r.serial = Retained::serial();
+                r.pins += 1;
+                r.bytes.as_ptr() as u64
+            }
+            None => return 0,
+        };
+        self.pinned(addr, key);
+        addr
+    }
+
+    /// How many times this call pinned the kept buffer at `key`.
+    pub(super) fn pins_of(&self, key: u64) -> u32 {
+        self.pinned.iter().filter(|(_, k)| *k == key).count() as u32
+    }
+}
+
+impl Drop for Frame<'_> {
+    /// The call is over: the kept buffers it pinned may be freed by others.
+    fn drop(&mut self) {
+        if self.pinned.is_empty() {
+            return;
+        }
+        let mut retained = lock(&self.tenant.retained);
+        for (addr, key) in &self.pinned {
+            if let Some(r) = retained.get_mut(key) {
+                if r.bytes.as_ptr() as u64 == *addr {
+                    r.pins = r.pins.saturating_sub(1);
+                }
+            }
+        }
+    }
 }
 
 impl<'a> Frame<'a> {
@@ -89,6 +139,7 @@ impl<'a> Frame<'a> {
             used_region: false,
             kept: SmallVec::new(),
             created: SmallVec::new(),
+            pinned: SmallVec::new(),
             process_region: None,
         }
     }
