@@ -120,36 +120,22 @@ fn buffers_over_the_message_limit_are_staged_on_both_transports() {
 /// leaves no kept buffer behind (the server logs any it must leave).
 #[test]
 fn a_failed_call_leaves_no_kept_buffer_on_the_server() {
-    let lib = testlib();
-    let dir = scratch("failed-call-buffers");
-    let socket = dir.join("server.sock");
-    let log = dir.join("server.log");
-    let server = start_server_with(&lib.server(), &socket, &lib.library(), &[], std::fs::File::create(&log).unwrap().into());
-    let run = Command::new(&lib.program)
-        .arg("async")
-        .env("LD_LIBRARY_PATH", lib.generated.join("lib"))
-        .env("CAVA_SERVER", &socket)
-        .env("CAVA_TRANSPORT", "unix")
-        .output()
-        .unwrap();
-    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
-    assert!(String::from_utf8_lossy(&run.stdout).contains("async: read past the end first_error=-2"));
     // the server forgets a process once it has exited and its channels
     // closed, and logs then what it must leave (the section leaves two
     // objects, so the line comes; its lines about callbacks and released
     // objects come before it)
-    wait_for_log(&log, " kept buffers (");
-    drop(server);
-    let log = std::fs::read_to_string(&log).unwrap();
+    let (stdout, log) = run_logged("failed-call-buffers", "async", "unix", " kept buffers (");
+    assert!(stdout.contains("async: read past the end first_error=-2"), "{stdout}");
     assert!(log.contains(" left ") && log.contains(" and 0 kept buffers (0 bytes)"), "{log}");
 }
 
-/// Runs a section of the test program against a server of its own, on
-/// `transport`, and returns its output and the server's log once the
-/// server has counted the callback registrations the process left.
-fn run_and_count_registrations(section: &str, transport: &str) -> (String, String) {
+/// Runs a section of the test program against a server of its own (in
+/// scratch directory `dir`), on `transport`, and returns its output and
+/// the server's log once the log has `last_line` (what the server writes
+/// last about a process that left).
+fn run_logged(dir: &str, section: &str, transport: &str, last_line: &str) -> (String, String) {
     let lib = testlib();
-    let dir = scratch(&format!("{section}-callbacks-{transport}"));
+    let dir = scratch(dir);
     let socket = dir.join("server.sock");
     let log = dir.join("server.log");
     let server = start_server_with(&lib.server(), &socket, &lib.library(), &[], std::fs::File::create(&log).unwrap().into());
@@ -160,10 +146,16 @@ fn run_and_count_registrations(section: &str, transport: &str) -> (String, Strin
         .env("CAVA_TRANSPORT", transport)
         .output()
         .unwrap();
-    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
-    wait_for_log(&log, "callback registrations");
+    assert!(run.status.success(), "{transport}: {}", String::from_utf8_lossy(&run.stderr));
+    wait_for_log(&log, last_line);
     drop(server);
     (String::from_utf8_lossy(&run.stdout).into_owned(), std::fs::read_to_string(&log).unwrap())
+}
+
+/// [`run_logged`] until the server has counted the callback registrations
+/// the process left.
+fn run_and_count_registrations(section: &str, transport: &str) -> (String, String) {
+    run_logged(&format!("{section}-callbacks-{transport}"), section, transport, "callback registrations")
 }
 
 /// A `lifetime(once)` callback's registration ends with its call, on both
@@ -408,23 +400,9 @@ fn released_objects_leave_no_metadata_behind() {
     let expected = "== churn ==\nchurn: errors=0 grew under 2 MiB\n";
     assert_eq!(String::from_utf8_lossy(&native.stdout), expected);
     for transport in ["unix", "shm"] {
-        let dir = scratch(&format!("churn-{transport}"));
-        let socket = dir.join("server.sock");
-        let log = dir.join("server.log");
-        let server = start_server_with(&lib.server(), &socket, &lib.library(), &[], std::fs::File::create(&log).unwrap().into());
-        let out = Command::new(&lib.program)
-            .arg("churn")
-            .env("LD_LIBRARY_PATH", lib.generated.join("lib"))
-            .env("CAVA_SERVER", &socket)
-            .env("CAVA_TRANSPORT", transport)
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "{transport}: {}", String::from_utf8_lossy(&out.stderr));
-        assert_eq!(String::from_utf8_lossy(&out.stdout), expected, "{transport}");
         // the devices it was handed stay the library's, and are the line's cause
-        wait_for_log(&log, "blocks of metadata of released objects");
-        drop(server);
-        let log = std::fs::read_to_string(&log).unwrap();
+        let (stdout, log) = run_logged(&format!("churn-{transport}"), "churn", transport, "blocks of metadata of released objects");
+        assert_eq!(stdout, expected, "{transport}");
         assert!(log.contains("left 2 live objects and 0 kept buffers (0 bytes)"), "{transport}: {log}");
         assert!(log.contains("; 0 blocks of metadata of released objects"), "{transport}: {log}");
     }
