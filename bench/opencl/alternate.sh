@@ -16,8 +16,8 @@ rounds=${1:?usage: alternate.sh ROUNDS DIR...}
 shift
 [ $# -gt 0 ] || { echo "usage: alternate.sh ROUNDS DIR..." >&2; exit 2; }
 out=target/cava-bench/opencl
-mkdir -p "$out"
-cc -std=c99 -O2 -o "$out/workloads" bench/opencl/workloads.c -lOpenCL
+source bench/opencl/common.sh
+build_workloads
 # the workload's µs per launch, if its result checked
 per_op() { grep 'check=ok' | sed 's/.*per_op_us=\([0-9.]*\).*/\1/' | head -1; }
 # one forwarded run: a fresh API server, the workload over shared memory
@@ -42,7 +42,6 @@ for round in $(seq "$rounds"); do
     echo "$line" | tee -a "$results"
 done
 echo "load $(cut -d' ' -f1-3 /proc/loadavg)"
-median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2) }'; }
 native=$(awk '{ print $1 }' "$results" | median)
 summary="median native $native µs"
 for c in $(seq 2 $(($# + 1))); do

@@ -11,3 +11,12 @@ cava_run_dir() {
     target/release/cava run specs/opencl.lapis -- true >/dev/null 2>&1
     echo target/cava-run/opencl
 }
+
+# Compiles the workloads (bench/opencl/workloads.c) into $out.
+build_workloads() {
+    mkdir -p "$out"
+    cc -std=c99 -O2 -o "$out/workloads" bench/opencl/workloads.c -lOpenCL
+}
+
+# The median of the numbers on standard input, one per line.
+median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2) }'; }

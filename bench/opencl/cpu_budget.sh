@@ -22,9 +22,8 @@ rounds=${1:-5}
 transport=${2:-shm}
 launches=${3:-200000}
 out=target/cava-bench/opencl
-mkdir -p "$out"
-cc -std=c99 -O2 -o "$out/workloads" bench/opencl/workloads.c -lOpenCL
 source bench/opencl/common.sh
+build_workloads
 dir=$(cava_run_dir "${CAVA_RUN_DIR:-}")
 
 # "TID µs" for each thread of PID alive now (utime + stime, clock ticks:
@@ -99,7 +98,6 @@ for round in $(seq "$rounds"); do
     echo "$native | $forwarded" | tee -a "$results"
 done
 echo "load $(cut -d' ' -f1-3 /proc/loadavg)"
-median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2) }'; }
 col() { awk -v c="$1" '{ gsub(/\|/, ""); print $c }' "$results" | median; }
 nw=$(col 1) nc=$(col 2) nm=$(col 3) fw=$(col 4) fg=$(col 5) fm=$(col 6) fc=$(col 7) fo=$(col 8)
 awk -v nw="$nw" -v nc="$nc" -v nm="$nm" -v fw="$fw" -v fg="$fg" -v fm="$fm" -v fc="$fc" -v fo="$fo" 'BEGIN {

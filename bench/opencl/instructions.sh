@@ -19,10 +19,9 @@ command -v valgrind >/dev/null || { echo "valgrind is needed: apt-get install va
 launches=${1:-20000}
 transport=${2:-shm}
 out=target/cava-bench/opencl
-mkdir -p "$out"
-cc -std=c99 -O2 -o "$out/workloads" bench/opencl/workloads.c -lOpenCL
-# CAVA_RUN_DIR: measure an existing build instead (e.g. an older commit's)
 source bench/opencl/common.sh
+build_workloads
+# CAVA_RUN_DIR: measure an existing build instead (e.g. an older commit's)
 dir=$(cava_run_dir "${CAVA_RUN_DIR:-}")
 
 # Runs LAUNCHES launches under callgrind; prints the inclusive instruction

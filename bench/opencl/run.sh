@@ -11,8 +11,8 @@ cd "$(dirname "$0")/../.."
 source scripts/env.sh
 reps=${1:-3}
 out=target/cava-bench/opencl
-mkdir -p "$out"
-cc -std=c99 -O2 -o "$out/workloads" bench/opencl/workloads.c -lOpenCL
+source bench/opencl/common.sh
+build_workloads
 cargo build --quiet --release -p cava-cli
 cava=target/release/cava
 # build once (and warm PoCL's kernel cache) before timing anything

@@ -55,7 +55,6 @@ for round in $(seq "$rounds"); do
     done
 done
 echo "load $(cut -d' ' -f1-3 /proc/loadavg)"
-median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2) }'; }
 for path in $(awk '{ print $1 }' "$results" | sort -u); do
     write=$(awk -v p="$path" '$1 == p { print $4 }' "$results" | median)
     read=$(awk -v p="$path" '$1 == p { print $7 }' "$results" | median)
