@@ -91,6 +91,13 @@ impl Retained {
         Retained { bytes, coupled, serial: Retained::serial(), pins: 0 }
     }
 
+    /// A call that hands it to the vendor again (a read into memory another
+    /// read kept) takes it over: a new mark, and its pin.
+    pub(super) fn take_over(&mut self) {
+        self.serial = Retained::serial();
+        self.pins += 1;
+    }
+
     /// Whether a call that found it bearing `serial`, and pins it `own`
     /// times itself, may free it now.
     pub(super) fn may_free(&self, serial: u64, own: u32) -> bool {

@@ -360,23 +360,24 @@ pub(super) fn run_call<'a>(
                 continue;
             }
             Place::Shadow(index) => decoder.frame.shadows.get(index).map(|s| s.to_vec()).unwrap_or_default(),
-            Place::Retained(key) if decoder.release.iter().any(|(k, _)| *k == key) => {
-                let serial = decoder.release.iter().find(|(k, _)| *k == key).map_or(0, |(_, s)| *s);
+            Place::Retained(key) => match decoder.release.iter().find(|(k, _)| *k == key) {
                 // freed by this call: its bytes move into the reply; gone
                 // already (another call that found it too brought it back
                 // first), or another call's now, it is answered as one that
                 // was gone on arrival
-                let Some(kept) = take_kept(tenant, key, serial, decoder.frame.pins_of(key)) else {
-                    outs.push(OutBytes::Nothing);
-                    continue;
-                };
-                let mut bytes = kept.bytes.into_vec();
-                bytes.truncate(out.len as usize);
-                bytes
-            }
-            Place::Retained(key) => {
-                lock(&tenant.retained).get(&key).map(|r| r.bytes[..(out.len as usize).min(r.bytes.len())].to_vec()).unwrap_or_default()
-            }
+                Some(&(_, serial)) => {
+                    let Some(kept) = take_kept(tenant, key, serial, decoder.frame.pins_of(key)) else {
+                        outs.push(OutBytes::Nothing);
+                        continue;
+                    };
+                    let mut bytes = kept.bytes.into_vec();
+                    bytes.truncate(out.len as usize);
+                    bytes
+                }
+                None => {
+                    lock(&tenant.retained).get(&key).map(|r| r.bytes[..(out.len as usize).min(r.bytes.len())].to_vec()).unwrap_or_default()
+                }
+            },
         };
         if let Some((ty, stride, element)) = out.walk {
             let mut walk = OutWalk { pointers: &out.pointers, max, pointed: Vec::new() };

@@ -200,15 +200,13 @@ impl<'a, 'p> Decoder<'a, 'p> {
                 }
                 _ => true,
             };
-            let found = lock(&self.frame.tenant.retained).get(&key).map(|r| r.serial);
-            if let (true, Some(serial)) = (held, found) {
-                self.release.push((key, serial));
-            } else if held {
-                // nothing kept there: nothing of this call's to free (a
-                // buffer another thread's call makes there meanwhile is that call's)
-            } else {
+            if !held {
                 // the vendor may still be writing it: it stays
                 self.frame.shared.log(format_args!("a call named a kept buffer that its registry entry does not hold; it is not freed"));
+            } else if let Some(serial) = lock(&self.frame.tenant.retained).get(&key).map(|r| r.serial) {
+                // (with nothing kept there, nothing is this call's to free: a
+                // buffer another thread's call makes there meanwhile is that call's)
+                self.release.push((key, serial));
             }
         }
         let out_index = (leaf.output && !leaf.no_copy).then(|| {
@@ -290,17 +288,16 @@ impl<'a, 'p> Decoder<'a, 'p> {
             Retained::new(vec![0u8; len as usize].into_boxed_slice(), coupled)
         });
         if made {
+            entry.pins += 1;
             self.frame.created.push((key, entry.serial));
         } else {
-            // taken over by this call (see `Retained::serial`): a call that
-            // found the old owner's frees it no more
-            entry.serial = Retained::serial();
+            // a call that found the old owner's frees it no more
+            entry.take_over();
         }
         if let Some(bytes) = bytes {
             entry.bytes.copy_from_slice(bytes);
         }
         entry.coupled = coupled;
-        entry.pins += 1;
         let addr = entry.bytes.as_ptr() as u64;
         drop(retained);
         self.frame.pinned(addr, key);

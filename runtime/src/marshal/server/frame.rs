@@ -85,8 +85,7 @@ impl Frame<'_> {
     pub(super) fn take_over(&mut self, key: u64) -> u64 {
         let addr = match lock(&self.tenant.retained).get_mut(&key) {
             Some(r) => {
-                r.serial = Retained::serial();
-                r.pins += 1;
+                r.take_over();
                 r.bytes.as_ptr() as u64
             }
             None => return 0,
