@@ -38,7 +38,10 @@ use crate::wire::{
 mod bringing;
 mod channel;
 mod fences;
+mod lean;
 mod staging;
+#[doc(hidden)]
+pub mod testing;
 mod unloaded;
 
 use bringing::*;
@@ -93,6 +96,9 @@ struct State {
     returned: Mutex<HashSet<Box<[u8]>>>,
     /// Whether each function takes callbacks (and so needs the route).
     takes_callbacks: Vec<bool>,
+    /// Whether each function's calls may be encoded the lean way (see
+    /// `lean`).
+    lean: Vec<bool>,
     callbacks: Callbacks,
     /// The process's channels, for the fences that keep calls ordered
     /// across them (see `fences`).
@@ -111,48 +117,56 @@ impl GuestLibrary {
     }
 
     fn state(&'static self) -> Result<&'static State, &'static str> {
-        self.state
-            .get_or_init(|| {
-                let plan = Plan::from_bytes(self.plan).map_err(|e| format!("the embedded plan does not load: {e}"))?;
-                let mut slots = Vec::new();
-                let mut scalar_len = Vec::new();
-                let mut ret = Vec::new();
-                let takes_callbacks = plan.functions.iter().map(has_callbacks).collect();
-                for f in &plan.functions {
-                    let shapes = call_slots(f)?;
-                    let wire: Vec<_> = shapes.iter().filter_map(|s| s.slot()).collect();
-                    scalar_len.push(Layout::of(&wire).1);
-                    slots.push(shapes);
-                    ret.push(reply_slot(&plan, f)?);
-                }
-                let metadata_size = plan.metadata_size();
-                let ending = plan.functions.iter().map(ending_handles).collect();
-                Ok(State {
-                    plan,
-                    slots,
-                    scalar_len,
-                    ret,
-                    registries: Mutex::default(),
-                    bringing: Bringing::default(),
-                    metadata: Mutex::default(),
-                    statements: Mutex::default(),
-                    ending,
-                    metadata_size,
-                    warned: Mutex::default(),
-                    returned: Mutex::default(),
-                    takes_callbacks,
-                    callbacks: Callbacks::default(),
-                    fences: Fences::default(),
-                    name: self.name,
-                    contract: self.contract,
-                })
-            })
-            .as_ref()
-            .map_err(String::as_str)
+        self.state.get_or_init(|| State::load(self.plan, self.name, self.contract)).as_ref().map_err(String::as_str)
     }
 
     fn log(&self, message: std::fmt::Arguments<'_>) {
         log(self.name, message);
+    }
+}
+
+impl State {
+    /// Prepares the plan embedded in library `name` (`plan.bin`) for calls.
+    fn load(plan: &[u8], name: &'static str, contract: u128) -> Result<State, String> {
+        let plan = Plan::from_bytes(plan).map_err(|e| format!("the embedded plan does not load: {e}"))?;
+        let mut slots = Vec::new();
+        let mut scalar_len = Vec::new();
+        let mut ret = Vec::new();
+        let takes_callbacks: Vec<bool> = plan.functions.iter().map(has_callbacks).collect();
+        for f in &plan.functions {
+            let shapes = call_slots(f)?;
+            let wire: Vec<_> = shapes.iter().filter_map(|s| s.slot()).collect();
+            scalar_len.push(Layout::of(&wire).1);
+            slots.push(shapes);
+            ret.push(reply_slot(&plan, f)?);
+        }
+        let metadata_size = plan.metadata_size();
+        let ending = plan.functions.iter().map(ending_handles).collect();
+        let mut lean = lean::lean_encodings(&plan, &slots, &takes_callbacks);
+        if std::env::var_os("CAVA_LEAN_ENCODING").is_some_and(|v| v == "0") {
+            // every call by the general encoder (for comparing the two)
+            lean.fill(false);
+        }
+        Ok(State {
+            plan,
+            slots,
+            scalar_len,
+            ret,
+            registries: Mutex::default(),
+            bringing: Bringing::default(),
+            metadata: Mutex::default(),
+            statements: Mutex::default(),
+            ending,
+            metadata_size,
+            warned: Mutex::default(),
+            returned: Mutex::default(),
+            takes_callbacks,
+            lean,
+            callbacks: Callbacks::default(),
+            fences: Fences::default(),
+            name,
+            contract,
+        })
     }
 }
 
@@ -833,9 +847,16 @@ fn exchange<'s>(
         ..Header::new(MsgKind::Call)
     };
     let max = channel.max;
+    let mut writer = Writer::reuse(std::mem::take(&mut channel.buf), header, state.scalar_len[function as usize]);
+    if state.lean[function as usize] {
+        if lean::encode(&mut writer, plan, f, &state.slots[function as usize], sent, host, max) {
+            return exchange_encoded(channel, state, function, Encoded::lean(writer, call_id), params, contextual, host);
+        }
+        writer.restart();
+    }
     let mut encoder = Encoder {
         plan,
-        writer: Writer::reuse(std::mem::take(&mut channel.buf), header, state.scalar_len[function as usize]),
+        writer,
         transport: channel.transport.as_mut(),
         blocks: Vec::new(),
         is_async,
@@ -850,11 +871,49 @@ fn exchange<'s>(
     };
     let encoded = encode(&mut encoder, state, f, function, sent, contextual, params);
     let Encoder { writer, outs, restore, released, blocks, .. } = encoder;
-    let message = match encoded.and_then(|()| Ok(writer.finish()?)) {
+    if let Err(e) = encoded {
+        free_blocks(channel.transport.as_mut(), blocks);
+        return Err(e);
+    }
+    exchange_encoded(channel, state, function, Encoded { writer, call_id, outs, restore, released, blocks }, params, contextual, host)
+}
+
+/// An encoded call: its message and what the rest of the exchange needs
+/// of the encoding (nothing for a lean one).
+struct Encoded {
+    writer: Writer,
+    call_id: u64,
+    outs: Vec<OutDest>,
+    restore: Vec<(u64, u64)>,
+    released: Vec<u64>,
+    blocks: Vec<RegionBlock>,
+}
+
+impl Encoded {
+    fn lean(writer: Writer, call_id: u64) -> Encoded {
+        Encoded { writer, call_id, outs: Vec::new(), restore: Vec::new(), released: Vec::new(), blocks: Vec::new() }
+    }
+}
+
+/// Sends an encoded call and, for a synchronous one, takes its reply.
+fn exchange_encoded<'s>(
+    channel: &mut Channel,
+    state: &'s State,
+    function: u32,
+    encoded: Encoded,
+    params: &[V],
+    contextual: &[V],
+    host: &mut GuestHost<'s>,
+) -> Result<u64, CallError> {
+    let plan = &state.plan;
+    let f = &plan.functions[function as usize];
+    let is_async = matches!(f.mode, CallMode::Async { .. });
+    let Encoded { writer, call_id, outs, restore, released, blocks } = encoded;
+    let message = match writer.finish() {
         Ok(message) => message,
         Err(e) => {
             free_blocks(channel.transport.as_mut(), blocks);
-            return Err(e);
+            return Err(e.into());
         }
     };
     // registered before the server can give the buffers to this call

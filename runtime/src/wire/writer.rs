@@ -42,6 +42,15 @@ impl Writer {
         Writer { buf, header, scalar_len, cursor: 0, error: None }
     }
 
+    /// Empties the message again (header and scalar area as `reuse` left
+    /// them), keeping the allocation: for an encoder that gave up half-way.
+    pub fn restart(&mut self) {
+        self.buf.clear();
+        self.buf.resize(HEADER_LEN + self.scalar_len as usize, 0);
+        self.cursor = 0;
+        self.error = None;
+    }
+
     /// Makes room for `additional` more data bytes, so that one large buffer
     /// is appended without reallocating.
     pub fn reserve(&mut self, additional: usize) -> &mut Self {
