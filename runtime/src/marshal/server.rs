@@ -437,8 +437,13 @@ pub fn serve(library: &'static ServerLibrary, socket: &str, options: &ServeOptio
     for stream in listener.incoming() {
         match stream {
             Ok(stream) => {
-                let shared = Arc::clone(&shared);
-                std::thread::spawn(move || serve_channel(&shared, stream));
+                let serving = Arc::clone(&shared);
+                // named, so that `top -H` and the benchmarks' CPU accounting
+                // tell a connection's thread from the vendor's own
+                let spawned = std::thread::Builder::new().name("cava-channel".into()).spawn(move || serve_channel(&serving, stream));
+                if let Err(e) = spawned {
+                    shared.log(format_args!("cannot start a thread for a new connection: {e}"));
+                }
             }
             Err(e) => shared.log(format_args!("accept failed: {e}")),
         }
