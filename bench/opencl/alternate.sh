@@ -3,6 +3,9 @@
 # natively and through one or more builds of the guest library and API
 # server, interleaved round by round so that the machine's load hits them
 # alike; prints each round and the medians, with ratios against native.
+# Each round also runs `relayed` (relayed.c: the calls made by a second
+# thread of the application, fed by a lock-free ring), the bound for a
+# forwarder that makes the vendor's calls on a thread of its own.
 # For comparing two commits on a noisy machine, where `run.sh`'s three runs
 # per path are too few.
 #
@@ -35,17 +38,18 @@ forwarded() {
 }
 results="$out/alternate.txt"
 : > "$results"
-echo "load $(cut -d' ' -f1-3 /proc/loadavg); µs per launch: native, then each DIR"
+echo "load $(cut -d' ' -f1-3 /proc/loadavg); µs per launch: native, relayed, then each DIR"
 for round in $(seq "$rounds"); do
-    line=$("$out/workloads" calls | per_op)
+    line="$("$out/workloads" calls | per_op) $("$out/relayed" | per_op)"
     for dir in "$@"; do line="$line $(forwarded "$dir")"; done
     echo "$line" | tee -a "$results"
 done
 echo "load $(cut -d' ' -f1-3 /proc/loadavg)"
 native=$(awk '{ print $1 }' "$results" | median)
 summary="median native $native µs"
-for c in $(seq 2 $(($# + 1))); do
+for c in $(seq 2 $(($# + 2))); do
     m=$(awk -v c="$c" '{ print $c }' "$results" | median)
-    summary="$summary; DIR $((c - 1)) $m µs ($(awk -v a="$m" -v b="$native" 'BEGIN { printf "%.2f", a / b }')x)"
+    name=$([ "$c" = 2 ] && echo relayed || echo "DIR $((c - 2))")
+    summary="$summary; $name $m µs ($(awk -v a="$m" -v b="$native" 'BEGIN { printf "%.2f", a / b }')x)"
 done
 echo "$summary"

@@ -12,10 +12,11 @@ cava_run_dir() {
     echo target/cava-run/opencl
 }
 
-# Compiles the workloads (bench/opencl/workloads.c) into $out.
+# Compiles the workloads (bench/opencl/workloads.c, relayed.c) into $out.
 build_workloads() {
     mkdir -p "$out"
     cc -std=c99 -O2 -o "$out/workloads" bench/opencl/workloads.c -lOpenCL
+    cc -std=c11 -O2 -o "$out/relayed" bench/opencl/relayed.c -lOpenCL -lpthread
 }
 
 # The median of the numbers on standard input, one per line.
