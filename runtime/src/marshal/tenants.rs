@@ -28,6 +28,7 @@ use rustix::event::{PollFd, PollFlags};
 use rustix::process::{Pid, PidfdFlags};
 
 use super::fences::Fences;
+use super::in_hand::Holdings;
 use super::kept_registries::KeptRegistries;
 use super::keyed_blocks::KeyedBlocks;
 use super::log;
@@ -66,6 +67,9 @@ pub(super) struct Tenant {
     /// Objects the process let go of that the server releases only when
     /// the process leaves (see `departure::release_at_departure`).
     pub(super) held: Mutex<Vec<super::server::Held>>,
+    /// The handles each of its channels' calls has in hand, and the
+    /// releases that wait for them (see `in_hand`).
+    pub(super) holdings: Holdings<super::server::DeferredRelease>,
     /// Run when the process has gone, before its state is dropped: brings
     /// back its pending reads, releases the vendor objects it still holds
     /// (the spec's `release_at_exit`) and frees the reads' kept buffers.
@@ -132,6 +136,7 @@ impl Tenant {
             fences: Fences::default(),
             region: Mutex::default(),
             held: Mutex::default(),
+            holdings: Holdings::default(),
             on_departure: None,
         }
     }
