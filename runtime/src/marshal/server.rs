@@ -63,7 +63,7 @@ use super::object_steps::stepped_arguments;
 use super::record::{self, Entry, Owner, RecordLog};
 use super::server_callbacks::{self, calling_for, release_unfired, CallbackHost, Registrations, Route};
 use super::staging::{Staging, DEFAULT_MAX_STAGED, HEADROOM as STAGE_HEADROOM};
-use super::tenants::{Lease, Refused, Retained, Tenant, Tenants};
+use super::tenants::{take_coupled, Lease, Refused, Retained, Tenant, Tenants};
 use super::walk::{byte_len, needs_walk, pointee, stride};
 use crate::handles::{HandleError, HandleKind, HandleTable};
 use crate::plan::{call_slots, reply_slot, CallMode, ExprKind, Function, Kind, Leaf, LibraryFn, Lifetime, Plan, SlotShape, Ty, Value};

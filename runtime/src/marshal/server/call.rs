@@ -48,18 +48,17 @@ fn take_kept(tenant: &Tenant, key: u64, serial: u64, own: u32) -> Option<Retaine
 /// What the server kept for a handle a call deallocated: kept buffers
 /// coupled to it (and their registry records); the record log notes its
 /// end. Its metadata goes after the call's statements, which write to it
-/// (a release's count) and would make it again.
+/// (a release's count) and would make it again. A coupled buffer that
+/// another call in flight has in hand (see `Retained::pins`: a call that
+/// took it over for another object, or hands it to the vendor again) is
+/// not freed under it: it stays, and the log says so.
 pub(super) fn forget_deallocated(shared: &Shared, tenant: &Tenant, id: u64) {
-    let mut freed = Vec::new();
-    lock(&tenant.retained).retain(|key, r| {
-        let coupled = r.coupled == Some(id);
-        if coupled {
-            freed.push(*key);
-        }
-        !coupled
-    });
+    let (freed, pinned) = take_coupled(&mut lock(&tenant.retained), id);
+    if pinned > 0 {
+        shared.log(format_args!("{pinned} kept buffers coupled to a released object are in another call's hands; they are not freed"));
+    }
     let mut registries = lock(&tenant.kept_registries);
-    for key in freed {
+    for (key, _) in freed {
         registries.forget(key);
     }
     shared.record(tenant, Entry::Forget(id));
