@@ -54,6 +54,16 @@ pub(super) struct InHand {
 }
 
 impl InHand {
+    #[cold]
+    fn overflow(&self, id: u64) {
+        lock(&self.more).push(id);
+    }
+
+    #[cold]
+    fn clear_overflow(&self) {
+        lock(&self.more).clear();
+    }
+
     fn holds(&self, id: u64) -> bool {
         self.slots.iter().any(|s| s.load(Ordering::SeqCst) == id) || lock(&self.more).contains(&id)
     }
@@ -77,7 +87,7 @@ impl<'a> Hand<'a> {
     pub(super) fn publish(&mut self, id: u64) {
         match self.hand.slots.get(self.n) {
             Some(slot) => slot.store(id, Ordering::Relaxed),
-            None => lock(&self.hand.more).push(id),
+            None => self.hand.overflow(id),
         }
         self.n += 1;
     }
@@ -96,7 +106,7 @@ impl<'a> Hand<'a> {
             slot.store(0, Ordering::Relaxed);
         }
         if self.n > SLOTS {
-            lock(&self.hand.more).clear();
+            self.hand.clear_overflow();
         }
         self.n = 0;
     }
