@@ -1377,3 +1377,83 @@ fn fences_wait_only_for_their_own_process_and_never_forever() {
     assert!(text.contains("call 5 of guest process") && text.contains("handled 2 calls and no more for 700ms"), "{text}");
     assert!(text.contains("refused a guest channel: its process already had a channel numbered 2"), "{text}");
 }
+
+/// The number of live memory objects on `device`, asked on channel `t`.
+fn live_mems(api: &Api, t: &mut dyn Transport, call_id: u64, device: u64) -> u64 {
+    let mut w = api.call("tl_device_live_mems", call_id);
+    w.u64(device).out(8);
+    let (status, outs) = status_and_outs(&exchange(t, &w.finish().unwrap()));
+    assert_eq!(status, 0);
+    u64::from_le_bytes(outs[0].clone().unwrap()[..8].try_into().unwrap())
+}
+
+/// A guest's threads race a use of an object against its release, with no
+/// fences to order them (as a hostile guest need not send): one channel
+/// holds a memory object in a long call (`tl_mem_hold`, which stands for a
+/// command running on it: the test library answers a release of its last
+/// reference meanwhile with `TL_ERROR_IN_USE` rather than free it under
+/// the call), and another channel of the same process releases it, at
+/// once or while the hold runs. The API server never makes the release
+/// under a call that translated the handle: the release answers success,
+/// and the library is asked to free the object once the hold has ended;
+/// the hold succeeds, or, when it reached the server after the release,
+/// gets the invalid-handle error reply. Then the handle is refused and the
+/// object is gone. Without it the library refused most releases (the
+/// server had called it under the hold), and a hold translated just before
+/// a release reached a freed object. On both transports, with and without
+/// the lean path (which translates the hold's handle itself).
+#[test]
+fn a_release_waits_for_the_calls_in_flight_that_use_its_object() {
+    const ROUNDS: u64 = 150;
+    const HOLD_US: u32 = 2_000;
+    const IN_USE: u32 = -8i32 as u32;
+    let dir = scratch("hostile-release-in-use");
+    let lib = testlib();
+    let api = Api::load(&lib.generated);
+    for (selector, lean) in [(b'U', "1"), (b'S', "0")] {
+        let socket = dir.join(format!("server-{}.sock", selector as char));
+        let log = dir.join(format!("server-{}.log", selector as char));
+        let _server = common::start_server_env_logged(
+            &lib.server(),
+            &socket,
+            &lib.library(),
+            &[("CAVA_LEAN_CALLS", lean)],
+            std::fs::File::create(&log).unwrap().into(),
+        );
+        let process = 400 + u64::from(selector);
+        let mut a = numbered_channel(&socket, &api, selector, process, 1);
+        let mut b = numbered_channel(&socket, &api, selector, process, 2);
+        let device = first_device(&api, b.as_mut(), 1);
+        let before = live_mems(&api, b.as_mut(), 2, device);
+        let (mut held, mut late) = (0, 0);
+        for round in 0..ROUNDS {
+            let id = 10 + round * 4;
+            let mem = new_mem(&api, b.as_mut(), id, device);
+            let mut w = api.call("tl_mem_hold", id);
+            w.u64(mem).u32(HOLD_US);
+            a.send(&w.finish().unwrap()).unwrap();
+            // the release at once, or while the hold runs
+            std::thread::sleep(Duration::from_micros(round % 4 * 400));
+            let released = release_mem(&api, b.as_mut(), id + 1, mem);
+            assert_ne!(released, Ok(IN_USE), "round {round}: the library was asked to free the object under the hold");
+            assert_eq!(released, Ok(0), "round {round}: the release answers success");
+            let mut reply = Vec::new();
+            a.recv(&mut reply, Some(Duration::from_secs(20))).unwrap();
+            let m = Message::decode(&reply).unwrap();
+            if m.kind() == Kind::Error {
+                assert_eq!(ErrorReply::decode(&m).unwrap().code, ErrorCode::InvalidHandle, "round {round}");
+                late += 1;
+            } else {
+                assert_eq!(m.scalars().u32().unwrap(), 0, "round {round}: the hold reached a freed object");
+                held += 1;
+            }
+            let mut w = api.call("tl_mem_get_size", id + 2);
+            w.u64(mem).out(8);
+            assert_eq!(refusal(&exchange(b.as_mut(), &w.finish().unwrap())), ErrorCode::InvalidHandle, "round {round}");
+        }
+        println!("{}: the hold ran first in {held} of {ROUNDS} rounds, came late in {late}", selector as char);
+        assert_eq!(live_mems(&api, b.as_mut(), 3, device), before, "every object was freed");
+        assert!(held >= ROUNDS / 2, "the hold ran first in {held} of {ROUNDS} rounds ({late} came late)");
+        checksum_works(&api, a.as_mut(), 1_000_000);
+    }
+}

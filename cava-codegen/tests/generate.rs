@@ -262,6 +262,26 @@ fn the_lean_path_serves_the_plain_calls() {
     insta::assert_snapshot!("lean_calls_testlib", lean("tests/testlib/testlib.lapis"));
 }
 
+/// The functions that end a handle, and what a call of each does when
+/// another call of the process has the object in hand
+/// (`cava_runtime::marshal::server::in_use`): it waits (the vendor call is
+/// made when the last such call ends), or it is refused. A release that
+/// cannot wait fails where the application raced it with a use.
+#[test]
+fn releases_of_objects_in_hand_wait_for_them() {
+    let releases = |spec: &str| {
+        let plan = plan_of(spec);
+        let releases = cava_runtime::marshal::server::waiting_releases(&plan).unwrap();
+        releases
+            .into_iter()
+            .map(|(id, waits)| format!("{}: {}", plan.functions[id].name, if waits { "waits" } else { "refused" }))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    insta::assert_snapshot!("waiting_releases_opencl", releases("specs/opencl.lapis"));
+    insta::assert_snapshot!("waiting_releases_testlib", releases("tests/testlib/testlib.lapis"));
+}
+
 /// The functions whose calls take a step on an object, one call on it at a
 /// time from its conditions to its statements
 /// (`cava_runtime::marshal::object_steps`), with the arguments naming the

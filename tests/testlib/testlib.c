@@ -45,6 +45,7 @@ struct tl_mem_st {
     size_t size;
     unsigned char *bytes;
     char *name;
+    int holds; /* tl_mem_hold calls under way; guarded by g_lock */
 };
 
 enum tl_cmd_kind {
@@ -467,6 +468,10 @@ tl_status tl_mem_release(tl_mem mem)
     if (!valid_mem(mem))
         return TL_ERROR_INVALID_HANDLE;
     pthread_mutex_lock(&g_lock);
+    if (mem->refs == 1 && mem->holds > 0) {
+        pthread_mutex_unlock(&g_lock);
+        return TL_ERROR_IN_USE;
+    }
     last = --mem->refs == 0;
     pthread_mutex_unlock(&g_lock);
     if (!last)
@@ -480,6 +485,30 @@ tl_status tl_mem_release(tl_mem mem)
     free(mem->bytes);
     free(mem->name);
     recycle(mem);
+    return TL_SUCCESS;
+}
+
+tl_status tl_mem_hold(tl_mem mem, unsigned int usec)
+{
+    struct timespec pause = {(time_t)(usec / 1000000), (long)(usec % 1000000) * 1000};
+    int found = 0;
+    /* found and counted at once: a release cannot free it in between */
+    pthread_mutex_lock(&g_lock);
+    for (size_t i = 0; i < g_live_n && mem != NULL; i++) {
+        if (g_live[i] == mem) {
+            found = mem->magic == TL_MAGIC_MEM;
+            break;
+        }
+    }
+    if (found)
+        mem->holds++;
+    pthread_mutex_unlock(&g_lock);
+    if (!found)
+        return TL_ERROR_INVALID_HANDLE;
+    nanosleep(&pause, NULL);
+    pthread_mutex_lock(&g_lock);
+    mem->holds--;
+    pthread_mutex_unlock(&g_lock);
     return TL_SUCCESS;
 }
 
@@ -671,6 +700,8 @@ const char *tl_status_string(tl_status status)
         return "TL_ERROR_OUT_OF_MEMORY";
     case TL_ERROR_BUFFER_TOO_SMALL:
         return "TL_ERROR_BUFFER_TOO_SMALL";
+    case TL_ERROR_IN_USE:
+        return "TL_ERROR_IN_USE";
     default:
         return "TL_UNKNOWN_STATUS";
     }

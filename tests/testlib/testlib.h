@@ -36,7 +36,8 @@ enum tl_status_code {
     TL_ERROR_NOT_SUPPORTED = -4,
     TL_ERROR_MISMATCH = -5,         /* tl_enqueue_expect found another value */
     TL_ERROR_OUT_OF_MEMORY = -6,
-    TL_ERROR_BUFFER_TOO_SMALL = -7  /* an output was truncated */
+    TL_ERROR_BUFFER_TOO_SMALL = -7, /* an output was truncated */
+    TL_ERROR_IN_USE = -8            /* tl_mem_release during a tl_mem_hold */
 };
 
 typedef struct tl_device_st *tl_device;
@@ -156,6 +157,11 @@ tl_status tl_mem_get_device(tl_mem mem, tl_device *device);
 /* the memory is freed when each retain has been released, and the creation */
 tl_status tl_mem_retain(tl_mem mem);
 tl_status tl_mem_release(tl_mem mem);
+/* holds mem for usec microseconds, as a long command on it would; a
+   release of its last reference meanwhile frees nothing under the hold
+   and fails with TL_ERROR_IN_USE (the library reports the use after free
+   instead of making it) */
+tl_status tl_mem_hold(tl_mem mem, unsigned int usec);
 /* the number of live objects (memory, queues, kernels) of the library, in
    every process that uses it */
 size_t tl_live_objects(void);

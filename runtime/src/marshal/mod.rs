@@ -20,6 +20,7 @@ pub mod eval;
 mod fences;
 pub mod guest;
 mod guest_callbacks;
+mod in_hand;
 mod kept_registries;
 mod keyed_blocks;
 mod log;

@@ -34,12 +34,15 @@ mod connections;
 mod decoder;
 mod departure;
 mod frame;
+mod in_use;
 mod lean;
 mod process_memory;
 mod reply;
 
 pub use departure::release_at_departure;
 pub(super) use departure::Held;
+pub use in_use::waiting_releases;
+pub(super) use in_use::DeferredRelease;
 pub use lean::lean_calls;
 pub use process_memory::{hold_process_memory, vendor_address, ProcessMemoryHold};
 
@@ -47,18 +50,20 @@ use call::*;
 use connections::*;
 use decoder::*;
 use frame::*;
+use in_use::Uses;
 use reply::*;
 
 use super::callbacks::userdata_of;
 use super::eval::{eval, load, select, Env, EvalError, Host, V};
 use super::fences::{Counter, Unmet};
+use super::in_hand::InHand;
 use super::log;
 use super::native::{self, Dispatch, VendorLibrary};
 use super::object_steps::stepped_arguments;
 use super::record::{self, Entry, Owner, RecordLog};
 use super::server_callbacks::{self, calling_for, release_unfired, CallbackHost, Registrations, Route};
 use super::staging::{Staging, DEFAULT_MAX_STAGED, HEADROOM as STAGE_HEADROOM};
-use super::tenants::{Lease, Refused, Retained, Tenant, Tenants};
+use super::tenants::{take_coupled, Lease, Refused, Retained, Tenant, Tenants};
 use super::walk::{byte_len, needs_walk, pointee, stride};
 use crate::handles::{HandleError, HandleKind, HandleTable};
 use crate::plan::{call_slots, reply_slot, CallMode, ExprKind, Function, Kind, Leaf, LibraryFn, Lifetime, Plan, SlotShape, Ty, Value};
@@ -101,6 +106,9 @@ struct Shared {
     /// Each function's handle arguments whose objects its calls take a
     /// step on ([`object_steps`](super::object_steps)).
     stepped: Vec<SmallVec<[u32; 1]>>,
+    /// Whether each function's release of an object another call in
+    /// flight uses may wait for that call ([`in_use`]).
+    deferrable: Vec<bool>,
     /// The vendor's function for each plan function; unset until its first
     /// call for one the library does not export, which the resolver finds.
     addresses: Vec<OnceLock<Option<usize>>>,
@@ -164,6 +172,7 @@ impl Shared {
         let mut offsets = Vec::new();
         let mut ret = Vec::new();
         let mut lean = Vec::new();
+        let mut deferrable = Vec::new();
         let mut addresses = Vec::new();
         let resolver = plan.api.resolver.as_deref().and_then(|name| {
             let address = vendor.address(name);
@@ -176,6 +185,7 @@ impl Shared {
             let shapes = call_slots(f)?;
             offsets.push(slot_offsets(&shapes));
             lean.push(lean::LeanCall::of(&plan, f, &shapes));
+            deferrable.push(in_use::deferrable(&plan, f, &shapes));
             slots.push(shapes);
             ret.push(reply_slot(&plan, f)?);
             // the guest answers unsupported and in_guest functions itself;
@@ -214,6 +224,7 @@ impl Shared {
             ret,
             lean,
             stepped,
+            deferrable,
             addresses,
             resolver,
             tenants: Tenants::default(),

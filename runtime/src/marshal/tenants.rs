@@ -28,6 +28,7 @@ use rustix::event::{PollFd, PollFlags};
 use rustix::process::{Pid, PidfdFlags};
 
 use super::fences::Fences;
+use super::in_hand::Holdings;
 use super::kept_registries::KeptRegistries;
 use super::keyed_blocks::KeyedBlocks;
 use super::log;
@@ -66,6 +67,9 @@ pub(super) struct Tenant {
     /// Objects the process let go of that the server releases only when
     /// the process leaves (see `departure::release_at_departure`).
     pub(super) held: Mutex<Vec<super::server::Held>>,
+    /// The handles each of its channels' calls has in hand, and the
+    /// releases that wait for them (see `in_hand`).
+    pub(super) holdings: Holdings<super::server::DeferredRelease>,
     /// Run when the process has gone, before its state is dropped: brings
     /// back its pending reads, releases the vendor objects it still holds
     /// (the spec's `release_at_exit`) and frees the reads' kept buffers.
@@ -117,6 +121,22 @@ impl Retained {
     }
 }
 
+/// Takes out of `retained` the kept buffers coupled to object `id` (which
+/// was released) that no call in flight has in hand ([`Retained::pins`]),
+/// by key; and how many coupled ones stay because one has.
+pub(super) fn take_coupled(retained: &mut HashMap<u64, Retained>, id: u64) -> (Vec<(u64, Retained)>, usize) {
+    let keys: Vec<u64> = retained.iter().filter(|(_, r)| r.coupled == Some(id)).map(|(key, _)| *key).collect();
+    let mut freed = Vec::new();
+    let mut pinned = 0;
+    for key in keys {
+        match retained.get(&key) {
+            Some(r) if r.pins > 0 => pinned += 1,
+            _ => freed.extend(retained.remove(&key).map(|r| (key, r))),
+        }
+    }
+    (freed, pinned)
+}
+
 impl Tenant {
     pub(super) fn new(name: &'static str, process: u64, pid: u32) -> Tenant {
         Tenant {
@@ -132,6 +152,7 @@ impl Tenant {
             fences: Fences::default(),
             region: Mutex::default(),
             held: Mutex::default(),
+            holdings: Holdings::default(),
             on_departure: None,
         }
     }
@@ -353,6 +374,23 @@ mod tests {
             assert!(start.elapsed() < Duration::from_secs(10), "{what}");
             std::thread::sleep(Duration::from_millis(5));
         }
+    }
+
+    #[test]
+    fn a_released_object_s_coupled_buffers_go_unless_a_call_has_them_in_hand() {
+        let mut retained = HashMap::new();
+        retained.insert(1, Retained::new(vec![1; 8].into_boxed_slice(), Some(7)));
+        retained.insert(2, Retained::new(vec![2; 8].into_boxed_slice(), Some(7)));
+        retained.insert(3, Retained::new(vec![3; 8].into_boxed_slice(), Some(8)));
+        retained.insert(4, Retained::new(vec![4; 8].into_boxed_slice(), None));
+        // a call in flight took buffer 2 over and hands it to the vendor
+        retained.get_mut(&2).unwrap().take_over();
+        let (freed, pinned) = take_coupled(&mut retained, 7);
+        assert_eq!(freed.iter().map(|(key, _)| *key).collect::<Vec<_>>(), [1]);
+        assert_eq!(pinned, 1);
+        let mut left: Vec<u64> = retained.keys().copied().collect();
+        left.sort_unstable();
+        assert_eq!(left, [2, 3, 4], "the pinned one, another object's, and one coupled to none stay");
     }
 
     #[test]

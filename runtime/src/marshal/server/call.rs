@@ -48,18 +48,17 @@ fn take_kept(tenant: &Tenant, key: u64, serial: u64, own: u32) -> Option<Retaine
 /// What the server kept for a handle a call deallocated: kept buffers
 /// coupled to it (and their registry records); the record log notes its
 /// end. Its metadata goes after the call's statements, which write to it
-/// (a release's count) and would make it again.
-fn forget_deallocated(shared: &Shared, tenant: &Tenant, id: u64) {
-    let mut freed = Vec::new();
-    lock(&tenant.retained).retain(|key, r| {
-        let coupled = r.coupled == Some(id);
-        if coupled {
-            freed.push(*key);
-        }
-        !coupled
-    });
+/// (a release's count) and would make it again. A coupled buffer that
+/// another call in flight has in hand (see `Retained::pins`: a call that
+/// took it over for another object, or hands it to the vendor again) is
+/// not freed under it: it stays, and the log says so.
+pub(super) fn forget_deallocated(shared: &Shared, tenant: &Tenant, id: u64) {
+    let (freed, pinned) = take_coupled(&mut lock(&tenant.retained), id);
+    if pinned > 0 {
+        shared.log(format_args!("{pinned} kept buffers coupled to a released object are in another call's hands; they are not freed"));
+    }
     let mut registries = lock(&tenant.kept_registries);
-    for key in freed {
+    for (key, _) in freed {
         registries.forget(key);
     }
     shared.record(tenant, Entry::Forget(id));
@@ -146,6 +145,7 @@ pub(super) fn run_call<'a>(
         spare: std::mem::take(&mut channel.spare),
         staging,
         staged_bytes: 0,
+        uses: Uses::new(shared, tenant, &channel.in_hand),
     };
 
     // 1. what every slot holds, as expressions see it
@@ -215,7 +215,7 @@ pub(super) fn run_call<'a>(
                     releasing.ids.push(v.as_u64());
                     object as u64
                 } else {
-                    handles.get(v.as_u64(), *kind).map(|o| o as u64).map_err(handle_error)?
+                    decoder.uses.take(&handles, v.as_u64(), *kind).map_err(handle_error)?
                 }
             }
             (Kind::Handle { kind }, _) => decoder.handle(v.as_u64(), *kind)?,
@@ -286,11 +286,25 @@ pub(super) fn run_call<'a>(
         }
     }
 
-    // 3. the call
-    let call_region = decoder.frame.process_region.as_ref();
-    let ret_raw = calling_for(tenant.process, || {
-        process_memory::with_call_region(call_region, || native::call(shared.library.dispatch, id, address, &raws))
-    });
+    // 3. the call; a release of an object another call in flight uses
+    // waits for it, and answers as the release will (see `in_use`)
+    let mut deferred = None;
+    if let [released] = releasing.ids[..] {
+        if decoder.uses.defer(id, released, &raws)? {
+            releasing.ids.clear();
+            deferred = Some(released);
+        }
+    } else if releasing.ids.iter().any(|r| tenant.holdings.in_use(*r)) {
+        return Err((ErrorCode::ServerFailure, format!("{} releases objects other calls in flight use", f.name)));
+    }
+    let ret_raw = if deferred.is_some() {
+        plan.api.success as u64
+    } else {
+        let call_region = decoder.frame.process_region.as_ref();
+        calling_for(tenant.process, || {
+            process_memory::with_call_region(call_region, || native::call(shared.library.dispatch, id, address, &raws))
+        })
+    };
 
     // 4. results
     let (params, contextual) = values.split_at(n);
@@ -321,7 +335,8 @@ pub(super) fn run_call<'a>(
     }
     let returns_status = f.ret == plan.api.error_type;
     let success = !returns_status || ret.as_int() == plan.api.success;
-    let mut ended: SmallVec<[u64; 1]> = SmallVec::new();
+    // (a deferred release's metadata goes as an ended handle's: after the statements)
+    let mut ended: SmallVec<[u64; 1]> = deferred.into_iter().collect();
     if success {
         once.clear();
         // (the checks here keep calls that neither couple nor release cheap)

@@ -389,11 +389,20 @@ pub(super) struct ChannelState {
     /// Buffers too large for a message: uploads for the next call, results
     /// of the last one (see [`crate::marshal::staging`]).
     pub(super) staging: Staging,
+    /// The handles its call has in hand (see `in_use`).
+    pub(super) in_hand: Arc<InHand>,
 }
 
 impl ChannelState {
     pub(super) fn new(tenant: Arc<Tenant>, max_staged: u64) -> ChannelState {
-        ChannelState { deferred: None, tenant, reply_buf: Vec::new(), spare: Vec::new(), staging: Staging::new(max_staged) }
+        let in_hand = tenant.holdings.join();
+        ChannelState { deferred: None, tenant, reply_buf: Vec::new(), spare: Vec::new(), staging: Staging::new(max_staged), in_hand }
+    }
+}
+
+impl Drop for ChannelState {
+    fn drop(&mut self) {
+        self.tenant.holdings.leave(&self.in_hand);
     }
 }
 

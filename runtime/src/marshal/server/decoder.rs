@@ -23,6 +23,9 @@ pub(super) struct Decoder<'a, 'p> {
     /// to keep), and the bytes of it the call's shadows hold.
     pub(super) staging: Staging,
     pub(super) staged_bytes: u64,
+    /// The handles the call translated, in use until it ends (see
+    /// `in_use`; after the frame, which lets go of the kept buffers' pins).
+    pub(super) uses: Uses<'a>,
 }
 
 impl<'a, 'p> Decoder<'a, 'p> {
@@ -43,11 +46,12 @@ impl<'a, 'p> Decoder<'a, 'p> {
         (self.frame.shadows.len() - 1, addr)
     }
 
-    pub(super) fn handle(&self, id: u64, kind: u32) -> Result<u64, Refusal> {
+    /// The object behind handle `id`, in use until the call ends.
+    pub(super) fn handle(&mut self, id: u64, kind: u32) -> Result<u64, Refusal> {
         if id == 0 {
             return Ok(0);
         }
-        lock(&self.frame.tenant.handles).get(id, kind).map(|o| o as u64).map_err(handle_error)
+        self.uses.take(&lock(&self.frame.tenant.handles), id, kind).map_err(handle_error)
     }
 
     /// Prepares the buffer a guest's descriptor names; returns the address

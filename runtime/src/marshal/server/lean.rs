@@ -144,7 +144,9 @@ pub(super) fn serve(
     }
     scalars.finish().ok()?;
 
-    // 2. translate and check, in order
+    // 2. translate and check, in order; the handles are in use until the
+    // call ends (see `in_use`), also when the general path takes it over
+    let mut uses = Uses::new(shared, tenant, &channel.in_hand);
     let mut frame = Frame::new(shared, tenant, *message, None, None);
     let values = &mut values[..n];
     let mut raws = [0u64; MAX_ARGS];
@@ -163,7 +165,7 @@ pub(super) fn serve(
             }
         };
         let raw = match (&leaf.kind, shapes[i]) {
-            (Kind::Handle { kind }, _) => handle(tenant, v.as_u64(), *kind)?,
+            (Kind::Handle { kind }, _) => handle(tenant, &mut uses, v.as_u64(), *kind)?,
             (Kind::Buffer { size, element }, SlotShape::Buffer) => {
                 let addr = match descriptors[i] {
                     BufferRef::Null => 0,
@@ -179,7 +181,7 @@ pub(super) fn serve(
                             let start = objects_used;
                             for word in bytes.chunks(8) {
                                 let id = u64::from_le_bytes(word.try_into().ok()?);
-                                *objects.get_mut(objects_used)? = handle(tenant, id, kind)?;
+                                *objects.get_mut(objects_used)? = handle(tenant, &mut uses, id, kind)?;
                                 objects_used += 1;
                             }
                             objects[start..].as_ptr() as u64
@@ -209,6 +211,8 @@ pub(super) fn serve(
         process_memory::with_call_region(None, || native::call(shared.library.dispatch, id as u32, address, &raws[..n]))
     });
 
+    drop(uses);
+
     // 4. the outcome: an asynchronous call's error waits for a later call
     let mut ret = V::from_raw(ret_raw, &f.ret);
     let returns_status = lean.returns_status;
@@ -231,11 +235,12 @@ pub(super) fn serve(
     Some(reply(shared, id as u32, &header, answer, buf).map(Some).map_err(malformed))
 }
 
-/// The vendor's object for a handle id of `kind`; `None` for one the
-/// process may not use (the general path refuses it with its reason).
-fn handle(tenant: &Tenant, id: u64, kind: u32) -> Option<u64> {
+/// The vendor's object for a handle id of `kind`, in use until the call
+/// ends; `None` for one the process may not use (the general path refuses
+/// it with its reason).
+fn handle(tenant: &Tenant, uses: &mut Uses<'_>, id: u64, kind: u32) -> Option<u64> {
     if id == 0 {
         return Some(0);
     }
-    lock(&tenant.handles).get(id, kind).ok().map(|o| o as u64)
+    uses.take(&lock(&tenant.handles), id, kind).ok()
 }
