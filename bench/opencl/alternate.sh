@@ -10,7 +10,9 @@
 # per path are too few.
 #
 #   bench/opencl/alternate.sh ROUNDS DIR...   (DIR: a `cava run` build, such
-#       as target/cava-run/opencl, or another checkout's)
+#       as target/cava-run/opencl, or another checkout's; VAR=VALUE@DIR runs
+#       that build with VAR=VALUE in the guest's and the server's
+#       environment, e.g. CAVA_LEAN_ENCODING=0@target/cava-run/opencl)
 # Results: book/src/benchmarks.md
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -25,12 +27,16 @@ build_workloads
 per_op() { grep 'check=ok' | sed 's/.*per_op_us=\([0-9.]*\).*/\1/' | head -1; }
 # one forwarded run: a fresh API server, the workload over shared memory
 forwarded() {
-    local dir=$1 socket="$out/alternate-$$.sock" server us
+    local dir=$1 setting="" socket="$out/alternate-$$.sock" server us
+    if [[ "$dir" == *@* ]]; then
+        setting=${dir%%@*}
+        dir=${dir#*@}
+    fi
     rm -f "$socket"
-    "$dir/bin/opencl-server" --socket "$socket" 2>/dev/null &
+    env $setting "$dir/bin/opencl-server" --socket "$socket" 2>/dev/null &
     server=$!
     while [ ! -S "$socket" ]; do sleep 0.05; done
-    us=$(LD_LIBRARY_PATH="$dir/lib" CAVA_SERVER="$socket" CAVA_TRANSPORT=shm "$out/workloads" calls | per_op)
+    us=$(env $setting LD_LIBRARY_PATH="$dir/lib" CAVA_SERVER="$socket" CAVA_TRANSPORT=shm "$out/workloads" calls | per_op)
     kill "$server" 2>/dev/null || true
     wait "$server" 2>/dev/null || true
     rm -f "$socket"
