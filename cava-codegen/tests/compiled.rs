@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::specs;
+use common::{specs, Rng};
 use std::path::Path;
 
 use cava_runtime::marshal::compile::compile;
@@ -62,22 +62,6 @@ fn expressions(plan: &Plan) -> Vec<&Expr> {
         value(&c.return_value, &mut out);
     }
     out
-}
-
-/// xorshift64*: deterministic, no dependency.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
 }
 
 const BASE: u64 = 0x10_0000;

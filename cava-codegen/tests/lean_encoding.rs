@@ -6,26 +6,10 @@
 
 mod common;
 
-use common::specs;
+use common::{specs, Rng};
 
 use cava_runtime::marshal::guest::testing::Encodings;
 use cava_runtime::plan::{Plan, Ty};
-
-/// xorshift64*: deterministic, no dependency.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    fn pick<T: Copy>(&mut self, from: &[T]) -> T {
-        from[(self.next() % from.len() as u64) as usize]
-    }
-}
 
 /// Bytes behind each pointer argument: small enough sizes (arguments are
 /// at most 16) stay inside, and most of it is zero, so that lists ended by

@@ -18,3 +18,25 @@ pub fn specs() -> Vec<PathBuf> {
     out.sort();
     out
 }
+
+/// xorshift64*: deterministic random numbers, no dependency.
+pub struct Rng(pub u64);
+
+#[allow(dead_code)] // each test binary uses its own part
+impl Rng {
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+
+    /// One of `from`, each as likely.
+    pub fn pick<T: Copy>(&mut self, from: &[T]) -> T {
+        from[self.below(from.len() as u64) as usize]
+    }
+}
