@@ -1457,3 +1457,52 @@ fn a_release_waits_for_the_calls_in_flight_that_use_its_object() {
         checksum_works(&api, a.as_mut(), 1_000_000);
     }
 }
+
+/// A release that cannot wait for the calls that use its object (a queue's
+/// brings its pending reads back, so its outcome is the application's to
+/// see) is refused while another channel of the process holds the object
+/// (`tl_queue_hold`, a long call on the queue), rather than made under the
+/// call: an error reply, the queue still usable, and released once the
+/// hold is over.
+#[test]
+fn a_release_that_cannot_wait_is_refused_while_its_object_is_in_use() {
+    const HOLD_US: u32 = 300_000;
+    let dir = scratch("hostile-release-refused");
+    let lib = testlib();
+    let api = Api::load(&lib.generated);
+    for selector in [b'U', b'S'] {
+        let socket = dir.join(format!("server-{}.sock", selector as char));
+        let _server = common::start_server(&lib.server(), &socket, &lib.library());
+        let process = 500 + u64::from(selector);
+        let mut a = numbered_channel(&socket, &api, selector, process, 1);
+        let mut b = numbered_channel(&socket, &api, selector, process, 2);
+        let device = first_device(&api, b.as_mut(), 1);
+        let queue = new_queue(&api, b.as_mut(), 2, device);
+        let mut w = api.call("tl_queue_hold", 3);
+        w.u64(queue).u32(HOLD_US);
+        a.send(&w.finish().unwrap()).unwrap();
+        // the hold has begun well before the release arrives
+        std::thread::sleep(Duration::from_millis(50));
+        let release = |t: &mut dyn Transport, call_id: u64| {
+            let mut w = api.call("tl_release_queue", call_id);
+            w.u64(queue).null();
+            exchange(t, &w.finish().unwrap())
+        };
+        let refused = release(b.as_mut(), 4);
+        assert_eq!(refusal(&refused), ErrorCode::ServerFailure, "{}: the release is refused while the hold runs", selector as char);
+        let mut reply = Vec::new();
+        a.recv(&mut reply, Some(Duration::from_secs(20))).unwrap();
+        let m = Message::decode(&reply).unwrap();
+        assert_eq!(m.kind(), Kind::Reply, "{}: the hold is answered", selector as char);
+        assert_eq!(m.scalars().u32().unwrap(), 0, "{}: the hold's queue was never released under it", selector as char);
+        // the handle stayed live: the queue answers, and its release now goes through
+        let mut w = api.call("tl_queue_pending", 5);
+        w.u64(queue).out(8);
+        assert_eq!(status_and_outs(&exchange(b.as_mut(), &w.finish().unwrap())).0, 0, "{}: the queue is still usable", selector as char);
+        let released = release(b.as_mut(), 6);
+        assert_eq!(Message::decode(&released).unwrap().scalars().u32().unwrap(), 0, "{}: released once the hold is over", selector as char);
+        let mut w = api.call("tl_queue_pending", 7);
+        w.u64(queue).out(8);
+        assert_eq!(refusal(&exchange(b.as_mut(), &w.finish().unwrap())), ErrorCode::InvalidHandle, "{}", selector as char);
+    }
+}

@@ -92,6 +92,7 @@ struct tl_queue_st {
     void *notify_user;
     struct tl_once *once; /* in registration order */
     const char *label; /* the caller's pointer, not a copy */
+    int holds; /* tl_queue_hold calls under way; guarded by g_lock */
 };
 
 /* a callback of tl_queue_on_finish, called once and then freed */
@@ -488,29 +489,39 @@ tl_status tl_mem_release(tl_mem mem)
     return TL_SUCCESS;
 }
 
-tl_status tl_mem_hold(tl_mem mem, unsigned int usec)
+/* Holds a live object of `magic` for usec microseconds, counted in the
+   `int` that `holds` finds in it: found and counted at once, so that a
+   release cannot free it in between; a release of the object meanwhile
+   sees the count (TL_ERROR_IN_USE). */
+static tl_status hold(void *object, uint32_t magic, int *(*holds)(void *), unsigned int usec)
 {
     struct timespec pause = {(time_t)(usec / 1000000), (long)(usec % 1000000) * 1000};
     int found = 0;
-    /* found and counted at once: a release cannot free it in between */
     pthread_mutex_lock(&g_lock);
-    for (size_t i = 0; i < g_live_n && mem != NULL; i++) {
-        if (g_live[i] == mem) {
-            found = mem->magic == TL_MAGIC_MEM;
+    for (size_t i = 0; i < g_live_n && object != NULL; i++) {
+        if (g_live[i] == object) {
+            found = *(const uint32_t *)object == magic;
             break;
         }
     }
     if (found)
-        mem->holds++;
+        (*holds(object))++;
     pthread_mutex_unlock(&g_lock);
     if (!found)
         return TL_ERROR_INVALID_HANDLE;
     nanosleep(&pause, NULL);
     pthread_mutex_lock(&g_lock);
-    mem->holds--;
+    (*holds(object))--;
     pthread_mutex_unlock(&g_lock);
     return TL_SUCCESS;
 }
+
+static int *mem_holds(void *mem) { return &((tl_mem)mem)->holds; }
+static int *queue_holds(void *queue) { return &((tl_queue)queue)->holds; }
+
+tl_status tl_mem_hold(tl_mem mem, unsigned int usec) { return hold(mem, TL_MAGIC_MEM, mem_holds, usec); }
+
+tl_status tl_queue_hold(tl_queue queue, unsigned int usec) { return hold(queue, TL_MAGIC_QUEUE, queue_holds, usec); }
 
 static tl_queue queue_new(tl_device device, int64_t priority, int64_t capacity)
 {
@@ -547,8 +558,14 @@ static tl_status queue_run(tl_queue q);
 tl_status tl_release_queue(tl_queue queue)
 {
     tl_status status;
+    int held;
     if (!valid_queue(queue))
         return TL_ERROR_INVALID_HANDLE;
+    pthread_mutex_lock(&g_lock);
+    held = queue->holds > 0;
+    pthread_mutex_unlock(&g_lock);
+    if (held)
+        return TL_ERROR_IN_USE;
     status = queue_run(queue);
     if (!live_remove(queue, TL_MAGIC_QUEUE))
         return TL_ERROR_INVALID_HANDLE;

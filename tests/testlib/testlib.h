@@ -37,7 +37,7 @@ enum tl_status_code {
     TL_ERROR_MISMATCH = -5,         /* tl_enqueue_expect found another value */
     TL_ERROR_OUT_OF_MEMORY = -6,
     TL_ERROR_BUFFER_TOO_SMALL = -7, /* an output was truncated */
-    TL_ERROR_IN_USE = -8            /* tl_mem_release during a tl_mem_hold */
+    TL_ERROR_IN_USE = -8            /* a release during a tl_mem_hold or tl_queue_hold */
 };
 
 typedef struct tl_device_st *tl_device;
@@ -172,8 +172,11 @@ size_t tl_live_objects(void);
    one whose release has not returned yet. */
 tl_status tl_pause_releases(int on);
 tl_status tl_create_queue(tl_device device, tl_queue *queue);
-/* runs the queue's pending work (as tl_queue_finish), then destroys it */
+/* runs the queue's pending work (as tl_queue_finish), then destroys it;
+   TL_ERROR_IN_USE (and nothing done) during a tl_queue_hold */
 tl_status tl_release_queue(tl_queue queue);
+/* holds queue for usec microseconds, as a long call on it would */
+tl_status tl_queue_hold(tl_queue queue, unsigned int usec);
 tl_status tl_devices_total_memory(const tl_device *devices, size_t n, uint64_t *total);
 
 /* ---- buffers ---- */
