@@ -201,6 +201,17 @@ impl Producer {
     /// Writes one framed message (length prefix, then `message`).
     pub(crate) fn send(&mut self, mem: &SharedMapping, message: &[u8], wait: &Wait<'_>) -> Result<(), TransportError> {
         let len = u32::try_from(message.len()).map_err(|_| TransportError::TooLarge { len: message.len() as u64, max: u32::MAX.into() })?;
+        let frame = (PREFIX + message.len()) as u64;
+        if frame <= (self.cap() / 4).max(1) && frame <= self.cap() - (self.head - self.tail_seen) {
+            // the usual small call, with room for it known: written whole
+            // and published once, without `write`'s steps and waits
+            self.copy_in(mem, &len.to_le_bytes());
+            self.head += PREFIX as u64;
+            self.copy_in(mem, message);
+            self.head += message.len() as u64;
+            self.publish(mem);
+            return Ok(());
+        }
         self.write(mem, &len.to_le_bytes(), wait)?;
         self.write(mem, message, wait)?;
         self.publish(mem);
@@ -261,7 +272,9 @@ impl Producer {
         let first = bytes.len().min(self.place.capacity - at);
         // in bounds by construction: at < capacity, first <= capacity - at
         mem.copy_in(data + at, &bytes[..first]).expect("ring write inside the mapping");
-        mem.copy_in(data, &bytes[first..]).expect("ring write inside the mapping");
+        if first < bytes.len() {
+            mem.copy_in(data, &bytes[first..]).expect("ring write inside the mapping");
+        }
     }
 
     #[cfg(test)]
@@ -374,7 +387,9 @@ impl Consumer {
         let at = (self.tail % self.cap()) as usize;
         let first = n.min(self.place.capacity - at);
         mem.copy_out(data + at, &mut dst[..first]).expect("ring read inside the mapping");
-        mem.copy_out(data, &mut dst[first..n]).expect("ring read inside the mapping");
+        if first < n {
+            mem.copy_out(data, &mut dst[first..n]).expect("ring read inside the mapping");
+        }
         self.tail += n as u64;
         if self.tail - self.published >= (self.cap() / 4).max(1) {
             self.publish(mem);
