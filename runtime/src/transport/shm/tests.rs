@@ -169,6 +169,37 @@ fn a_peer_that_stops_mid_message_stalls() {
     assert!(matches!(server.recv(&mut buf, short()), Err(TransportError::Stalled)));
 }
 
+/// A message queued behind another is taken in one piece when it is all
+/// in the ring (`Consumer::recv`'s first branch); one announced larger
+/// than the limit, or not all there yet, is still refused or waited for.
+#[test]
+fn queued_messages_are_taken_whole_and_checked_as_any() {
+    let (mut guest, mut server) = ShmTransport::pair(ShmConfig { max_message: 1024, ..small() }).unwrap();
+    let mut buf = Vec::new();
+    for n in [3usize, 0, 200] {
+        guest.send(&vec![n as u8; n]).unwrap();
+    }
+    for n in [3usize, 0, 200] {
+        server.recv(&mut buf, short()).unwrap();
+        assert_eq!(buf, vec![n as u8; n]);
+    }
+    // behind a message: one over the limit
+    guest.send(b"first").unwrap();
+    guest.send_unchecked(&[0; 1025]).unwrap();
+    server.recv(&mut buf, short()).unwrap();
+    assert_eq!(buf, b"first");
+    assert!(matches!(server.recv(&mut buf, short()), Err(TransportError::FrameTooLarge { len: 1025, max: 1024 })));
+    // behind a message: one whose bytes have not all come
+    let (mut guest, mut server) = ShmTransport::pair(small()).unwrap();
+    guest.send(b"first").unwrap();
+    let mut frame = 100u32.to_le_bytes().to_vec();
+    frame.extend_from_slice(&[7; 10]);
+    guest.send_raw(&frame);
+    server.recv(&mut buf, short()).unwrap();
+    assert_eq!(buf, b"first");
+    assert!(matches!(server.recv(&mut buf, short()), Err(TransportError::Stalled)));
+}
+
 #[test]
 fn zero_copy_blocks_cross_without_the_rings() {
     let (mut guest, mut server) = ShmTransport::pair(small()).unwrap();
