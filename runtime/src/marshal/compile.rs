@@ -261,7 +261,11 @@ fn build(t: &Tables<'_>, e: &mut Expr) -> Operand {
         }
         ExprKind::Index(..) | ExprKind::Member { .. } => {
             // compiles the subexpressions either way
-            place(t, e).map(|(at, ty)| match ty {
+            let placed = place(t, e);
+            if let Some(fused) = metadata_field(t, e) {
+                return fused;
+            }
+            placed.map(|(at, ty)| match ty {
                 // an aggregate evaluates to its address (what `load` gives)
                 Ty::Array(..) | Ty::Record(_) | Ty::Function | Ty::Void => fun(move |plan, env, host| match at(plan, env, host)? {
                     0 => Err(EvalError::Null),
@@ -537,6 +541,73 @@ fn place(t: &Tables<'_>, e: &mut Expr) -> Option<(At, Ty)> {
             let v = expr(t, e);
             Some((Arc::new(move |plan, env, host| Ok(v.get(plan, env, host)?.as_u64())), ty))
         }
+    }
+}
+
+/// `metadata(key)->field`, or `metadata(key)->array[index]` with an
+/// index that reaches no memory, of an integer type of up to 8 bytes (the
+/// conditions' idiom: `metadata(kernel)->arg_kind[i]`, read on every
+/// call): one closure and one host call (`Host::read_metadata`), where the
+/// steps of `place` were a closure each and the host found the object's
+/// block twice (for its address, then for the read).
+fn metadata_field(t: &Tables<'_>, e: &mut Expr) -> Option<Operand> {
+    let Ty::Int { size, signed } = e.ty else { return None };
+    if size > 8 {
+        return None;
+    }
+    let (key, field, index, step) = match &mut e.kind {
+        ExprKind::Member { base, field, arrow: true } => {
+            let (key, field) = metadata_member(t, base, *field)?;
+            (key, field, None, 0)
+        }
+        ExprKind::Index(array, index) if matches!(array.ty, Ty::Array(..)) && reaches_no_memory(index) => {
+            let step = i128::from(plan::element_size(t.records, &array.ty));
+            let ExprKind::Member { base, field, arrow: true } = &mut array.kind else { return None };
+            let (key, field) = metadata_member(t, base, *field)?;
+            (key, field, Some(expr(t, index)), step)
+        }
+        _ => return None,
+    };
+    Some(fun(move |plan, env, host| {
+        let key = key.get(plan, env, host)?.as_u64();
+        let delta = match &index {
+            Some(index) => {
+                let i = index.get(plan, env, host)?.as_int();
+                match i.checked_mul(step) {
+                    Some(delta) => delta,
+                    // as `place` fails, naming the array's address
+                    None => return Err(EvalError::OutOfBounds { addr: host.metadata(key)?.wrapping_add(field), len: 0 }),
+                }
+            }
+            None => 0,
+        };
+        let mut b = [0u8; 8];
+        host.read_metadata(key, field, delta, &mut b[..usize::from(size)])?;
+        Ok(V::Int(normalize(i128::from(u64::from_le_bytes(b)), size, signed)))
+    }))
+}
+
+/// The key and the field's offset of `metadata(key)->field` (`base` being
+/// `metadata(key)`).
+fn metadata_member(t: &Tables<'_>, base: &mut Expr, field: u32) -> Option<(Operand, u64)> {
+    let Ty::Record(record) = pointee(&base.ty) else { return None };
+    let offset = t.records.get(*record as usize)?.fields.get(field as usize)?.offset;
+    let ExprKind::Library(LibraryFn::Metadata, args) = &mut base.kind else { return None };
+    let [key] = args.as_mut_slice() else { return None };
+    Some((expr(t, key), offset))
+}
+
+/// Whether evaluating `e` makes no host call (it reads no memory and calls
+/// no library or utility function), so that it may be evaluated before or
+/// after a host call without changing what the host sees.
+fn reaches_no_memory(e: &Expr) -> bool {
+    match &e.kind {
+        ExprKind::Int(_) | ExprKind::Float(_) | ExprKind::Param(_) | ExprKind::Constant(_) | ExprKind::SizeOf(_) => true,
+        ExprKind::Unary(op, a) => !matches!(op, UnaryOp::Deref | UnaryOp::AddrOf) && reaches_no_memory(a),
+        ExprKind::Binary(_, a, b) => reaches_no_memory(a) && reaches_no_memory(b),
+        ExprKind::Ternary(a, b, c) => reaches_no_memory(a) && reaches_no_memory(b) && reaches_no_memory(c),
+        ExprKind::Library(LibraryFn::Min | LibraryFn::Max, args) => args.iter().all(reaches_no_memory),
+        _ => false,
     }
 }
 

@@ -128,6 +128,22 @@ pub trait Host {
     fn metadata(&mut self, key: u64) -> Result<u64, EvalError>;
     /// Buffer registries and the zero-copy allocator.
     fn library(&mut self, function: LibraryFn, args: &[V]) -> Result<V, EvalError>;
+    /// Reads `metadata(key)->...` at `field` bytes into `key`'s metadata
+    /// and `delta` bytes from there (an element of an array field): what
+    /// `metadata` and then `read` give, as evaluating the expression step
+    /// by step does. A host that finds the block and reads it in one step
+    /// does so (the API server: one lookup instead of two).
+    fn read_metadata(&mut self, key: u64, field: u64, delta: i128, dst: &mut [u8]) -> Result<(), EvalError> {
+        let base = self.metadata(key)?;
+        if base == 0 {
+            return Err(EvalError::Null);
+        }
+        let addr = (i128::from(base.wrapping_add(field)) + delta) as u64;
+        if addr == 0 {
+            return Err(EvalError::Null);
+        }
+        self.read(addr, dst)
+    }
 }
 
 /// What names in an expression refer to.

@@ -39,6 +39,20 @@ impl KeyedBlocks {
         (end <= block.len() as u64).then_some((&mut block[..], off as usize))
     }
 
+    /// Reads `addr..addr + dst.len()` if it lies in the block that starts
+    /// at `start` (an address `get_or_create` gave): one exact lookup.
+    pub(super) fn read_in(&self, start: u64, addr: u64, dst: &mut [u8]) -> bool {
+        let Some(block) = self.by_addr.get(&start) else { return false };
+        let Some(off) = addr.checked_sub(start) else { return false };
+        match off.checked_add(dst.len() as u64) {
+            Some(end) if end <= block.len() as u64 => {
+                dst.copy_from_slice(&block[off as usize..end as usize]);
+                true
+            }
+            _ => false,
+        }
+    }
+
     pub(super) fn read(&mut self, addr: u64, dst: &mut [u8]) -> bool {
         match self.locate(addr, dst.len()) {
             Some((block, off)) => {
@@ -88,8 +102,13 @@ mod tests {
         assert_eq!(four, [1, 2, 3, 4]);
         assert!(!blocks.read(a + 14, &mut four), "past the end of the block");
         assert!(blocks.read(b, &mut four));
+        assert!(blocks.read_in(a, a + 4, &mut four) && four == [1, 2, 3, 4]);
+        assert!(!blocks.read_in(a, a + 14, &mut four), "past the end of the block");
+        assert!(!blocks.read_in(a, a - 1, &mut four), "before the block");
+        assert!(!blocks.read_in(b, a + 4, &mut four), "in another block than the one named");
         blocks.remove(7);
         assert!(!blocks.read(a + 4, &mut four), "a removed block is gone");
+        assert!(!blocks.read_in(a, a + 4, &mut four), "a removed block is gone");
         assert!(blocks.read(b, &mut four));
     }
 }

@@ -249,6 +249,22 @@ impl Host for Frame<'_> {
         Ok(lock(&self.tenant.metadata).get_or_create(key, self.shared.plan.metadata_size()))
     }
 
+    fn read_metadata(&mut self, key: u64, field: u64, delta: i128, dst: &mut [u8]) -> Result<(), EvalError> {
+        let mut blocks = lock(&self.tenant.metadata);
+        let base = blocks.get_or_create(key, self.shared.plan.metadata_size());
+        let addr = (i128::from(base.wrapping_add(field)) + delta) as u64;
+        // in the block, as it usually is: no message, shadow or kept
+        // buffer overlaps it, so this is what `read` finds there too
+        if blocks.read_in(base, addr, dst) {
+            return Ok(());
+        }
+        drop(blocks);
+        if addr == 0 {
+            return Err(EvalError::Null);
+        }
+        self.read(addr, dst)
+    }
+
     fn library(&mut self, function: LibraryFn, args: &[V]) -> Result<V, EvalError> {
         match function {
             // registries live in the guest, which names their buffers by
