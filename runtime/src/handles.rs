@@ -10,12 +10,17 @@
 //!
 //! A handle that a call is deallocating is *releasing* from before the
 //! vendor call until the call's outcome is known: other calls of the same
-//! process get the invalid-handle error for it, and its object no longer
-//! counts as having an id. The vendor may hand the freed address to
-//! another object (of this process or another) as soon as it has freed it,
-//! before the call returns; were the handle still live then, another thread
-//! could reach that new object through the old id, or the new object could
-//! be given the old id, which the release then ends.
+//! process get the invalid-handle error for it. Until the vendor's release
+//! starts, its object still has that id: a callback or a result naming the
+//! object meanwhile (while the release waits for another call that uses
+//! the object, see `marshal::server::in_use`) gets the releasing id, which
+//! the release ends, not a fresh one that nothing would count or end. From
+//! the moment the vendor's release starts (`release_starts`), the object
+//! no longer counts as having an id: the vendor may hand the freed address
+//! to another object (of this process or another) as soon as it has freed
+//! it, before the call returns; were the old id still its, another thread
+//! could reach that new object through it, or the new object could be
+//! given the old id, which the release then ends.
 //!
 //! A handle is *owned* when a call of the process created its object (a
 //! value described `allocate`): only owned handles end with `deallocate`
@@ -86,6 +91,9 @@ pub struct HandleTable {
     issues: u64,
     /// Live handles that are releasing (not in `by_object`).
     releasing: usize,
+    /// The objects of releasing handles whose vendor release has not
+    /// started, and their ids (see the module's documentation).
+    releasing_objects: HashMap<(usize, HandleKind), HandleId>,
 }
 
 fn split(id: HandleId) -> (u32, u32) {
@@ -113,6 +121,9 @@ impl HandleTable {
             return Ok(0);
         }
         if let Some(&id) = self.by_object.get(&(object, kind)) {
+            return Ok(id);
+        }
+        if let Some(&id) = self.releasing_objects.get(&(object, kind)) {
             return Ok(id);
         }
         let slot = match self.free.pop() {
@@ -172,7 +183,7 @@ impl HandleTable {
         if object == 0 || id == 0 || slot == 0 || generation == 0 || slot == u32::MAX {
             return Err(HandleError::Unknown(id));
         }
-        if self.by_object.contains_key(&(object, kind)) {
+        if self.by_object.contains_key(&(object, kind)) || self.releasing_objects.contains_key(&(object, kind)) {
             return Err(HandleError::Rebound(id));
         }
         let index = slot - 1;
@@ -216,10 +227,11 @@ impl HandleTable {
     }
 
     /// Starts releasing `id`, a live handle of `kind`, before the call that
-    /// deallocates its object: from now on `get` refuses it and the object
-    /// has no id, so an object the vendor creates at the same address gets
-    /// a new one. The call's outcome then ends it (`finish_release`) or
-    /// makes it live again (`abort_release`).
+    /// deallocates its object: from now on `get` refuses it; the object
+    /// keeps the id until the vendor's release starts (`release_starts`),
+    /// after which an object the vendor creates at the same address gets a
+    /// new one. The call's outcome then ends it (`finish_release`) or makes
+    /// it live again (`abort_release`).
     pub fn begin_release(&mut self, id: HandleId, kind: HandleKind) -> Result<usize, HandleError> {
         let object = self.get(id, kind)?;
         if id == 0 {
@@ -229,7 +241,21 @@ impl HandleTable {
         self.slots[slot as usize - 1].releasing = true;
         self.releasing += 1;
         self.by_object.remove(&(object, kind));
+        self.releasing_objects.insert((object, kind), id);
         Ok(object)
+    }
+
+    /// The vendor's release of releasing handle `id`'s object starts: the
+    /// vendor may free the object and reuse its address from now on, so
+    /// the object no longer has an id.
+    pub fn release_starts(&mut self, id: HandleId) {
+        if let Some(index) = self.releasing_slot(id) {
+            if let Some(key) = self.slots[index].live {
+                if self.releasing_objects.get(&key) == Some(&id) {
+                    self.releasing_objects.remove(&key);
+                }
+            }
+        }
     }
 
     /// The entry of a releasing handle, if `id` is one.
@@ -239,6 +265,7 @@ impl HandleTable {
 
     /// Ends a releasing handle: the call deallocated its object.
     pub fn finish_release(&mut self, id: HandleId) {
+        self.release_starts(id);
         if let Some(index) = self.releasing_slot(id) {
             let entry = &mut self.slots[index];
             entry.releasing = false;
@@ -251,6 +278,7 @@ impl HandleTable {
     /// Makes a releasing handle live again: the call failed, so its object
     /// still exists (and cannot have been given to another object).
     pub fn abort_release(&mut self, id: HandleId) {
+        self.release_starts(id);
         if let Some(index) = self.releasing_slot(id) {
             let entry = &mut self.slots[index];
             entry.releasing = false;
@@ -375,7 +403,9 @@ mod tests {
         assert_eq!(table.begin_release(a, MEM), Err(HandleError::Releasing(a)), "released twice at once");
         assert_eq!(table.len(), 1);
         assert!(table.owned_newest_first().is_empty(), "its call releases it, not the departure");
-        // the vendor freed it and handed the address to a new object
+        // the vendor's release starts; it frees the object and hands the
+        // address to a new object
+        table.release_starts(a);
         let b = table.insert(0x1000, MEM).unwrap();
         assert_ne!(a, b);
         assert!(!table.is_owned(b), "a new object is owned only when its call says so");
@@ -386,6 +416,34 @@ mod tests {
         assert_eq!(table.len(), 1);
         table.finish_release(a);
         assert_eq!(table.get(b, MEM), Ok(0x1000), "finishing twice does nothing");
+    }
+
+    #[test]
+    fn a_releasing_object_keeps_its_id_until_the_vendor_release_starts() {
+        let mut table = HandleTable::new();
+        let a = table.insert(0x1000, MEM).unwrap();
+        table.own(a);
+        table.begin_release(a, MEM).unwrap();
+        // a callback naming the object while its release waits for a use
+        assert_eq!(table.insert(0x1000, MEM), Ok(a), "the releasing id, not a fresh one");
+        assert_eq!(table.get(a, MEM), Err(HandleError::Releasing(a)), "still refused to calls");
+        assert_eq!(table.len(), 1);
+        assert_eq!(table.insert_as(0x1000, MEM, (2 << 32) | 5), Err(HandleError::Rebound((2 << 32) | 5)));
+        table.release_starts(a);
+        let b = table.insert(0x1000, MEM).unwrap();
+        assert_ne!(a, b, "once the vendor may have freed it, the address is a new object's");
+        table.finish_release(a);
+        assert_eq!(table.get(b, MEM), Ok(0x1000));
+        // a release that fails after it started: the object has its id again
+        table.begin_release(b, MEM).unwrap();
+        table.release_starts(b);
+        table.abort_release(b);
+        assert_eq!(table.insert(0x1000, MEM), Ok(b));
+        // one that fails before it started (refused)
+        table.begin_release(b, MEM).unwrap();
+        table.abort_release(b);
+        assert_eq!(table.insert(0x1000, MEM), Ok(b));
+        assert_eq!(table.len(), 1);
     }
 
     #[test]
@@ -465,6 +523,9 @@ mod tests {
                         }
                         prop_assert_eq!(begun, Ok(object));
                         prop_assert_eq!(table.get(id, kind), Err(HandleError::Releasing(id)));
+                        // until the vendor's release starts, the object keeps its id
+                        prop_assert_eq!(table.insert(object, kind), Ok(id));
+                        table.release_starts(id);
                         if ok {
                             let reused = if reuse { Some(table.insert(object, kind).unwrap()) } else { None };
                             table.finish_release(id);

@@ -74,6 +74,17 @@ struct Releasing<'t> {
 }
 
 impl Releasing<'_> {
+    /// The vendor call that may free the objects starts: they no longer
+    /// keep their ids (see `HandleTable::release_starts`).
+    fn starts(&self) {
+        if !self.ids.is_empty() {
+            let mut handles = lock(self.handles);
+            for id in &self.ids {
+                handles.release_starts(*id);
+            }
+        }
+    }
+
     /// Ends the handles (the call succeeded) and returns them.
     fn finish(&mut self) -> SmallVec<[u64; 1]> {
         let ids = std::mem::take(&mut self.ids);
@@ -300,6 +311,7 @@ pub(super) fn run_call<'a>(
     let ret_raw = if deferred.is_some() {
         plan.api.success as u64
     } else {
+        releasing.starts();
         let call_region = decoder.frame.process_region.as_ref();
         calling_for(tenant.process, || {
             process_memory::with_call_region(call_region, || native::call(shared.library.dispatch, id, address, &raws))

@@ -135,6 +135,7 @@ fn make(shared: &Shared, tenant: &Tenant, release: DeferredRelease) {
     let plan = &shared.plan;
     let f = &plan.functions[function as usize];
     let succeeded = shared.address(function as usize).is_some_and(|address| {
+        lock(&tenant.handles).release_starts(id);
         let raw = calling_for(tenant.process, || {
             process_memory::with_call_region(None, || native::call(shared.library.dispatch, function, address, &args))
         });
