@@ -397,15 +397,21 @@ struct Encoder<'s, 't> {
     next_stage: u32,
 }
 
+/// A scalar argument's raw word in its slot (nothing for `void`), as both
+/// encoders write it.
+fn write_scalar(writer: &mut Writer, shape: SlotShape, raw: u64) {
+    match shape {
+        SlotShape::Void | SlotShape::Buffer => {}
+        SlotShape::Int { size: 1, .. } => _ = writer.u8(raw as u8),
+        SlotShape::Int { size: 2, .. } => _ = writer.u16(raw as u16),
+        SlotShape::Int { size: 4, .. } | SlotShape::Float { size: 4 } => _ = writer.u32(raw as u32),
+        SlotShape::Int { .. } | SlotShape::Float { .. } | SlotShape::Word | SlotShape::Handle => _ = writer.u64(raw),
+    }
+}
+
 impl Encoder<'_, '_> {
     fn top(&mut self, env: &Env<'_>, shape: SlotShape, ty: &Ty, value: &Value, v: V) -> Result<(), CallError> {
-        let raw = v.to_raw(ty);
         match shape {
-            SlotShape::Void => {}
-            SlotShape::Int { size: 1, .. } => _ = self.writer.u8(raw as u8),
-            SlotShape::Int { size: 2, .. } => _ = self.writer.u16(raw as u16),
-            SlotShape::Int { size: 4, .. } | SlotShape::Float { size: 4 } => _ = self.writer.u32(raw as u32),
-            SlotShape::Int { .. } | SlotShape::Float { .. } | SlotShape::Word | SlotShape::Handle => _ = self.writer.u64(raw),
             SlotShape::Buffer => {
                 let env = Env { this: Some((v, None)), ..*env };
                 let plan = self.plan;
@@ -413,6 +419,7 @@ impl Encoder<'_, '_> {
                 let descriptor = self.described(&env, leaf, v)?;
                 self.writer.descriptor_slot(descriptor);
             }
+            scalar => write_scalar(&mut self.writer, scalar, v.to_raw(ty)),
         }
         Ok(())
     }

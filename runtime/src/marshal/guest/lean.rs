@@ -126,19 +126,14 @@ pub(super) fn encode(
 ) -> bool {
     let env = Env::new(params, &[]);
     for ((p, &v), &shape) in f.params.iter().zip(params).zip(shapes) {
-        let raw = v.to_raw(&p.ty);
         match shape {
-            SlotShape::Void => {}
-            SlotShape::Int { size: 1, .. } => _ = writer.u8(raw as u8),
-            SlotShape::Int { size: 2, .. } => _ = writer.u16(raw as u16),
-            SlotShape::Int { size: 4, .. } | SlotShape::Float { size: 4 } => _ = writer.u32(raw as u32),
-            SlotShape::Int { .. } | SlotShape::Float { .. } | SlotShape::Word | SlotShape::Handle => _ = writer.u64(raw),
             SlotShape::Buffer => {
                 let env = Env { this: Some((v, None)), ..env };
                 let Ok(leaf) = select(plan, &p.value, &env, host) else { return false };
                 let Some(descriptor) = descriptor(writer, plan, leaf, &env, v, host, max) else { return false };
                 writer.descriptor_slot(descriptor);
             }
+            scalar => write_scalar(writer, scalar, v.to_raw(&p.ty)),
         }
     }
     true
