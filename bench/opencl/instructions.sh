@@ -5,9 +5,12 @@
 #
 # Runs the `calls` workload (clSetKernelArg + clEnqueueNDRangeKernel per
 # launch) under callgrind, guest and API server each, and prints per call:
-#   server  API server's handle_call, without the vendor's own work
-#   guest   the guest library's call, without loading its plan
-#   send    of which putting the message on the ring
+#   server  the API server's own (its executable's instructions, and the C
+#           library functions it calls), without the vendor's
+#   vendor  the rest of the API server process: PoCL and its threads
+#   guest   the guest library's own (likewise)
+# Counted by object, not by function, so link-time optimization inlining
+# the runtime's functions into each other changes nothing.
 #
 #   bench/opencl/instructions.sh [LAUNCHES] [shm|unix]   (default 20000 shm)
 #   CAVA_RUN_DIR=DIR bench/opencl/instructions.sh ...  (a `cava run --dir DIR` build)
@@ -24,9 +27,8 @@ build_workloads
 # CAVA_RUN_DIR: measure an existing build instead (e.g. an older commit's)
 dir=$(cava_run_dir "${CAVA_RUN_DIR:-}")
 
-# Runs LAUNCHES launches under callgrind; prints the inclusive instruction
-# counts of the server's handle_call, the vendor's dispatch, the guest's
-# call and its transport send.
+# Runs LAUNCHES launches under callgrind; prints the server's own
+# instructions, the server process's total and the guest library's own.
 measure() {
     local n=$1 socket="$out/callgrind-$$.sock"
     rm -f "$socket" "$out"/callgrind-*.out*
@@ -46,28 +48,25 @@ measure() {
     rm -f "$socket"
     local server_out
     server_out=$(ls "$out"/callgrind-server.out* | tail -1)
-    echo "$(inclusive "$server_out" 'call.rs:cava_runtime::marshal::server::call::handle_call \[')" \
-        "$(inclusive "$server_out" '_server::dispatch \[')" \
-        "$(inclusive "$out/callgrind-guest.out" 'guest.rs:cava_runtime::marshal::guest::call \[')" \
-        "$(inclusive_sum "$out/callgrind-guest.out" 'as cava_runtime::transport::Transport>::send( \[|$)')"
+    echo "$(split "$server_out" "/bin/opencl-server")" \
+        "$(total "$server_out")" \
+        "$(split "$out/callgrind-guest.out" "/lib/libOpenCL.so.1")"
 }
 
-# inclusive count of the first symbol matching a pattern
-inclusive() { callgrind_annotate --inclusive=yes "$1" 2>/dev/null | grep -E "$2" | head -1 | awk '{gsub(",", "", $1); print $1 + 0}'; }
-# the same summed over every line matching: a function whose inlined code
-# comes from several source files is listed once per file
-inclusive_sum() { callgrind_annotate --inclusive=yes "$1" 2>/dev/null | grep -E "$2" | awk '{gsub(",", "", $1); n += $1} END {print n + 0}'; }
+# what one object spent itself, and in the C library functions it called
+# (memcpy, malloc); by object, so inlining across crates moves nothing
+split() { python3 bench/opencl/callgrind_split.py "$1" "$2"; }
+# everything the process ran
+total() { grep -m1 '^summary:' "$1" | awk '{print $2}'; }
 
 # Two runs, LAUNCHES apart: their difference is the steady state, free of
 # everything done once (loading the plan, building the program, warm-up).
-read -r h1 v1 c1 s1 < <(measure 1000)
-read -r h2 v2 c2 s2 < <(measure $((1000 + launches)))
-# a symbol that moved (a renamed function, another file) prints nothing and
-# shifts the columns: refuse rather than print wrong figures
-if [ -z "$s1" ] || [ -z "$s2" ]; then
-    echo "a measured function was not found in callgrind's output: update the patterns in $0" >&2
+read -r h1 t1 g1 < <(measure 1000)
+read -r h2 t2 g2 < <(measure $((1000 + launches)))
+if [ -z "$g1" ] || [ -z "$g2" ] || [ "$h1" = 0 ] || [ "$g1" = 0 ]; then
+    echo "the server's or the guest library's object was not found in callgrind's output" >&2
     exit 1
 fi
 calls=$((launches * 2))
 echo "${CAVA_RUN_DIR:-commit $(git rev-parse --short HEAD)}, $launches launches over $transport, instructions per call:"
-echo "server $(( ((h2 - v2) - (h1 - v1)) / calls ))  vendor $(( (v2 - v1) / calls ))  guest $(( (c2 - c1) / calls ))  guest send $(( (s2 - s1) / calls ))"
+echo "server $(( (h2 - h1) / calls ))  vendor $(( ((t2 - t1) - (h2 - h1)) / calls ))  guest $(( (g2 - g1) / calls ))"

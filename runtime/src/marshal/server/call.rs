@@ -14,6 +14,10 @@ pub(super) struct Arrival<'a> {
     pub(super) rebind: Option<VecDeque<u64>>,
 }
 
+// never inlined: the one place a profile (`bench/opencl/instructions.sh`)
+// finds a call's whole cost on the server, also in generated servers built
+// with link-time optimization
+#[inline(never)]
 pub(super) fn handle_call<'a>(
     shared: &'a Shared,
     channel: &mut ChannelState,

@@ -147,7 +147,7 @@ pub(super) fn serve(
     // 2. translate and check, in order; the handles are in use until the
     // call ends (see `in_use`), also when the general path takes it over
     let mut uses = Uses::new(shared, tenant, &channel.in_hand);
-    let mut frame = Frame::new(shared, tenant, *message, None, None);
+    let mut host = LeanHost { shared, tenant, message: *message };
     let values = &mut values[..n];
     let mut raws = [0u64; MAX_ARGS];
     let mut objects = [0u64; MAX_HANDLE_IDS];
@@ -157,7 +157,7 @@ pub(super) fn serve(
         let leaf = match &f.params[i].value {
             Value::Leaf(leaf) if lean.fixed & 1 << i != 0 => leaf,
             value => {
-                let leaf = select(plan, value, &Env { this: Some((v, None)), ..Env::new(values, &[]) }, &mut frame).ok()?;
+                let leaf = select(plan, value, &Env { this: Some((v, None)), ..Env::new(values, &[]) }, &mut host).ok()?;
                 if !lean_leaf(&f.params[i].ty, leaf, shapes[i]) {
                     return None;
                 }
@@ -172,7 +172,7 @@ pub(super) fn serve(
                     BufferRef::Inline(bytes) => {
                         let stride = stride(plan, &leaf.ty);
                         let env = Env { this: Some((v, None)), ..Env::new(values, &[]) };
-                        let count = eval(plan, size, &env, &mut frame).ok()?;
+                        let count = eval(plan, size, &env, &mut host).ok()?;
                         if byte_len(count.as_int(), stride, max)? != bytes.len() as u64 {
                             return None;
                         }
@@ -203,7 +203,6 @@ pub(super) fn serve(
         }
         raws[i] = raw;
     }
-    drop(frame);
 
     // 3. the call (`objects`, which translated arrays point into, lives until the function returns)
     channel.staging.begin_call(header.call_id);
@@ -243,4 +242,54 @@ fn handle(tenant: &Tenant, uses: &mut Uses<'_>, id: u64, kind: u32) -> Option<u6
         return Some(0);
     }
     uses.take(&lock(&tenant.handles), id, kind).ok()
+}
+
+/// The lean path's view of a call's memory, for the conditions and sizes
+/// it evaluates: the message's data area and the process's metadata, as
+/// [`Frame`] reads them. Anything else (a kept buffer, a region, a write,
+/// a registry) fails here, and the general path, whose `Frame` sees it all,
+/// serves the call from the start; so a condition's assignment is never
+/// made twice. Three words, where a `Frame` is hundreds of bytes to build.
+struct LeanHost<'a> {
+    shared: &'a Shared,
+    tenant: &'a Tenant,
+    message: Message<'a>,
+}
+
+impl Host for LeanHost<'_> {
+    fn read(&self, addr: u64, dst: &mut [u8]) -> Result<(), EvalError> {
+        let n = dst.len();
+        let data = self.message.data_bytes();
+        if let Some(off) = find(data.as_ptr(), data.len(), addr, n) {
+            dst.copy_from_slice(&data[off..off + n]);
+            return Ok(());
+        }
+        if lock(&self.tenant.metadata).read(addr, dst) {
+            return Ok(());
+        }
+        Err(EvalError::Unavailable("memory the lean path does not read"))
+    }
+
+    fn write(&mut self, _addr: u64, _src: &[u8]) -> Result<(), EvalError> {
+        Err(EvalError::Unavailable("a write on the lean path"))
+    }
+
+    fn metadata(&mut self, key: u64) -> Result<u64, EvalError> {
+        Ok(lock(&self.tenant.metadata).get_or_create(key, self.shared.plan.metadata_size()))
+    }
+
+    fn read_metadata(&mut self, key: u64, field: u64, delta: i128, dst: &mut [u8]) -> Result<(), EvalError> {
+        let mut blocks = lock(&self.tenant.metadata);
+        let base = blocks.get_or_create(key, self.shared.plan.metadata_size());
+        let addr = (i128::from(base.wrapping_add(field)) + delta) as u64;
+        if blocks.read_in(base, addr, dst) {
+            return Ok(());
+        }
+        drop(blocks);
+        self.read(addr, dst)
+    }
+
+    fn library(&mut self, _function: LibraryFn, _args: &[V]) -> Result<V, EvalError> {
+        Err(EvalError::Unavailable("a library function on the lean path"))
+    }
 }
