@@ -21,7 +21,7 @@ fn every_spec_compiles() {
 
 /// Sections of the test program whose output must be the same forwarded
 /// (`unsupported` differs by design: see its own test).
-const SECTIONS: [&str; 17] = [
+const SECTIONS: [&str; 18] = [
     "basic",
     "handles",
     "buffers",
@@ -38,6 +38,7 @@ const SECTIONS: [&str; 17] = [
     "retains",
     "release_race",
     "handover",
+    "relay",
     "zerocopy",
 ];
 

@@ -1466,6 +1466,64 @@ static void section_handover(void)
            pending_wrong, reads_wrong);
 }
 
+/* Threads that come and go, one after another: each queues writes, the
+   last of its number, and exits, half of them right after (their channel
+   must wait, as it closes, until the server has handled the writes), half
+   after a synchronous call; the main thread then reads. Each read must see the
+   write of the thread it joined: a guest whose closed channels left the
+   fence registry before their calls ran would let the read overtake it. */
+#define RELAY_THREADS 120
+#define RELAY_WRITES 16
+
+struct relay {
+    tl_queue queue;
+    tl_mem mem;
+    int index;
+    int errors;
+};
+
+static void *relay_worker(void *arg)
+{
+    struct relay *r = arg;
+    size_t pending = 0;
+    /* several writes, the last one's value its number: more calls queued
+       when it exits, which a read that overtook them would miss */
+    for (int k = RELAY_WRITES - 1; k >= 0; k--) {
+        int v[4] = {r->index - k, r->index, r->index, r->index - k};
+        if (tl_enqueue_write(r->queue, r->mem, 0, sizeof v, v) != TL_SUCCESS)
+            r->errors++;
+    }
+    if (r->index % 2 == 1 && tl_queue_pending(r->queue, &pending) != TL_SUCCESS)
+        r->errors++;
+    return NULL;
+}
+
+static void section_relay(void)
+{
+    struct relay r = {0};
+    tl_status s, err;
+    int wrong = 0, main_errors = 0;
+
+    s = tl_create_queue(dev(0), &r.queue);
+    r.mem = tl_mem_create(dev(0), 4 * sizeof(int), &err);
+    printf("relay: create status=%d,%d\n", s, err);
+    for (int i = 0; i < RELAY_THREADS; i++) {
+        pthread_t worker;
+        int values[4] = {-1, -1, -1, -1};
+        r.index = i;
+        if (pthread_create(&worker, NULL, relay_worker, &r) != 0)
+            die("pthread_create failed");
+        pthread_join(worker, NULL);
+        if (tl_enqueue_read(r.queue, r.mem, 0, sizeof values, values) != TL_SUCCESS || tl_queue_finish(r.queue) != TL_SUCCESS)
+            main_errors++;
+        if (values[0] != i || values[3] != i)
+            wrong++;
+    }
+    tl_mem_release(r.mem);
+    tl_release_queue(r.queue);
+    printf("relay: threads=%d errors=%d,%d wrong=%d\n", RELAY_THREADS, r.errors, main_errors, wrong);
+}
+
 static void section_threads(void)
 {
     pthread_t threads[N_THREADS];
@@ -1761,6 +1819,7 @@ static const struct {
     {"release_race", section_release_race},
     {"churn", section_churn},
     {"handover", section_handover},
+    {"relay", section_relay},
     {"zerocopy", section_zerocopy},
     {"unsupported", section_unsupported},
     {"staged", section_staged},

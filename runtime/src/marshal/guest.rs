@@ -209,6 +209,54 @@ struct Channel {
     fences: View,
 }
 
+/// How long a closing channel waits for the server to handle what it
+/// left queued (its thread's exit waits that long at most).
+const GOODBYE_PATIENCE: Duration = Duration::from_secs(5);
+
+impl Drop for Channel {
+    /// The thread leaves (or the channel broke, or is replaced): its
+    /// channel leaves the process's fence registry once all its calls have
+    /// run, so that threads that come and go do not lengthen every other
+    /// channel's look. When asynchronous calls of it may still be queued,
+    /// a goodbye asks the server to answer once it has handled them, and to
+    /// close the channel: one round trip, only for such a thread.
+    fn drop(&mut self) {
+        // a forked child's copy of its parent's channel: neither the
+        // connection nor the registry entry is the child's
+        if self.epoch != ForkEpoch::current() {
+            return;
+        }
+        if self.fences.settled() || self.goodbye() {
+            self.fences.leave();
+        }
+    }
+}
+
+impl Channel {
+    /// Says goodbye and waits for the server's goodbye (or its closing the
+    /// channel); whether it came (then the server handled every message
+    /// before ours).
+    fn goodbye(&mut self) -> bool {
+        let header = Header { thread: self.thread, ..Header::new(MsgKind::Goodbye) };
+        if let Err(e) = self.transport.send(&header.encode()) {
+            // a channel already closed (by the server leaving, or broken)
+            // carries nothing more that could run
+            return matches!(e, TransportError::Closed | TransportError::Poisoned);
+        }
+        let deadline = std::time::Instant::now() + GOODBYE_PATIENCE;
+        loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            match self.transport.recv(&mut self.buf, Some(left)) {
+                Ok(()) if Message::decode(&self.buf).is_ok_and(|m| m.kind() == MsgKind::Goodbye) => return true,
+                // (an answer to something earlier: the goodbye comes after it)
+                Ok(()) if !left.is_zero() => continue,
+                Err(TransportError::Closed) => return true,
+                _ => return false,
+            }
+        }
+    }
+}
+
 thread_local! {
     static CHANNEL: RefCell<Option<Channel>> = const { RefCell::new(None) };
 }
@@ -943,6 +991,7 @@ fn exchange_encoded<'s>(
         return Ok(ret);
     }
     channel.transport.recv(&mut channel.buf, None)?;
+    channel.fences.replied();
     // every earlier call has run: their blocks and this call's are free again
     let done: Vec<RegionBlock> = channel.in_flight.drain(..).chain(blocks).collect();
     let shared_outs: Vec<(u64, u64, u64)> = outs.iter().filter_map(|o| o.shared.map(|at| (o.addr, o.len, at))).collect();

@@ -46,7 +46,9 @@ pub enum Kind {
     CallbackReply = 6,
     /// Either way: call `call_id` (or the message) failed; body is an error code and text.
     Error = 7,
-    /// Either way: orderly close.
+    /// Either way: orderly close. A guest thread's channel closing sends
+    /// one when calls of it may still be queued; the server answers with
+    /// one once it has handled every message before it, and closes.
     Goodbye = 8,
     /// Server to guest, on the callback route: forget registration (a u64)
     /// that was to end after one call; the call that made it failed, so

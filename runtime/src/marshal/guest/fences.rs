@@ -26,7 +26,7 @@ pub(super) struct Fences {
     /// Asynchronous calls published by all channels, ever: a change
     /// detector, compared with what a channel's own publishing left it at.
     total: AtomicU64,
-    registry: Mutex<Registry>,
+    registry: Arc<Mutex<Registry>>,
 }
 
 #[derive(Debug, Default)]
@@ -35,10 +35,22 @@ struct Registry {
     /// (its parent's channels are not its own, and the server knows the
     /// child by another process number).
     pid: u32,
-    /// Each channel's published count, by number - 1. A closed channel's
-    /// stays: another thread may yet have to name it (a thread that sent
-    /// asynchronous calls and exited, joined by the next caller).
-    published: Vec<Arc<AtomicU64>>,
+    /// Numbers given so far: the next is one more. Never reused while the
+    /// process lives (the server refuses a number it has seen).
+    given: u64,
+    /// The channels another may have to name, ascending by number, with
+    /// their published counts: the open ones, and closed ones whose calls
+    /// may not all have run (a thread that sent asynchronous calls and
+    /// exited without learning that they ran, joined by the next caller).
+    /// A channel leaves once all its calls have run (see [`View::leave`]),
+    /// so threads that come and go do not make every look longer.
+    channels: Vec<(u64, Arc<AtomicU64>)>,
+}
+
+impl Registry {
+    fn lock(registry: &Mutex<Registry>) -> std::sync::MutexGuard<'_, Registry> {
+        registry.lock().unwrap_or_else(|e| e.into_inner())
+    }
 }
 
 /// One channel's side of the fences.
@@ -46,28 +58,47 @@ struct Registry {
 pub(super) struct View {
     number: u64,
     published: Arc<AtomicU64>,
+    registry: Arc<Mutex<Registry>>,
+    pid: u32,
     /// Call messages this channel sent.
     sent: u64,
+    /// Of those, the ones known to have run: every message sent before the
+    /// last reply the channel received (a channel's messages run in order).
+    settled: u64,
     /// The total as this channel last knew it; `u64::MAX` before its
     /// first look (a new thread's first call follows whatever its parent
     /// sent).
     expected: u64,
-    /// Each other channel's count as this channel last named it, by
-    /// number - 1.
-    named: Vec<u64>,
+    /// Each other channel's count as this channel last named it,
+    /// ascending by number; only channels still in the registry.
+    named: Vec<(u64, u64)>,
+    /// `named`'s next contents, built during a look (kept for its room).
+    scratch: Vec<(u64, u64)>,
 }
 
 impl Fences {
     /// A new channel's number and view.
     pub(super) fn join(&self) -> View {
-        let mut registry = self.registry.lock().unwrap_or_else(|e| e.into_inner());
+        let mut registry = Registry::lock(&self.registry);
         let pid = std::process::id();
         if registry.pid != pid {
-            *registry = Registry { pid, published: Vec::new() };
+            *registry = Registry { pid, given: 0, channels: Vec::new() };
         }
+        registry.given += 1;
+        let number = registry.given;
         let published = Arc::new(AtomicU64::new(0));
-        registry.published.push(Arc::clone(&published));
-        View { number: registry.published.len() as u64, published, sent: 0, expected: u64::MAX, named: Vec::new() }
+        registry.channels.push((number, Arc::clone(&published)));
+        View {
+            number,
+            published,
+            registry: Arc::clone(&self.registry),
+            pid,
+            sent: 0,
+            settled: 0,
+            expected: u64::MAX,
+            named: Vec::new(),
+            scratch: Vec::new(),
+        }
     }
 }
 
@@ -95,22 +126,25 @@ impl View {
         if total == self.expected || !fences_on() {
             return Vec::new();
         }
-        let registry = fences.registry.lock().unwrap_or_else(|e| e.into_inner());
+        let registry = Registry::lock(&fences.registry);
         let mut waits = Vec::new();
-        for (i, published) in registry.published.iter().enumerate() {
-            let number = i as u64 + 1;
-            if number == self.number {
+        // both lists ascend by number: one pass, which also drops what this
+        // view named of channels that have left
+        let mut old = self.named.iter().peekable();
+        self.scratch.clear();
+        for (number, published) in &registry.channels {
+            if *number == self.number {
                 continue;
             }
+            while old.next_if(|(n, _)| n < number).is_some() {}
+            let before = old.next_if(|(n, _)| n == number).map_or(0, |(_, c)| *c);
             let count = published.load(Ordering::Acquire);
-            if self.named.len() <= i {
-                self.named.resize(i + 1, 0);
+            if count > before {
+                waits.push((*number, count));
             }
-            if count > self.named[i] {
-                self.named[i] = count;
-                waits.push((number, count));
-            }
+            self.scratch.push((*number, count.max(before)));
         }
+        std::mem::swap(&mut self.named, &mut self.scratch);
         // a channel that published after the total was read is found by
         // the next look: the total will have moved again
         self.expected = total;
@@ -127,6 +161,30 @@ impl View {
             self.published.store(self.sent, Ordering::Release);
             fences.total.fetch_add(1, Ordering::AcqRel);
             self.expected = self.expected.wrapping_add(1);
+        }
+    }
+
+    /// A reply came: every call message sent before it has run.
+    pub(super) fn replied(&mut self) {
+        self.settled = self.sent;
+    }
+
+    /// Whether every call message this channel sent is known to have run.
+    pub(super) fn settled(&self) -> bool {
+        self.settled == self.sent
+    }
+
+    /// The channel closes and all its calls have run (`settled`, or the
+    /// server closed the channel after handling all of them): nobody needs
+    /// to name it any more, so it leaves the registry. A channel closed
+    /// otherwise stays, as before.
+    pub(super) fn leave(&self) {
+        let mut registry = Registry::lock(&self.registry);
+        if registry.pid != self.pid {
+            return;
+        }
+        if let Ok(at) = registry.channels.binary_search_by_key(&self.number, |(n, _)| *n) {
+            registry.channels.remove(at);
         }
     }
 }
@@ -178,6 +236,61 @@ mod tests {
         drop(a);
         let mut c = fences.join();
         assert_eq!(c.waits(&fences), vec![(1, 1)]);
+    }
+
+    #[test]
+    fn a_channel_whose_calls_all_ran_leaves_and_nobody_names_it_again() {
+        let fences = Fences::default();
+        let mut a = fences.join();
+        let mut b = fences.join();
+        a.sent(&fences, true);
+        assert!(!a.settled(), "its asynchronous call may still be queued");
+        assert_eq!(b.waits(&fences), vec![(1, 1)]);
+        a.sent(&fences, false);
+        a.replied();
+        assert!(a.settled(), "the reply to its later call says the first ran too");
+        a.leave();
+        let mut c = fences.join();
+        assert_eq!(c.number(), 3, "numbers are never given again");
+        assert!(c.waits(&fences).is_empty(), "its calls have run: nothing to wait for");
+        c.sent(&fences, true);
+        assert_eq!(b.waits(&fences), vec![(3, 1)]);
+        assert_eq!(b.named, vec![(3, 1)], "what it named of the channel that left is forgotten");
+    }
+
+    #[test]
+    fn threads_that_come_and_go_leave_the_registry_as_short_as_they_found_it() {
+        let fences = Fences::default();
+        let mut main = fences.join();
+        for round in 0..1000u64 {
+            let mut worker = fences.join();
+            worker.sent(&fences, true);
+            assert_eq!(main.waits(&fences), vec![(round + 2, 1)], "each worker's call is named");
+            // its thread exits after the server handled its call (a reply, or the goodbye's close)
+            worker.replied();
+            worker.leave();
+        }
+        let registry = Registry::lock(&fences.registry);
+        assert_eq!(registry.channels.len(), 1, "only the main thread's channel is left");
+        assert_eq!(registry.given, 1001);
+        drop(registry);
+        assert!(main.waits(&fences).is_empty());
+        assert!(main.named.len() <= 1, "each look forgets the channels that left since the one before");
+    }
+
+    #[test]
+    fn a_channel_that_left_calls_behind_stays_until_they_ran() {
+        let fences = Fences::default();
+        let a = {
+            let mut a = fences.join();
+            a.sent(&fences, true);
+            a
+        };
+        // closed without learning that its call ran: it does not leave
+        assert!(!a.settled());
+        drop(a);
+        let mut b = fences.join();
+        assert_eq!(b.waits(&fences), vec![(1, 1)]);
     }
 
     #[test]

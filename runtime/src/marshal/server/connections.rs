@@ -269,11 +269,14 @@ pub(super) fn serve_calls(shared: &Shared, transport: &mut dyn Transport, peer: 
     let mut channel = ChannelState::new(Arc::clone(&tenant), shared.max_staged);
     // why the next call may not run: its fence was not met
     let mut unfenced: Option<String> = None;
+    let left_unreported = |channel: &ChannelState| {
+        if let Some(code) = channel.deferred {
+            shared.log(format_args!("a guest thread left with an unreported error of an asynchronous call ({code})"));
+        }
+    };
     loop {
         if let Err(e) = transport.recv(&mut buf, None) {
-            if let Some(code) = channel.deferred {
-                shared.log(format_args!("a guest thread left with an unreported error of an asynchronous call ({code})"));
-            }
+            left_unreported(&channel);
             return Err(e);
         }
         let message = match Message::decode(&buf) {
@@ -350,7 +353,15 @@ pub(super) fn serve_calls(shared: &Shared, transport: &mut dyn Transport, peer: 
                     }
                 }
             }
-            MsgKind::Goodbye => return Ok(()),
+            // the guest's thread leaves: every message before this one is
+            // handled, which the answering goodbye tells it (a close alone
+            // is seen late on shared memory, where a sleeping peer learns of
+            // it from the setup socket)
+            MsgKind::Goodbye => {
+                left_unreported(&channel);
+                let _ = transport.send(&crate::wire::Header::new(MsgKind::Goodbye).encode());
+                return Ok(());
+            }
             other => {
                 shared.log(format_args!("unexpected {other:?} message"));
                 transport.send(&error_reply(ErrorCode::Malformed, &format!("unexpected {other:?} message"), Some(message.header())))?;
