@@ -186,6 +186,21 @@ impl<'a> Frame<'a> {
     }
 }
 
+/// Reads `metadata(key)->field` (plus `delta`) where it usually is, in
+/// the object's block, found once; `Err(address)` when it is elsewhere,
+/// for the host's own `read`. No message, shadow or kept buffer overlaps a
+/// block, so this is what `read` finds there too.
+pub(super) fn read_in_metadata(shared: &Shared, tenant: &Tenant, key: u64, field: u64, delta: i128, dst: &mut [u8]) -> Result<(), u64> {
+    let mut blocks = lock(&tenant.metadata);
+    let base = blocks.get_or_create(key, shared.plan.metadata_size());
+    let addr = (i128::from(base.wrapping_add(field)) + delta) as u64;
+    if blocks.read_in(base, addr, dst) {
+        Ok(())
+    } else {
+        Err(addr)
+    }
+}
+
 pub(super) fn find(base: *const u8, len: usize, addr: u64, n: usize) -> Option<usize> {
     let start = base as u64;
     let off = addr.checked_sub(start)?;
@@ -250,19 +265,11 @@ impl Host for Frame<'_> {
     }
 
     fn read_metadata(&mut self, key: u64, field: u64, delta: i128, dst: &mut [u8]) -> Result<(), EvalError> {
-        let mut blocks = lock(&self.tenant.metadata);
-        let base = blocks.get_or_create(key, self.shared.plan.metadata_size());
-        let addr = (i128::from(base.wrapping_add(field)) + delta) as u64;
-        // in the block, as it usually is: no message, shadow or kept
-        // buffer overlaps it, so this is what `read` finds there too
-        if blocks.read_in(base, addr, dst) {
-            return Ok(());
+        match read_in_metadata(self.shared, self.tenant, key, field, delta, dst) {
+            Ok(()) => Ok(()),
+            Err(0) => Err(EvalError::Null),
+            Err(addr) => self.read(addr, dst),
         }
-        drop(blocks);
-        if addr == 0 {
-            return Err(EvalError::Null);
-        }
-        self.read(addr, dst)
     }
 
     fn library(&mut self, function: LibraryFn, args: &[V]) -> Result<V, EvalError> {

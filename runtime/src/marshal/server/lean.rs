@@ -279,14 +279,7 @@ impl Host for LeanHost<'_> {
     }
 
     fn read_metadata(&mut self, key: u64, field: u64, delta: i128, dst: &mut [u8]) -> Result<(), EvalError> {
-        let mut blocks = lock(&self.tenant.metadata);
-        let base = blocks.get_or_create(key, self.shared.plan.metadata_size());
-        let addr = (i128::from(base.wrapping_add(field)) + delta) as u64;
-        if blocks.read_in(base, addr, dst) {
-            return Ok(());
-        }
-        drop(blocks);
-        self.read(addr, dst)
+        read_in_metadata(self.shared, self.tenant, key, field, delta, dst).or_else(|addr| self.read(addr, dst))
     }
 
     fn library(&mut self, _function: LibraryFn, _args: &[V]) -> Result<V, EvalError> {
