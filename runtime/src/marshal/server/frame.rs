@@ -201,6 +201,19 @@ pub(super) fn read_in_metadata(shared: &Shared, tenant: &Tenant, key: u64, field
     }
 }
 
+/// Copies `dst.len()` bytes at address `addr` into `dst` if they all lie
+/// in `bytes`; whether they did.
+pub(super) fn copy_from(bytes: &[u8], addr: u64, dst: &mut [u8]) -> bool {
+    let n = dst.len();
+    match find(bytes.as_ptr(), bytes.len(), addr, n) {
+        Some(off) => {
+            dst.copy_from_slice(&bytes[off..off + n]);
+            true
+        }
+        None => false,
+    }
+}
+
 pub(super) fn find(base: *const u8, len: usize, addr: u64, n: usize) -> Option<usize> {
     let start = base as u64;
     let off = addr.checked_sub(start)?;
@@ -211,16 +224,8 @@ pub(super) fn find(base: *const u8, len: usize, addr: u64, n: usize) -> Option<u
 impl Host for Frame<'_> {
     fn read(&self, addr: u64, dst: &mut [u8]) -> Result<(), EvalError> {
         let n = dst.len();
-        let data = self.message.data_bytes();
-        if let Some(off) = find(data.as_ptr(), data.len(), addr, n) {
-            dst.copy_from_slice(&data[off..off + n]);
+        if copy_from(self.message.data_bytes(), addr, dst) || self.shadows.iter().any(|s| copy_from(s, addr, dst)) {
             return Ok(());
-        }
-        for s in &self.shadows {
-            if let Some(off) = find(s.as_ptr(), s.len(), addr, n) {
-                dst.copy_from_slice(&s[off..off + n]);
-                return Ok(());
-            }
         }
         // metadata before kept buffers: conditions read it on every call,
         // and it is found by one lookup where kept buffers are scanned

@@ -258,13 +258,7 @@ struct LeanHost<'a> {
 
 impl Host for LeanHost<'_> {
     fn read(&self, addr: u64, dst: &mut [u8]) -> Result<(), EvalError> {
-        let n = dst.len();
-        let data = self.message.data_bytes();
-        if let Some(off) = find(data.as_ptr(), data.len(), addr, n) {
-            dst.copy_from_slice(&data[off..off + n]);
-            return Ok(());
-        }
-        if lock(&self.tenant.metadata).read(addr, dst) {
+        if copy_from(self.message.data_bytes(), addr, dst) || lock(&self.tenant.metadata).read(addr, dst) {
             return Ok(());
         }
         Err(EvalError::Unavailable("memory the lean path does not read"))
