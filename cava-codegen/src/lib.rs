@@ -9,11 +9,14 @@
 //! - the guest library ([`guest`]): a `cdylib` with the vendor's soname and
 //!   every function of the spec with its exact C signature;
 //! - the API server ([`server`]): a binary that `dlopen`s the vendor library
-//!   and dispatches forwarded calls.
+//!   and dispatches forwarded calls;
+//! - `expressions.rs` ([`exprs`]), in both crates: the spec's expressions
+//!   (conditions, sizes, statements) as Rust.
 
 #![forbid(unsafe_code)]
 
 pub mod contract;
+pub mod exprs;
 mod guest;
 pub mod lower;
 mod manifest;
@@ -190,6 +193,7 @@ pub fn generate(spec: &Spec, options: &Options) -> Result<Files, GenerateError> 
     let plan = lowered.plan.to_bytes();
     let plan_json = serde_json::to_string_pretty(&lowered.plan).map_err(|e| GenerateError::new(e.to_string()))? + "\n";
     let types = format(types::generate(spec, &names, &lowered)?)?;
+    let expressions = format(exprs::module(&lowered.plan))?;
     let prefix = crate_prefix(spec);
     let mut files = Files::default();
     files.text("Cargo.toml", manifest::workspace());
@@ -203,9 +207,11 @@ pub fn generate(spec: &Spec, options: &Options) -> Result<Files, GenerateError> 
     files.text("guest/build.rs", manifest::guest_build_rs(&spec.api.soname));
     files.text("guest/src/lib.rs", format(guest::lib_rs(spec, &names, &g, &options.missing)?)?);
     files.text("guest/src/types.rs", types.clone());
+    files.text("guest/src/expressions.rs", expressions.clone());
     files.text("server/Cargo.toml", manifest::server(&prefix, &options.runtime));
     files.text("server/src/main.rs", format(server::main_rs(spec, &names, &g)?)?);
     files.text("server/src/types.rs", types);
+    files.text("server/src/expressions.rs", expressions);
     Ok(files)
 }
 

@@ -65,6 +65,7 @@ pub fn main_rs(spec: &Spec, names: &Names, g: &Generated) -> Result<TokenStream,
 
         use ::cava_runtime::marshal as __cava;
 
+        mod expressions;
         mod types;
 
         /// Hash of the spec; guests must embed the same.
@@ -86,6 +87,7 @@ pub fn main_rs(spec: &Spec, names: &Names, g: &Generated) -> Result<TokenStream,
             name: #who,
             plan: include_bytes!("../../plan.bin"),
             contract: CONTRACT,
+            expressions: &expressions::TABLE,
             dispatch,
             trampoline,
         };

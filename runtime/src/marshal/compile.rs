@@ -52,6 +52,14 @@ impl std::fmt::Debug for Code {
     }
 }
 
+impl Code {
+    /// Code the generator wrote for the expression (see
+    /// [`super::generated`]).
+    pub fn generated(code: super::generated::Generated) -> Code {
+        Code(Some(Arc::new(code)))
+    }
+}
+
 impl PartialEq for Code {
     fn eq(&self, _: &Code) -> bool {
         true
@@ -600,7 +608,7 @@ fn metadata_member(t: &Tables<'_>, base: &mut Expr, field: u32) -> Option<(Opera
 /// Whether evaluating `e` makes no host call (it reads no memory and calls
 /// no library or utility function), so that it may be evaluated before or
 /// after a host call without changing what the host sees.
-fn reaches_no_memory(e: &Expr) -> bool {
+pub fn reaches_no_memory(e: &Expr) -> bool {
     match &e.kind {
         ExprKind::Int(_) | ExprKind::Float(_) | ExprKind::Param(_) | ExprKind::Constant(_) | ExprKind::SizeOf(_) => true,
         ExprKind::Unary(op, a) => !matches!(op, UnaryOp::Deref | UnaryOp::AddrOf) && reaches_no_memory(a),

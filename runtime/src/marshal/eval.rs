@@ -102,6 +102,36 @@ pub fn normalize(v: i128, size: u8, signed: bool) -> i128 {
     }
 }
 
+/// What evaluation needs of a type to read, write or wrap a value of it:
+/// its variant and width, without the pointee or the record. Generated
+/// code (see [`super::generated`]) passes shapes as constants, which the
+/// compiler folds, where the interpreter derives them from the [`Ty`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Shape {
+    Int {
+        size: u8,
+        signed: bool,
+    },
+    Float {
+        size: u8,
+    },
+    Ptr,
+    /// Arrays, records, functions and `void`: they evaluate to an address.
+    Aggregate,
+}
+
+impl Shape {
+    #[inline(always)]
+    pub fn of(ty: &Ty) -> Shape {
+        match ty {
+            Ty::Int { size, signed } => Shape::Int { size: *size, signed: *signed },
+            Ty::Float { size } => Shape::Float { size: *size },
+            Ty::Ptr(_) => Shape::Ptr,
+            Ty::Array(..) | Ty::Record(_) | Ty::Function | Ty::Void => Shape::Aggregate,
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum EvalError {
     #[error("null pointer dereferenced in a spec expression")]
@@ -176,7 +206,7 @@ pub(super) const RETURN_VALUE_OUTSIDE: &str = "`return_value` outside a function
 /// own (the checker refuses it there), so the result travels in `this`
 /// (see [`Env::after_call`]) rather than in a field every `Env` would carry
 /// and copy on the hot path.
-pub(super) fn returned(env: &Env<'_>) -> Result<V, EvalError> {
+pub fn returned(env: &Env<'_>) -> Result<V, EvalError> {
     env.this.map(|(v, _)| v).ok_or(EvalError::Plan(RETURN_VALUE_OUTSIDE))
 }
 
@@ -195,49 +225,59 @@ pub fn select<'p>(plan: &Plan, value: &'p Value, env: &Env<'_>, host: &mut dyn H
 
 /// Reads a value of type `ty` at `addr`.
 pub fn load(plan: &Plan, addr: u64, ty: &Ty, host: &dyn Host) -> Result<V, EvalError> {
+    let _ = plan;
+    load_as(addr, Shape::of(ty), host)
+}
+
+/// [`load`] of a value of shape `shape`.
+#[inline(always)]
+pub fn load_as(addr: u64, shape: Shape, host: &dyn Host) -> Result<V, EvalError> {
     if addr == 0 {
         return Err(EvalError::Null);
     }
-    match ty {
-        Ty::Int { size, signed } => {
+    match shape {
+        Shape::Int { size, signed } => {
             let mut b = [0u8; 16];
-            let n = usize::from(*size).min(16);
+            let n = usize::from(size).min(16);
             host.read(addr, &mut b[..n])?;
-            Ok(V::Int(normalize(i128::from_le_bytes(b), *size, *signed)))
+            Ok(V::Int(normalize(i128::from_le_bytes(b), size, signed)))
         }
-        Ty::Float { size: 4 } => {
+        Shape::Float { size: 4 } => {
             let mut b = [0u8; 4];
             host.read(addr, &mut b)?;
             Ok(V::Float(f64::from(f32::from_le_bytes(b))))
         }
-        Ty::Float { .. } => {
+        Shape::Float { .. } => {
             let mut b = [0u8; 8];
             host.read(addr, &mut b)?;
             Ok(V::Float(f64::from_le_bytes(b)))
         }
-        Ty::Ptr(_) => {
+        Shape::Ptr => {
             let mut b = [0u8; 8];
             host.read(addr, &mut b)?;
             Ok(V::Ptr(u64::from_le_bytes(b)))
         }
         // aggregates evaluate to their address
-        Ty::Array(..) | Ty::Record(_) | Ty::Function | Ty::Void => {
-            let _ = plan;
-            Ok(V::Ptr(addr))
-        }
+        Shape::Aggregate => Ok(V::Ptr(addr)),
     }
 }
 
 fn store(addr: u64, ty: &Ty, v: V, host: &mut dyn Host) -> Result<(), EvalError> {
+    store_as(addr, Shape::of(ty), v, host)
+}
+
+/// Writes `v` as a value of shape `shape` at `addr` (an assignment).
+#[inline(always)]
+pub fn store_as(addr: u64, shape: Shape, v: V, host: &mut dyn Host) -> Result<(), EvalError> {
     if addr == 0 {
         return Err(EvalError::Null);
     }
-    match ty {
-        Ty::Int { size, .. } => host.write(addr, &v.as_int().to_le_bytes()[..usize::from(*size).min(16)]),
-        Ty::Float { size: 4 } => host.write(addr, &(v.as_float() as f32).to_le_bytes()),
-        Ty::Float { .. } => host.write(addr, &v.as_float().to_le_bytes()),
-        Ty::Ptr(_) => host.write(addr, &v.as_u64().to_le_bytes()),
-        _ => Err(EvalError::Plan("assignment to an aggregate")),
+    match shape {
+        Shape::Int { size, .. } => host.write(addr, &v.as_int().to_le_bytes()[..usize::from(size).min(16)]),
+        Shape::Float { size: 4 } => host.write(addr, &(v.as_float() as f32).to_le_bytes()),
+        Shape::Float { .. } => host.write(addr, &v.as_float().to_le_bytes()),
+        Shape::Ptr => host.write(addr, &v.as_u64().to_le_bytes()),
+        Shape::Aggregate => Err(EvalError::Plan("assignment to an aggregate")),
     }
 }
 
@@ -291,9 +331,15 @@ fn place<'e>(plan: &'e Plan, expr: &'e Expr, env: &Env<'_>, host: &mut dyn Host)
 /// An integer result as a value of type `ty`: wrapped to its width, or a
 /// pointer.
 pub(super) fn wrap(v: i128, ty: &Ty) -> V {
-    match ty {
-        Ty::Int { size, signed } => V::Int(normalize(v, *size, *signed)),
-        Ty::Ptr(_) => V::Ptr(v as u64),
+    wrap_as(v, Shape::of(ty))
+}
+
+/// [`wrap`] to a value of shape `shape`.
+#[inline(always)]
+pub fn wrap_as(v: i128, shape: Shape) -> V {
+    match shape {
+        Shape::Int { size, signed } => V::Int(normalize(v, size, signed)),
+        Shape::Ptr => V::Ptr(v as u64),
         _ => V::Int(v),
     }
 }
@@ -373,7 +419,8 @@ pub fn interpret(plan: &Plan, expr: &Expr, env: &Env<'_>, host: &mut dyn Host) -
         ExprKind::Binary(op, l, r) => binary(plan, *op, l, r, &expr.ty, env, host)?,
         ExprKind::Library(f, args) => {
             let values = eval_args(plan, args, env, host)?;
-            library(plan, *f, args, &values, host)?
+            let elem = args.first().map_or(0, |a| element_size(plan, &a.ty));
+            library(*f, elem, &values, host)?
         }
         ExprKind::Utility(u, args) => {
             let utility = plan.utilities.get(*u as usize).ok_or(EvalError::Plan("utility out of range"))?;
@@ -409,6 +456,12 @@ fn binary(plan: &Plan, op: BinaryOp, l: &Expr, r: &Expr, ty: &Ty, env: &Env<'_>,
 /// values; `step` is the size of what the left operand points to (pointer
 /// arithmetic), `ty` the result's type.
 pub(super) fn binary_values(op: BinaryOp, a: V, b: V, step: u64, ty: &Ty) -> Result<V, EvalError> {
+    binary_as(op, a, b, step, Shape::of(ty))
+}
+
+/// [`binary_values`] with a result of shape `shape`.
+#[inline(always)]
+pub fn binary_as(op: BinaryOp, a: V, b: V, step: u64, shape: Shape) -> Result<V, EvalError> {
     use BinaryOp::*;
     // pointer arithmetic scales by the pointee
     if let (V::Ptr(p), Add | Sub) = (a, op) {
@@ -433,7 +486,7 @@ pub(super) fn binary_values(op: BinaryOp, a: V, b: V, step: u64, ty: &Ty) -> Res
             Ne => return Ok(V::Int(i128::from(x != y))),
             _ => return Err(EvalError::Plan("integer operator on floats")),
         };
-        return Ok(if matches!(ty, Ty::Float { .. }) { V::Float(v) } else { V::Int(v as i128) });
+        return Ok(if matches!(shape, Shape::Float { .. }) { V::Float(v) } else { V::Int(v as i128) });
     }
     let (x, y) = (a.as_int(), b.as_int());
     let v = match op {
@@ -455,17 +508,17 @@ pub(super) fn binary_values(op: BinaryOp, a: V, b: V, step: u64, ty: &Ty) -> Res
         Ne => i128::from(x != y),
         And | Or => unreachable!("handled above"),
     };
-    Ok(match ty {
-        Ty::Int { size, signed } => V::Int(normalize(v, *size, *signed)),
-        Ty::Ptr(_) => V::Ptr(v as u64),
-        _ => V::Int(v),
-    })
+    Ok(wrap_as(v, shape))
 }
 
 /// Longest string or list the evaluator scans for its terminator.
 const MAX_SCAN: u64 = 1 << 30;
 
-fn library(plan: &Plan, f: LibraryFn, args: &[Expr], values: &[V], host: &mut dyn Host) -> Result<V, EvalError> {
+/// Library function `f` applied to its arguments' values; `elem` is the
+/// size of what the first argument points to (`terminated_len`'s
+/// element).
+#[inline]
+pub fn library(f: LibraryFn, elem: u64, values: &[V], host: &mut dyn Host) -> Result<V, EvalError> {
     let arg = |i: usize| values.get(i).copied().ok_or(EvalError::Plan("missing library argument"));
     match f {
         LibraryFn::Min | LibraryFn::Max => {
@@ -492,7 +545,7 @@ fn library(plan: &Plan, f: LibraryFn, args: &[Expr], values: &[V], host: &mut dy
             if p == 0 {
                 return Ok(V::Int(0));
             }
-            let size = element_size(plan, &args[0].ty).min(16) as usize;
+            let size = elem.min(16) as usize;
             let mut element = [0u8; 16];
             for n in 0..MAX_SCAN {
                 host.read(p.wrapping_add(n * size as u64), &mut element[..size])?;

@@ -21,6 +21,7 @@ use smallvec::SmallVec;
 use super::app_memory::{self, Invoke};
 use super::callbacks::{has_callbacks, userdata_of, Ends};
 use super::eval::{eval, load, select, Env, EvalError, Host, V};
+use super::generated::Generated;
 use super::guest_callbacks::{process, Callbacks, RouteInfo};
 use super::log;
 use super::walk::{byte_len, needs_walk, pointee, stride};
@@ -57,6 +58,8 @@ pub struct GuestLibrary {
     /// The plan's binary form (`plan.bin`).
     plan: &'static [u8],
     contract: u128,
+    /// The generated code of the plan's expressions (see `generated`).
+    expressions: &'static [Option<Generated>],
     invoke: Invoke,
     /// What each function returns when the plan does not load (see
     /// `unloaded`).
@@ -111,13 +114,21 @@ struct State {
 impl GuestLibrary {
     /// `invoke` calls an application's callback with the C signature of
     /// the plan's callback (generated); `failures` is what each function
-    /// returns if the plan does not load (generated from the plan).
-    pub const fn new(name: &'static str, plan: &'static [u8], contract: u128, invoke: Invoke, failures: &'static Failures) -> GuestLibrary {
-        GuestLibrary { name, plan, contract, invoke, failures, told: AtomicBool::new(false), state: OnceLock::new() }
+    /// returns if the plan does not load (generated from the plan);
+    /// `expressions` is the generated code of the plan's expressions.
+    pub const fn new(
+        name: &'static str,
+        plan: &'static [u8],
+        contract: u128,
+        expressions: &'static [Option<Generated>],
+        invoke: Invoke,
+        failures: &'static Failures,
+    ) -> GuestLibrary {
+        GuestLibrary { name, plan, contract, expressions, invoke, failures, told: AtomicBool::new(false), state: OnceLock::new() }
     }
 
     fn state(&'static self) -> Result<&'static State, &'static str> {
-        self.state.get_or_init(|| State::load(self.plan, self.name, self.contract)).as_ref().map_err(String::as_str)
+        self.state.get_or_init(|| State::load(self.plan, self.expressions, self.name, self.contract)).as_ref().map_err(String::as_str)
     }
 
     fn log(&self, message: std::fmt::Arguments<'_>) {
@@ -127,8 +138,8 @@ impl GuestLibrary {
 
 impl State {
     /// Prepares the plan embedded in library `name` (`plan.bin`) for calls.
-    fn load(plan: &[u8], name: &'static str, contract: u128) -> Result<State, String> {
-        let plan = Plan::from_bytes(plan).map_err(|e| format!("the embedded plan does not load: {e}"))?;
+    fn load(plan: &[u8], expressions: &[Option<Generated>], name: &'static str, contract: u128) -> Result<State, String> {
+        let plan = super::generated::load_plan(plan, expressions, name)?;
         let mut slots = Vec::new();
         let mut scalar_len = Vec::new();
         let mut ret = Vec::new();

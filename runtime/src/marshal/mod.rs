@@ -18,6 +18,7 @@ mod callbacks;
 pub mod compile;
 pub mod eval;
 mod fences;
+pub mod generated;
 pub mod guest;
 mod guest_callbacks;
 mod in_hand;

@@ -82,6 +82,8 @@ pub struct ServerLibrary {
     /// The plan's binary form (`plan.bin`).
     pub plan: &'static [u8],
     pub contract: u128,
+    /// The generated code of the plan's expressions (see `generated`).
+    pub expressions: &'static [Option<super::generated::Generated>],
     pub dispatch: Dispatch,
     /// The address of the generated trampoline of each plan callback.
     pub trampoline: fn(u32) -> usize,
@@ -166,7 +168,7 @@ impl Shared {
     }
 
     fn new(library: &'static ServerLibrary, vendor_path: Option<&str>) -> Result<Shared, String> {
-        let plan = Plan::from_bytes(library.plan).map_err(|e| format!("the embedded plan does not load: {e}"))?;
+        let plan = super::generated::load_plan(library.plan, library.expressions, library.name)?;
         let vendor = VendorLibrary::open(vendor_path.unwrap_or(&plan.api.library))?;
         let mut slots = Vec::new();
         let mut offsets = Vec::new();

@@ -22,6 +22,7 @@ use crate::marshal::compile::Code;
 
 pub mod binary;
 mod slots;
+pub mod walk;
 
 pub use slots::{call_slots, reply_slot, shape, SlotShape};
 

@@ -17,7 +17,7 @@ pub struct Encodings {
 impl Encodings {
     /// `plan`: a plan's binary form (`Plan::to_bytes`).
     pub fn new(plan: &[u8]) -> Result<Encodings, String> {
-        Ok(Encodings { state: State::load(plan, "test", 0)? })
+        Ok(Encodings { state: State::load(plan, &[], "test", 0)? })
     }
 
     /// Whether the function's calls may be encoded the lean way.
