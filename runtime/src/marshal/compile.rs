@@ -578,20 +578,11 @@ fn metadata_field(t: &Tables<'_>, e: &mut Expr) -> Option<Operand> {
     };
     Some(fun(move |plan, env, host| {
         let key = key.get(plan, env, host)?.as_u64();
-        let delta = match &index {
-            Some(index) => {
-                let i = index.get(plan, env, host)?.as_int();
-                match i.checked_mul(step) {
-                    Some(delta) => delta,
-                    // as `place` fails, naming the array's address
-                    None => return Err(EvalError::OutOfBounds { addr: host.metadata(key)?.wrapping_add(field), len: 0 }),
-                }
-            }
-            None => 0,
+        let index = match &index {
+            Some(index) => Some((index.get(plan, env, host)?.as_int(), step)),
+            None => None,
         };
-        let mut b = [0u8; 8];
-        host.read_metadata(key, field, delta, &mut b[..usize::from(size)])?;
-        Ok(V::Int(normalize(i128::from(u64::from_le_bytes(b)), size, signed)))
+        super::generated::metadata_field(host, key, field, index, size, signed)
     }))
 }
 
