@@ -24,7 +24,9 @@ use std::sync::Arc;
 
 use smallvec::SmallVec;
 
-use super::eval::{binary_values, interpret, load, normalize, returned, wrap, Env, EvalError, Host, V};
+use super::eval::{
+    binary_values, index_place, interpret, load, member_place, neg, normalize, returned, this_place, wrap, Env, EvalError, Host, Shape, V,
+};
 use crate::plan::{
     self, BinaryOp, Callback, Constant, Expr, ExprKind, Function, Kind, Leaf, LibraryFn, Lifetime, Param, Plan, Ty, UnaryOp, Value,
 };
@@ -382,13 +384,10 @@ fn unary(t: &Tables<'_>, op: UnaryOp, inner: &mut Expr, ty: Ty) -> Option<Operan
         }
         UnaryOp::Neg => {
             let x = expr(t, inner);
-            let neg = move |v: V, ty: &Ty| match v {
-                V::Float(f) => V::Float(-f),
-                v => wrap(v.as_int().wrapping_neg(), ty),
-            };
+            let shape = Shape::of(&ty);
             Some(match x.constant() {
-                Some(v) => Operand::Const(neg(v, &ty)),
-                None => fun(move |plan, env, host| Ok(neg(x.get(plan, env, host)?, &ty))),
+                Some(v) => Operand::Const(neg(v, shape)),
+                None => fun(move |plan, env, host| Ok(neg(x.get(plan, env, host)?, shape))),
             })
         }
         UnaryOp::BitNot => {
@@ -506,8 +505,7 @@ fn place(t: &Tables<'_>, e: &mut Expr) -> Option<(At, Ty)> {
             let at: At = Arc::new(move |plan, env, host| {
                 let base_v = base.get(plan, env, host)?.as_u64();
                 let i = index.get(plan, env, host)?.as_int();
-                let offset = i.checked_mul(step).ok_or(EvalError::OutOfBounds { addr: base_v, len: 0 })?;
-                Ok((i128::from(base_v) + offset) as u64)
+                index_place(base_v, i, step)
             });
             Some((at, ty))
         }
@@ -523,27 +521,14 @@ fn place(t: &Tables<'_>, e: &mut Expr) -> Option<(At, Ty)> {
             let Ty::Record(r) = record_ty else { return None };
             let field = t.records.get(r as usize).and_then(|r| r.fields.get(field))?;
             let (offset, field_ty) = (field.offset, field.ty.clone());
-            let at: At = Arc::new(move |plan, env, host| {
-                let addr = base_at(plan, env, host)?;
-                if addr == 0 {
-                    return Err(EvalError::Null);
-                }
-                Ok(addr.wrapping_add(offset))
-            });
+            let at: At = Arc::new(move |plan, env, host| member_place(base_at(plan, env, host)?, offset));
             Some((at, field_ty))
         }
         ExprKind::This | ExprKind::SiblingField(_) if t.inlining.is_some() => {
             t.escaped.set(true);
             None
         }
-        ExprKind::This => Some((
-            Arc::new(|_, env, _| match env.this {
-                Some((_, Some(addr))) => Ok(addr),
-                Some((V::Ptr(addr), None)) => Ok(addr),
-                _ => Err(EvalError::Plan("`this` has no address here")),
-            }),
-            ty,
-        )),
+        ExprKind::This => Some((Arc::new(|_, env, _| this_place(env)), ty)),
         ExprKind::SiblingField(_) => None,
         _ => {
             let v = expr(t, e);

@@ -292,6 +292,41 @@ fn element_size(plan: &Plan, ty: &Ty) -> u64 {
     plan.element_size(ty)
 }
 
+/// `this`'s address, as an lvalue.
+#[inline(always)]
+pub fn this_place(env: &Env<'_>) -> Result<u64, EvalError> {
+    match env.this {
+        Some((_, Some(addr))) => Ok(addr),
+        Some((V::Ptr(addr), None)) => Ok(addr),
+        _ => Err(EvalError::Plan("`this` has no address here")),
+    }
+}
+
+/// `base[i]`'s address, elements being `step` bytes.
+#[inline(always)]
+pub fn index_place(base: u64, i: i128, step: i128) -> Result<u64, EvalError> {
+    let offset = i.checked_mul(step).ok_or(EvalError::OutOfBounds { addr: base, len: 0 })?;
+    Ok((i128::from(base) + offset) as u64)
+}
+
+/// The address of the field `offset` bytes into the record at `addr`.
+#[inline(always)]
+pub fn member_place(addr: u64, offset: u64) -> Result<u64, EvalError> {
+    if addr == 0 {
+        return Err(EvalError::Null);
+    }
+    Ok(addr.wrapping_add(offset))
+}
+
+/// `-v`, as a value of shape `shape`.
+#[inline(always)]
+pub fn neg(v: V, shape: Shape) -> V {
+    match v {
+        V::Float(f) => V::Float(-f),
+        v => wrap_as(v.as_int().wrapping_neg(), shape),
+    }
+}
+
 /// The address and type an lvalue expression designates.
 fn place<'e>(plan: &'e Plan, expr: &'e Expr, env: &Env<'_>, host: &mut dyn Host) -> Result<(u64, &'e Ty), EvalError> {
     match &expr.kind {
@@ -299,8 +334,7 @@ fn place<'e>(plan: &'e Plan, expr: &'e Expr, env: &Env<'_>, host: &mut dyn Host)
         ExprKind::Index(base, index) => {
             let base_v = eval(plan, base, env, host)?.as_u64();
             let i = eval(plan, index, env, host)?.as_int();
-            let offset = i.checked_mul(i128::from(element_size(plan, &base.ty))).ok_or(EvalError::OutOfBounds { addr: base_v, len: 0 })?;
-            Ok(((i128::from(base_v) + offset) as u64, &expr.ty))
+            Ok((index_place(base_v, i, i128::from(element_size(plan, &base.ty)))?, &expr.ty))
         }
         ExprKind::Member { base, field, arrow } => {
             let (addr, record_ty) =
@@ -308,16 +342,9 @@ fn place<'e>(plan: &'e Plan, expr: &'e Expr, env: &Env<'_>, host: &mut dyn Host)
             let Ty::Record(r) = record_ty else { return Err(EvalError::Plan("member of a non-record")) };
             let field =
                 plan.records.get(*r as usize).and_then(|r| r.fields.get(*field as usize)).ok_or(EvalError::Plan("unknown field"))?;
-            if addr == 0 {
-                return Err(EvalError::Null);
-            }
-            Ok((addr.wrapping_add(field.offset), &field.ty))
+            Ok((member_place(addr, field.offset)?, &field.ty))
         }
-        ExprKind::This => match env.this {
-            Some((_, Some(addr))) => Ok((addr, &expr.ty)),
-            Some((V::Ptr(addr), None)) => Ok((addr, &expr.ty)),
-            _ => Err(EvalError::Plan("`this` has no address here")),
-        },
+        ExprKind::This => Ok((this_place(env)?, &expr.ty)),
         ExprKind::SiblingField(i) => {
             let (addr, r) = env.sibling.ok_or(EvalError::Plan("no enclosing struct"))?;
             let field = plan.records.get(r as usize).and_then(|r| r.fields.get(*i as usize)).ok_or(EvalError::Plan("unknown field"))?;
@@ -393,10 +420,7 @@ pub fn interpret(plan: &Plan, expr: &Expr, env: &Env<'_>, host: &mut dyn Host) -
             }
             UnaryOp::AddrOf => V::Ptr(place(plan, inner, env, host)?.0),
             UnaryOp::Not => V::Int(i128::from(!eval(plan, inner, env, host)?.truthy())),
-            UnaryOp::Neg => match eval(plan, inner, env, host)? {
-                V::Float(f) => V::Float(-f),
-                v => wrap(v.as_int().wrapping_neg()),
-            },
+            UnaryOp::Neg => neg(eval(plan, inner, env, host)?, Shape::of(&expr.ty)),
             UnaryOp::BitNot => wrap(!eval(plan, inner, env, host)?.as_int()),
         },
         ExprKind::Index(..) | ExprKind::Member { .. } | ExprKind::SiblingField(_) => {

@@ -19,7 +19,10 @@
 
 #![forbid(unsafe_code)]
 
-pub use super::eval::{binary_as, library, load_as, normalize, returned, store_as, wrap_as, Env, EvalError, Host, Shape, V};
+pub use super::eval::{
+    binary_as, index_place, library, load_as, member_place, neg, normalize, returned, store_as, this_place, wrap_as, Env, EvalError, Host,
+    Shape, V,
+};
 pub use crate::plan::{BinaryOp, LibraryFn, Plan};
 
 /// The code of one expression.
@@ -104,47 +107,12 @@ pub fn this(env: &Env<'_>, shape: Shape, host: &dyn Host) -> Result<V, EvalError
     }
 }
 
-/// `this`'s address, as an lvalue.
-#[inline(always)]
-pub fn this_place(env: &Env<'_>) -> Result<u64, EvalError> {
-    match env.this {
-        Some((_, Some(addr))) => Ok(addr),
-        Some((V::Ptr(addr), None)) => Ok(addr),
-        _ => Err(EvalError::Plan("`this` has no address here")),
-    }
-}
-
 /// The address and shape of field `i` of the struct being described (its
 /// record is known only when the call runs).
 pub fn sibling_place(plan: &Plan, env: &Env<'_>, i: usize) -> Result<(u64, Shape), EvalError> {
     let (addr, r) = env.sibling.ok_or(EvalError::Plan("no enclosing struct"))?;
     let field = plan.records.get(r as usize).and_then(|r| r.fields.get(i)).ok_or(EvalError::Plan("unknown field"))?;
     Ok((addr.wrapping_add(field.offset), Shape::of(&field.ty)))
-}
-
-/// `base[i]`'s address, elements being `step` bytes.
-#[inline(always)]
-pub fn index_place(base: u64, i: i128, step: i128) -> Result<u64, EvalError> {
-    let offset = i.checked_mul(step).ok_or(EvalError::OutOfBounds { addr: base, len: 0 })?;
-    Ok((i128::from(base) + offset) as u64)
-}
-
-/// The address of the field `offset` bytes into the record at `addr`.
-#[inline(always)]
-pub fn member_place(addr: u64, offset: u64) -> Result<u64, EvalError> {
-    if addr == 0 {
-        return Err(EvalError::Null);
-    }
-    Ok(addr.wrapping_add(offset))
-}
-
-/// `-v`, as a value of shape `shape`.
-#[inline(always)]
-pub fn neg(v: V, shape: Shape) -> V {
-    match v {
-        V::Float(f) => V::Float(-f),
-        v => wrap_as(v.as_int().wrapping_neg(), shape),
-    }
 }
 
 /// `metadata(key)->field` or `metadata(key)->array[i]` (an integer field
