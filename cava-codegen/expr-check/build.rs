@@ -1,6 +1,7 @@
 //! Generates the expression code of every spec in the repository (what
-//! `cava build` writes into `expressions.rs`), one module per spec, with a
-//! table naming each spec by its path from the repository's root.
+//! `cava build` writes into `expressions.rs`) and the server's lean code
+//! (`lean.rs`), one module per spec, with a table naming each spec by its
+//! path from the repository's root.
 
 use std::path::{Path, PathBuf};
 
@@ -26,14 +27,15 @@ fn main() {
         assert!(!checked.has_errors(), "{}", path.display());
         let plan = cava_codegen::lower::lower(&checked.spec).unwrap().plan;
         let code = cava_codegen::exprs::module(&plan);
+        let lean = cava_codegen::lean::module(&plan, quote::quote!(super::expressions));
         let name = quote::format_ident!("spec{}", i);
         let key = path.strip_prefix(&root).unwrap().to_string_lossy().to_string();
-        modules.push(quote::quote!(pub mod #name { #code }));
-        entries.push(quote::quote!((#key, &#name::TABLE as &[_])));
+        modules.push(quote::quote!(pub mod #name { pub mod expressions { #code } pub mod lean { #lean } }));
+        entries.push(quote::quote!(Spec { path: #key, expressions: &#name::expressions::TABLE, lean: &#name::lean::TABLE }));
     }
     let file: syn::File = syn::parse2(quote::quote! {
-        /// Each spec's path from the repository's root, and its table.
-        pub static SPECS: &[(&str, &[Option<::cava_runtime::marshal::generated::Generated>])] = &[#(#entries),*];
+        /// Each spec's generated code, by its path from the repository's root.
+        pub static SPECS: &[Spec] = &[#(#entries),*];
         #(#modules)*
     })
     .unwrap();

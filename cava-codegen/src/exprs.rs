@@ -52,7 +52,7 @@ pub fn module(plan: &Plan) -> TokenStream {
             Some(body) => {
                 let name = format_ident!("e{}", i);
                 functions.push(quote! {
-                    fn #name(plan: &g::Plan, env: &g::Env<'_>, host: &mut dyn g::Host) -> Result<g::V, g::EvalError> {
+                    pub fn #name(plan: &g::Plan, env: &g::Env<'_>, host: &mut dyn g::Host) -> Result<g::V, g::EvalError> {
                         Ok(#body)
                     }
                 });
@@ -75,6 +75,12 @@ pub fn module(plan: &Plan) -> TokenStream {
 
         #(#functions)*
     }
+}
+
+/// Whether `module` writes a function for `e` (an outermost expression):
+/// the server's lean code (`lean.rs`) calls those directly.
+pub(crate) fn has_code(plan: &Plan, e: &Expr) -> bool {
+    Gen { plan }.expr(e).is_some()
 }
 
 fn utility_fn(u: usize) -> proc_macro2::Ident {
@@ -343,7 +349,7 @@ fn pointee(ty: &Ty) -> &Ty {
 }
 
 /// A type's shape, as a constant.
-fn shape(ty: &Ty) -> TokenStream {
+pub(crate) fn shape(ty: &Ty) -> TokenStream {
     match ty {
         Ty::Int { size, signed } => quote!(g::Shape::Int { size: #size, signed: #signed }),
         Ty::Float { size } => quote!(g::Shape::Float { size: #size }),

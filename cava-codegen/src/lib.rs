@@ -11,13 +11,16 @@
 //! - the API server ([`server`]): a binary that `dlopen`s the vendor library
 //!   and dispatches forwarded calls;
 //! - `expressions.rs` ([`exprs`]), in both crates: the spec's expressions
-//!   (conditions, sizes, statements) as Rust.
+//!   (conditions, sizes, statements) as Rust;
+//! - `lean.rs` ([`lean`]), in the server: the lean path's reading of each
+//!   lean function's calls, as Rust.
 
 #![forbid(unsafe_code)]
 
 pub mod contract;
 pub mod exprs;
 mod guest;
+pub mod lean;
 pub mod lower;
 mod manifest;
 mod rust;
@@ -212,6 +215,7 @@ pub fn generate(spec: &Spec, options: &Options) -> Result<Files, GenerateError> 
     files.text("server/src/main.rs", format(server::main_rs(spec, &names, &g)?)?);
     files.text("server/src/types.rs", types);
     files.text("server/src/expressions.rs", expressions);
+    files.text("server/src/lean.rs", format(lean::module(&lowered.plan, quote::quote!(crate::expressions)))?);
     Ok(files)
 }
 

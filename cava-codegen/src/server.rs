@@ -66,6 +66,7 @@ pub fn main_rs(spec: &Spec, names: &Names, g: &Generated) -> Result<TokenStream,
         use ::cava_runtime::marshal as __cava;
 
         mod expressions;
+        mod lean;
         mod types;
 
         /// Hash of the spec; guests must embed the same.
@@ -88,6 +89,7 @@ pub fn main_rs(spec: &Spec, names: &Names, g: &Generated) -> Result<TokenStream,
             plan: include_bytes!("../../plan.bin"),
             contract: CONTRACT,
             expressions: &expressions::TABLE,
+            lean: &lean::TABLE,
             dispatch,
             trampoline,
         };

@@ -54,21 +54,33 @@ impl V {
 
     /// The value as the raw 64-bit word a C call passes for type `ty`.
     pub fn to_raw(self, ty: &Ty) -> u64 {
-        match ty {
-            Ty::Float { size: 4 } => u64::from((self.as_float() as f32).to_bits()),
-            Ty::Float { .. } => self.as_float().to_bits(),
-            Ty::Int { size, .. } => truncate(self.as_int(), *size) as u64,
-            _ => self.as_u64(),
+        self.to_raw_as(Shape::of(ty))
+    }
+
+    /// [`V::to_raw`] for a type of shape `shape`.
+    #[inline(always)]
+    pub fn to_raw_as(self, shape: Shape) -> u64 {
+        match shape {
+            Shape::Float { size: 4 } => u64::from((self.as_float() as f32).to_bits()),
+            Shape::Float { .. } => self.as_float().to_bits(),
+            Shape::Int { size, .. } => truncate(self.as_int(), size) as u64,
+            Shape::Ptr | Shape::Aggregate => self.as_u64(),
         }
     }
 
     /// The value of a raw 64-bit word holding a C value of type `ty`.
     pub fn from_raw(raw: u64, ty: &Ty) -> V {
-        match ty {
-            Ty::Float { size: 4 } => V::Float(f64::from(f32::from_bits(raw as u32))),
-            Ty::Float { .. } => V::Float(f64::from_bits(raw)),
-            Ty::Int { size, signed } => V::Int(normalize(i128::from(raw), *size, *signed)),
-            _ => V::Ptr(raw),
+        V::from_raw_as(raw, Shape::of(ty))
+    }
+
+    /// [`V::from_raw`] for a type of shape `shape`.
+    #[inline(always)]
+    pub fn from_raw_as(raw: u64, shape: Shape) -> V {
+        match shape {
+            Shape::Float { size: 4 } => V::Float(f64::from(f32::from_bits(raw as u32))),
+            Shape::Float { .. } => V::Float(f64::from_bits(raw)),
+            Shape::Int { size, signed } => V::Int(normalize(i128::from(raw), size, signed)),
+            Shape::Ptr | Shape::Aggregate => V::Ptr(raw),
         }
     }
 }

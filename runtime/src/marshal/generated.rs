@@ -8,6 +8,11 @@
 //! the closures [`super::compile`] built. Where the generator wrote
 //! nothing (a table entry of `None`) the closures stay.
 //!
+//! The generated API server also carries, for each function its lean path
+//! serves, that path's reading of a call's arguments specialized to the
+//! function ([`LeanFn`]; `cava-codegen`'s `lean.rs`), written with
+//! [`scalars`], [`bytes`] and [`provisional`] below.
+//!
 //! The invariant is the closures' own: generated code computes exactly
 //! what the interpreter does (the same value, the same error, the same host
 //! calls in the same order). It is written with the interpreter's pieces
@@ -23,7 +28,9 @@ pub use super::eval::{
     binary_as, index_place, library, load_as, member_place, neg, normalize, returned, store_as, this_place, wrap_as, Env, EvalError, Host,
     Shape, V,
 };
+pub use super::server::{LeanArgs, LeanCx, LeanFn};
 pub use crate::plan::{BinaryOp, LibraryFn, Plan};
+pub use crate::wire::{BufferRef, Message};
 
 /// The code of one expression.
 pub type Generated = fn(&Plan, &Env<'_>, &mut dyn Host) -> Result<V, EvalError>;
@@ -139,4 +146,33 @@ pub fn metadata_field(
     let mut b = [0u8; 8];
     host.read_metadata(key, field, delta, &mut b[..usize::from(size).min(8)])?;
     Ok(V::Int(normalize(i128::from(u64::from_le_bytes(b)), size, signed)))
+}
+
+/// The scalar area of a call whose last slot ends at `END` and whose area
+/// is `padded` long when laid out (see [`crate::wire::Layout`]): `None`
+/// where reading the slots in order would fail or leave bytes unread, as
+/// [`crate::wire::Scalars`] does.
+#[inline(always)]
+pub fn scalars<'m, const END: usize>(message: &Message<'m>, padded: usize) -> Option<&'m [u8; END]> {
+    let s = message.scalar_bytes();
+    if s.len() > padded {
+        return None;
+    }
+    s.get(..END)?.try_into().ok()
+}
+
+/// The `N` bytes at `at` of a call's scalar area (constants: the bounds
+/// check folds away).
+#[inline(always)]
+pub fn bytes<const N: usize>(s: &[u8], at: usize) -> [u8; N] {
+    let mut b = [0u8; N];
+    b.copy_from_slice(&s[at..at + N]);
+    b
+}
+
+/// A buffer argument's value before it is translated, as expressions see
+/// it (see the server's `frame::provisional`).
+#[inline(always)]
+pub fn provisional(descriptor: BufferRef<'_>) -> V {
+    super::server::provisional(descriptor)
 }

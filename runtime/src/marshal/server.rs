@@ -41,9 +41,10 @@ mod reply;
 
 pub use departure::release_at_departure;
 pub(super) use departure::Held;
+pub use frame::provisional;
 pub use in_use::waiting_releases;
 pub(super) use in_use::DeferredRelease;
-pub use lean::lean_calls;
+pub use lean::{guest_only_word, handle_ids, lean_calls, lean_leaf, LeanArgs, LeanCall, LeanCx, LeanFn, MAX_ARGS as MAX_LEAN_ARGS};
 pub use process_memory::{hold_process_memory, vendor_address, ProcessMemoryHold};
 
 use call::*;
@@ -84,6 +85,8 @@ pub struct ServerLibrary {
     pub contract: u128,
     /// The generated code of the plan's expressions (see `generated`).
     pub expressions: &'static [Option<super::generated::Generated>],
+    /// The generated lean code of each function, by id (see [`LeanFn`]).
+    pub lean: &'static [Option<LeanFn>],
     pub dispatch: Dispatch,
     /// The address of the generated trampoline of each plan callback.
     pub trampoline: fn(u32) -> usize,
@@ -105,6 +108,9 @@ struct Shared {
     /// Each function whose calls may take the lean path, what that path
     /// needs to know of it ([`lean::LeanCall`]).
     lean: Vec<Option<lean::LeanCall>>,
+    /// The generated code of each lean function (`None`: the lean path
+    /// interprets [`lean::LeanCall::decode`]).
+    lean_code: Vec<Option<LeanFn>>,
     /// Each function's handle arguments whose objects its calls take a
     /// step on ([`object_steps`](super::object_steps)).
     stepped: Vec<SmallVec<[u32; 1]>>,
@@ -213,6 +219,7 @@ impl Shared {
             // every call through the general path: for comparing, or ruling the lean path out
             lean.iter_mut().for_each(|l| *l = None);
         }
+        let lean_code = lean::generated_code(&lean, library.lean, library.name);
         let recorded = plan.functions.iter().map(records).collect();
         let stepped = plan.functions.iter().map(stepped_arguments).collect();
         let releasers = departure::releasers(&plan);
@@ -225,6 +232,7 @@ impl Shared {
             offsets,
             ret,
             lean,
+            lean_code,
             stepped,
             deferrable,
             addresses,

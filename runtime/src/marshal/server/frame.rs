@@ -313,7 +313,7 @@ impl Host for Frame<'_> {
 pub(super) const PENDING: u64 = u64::MAX - 0xfff;
 
 /// The value expressions see for a buffer before it is prepared.
-pub(super) fn provisional(descriptor: BufferRef<'_>) -> V {
+pub fn provisional(descriptor: BufferRef<'_>) -> V {
     match descriptor {
         BufferRef::Null => V::Ptr(0),
         BufferRef::Inline(bytes) => V::Ptr(bytes.as_ptr() as u64),

@@ -22,8 +22,11 @@ pub fn lean_calls(plan: &Plan) -> Result<Vec<bool>, String> {
     plan.functions.iter().map(|f| Ok(LeanCall::of(plan, f, &call_slots(f)?).is_some())).collect()
 }
 
-/// What the lean path knows of a function before its calls come.
-pub(super) struct LeanCall {
+/// What the lean path knows of a function before its calls come, and its
+/// reading of a call's arguments ([`LeanCall::decode`]), which the code
+/// `cava build` generates per function follows (see [`LeanFn`]).
+#[derive(Debug)]
+pub struct LeanCall {
     is_async: bool,
     /// The result is the API's status type (a failure is deferred or
     /// reported; success reports a deferred one).
@@ -31,6 +34,9 @@ pub(super) struct LeanCall {
     /// Bit `i`: argument `i` has one description, and it is lean (no
     /// condition to evaluate, nothing to check per call).
     fixed: u32,
+    shapes: Vec<SlotShape>,
+    /// Each argument's offset in the scalar area.
+    offsets: Vec<u32>,
 }
 
 impl LeanCall {
@@ -39,7 +45,7 @@ impl LeanCall {
     /// which one applies is known per call (`clEnqueueNDRangeKernel`'s
     /// `event` is lean when null), so a call whose selected description is
     /// not lean goes the general way.
-    pub(super) fn of(plan: &Plan, f: &Function, shapes: &[SlotShape]) -> Option<LeanCall> {
+    pub fn of(plan: &Plan, f: &Function, shapes: &[SlotShape]) -> Option<LeanCall> {
         // (a call that takes a step on an object, `object_steps`, takes it
         // before its conditions are evaluated; the lean path takes none)
         let plain = f.contextual.is_empty()
@@ -60,18 +66,94 @@ impl LeanCall {
                 .enumerate()
                 .filter(|(_, (p, shape))| matches!(&p.value, Value::Leaf(leaf) if lean_leaf(&p.ty, leaf, **shape)))
                 .fold(0, |bits, (i, _)| bits | 1 << i),
+            shapes: shapes.to_vec(),
+            offsets: slot_offsets(shapes),
         })
+    }
+
+    /// Reads, checks and translates the arguments of a call of `f` (the
+    /// function this was made for) into `out`, as the vendor call takes
+    /// them; `None` when the general path must serve the call. `cx`'s
+    /// handles taken before a `None` stay in hand until `cx` goes.
+    pub fn decode(&self, plan: &Plan, f: &Function, message: &Message<'_>, cx: &mut dyn LeanCx, out: &mut LeanArgs) -> Option<()> {
+        let shapes = &self.shapes;
+        let n = f.params.len();
+
+        // 1. what every argument holds, as expressions see it
+        let mut scalars = message.scalars();
+        let mut values = [V::Int(0); MAX_ARGS];
+        let mut descriptors = [BufferRef::Null; MAX_ARGS];
+        for (i, shape) in shapes.iter().enumerate() {
+            values[i] = match shape {
+                SlotShape::Void => V::Int(0),
+                SlotShape::Buffer => {
+                    let d = scalars.buffer().ok()?;
+                    descriptors[i] = d;
+                    provisional(d)
+                }
+                SlotShape::Int { size, .. } | SlotShape::Float { size } => {
+                    out.raws[i] = scalar(&mut scalars, *size).ok()?;
+                    V::from_raw(out.raws[i], &f.params[i].ty)
+                }
+                SlotShape::Word | SlotShape::Handle => {
+                    out.raws[i] = scalars.u64().ok()?;
+                    V::Ptr(out.raws[i])
+                }
+            };
+        }
+        scalars.finish().ok()?;
+
+        // 2. translate and check, in order
+        let values = &mut values[..n];
+        for i in 0..n {
+            let v = values[i];
+            let leaf = match &f.params[i].value {
+                Value::Leaf(leaf) if self.fixed & 1 << i != 0 => leaf,
+                value => {
+                    let leaf = select(plan, value, &Env { this: Some((v, None)), ..Env::new(values, &[]) }, cx.host()).ok()?;
+                    if !lean_leaf(&f.params[i].ty, leaf, shapes[i]) {
+                        return None;
+                    }
+                    leaf
+                }
+            };
+            let raw = match (&leaf.kind, shapes[i]) {
+                (Kind::Handle { kind }, _) => cx.handle(v.as_u64(), *kind)?,
+                (Kind::Buffer { size, element }, SlotShape::Buffer) => {
+                    let addr = match descriptors[i] {
+                        BufferRef::Null => 0,
+                        BufferRef::Inline(bytes) => {
+                            let env = Env { this: Some((v, None)), ..Env::new(values, &[]) };
+                            let count = eval(plan, size, &env, cx.host()).ok()?;
+                            out.inline(cx, bytes, count.as_int(), stride(plan, &leaf.ty), handle_ids(element, &leaf.ty))?
+                        }
+                        _ => return None,
+                    };
+                    values[i] = V::Ptr(addr);
+                    addr
+                }
+                (Kind::Opaque, SlotShape::Buffer) => message.buffer_key_at(self.offsets[i]).ok()?,
+                // the word as it came: a float's bits unchanged (a round
+                // trip through `V` would quiet a signaling NaN)
+                _ => out.raws[i],
+            };
+            if f.replaced_in_guest && guest_only_word(leaf) && raw != 0 {
+                return None;
+            }
+            out.raws[i] = raw;
+        }
+        Some(())
     }
 }
 
 /// Arguments a lean function may have (the width of [`LeanCall::fixed`]);
 /// their per-call values live in fixed arrays on the stack.
-const MAX_ARGS: usize = 16;
+pub const MAX_ARGS: usize = 16;
 
 /// A value the lean path can pass on: it lives for the call only, and is
 /// a scalar, a handle, or an in buffer the server need not keep, bring
 /// back or translate beyond handle ids.
-fn lean_leaf(param_ty: &Ty, leaf: &Leaf, shape: SlotShape) -> bool {
+pub fn lean_leaf(param_ty: &Ty, leaf: &Leaf, shape: SlotShape) -> bool {
     if leaf.deallocate || leaf.zerocopy || leaf.lifetime != Lifetime::Call {
         return false;
     }
@@ -87,8 +169,15 @@ fn lean_leaf(param_ty: &Ty, leaf: &Leaf, shape: SlotShape) -> bool {
     }
 }
 
+/// An opaque pointer of a function the guest replaces: a word the guest's
+/// own code passes, which the lean path passes only when null (the general
+/// path checks the others).
+pub fn guest_only_word(leaf: &Leaf) -> bool {
+    matches!(leaf.kind, Kind::Opaque) && matches!(leaf.ty, Ty::Ptr(_))
+}
+
 /// The handle kind of a buffer that is an array of handle ids.
-fn handle_ids(element: &Value, ty: &Ty) -> Option<u32> {
+pub fn handle_ids(element: &Value, ty: &Ty) -> Option<u32> {
     match (element, pointee(ty)) {
         (Value::Leaf(leaf), Ty::Ptr(_)) => match leaf.kind {
             Kind::Handle { kind } => Some(kind),
@@ -99,9 +188,90 @@ fn handle_ids(element: &Value, ty: &Ty) -> Option<u32> {
 }
 
 /// Handle ids a call's arrays may hold in all: translated objects live in
-/// a fixed array on the stack, so their addresses stay put; a call with
-/// more takes the general path.
+/// a fixed array, whose addresses stay put while the call runs; a call
+/// with more takes the general path.
 const MAX_HANDLE_IDS: usize = 16;
+
+/// What reading a lean call's arguments reaches of the server: the
+/// process's handles and the memory its expressions read.
+pub trait LeanCx {
+    /// The vendor's object for handle `id` of `kind` (0 for 0), in hand
+    /// until the call ends; `None` for one the process may not use (the
+    /// general path refuses it with its reason).
+    fn handle(&mut self, id: u64, kind: u32) -> Option<u64>;
+    /// The host the call's conditions and sizes are evaluated with.
+    fn host(&mut self) -> &mut dyn Host;
+    /// The most bytes one buffer may take.
+    fn max(&self) -> u64;
+}
+
+/// A lean call's arguments as the vendor call takes them. Translated
+/// arrays of handle ids live in `objects`, so it must stay put until the
+/// vendor call returns.
+#[derive(Debug)]
+pub struct LeanArgs {
+    pub raws: [u64; MAX_ARGS],
+    objects: [u64; MAX_HANDLE_IDS],
+    used: usize,
+}
+
+impl Default for LeanArgs {
+    fn default() -> LeanArgs {
+        LeanArgs { raws: [0; MAX_ARGS], objects: [0; MAX_HANDLE_IDS], used: 0 }
+    }
+}
+
+impl LeanArgs {
+    /// The translated objects of the call's arrays of handle ids, in order.
+    pub fn objects(&self) -> &[u64] {
+        &self.objects[..self.used]
+    }
+
+    /// The address the vendor gets for an in buffer sent inline, whose
+    /// size expression gave `count` elements of `stride` bytes; `ids`: the
+    /// handle kind when its elements are handle ids, translated here. `None`
+    /// when the bytes are not what the size says.
+    #[inline]
+    pub fn inline(&mut self, cx: &mut dyn LeanCx, bytes: &[u8], count: i128, stride: u64, ids: Option<u32>) -> Option<u64> {
+        if byte_len(count, stride, cx.max())? != bytes.len() as u64 {
+            return None;
+        }
+        let Some(kind) = ids else {
+            // read in place from the message
+            return Some(bytes.as_ptr() as u64);
+        };
+        // translated into `objects`, as the general path translates a shadow in place
+        let start = self.used;
+        for word in bytes.chunks(8) {
+            let id = u64::from_le_bytes(word.try_into().ok()?);
+            *self.objects.get_mut(self.used)? = cx.handle(id, kind)?;
+            self.used += 1;
+        }
+        Some(self.objects[start..].as_ptr() as u64)
+    }
+}
+
+/// Code `cava build` generates for a lean function: [`LeanCall::decode`]
+/// specialized to it (its slots at fixed offsets, its conditions and sizes
+/// calling the generated expressions, its leaves' checks decided), which
+/// decodes every call exactly as that does (`cava-codegen`'s `lean_stubs`
+/// test compares the two).
+pub type LeanFn = fn(&Plan, &Message<'_>, &mut dyn LeanCx, &mut LeanArgs) -> Option<()>;
+
+/// The generated lean code of each function (`table`, by function id) that
+/// the lean path serves (`lean`), unless `CAVA_GENERATED_LEAN=0` (for
+/// comparing the two); a table of another length is logged and left out.
+pub(super) fn generated_code(lean: &[Option<LeanCall>], table: &[Option<LeanFn>], who: &str) -> Vec<Option<LeanFn>> {
+    let off = std::env::var_os("CAVA_GENERATED_LEAN").is_some_and(|v| v == "0");
+    if off || table.is_empty() {
+        return vec![None; lean.len()];
+    }
+    if table.len() != lean.len() {
+        log(who, format_args!("the generated lean code has {} entries for {} functions; interpreting", table.len(), lean.len()));
+        return vec![None; lean.len()];
+    }
+    lean.iter().zip(table).map(|(l, code)| l.as_ref().and(*code)).collect()
+}
 
 /// Serves the call if it is lean; `None` when the general path must.
 pub(super) fn serve(
@@ -123,96 +293,26 @@ pub(super) fn serve(
     let f = &plan.functions[id];
     let address = shared.address(id)?;
     let tenant: &Tenant = &channel.tenant;
-    let shapes = &shared.slots[id];
     let n = f.params.len();
 
-    // 1. what every argument holds, as expressions see it
-    let mut scalars = message.scalars();
-    let mut values = [V::Int(0); MAX_ARGS];
-    let mut descriptors = [BufferRef::Null; MAX_ARGS];
-    for (i, shape) in shapes.iter().enumerate() {
-        values[i] = match shape {
-            SlotShape::Void => V::Int(0),
-            SlotShape::Buffer => {
-                let d = scalars.buffer().ok()?;
-                descriptors[i] = d;
-                provisional(d)
-            }
-            SlotShape::Int { size, .. } | SlotShape::Float { size } => V::from_raw(scalar(&mut scalars, *size).ok()?, &f.params[i].ty),
-            SlotShape::Word | SlotShape::Handle => V::Ptr(scalars.u64().ok()?),
-        };
-    }
-    scalars.finish().ok()?;
-
-    // 2. translate and check, in order; the handles are in use until the
-    // call ends (see `in_use`), also when the general path takes it over
-    let mut uses = Uses::new(shared, tenant, &channel.in_hand);
-    let mut host = LeanHost { shared, tenant, message: *message };
-    let values = &mut values[..n];
-    let mut raws = [0u64; MAX_ARGS];
-    let mut objects = [0u64; MAX_HANDLE_IDS];
-    let mut objects_used = 0;
-    for i in 0..n {
-        let v = values[i];
-        let leaf = match &f.params[i].value {
-            Value::Leaf(leaf) if lean.fixed & 1 << i != 0 => leaf,
-            value => {
-                let leaf = select(plan, value, &Env { this: Some((v, None)), ..Env::new(values, &[]) }, &mut host).ok()?;
-                if !lean_leaf(&f.params[i].ty, leaf, shapes[i]) {
-                    return None;
-                }
-                leaf
-            }
-        };
-        let raw = match (&leaf.kind, shapes[i]) {
-            (Kind::Handle { kind }, _) => handle(tenant, &mut uses, v.as_u64(), *kind)?,
-            (Kind::Buffer { size, element }, SlotShape::Buffer) => {
-                let addr = match descriptors[i] {
-                    BufferRef::Null => 0,
-                    BufferRef::Inline(bytes) => {
-                        let stride = stride(plan, &leaf.ty);
-                        let env = Env { this: Some((v, None)), ..Env::new(values, &[]) };
-                        let count = eval(plan, size, &env, &mut host).ok()?;
-                        if byte_len(count.as_int(), stride, max)? != bytes.len() as u64 {
-                            return None;
-                        }
-                        if let Some(kind) = handle_ids(element, &leaf.ty) {
-                            // translated into `objects`, as the general path translates a shadow in place
-                            let start = objects_used;
-                            for word in bytes.chunks(8) {
-                                let id = u64::from_le_bytes(word.try_into().ok()?);
-                                *objects.get_mut(objects_used)? = handle(tenant, &mut uses, id, kind)?;
-                                objects_used += 1;
-                            }
-                            objects[start..].as_ptr() as u64
-                        } else {
-                            // read in place from the message
-                            bytes.as_ptr() as u64
-                        }
-                    }
-                    _ => return None,
-                };
-                values[i] = V::Ptr(addr);
-                addr
-            }
-            (Kind::Opaque, SlotShape::Buffer) => message.buffer_key_at(shared.offsets[id][i]).ok()?,
-            _ => v.to_raw(&f.params[i].ty),
-        };
-        if f.replaced_in_guest && matches!(leaf.kind, Kind::Opaque) && matches!(leaf.ty, Ty::Ptr(_)) && raw != 0 {
-            return None;
-        }
-        raws[i] = raw;
+    // 1. the arguments, read, checked and translated; the handles are in
+    // use until the call ends (see `in_use`)
+    let mut cx = ServerCx { uses: Uses::new(shared, tenant, &channel.in_hand), host: LeanHost { shared, tenant, message: *message }, max };
+    let mut args = LeanArgs::default();
+    match shared.lean_code[id] {
+        Some(code) => code(plan, message, &mut cx, &mut args)?,
+        None => lean.decode(plan, f, message, &mut cx, &mut args)?,
     }
 
-    // 3. the call (`objects`, which translated arrays point into, lives until the function returns)
+    // 2. the call (`args`, which translated arrays point into, lives until the function returns)
     channel.staging.begin_call(header.call_id);
     let ret_raw = calling_for(tenant.process, || {
-        process_memory::with_call_region(None, || native::call(shared.library.dispatch, id as u32, address, &raws[..n]))
+        process_memory::with_call_region(None, || native::call(shared.library.dispatch, id as u32, address, &args.raws[..n]))
     });
 
-    drop(uses);
+    drop(cx);
 
-    // 4. the outcome: an asynchronous call's error waits for a later call
+    // 3. the outcome: an asynchronous call's error waits for a later call
     let mut ret = V::from_raw(ret_raw, &f.ret);
     let returns_status = lean.returns_status;
     let success = !returns_status || ret.as_int() == plan.api.success;
@@ -234,14 +334,30 @@ pub(super) fn serve(
     Some(reply(shared, id as u32, &header, answer, buf).map(Some).map_err(malformed))
 }
 
-/// The vendor's object for a handle id of `kind`, in use until the call
-/// ends; `None` for one the process may not use (the general path refuses
-/// it with its reason).
-fn handle(tenant: &Tenant, uses: &mut Uses<'_>, id: u64, kind: u32) -> Option<u64> {
-    if id == 0 {
-        return Some(0);
+/// The lean path on the server: the process's handle table, through the
+/// call's [`Uses`], and its memory through [`LeanHost`].
+struct ServerCx<'a> {
+    uses: Uses<'a>,
+    host: LeanHost<'a>,
+    max: u64,
+}
+
+impl LeanCx for ServerCx<'_> {
+    #[inline]
+    fn handle(&mut self, id: u64, kind: u32) -> Option<u64> {
+        if id == 0 {
+            return Some(0);
+        }
+        self.uses.take(&lock(&self.host.tenant.handles), id, kind).ok()
     }
-    uses.take(&lock(&tenant.handles), id, kind).ok()
+
+    fn host(&mut self) -> &mut dyn Host {
+        &mut self.host
+    }
+
+    fn max(&self) -> u64 {
+        self.max
+    }
 }
 
 /// The lean path's view of a call's memory, for the conditions and sizes
