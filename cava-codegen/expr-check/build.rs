@@ -1,6 +1,6 @@
 //! Generates the expression code of every spec in the repository (what
-//! `cava build` writes into `expressions.rs`) and the server's lean code
-//! (`lean.rs`), one module per spec, with a table naming each spec by its
+//! `cava build` writes into `expressions.rs`) and the lean code of both
+//! halves (`lean.rs`), one module per spec, with a table naming each spec by its
 //! path from the repository's root.
 
 use std::path::{Path, PathBuf};
@@ -28,10 +28,12 @@ fn main() {
         let plan = cava_codegen::lower::lower(&checked.spec).unwrap().plan;
         let code = cava_codegen::exprs::module(&plan);
         let lean = cava_codegen::lean::module(&plan, quote::quote!(super::expressions));
+        let guest_lean = cava_codegen::guest_lean::module(&plan, quote::quote!(super::expressions));
         let name = quote::format_ident!("spec{}", i);
         let key = path.strip_prefix(&root).unwrap().to_string_lossy().to_string();
-        modules.push(quote::quote!(pub mod #name { pub mod expressions { #code } pub mod lean { #lean } }));
-        entries.push(quote::quote!(Spec { path: #key, expressions: &#name::expressions::TABLE, lean: &#name::lean::TABLE }));
+        modules
+            .push(quote::quote!(pub mod #name { pub mod expressions { #code } pub mod lean { #lean } pub mod guest_lean { #guest_lean } }));
+        entries.push(quote::quote!(Spec { path: #key, expressions: &#name::expressions::TABLE, lean: &#name::lean::TABLE, guest_lean: &#name::guest_lean::TABLE }));
     }
     let file: syn::File = syn::parse2(quote::quote! {
         /// Each spec's generated code, by its path from the repository's root.

@@ -116,13 +116,14 @@ pub fn lib_rs(spec: &Spec, names: &Names, g: &Generated, missing: &[MissingFunct
         use ::cava_runtime::marshal as __cava;
 
         mod expressions;
+        mod lean;
         pub mod types;
 
         /// Hash of the spec; the API server must embed the same.
         pub const CONTRACT: u128 = #contract;
 
         static LIBRARY: __cava::guest::GuestLibrary =
-            __cava::guest::GuestLibrary::new(#who, include_bytes!("../../plan.bin"), CONTRACT, &expressions::TABLE, invoke, &FAILURES);
+            __cava::guest::GuestLibrary::new(#who, include_bytes!("../../plan.bin"), CONTRACT, &expressions::TABLE, &lean::TABLE, invoke, &FAILURES);
 
         /// What each function returns if the embedded plan does not load
         /// (by plan function id, from the plan itself): the spec's failure

@@ -24,9 +24,7 @@ use crate::exprs;
 /// function of `plan`. `expressions` is the path of the crate's
 /// `expressions` module.
 pub fn module(plan: &Plan, expressions: TokenStream) -> TokenStream {
-    let numbers: HashMap<*const Expr, usize> =
-        walk::expressions(plan).into_iter().enumerate().map(|(i, e)| (e as *const Expr, i)).collect();
-    let g = Gen { plan, numbers, expressions };
+    let g = Gen { plan, exprs: ExprCalls::new(plan, expressions) };
     let mut functions = Vec::new();
     let mut entries = Vec::new();
     for (id, f) in plan.functions.iter().enumerate() {
@@ -62,9 +60,37 @@ pub fn module(plan: &Plan, expressions: TokenStream) -> TokenStream {
 
 struct Gen<'p> {
     plan: &'p Plan,
-    /// Each outermost expression's number (its function in `expressions.rs`).
+    exprs: ExprCalls<'p>,
+}
+
+/// Calls of the functions `expressions.rs` has for a plan's outermost
+/// expressions.
+pub(crate) struct ExprCalls<'p> {
+    plan: &'p Plan,
+    /// Each outermost expression's number (its function's).
     numbers: HashMap<*const Expr, usize>,
-    expressions: TokenStream,
+    /// The path of the crate's `expressions` module.
+    module: TokenStream,
+}
+
+impl<'p> ExprCalls<'p> {
+    pub(crate) fn new(plan: &'p Plan, module: TokenStream) -> ExprCalls<'p> {
+        let numbers = walk::expressions(plan).into_iter().enumerate().map(|(i, e)| (e as *const Expr, i)).collect();
+        ExprCalls { plan, numbers, module }
+    }
+
+    /// Code of type `Result<V, EvalError>` evaluating `e` (a condition or
+    /// a size of the plan) in `env` with `host`, by its generated function;
+    /// `None` when it has none.
+    pub(crate) fn call(&self, e: &Expr, env: TokenStream, host: TokenStream) -> Option<TokenStream> {
+        let number = *self.numbers.get(&(e as *const Expr))?;
+        if !exprs::has_code(self.plan, e) {
+            return None;
+        }
+        let name = format_ident!("e{}", number);
+        let module = &self.module;
+        Some(quote!(#module::#name(plan, #env, #host)))
+    }
 }
 
 impl Gen<'_> {
@@ -189,19 +215,11 @@ impl Gen<'_> {
     }
 
     /// Code of type `V` evaluating `e` (a condition or a size) with `this`
-    /// the argument's value, by its generated function; `None` when it has
-    /// none.
+    /// the argument's value; `None` when it has no generated function.
     fn call(&self, e: &Expr) -> Option<TokenStream> {
-        let number = *self.numbers.get(&(e as *const Expr))?;
-        if !exprs::has_code(self.plan, e) {
-            return None;
-        }
-        let name = format_ident!("e{}", number);
-        let module = &self.expressions;
-        Some(quote!({
-            let env = g::Env { this: Some((v, None)), ..g::Env::new(&values, &[]) };
-            #module::#name(plan, &env, cx.host()).ok()?
-        }))
+        let env = quote!(&g::Env { this: Some((v, None)), ..g::Env::new(&values, &[]) });
+        let call = self.exprs.call(e, env, quote!(cx.host()))?;
+        Some(quote!(#call.ok()?))
     }
 }
 

@@ -12,14 +12,16 @@
 //!   and dispatches forwarded calls;
 //! - `expressions.rs` ([`exprs`]), in both crates: the spec's expressions
 //!   (conditions, sizes, statements) as Rust;
-//! - `lean.rs` ([`lean`]), in the server: the lean path's reading of each
-//!   lean function's calls, as Rust.
+//! - `lean.rs`, in the server ([`lean`]): the lean path's reading of each
+//!   lean function's calls, as Rust; in the guest ([`guest_lean`]): the
+//!   lean encoding of each function encoded the lean way, as Rust.
 
 #![forbid(unsafe_code)]
 
 pub mod contract;
 pub mod exprs;
 mod guest;
+pub mod guest_lean;
 pub mod lean;
 pub mod lower;
 mod manifest;
@@ -211,6 +213,7 @@ pub fn generate(spec: &Spec, options: &Options) -> Result<Files, GenerateError> 
     files.text("guest/src/lib.rs", format(guest::lib_rs(spec, &names, &g, &options.missing)?)?);
     files.text("guest/src/types.rs", types.clone());
     files.text("guest/src/expressions.rs", expressions.clone());
+    files.text("guest/src/lean.rs", format(guest_lean::module(&lowered.plan, quote::quote!(crate::expressions)))?);
     files.text("server/Cargo.toml", manifest::server(&prefix, &options.runtime));
     files.text("server/src/main.rs", format(server::main_rs(spec, &names, &g)?)?);
     files.text("server/src/types.rs", types);

@@ -6,37 +6,10 @@
 
 mod common;
 
-use common::{specs, Rng};
+use common::{arguments, specs, Rng, ARENA};
 
 use cava_runtime::marshal::guest::testing::Encodings;
 use cava_runtime::plan::{Plan, Ty};
-
-/// Bytes behind each pointer argument: small enough sizes (arguments are
-/// at most 16) stay inside, and most of it is zero, so that lists ended by
-/// a zero end soon.
-const ARENA: usize = 64 << 10;
-
-/// Random raw arguments for `params`, pointers into `arenas` (refilled).
-fn arguments(rng: &mut Rng, params: &[Ty], arenas: &mut [Vec<u8>]) -> Vec<u64> {
-    params
-        .iter()
-        .zip(arenas.iter_mut())
-        .map(|(ty, arena)| match ty {
-            Ty::Ptr(_) | Ty::Array(..) | Ty::Record(_) | Ty::Function => {
-                if rng.next().is_multiple_of(4) {
-                    return 0;
-                }
-                arena.fill(0);
-                for byte in arena.iter_mut().take(64) {
-                    *byte = rng.pick(&[0, 1, 2, 3, 8, 0x42, 0xff]);
-                }
-                arena.as_ptr() as u64
-            }
-            Ty::Float { .. } => f64::to_bits(rng.pick(&[0.0, 1.5, -2.0])),
-            _ => rng.pick(&[0, 1, 2, 3, 4, 8, 16]),
-        })
-        .collect()
-}
 
 /// Calls of each lean function of `plan`: (lean encodings compared, calls).
 fn compare(name: &str, plan: &Plan, rounds: usize) -> (usize, usize) {

@@ -2,6 +2,8 @@
 
 use std::path::{Path, PathBuf};
 
+use cava_runtime::plan::Ty;
+
 #[allow(dead_code)] // each test binary uses its own part
 pub mod agree;
 
@@ -48,4 +50,33 @@ impl Rng {
     pub fn pick<T: Copy>(&mut self, from: &[T]) -> T {
         from[self.below(from.len() as u64) as usize]
     }
+}
+
+/// Bytes behind each pointer argument: small enough sizes (arguments are
+/// at most 16) stay inside, and most of it is zero, so that lists ended by
+/// a zero end soon.
+#[allow(dead_code)] // each test binary uses its own part
+pub const ARENA: usize = 64 << 10;
+
+/// Random raw arguments for `params`, pointers into `arenas` (refilled).
+#[allow(dead_code)] // each test binary uses its own part
+pub fn arguments(rng: &mut Rng, params: &[Ty], arenas: &mut [Vec<u8>]) -> Vec<u64> {
+    params
+        .iter()
+        .zip(arenas.iter_mut())
+        .map(|(ty, arena)| match ty {
+            Ty::Ptr(_) | Ty::Array(..) | Ty::Record(_) | Ty::Function => {
+                if rng.next().is_multiple_of(4) {
+                    return 0;
+                }
+                arena.fill(0);
+                for byte in arena.iter_mut().take(64) {
+                    *byte = rng.pick(&[0, 1, 2, 3, 8, 0x42, 0xff]);
+                }
+                arena.as_ptr() as u64
+            }
+            Ty::Float { .. } => f64::to_bits(rng.pick(&[0.0, 1.5, -2.0])),
+            _ => rng.pick(&[0, 1, 2, 3, 4, 8, 16]),
+        })
+        .collect()
 }

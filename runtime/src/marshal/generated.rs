@@ -11,7 +11,10 @@
 //! The generated API server also carries, for each function its lean path
 //! serves, that path's reading of a call's arguments specialized to the
 //! function ([`LeanFn`]; `cava-codegen`'s `lean.rs`), written with
-//! [`scalars`], [`bytes`] and [`provisional`] below.
+//! [`scalars`], [`bytes`] and [`provisional`] below; the generated guest
+//! library likewise carries the lean encoding of each function whose
+//! calls are encoded the lean way ([`LeanEncode`]; `guest_lean.rs`),
+//! written with [`write_scalar`], [`word_descriptor`] and [`lean_inline`].
 //!
 //! The invariant is the closures' own: generated code computes exactly
 //! what the interpreter does (the same value, the same error, the same host
@@ -28,9 +31,10 @@ pub use super::eval::{
     binary_as, index_place, library, load_as, member_place, neg, normalize, returned, store_as, this_place, wrap_as, Env, EvalError, Host,
     Shape, V,
 };
+pub use super::guest::{lean_inline, word_descriptor, write_scalar, LeanEncode};
 pub use super::server::{LeanArgs, LeanCx, LeanFn};
-pub use crate::plan::{BinaryOp, LibraryFn, Plan};
-pub use crate::wire::{BufferRef, Message};
+pub use crate::plan::{BinaryOp, LibraryFn, Plan, SlotShape};
+pub use crate::wire::{BufferRef, Message, Writer};
 
 /// The code of one expression.
 pub type Generated = fn(&Plan, &Env<'_>, &mut dyn Host) -> Result<V, EvalError>;

@@ -48,6 +48,7 @@ mod unloaded;
 use bringing::*;
 use channel::*;
 use fences::{Fences, View};
+pub use lean::{has_lean_encoding, inline as lean_inline, lean_leaf, word_descriptor, LeanEncode};
 use staging::*;
 pub use unloaded::{failure_of, failure_word, Failure, Failures};
 
@@ -60,6 +61,8 @@ pub struct GuestLibrary {
     contract: u128,
     /// The generated code of the plan's expressions (see `generated`).
     expressions: &'static [Option<Generated>],
+    /// The generated lean encoding of each function (see `lean`).
+    lean: &'static [Option<LeanEncode>],
     invoke: Invoke,
     /// What each function returns when the plan does not load (see
     /// `unloaded`).
@@ -102,6 +105,9 @@ struct State {
     /// Whether each function's calls may be encoded the lean way (see
     /// `lean`).
     lean: Vec<bool>,
+    /// The generated code of each lean encoding (`None`: `lean::encode`
+    /// interprets it).
+    lean_code: Vec<Option<LeanEncode>>,
     callbacks: Callbacks,
     /// The process's channels, for the fences that keep calls ordered
     /// across them (see `fences`).
@@ -115,20 +121,25 @@ impl GuestLibrary {
     /// `invoke` calls an application's callback with the C signature of
     /// the plan's callback (generated); `failures` is what each function
     /// returns if the plan does not load (generated from the plan);
-    /// `expressions` is the generated code of the plan's expressions.
+    /// `expressions` is the generated code of the plan's expressions, and
+    /// `lean` that of its lean encodings.
     pub const fn new(
         name: &'static str,
         plan: &'static [u8],
         contract: u128,
         expressions: &'static [Option<Generated>],
+        lean: &'static [Option<LeanEncode>],
         invoke: Invoke,
         failures: &'static Failures,
     ) -> GuestLibrary {
-        GuestLibrary { name, plan, contract, expressions, invoke, failures, told: AtomicBool::new(false), state: OnceLock::new() }
+        GuestLibrary { name, plan, contract, expressions, lean, invoke, failures, told: AtomicBool::new(false), state: OnceLock::new() }
     }
 
     fn state(&'static self) -> Result<&'static State, &'static str> {
-        self.state.get_or_init(|| State::load(self.plan, self.expressions, self.name, self.contract)).as_ref().map_err(String::as_str)
+        self.state
+            .get_or_init(|| State::load(self.plan, self.expressions, self.lean, self.name, self.contract))
+            .as_ref()
+            .map_err(String::as_str)
     }
 
     fn log(&self, message: std::fmt::Arguments<'_>) {
@@ -138,7 +149,13 @@ impl GuestLibrary {
 
 impl State {
     /// Prepares the plan embedded in library `name` (`plan.bin`) for calls.
-    fn load(plan: &[u8], expressions: &[Option<Generated>], name: &'static str, contract: u128) -> Result<State, String> {
+    fn load(
+        plan: &[u8],
+        expressions: &[Option<Generated>],
+        lean_table: &[Option<LeanEncode>],
+        name: &'static str,
+        contract: u128,
+    ) -> Result<State, String> {
         let plan = super::generated::load_plan(plan, expressions, name)?;
         let mut slots = Vec::new();
         let mut scalar_len = Vec::new();
@@ -158,6 +175,7 @@ impl State {
             // every call by the general encoder (for comparing the two)
             lean.fill(false);
         }
+        let lean_code = lean::generated_code(&lean, lean_table, name);
         Ok(State {
             plan,
             slots,
@@ -173,6 +191,7 @@ impl State {
             returned: Mutex::default(),
             takes_callbacks,
             lean,
+            lean_code,
             callbacks: Callbacks::default(),
             fences: Fences::default(),
             name,
@@ -456,9 +475,10 @@ struct Encoder<'s, 't> {
     next_stage: u32,
 }
 
-/// A scalar argument's raw word in its slot (nothing for `void`), as both
+/// A scalar argument's raw word in its slot (nothing for `void`), as the
 /// encoders write it.
-fn write_scalar(writer: &mut Writer, shape: SlotShape, raw: u64) {
+#[inline(always)]
+pub fn write_scalar(writer: &mut Writer, shape: SlotShape, raw: u64) {
     match shape {
         SlotShape::Void | SlotShape::Buffer => {}
         SlotShape::Int { size: 1, .. } => _ = writer.u8(raw as u8),
@@ -915,7 +935,11 @@ fn exchange<'s>(
     let max = channel.max;
     let mut writer = Writer::reuse(std::mem::take(&mut channel.buf), header, state.scalar_len[function as usize]);
     if state.lean[function as usize] {
-        if lean::encode(&mut writer, plan, f, &state.slots[function as usize], sent, host, max) {
+        let encoded = match state.lean_code[function as usize] {
+            Some(code) => code(plan, &mut writer, sent, host, max),
+            None => lean::encode(&mut writer, plan, f, &state.slots[function as usize], sent, host, max),
+        };
+        if encoded {
             return exchange_encoded(channel, state, function, Encoded::lean(writer, call_id), params, contextual, host);
         }
         writer.restart();

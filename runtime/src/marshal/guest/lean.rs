@@ -22,6 +22,35 @@ pub(super) fn lean_encodings(plan: &Plan, slots: &[Vec<SlotShape>], takes_callba
     plan.functions.iter().zip(slots).zip(takes_callbacks).map(|((f, shapes), callbacks)| lean(plan, f, shapes, *callbacks)).collect()
 }
 
+/// Whether calls of `f` are encoded the lean way (as a guest library
+/// decides when its plan loads): the generator writes the encodings of
+/// these (see [`LeanEncode`]).
+pub fn has_lean_encoding(plan: &Plan, f: &Function) -> bool {
+    call_slots(f).is_ok_and(|shapes| lean(plan, f, &shapes, has_callbacks(f)))
+}
+
+/// Code `cava build` generates for a function with a lean encoding:
+/// [`encode`] specialized to it (its slots' writes, its conditions and
+/// sizes calling the generated expressions, its leaves' checks decided),
+/// which writes every call exactly as that does (`cava-codegen`'s
+/// `lean_encodings` test in `expr-check` compares the two).
+pub type LeanEncode = fn(&Plan, &mut Writer, &[V], &mut dyn Host, u64) -> bool;
+
+/// The generated lean encoding of each function (`table`, by function id)
+/// that is encoded the lean way (`lean`), unless `CAVA_GENERATED_LEAN=0`;
+/// a table of another length is logged and left out.
+pub(super) fn generated_code(lean: &[bool], table: &[Option<LeanEncode>], who: &str) -> Vec<Option<LeanEncode>> {
+    let off = std::env::var_os("CAVA_GENERATED_LEAN").is_some_and(|v| v == "0");
+    if off || table.is_empty() {
+        return vec![None; lean.len()];
+    }
+    if table.len() != lean.len() {
+        log(who, format_args!("the generated lean encodings have {} entries for {} functions; interpreting", table.len(), lean.len()));
+        return vec![None; lean.len()];
+    }
+    lean.iter().zip(table).map(|(l, code)| code.filter(|_| *l)).collect()
+}
+
 /// Whether calls of `f` may be encoded the lean way: decided once, when the
 /// plan loads. Each buffer argument needs a lean description among its
 /// branches; which branch applies is known per call.
@@ -44,7 +73,7 @@ fn lean_param(plan: &Plan, p: &Param) -> bool {
 /// is (an opaque pointer, a handle id), or an in buffer that lives for the
 /// call and whose elements travel as they are (bytes, or handle ids, which
 /// only the server translates).
-fn lean_leaf(leaf: &Leaf) -> bool {
+pub fn lean_leaf(leaf: &Leaf) -> bool {
     match &leaf.kind {
         Kind::Opaque => !matches!(leaf.ty, Ty::Record(_)),
         Kind::Handle { .. } => true,
@@ -121,7 +150,7 @@ pub(super) fn encode(
     f: &Function,
     shapes: &[SlotShape],
     params: &[V],
-    host: &mut GuestHost<'_>,
+    host: &mut dyn Host,
     max: u64,
 ) -> bool {
     let env = Env::new(params, &[]);
@@ -142,22 +171,36 @@ pub(super) fn encode(
 /// The descriptor of one buffer-shaped argument (its bytes appended to the
 /// message), as the general encoder's `described` writes it; `None` when
 /// the general encoder must decide.
-fn descriptor(writer: &mut Writer, plan: &Plan, leaf: &Leaf, env: &Env<'_>, v: V, host: &mut GuestHost<'_>, max: u64) -> Option<[u8; 32]> {
+fn descriptor(writer: &mut Writer, plan: &Plan, leaf: &Leaf, env: &Env<'_>, v: V, host: &mut dyn Host, max: u64) -> Option<[u8; 32]> {
     if !lean_leaf(leaf) {
         return None;
     }
     let Kind::Buffer { size, .. } = &leaf.kind else {
         // the word itself: the server passes it on or translates it
-        return Some(encode_descriptor(&BufferRef::Null, 0, v.as_u64()));
+        return Some(word_descriptor(v.as_u64()));
     };
     let ptr = v.as_u64();
     if ptr == 0 {
-        return Some(encode_descriptor(&BufferRef::Null, 0, 0));
+        return Some(word_descriptor(0));
     }
     let count = eval(plan, size, env, host).ok()?.as_int();
-    let len = byte_len(count, stride(plan, &leaf.ty), u64::MAX)?;
-    // the general encoder stages large buffers, shares those above
-    // `SHARED_MIN` and names those already in the process region
+    inline(writer, ptr, count, stride(plan, &leaf.ty), max)
+}
+
+/// The descriptor of an argument that travels as a word in a null
+/// descriptor (an opaque pointer, a handle id, a null buffer).
+#[inline(always)]
+pub fn word_descriptor(word: u64) -> [u8; 32] {
+    encode_descriptor(&BufferRef::Null, 0, word)
+}
+
+/// The descriptor of the in buffer at `ptr` of `count` elements of
+/// `stride` bytes, its bytes appended to the message; `None` when it is
+/// not sent inline (the general encoder stages large buffers, shares those
+/// above `SHARED_MIN` and names those already in the process region).
+#[inline]
+pub fn inline(writer: &mut Writer, ptr: u64, count: i128, stride: u64, max: u64) -> Option<[u8; 32]> {
+    let len = byte_len(count, stride, u64::MAX)?;
     let carried = len.saturating_add(writer.message_len() as u64);
     if len >= SHARED_MIN || carried > max.saturating_sub(STAGE_HEADROOM) || zerocopy::offset_of(ptr, len).is_some() {
         return None;

@@ -17,12 +17,36 @@ pub struct Encodings {
 impl Encodings {
     /// `plan`: a plan's binary form (`Plan::to_bytes`).
     pub fn new(plan: &[u8]) -> Result<Encodings, String> {
-        Ok(Encodings { state: State::load(plan, &[], "test", 0)? })
+        Ok(Encodings { state: State::load(plan, &[], &[], "test", 0)? })
     }
 
     /// Whether the function's calls may be encoded the lean way.
     pub fn is_lean(&self, function: u32) -> bool {
         self.state.lean.get(function as usize).copied().unwrap_or(false)
+    }
+
+    /// The message of a call of a lean function with raw arguments `args`
+    /// on a channel that carries at most `max` bytes, as the lean encoding
+    /// writes it: interpreted (`code` `None`) or by the code the generator
+    /// wrote for the function; `None` where it gives up.
+    pub fn lean(&self, function: u32, args: &[u64], max: u64, code: Option<LeanEncode>) -> Option<Written> {
+        let state = &self.state;
+        let f = &state.plan.functions[function as usize];
+        let params: Vec<V> = f.params.iter().zip(args).map(|(p, raw)| V::from_raw(*raw, &p.ty)).collect();
+        let mut writer = Writer::reuse(Vec::new(), self.header(function), state.scalar_len[function as usize]);
+        let mut host = GuestHost::new(state);
+        let encoded = match code {
+            Some(code) => code(&state.plan, &mut writer, &params, &mut host, max),
+            None => lean::encode(&mut writer, &state.plan, f, &state.slots[function as usize], &params, &mut host, max),
+        };
+        encoded.then(|| writer.finish().map_err(|e| e.to_string()))
+    }
+
+    /// The header of a call of `function` in these tests.
+    fn header(&self, function: u32) -> Header {
+        let f = &self.state.plan.functions[function as usize];
+        let is_async = matches!(f.mode, CallMode::Async { .. });
+        Header { function, call_id: 1, thread: 1, flags: if is_async { Flags::ASYNC } else { Flags::NONE }, ..Header::new(MsgKind::Call) }
     }
 
     /// The message of a call of a lean function with raw arguments `args`
@@ -37,13 +61,7 @@ impl Encodings {
         let f = &state.plan.functions[function as usize];
         let params: Vec<V> = f.params.iter().zip(args).map(|(p, raw)| V::from_raw(*raw, &p.ty)).collect();
         let is_async = matches!(f.mode, CallMode::Async { .. });
-        let header = Header {
-            function,
-            call_id: 1,
-            thread: 1,
-            flags: if is_async { Flags::ASYNC } else { Flags::NONE },
-            ..Header::new(MsgKind::Call)
-        };
+        let header = self.header(function);
         let scalar_len = state.scalar_len[function as usize];
         let shapes = &state.slots[function as usize];
         let mut writer = Writer::reuse(Vec::new(), header, scalar_len);

@@ -139,7 +139,7 @@ mod tests {
     };
 
     /// Not a plan: the library cannot load it.
-    static BROKEN: GuestLibrary = GuestLibrary::new("broken guest", b"CAVAPLAN\x01\x02", 7, &[], no_callbacks, &FAILURES);
+    static BROKEN: GuestLibrary = GuestLibrary::new("broken guest", b"CAVAPLAN\x01\x02", 7, &[], &[], no_callbacks, &FAILURES);
 
     #[test]
     fn a_library_whose_plan_does_not_load_answers_each_function_s_failure() {
