@@ -2,7 +2,8 @@
 # The `calls` workload (clSetKernelArg + clEnqueueNDRangeKernel per launch)
 # natively and through one or more builds of the guest library and API
 # server, interleaved round by round so that the machine's load hits them
-# alike; prints each round and the medians, with ratios against native.
+# alike; prints each round and the medians, with ratios against native,
+# and the median of each round's ratio to native.
 # Each round also runs `relayed` (relayed.c: the calls made by a second
 # thread of the application, fed by a lock-free ring), the bound for a
 # forwarder that makes the vendor's calls on a thread of its own.
@@ -59,3 +60,12 @@ for c in $(seq 2 $(($# + 2))); do
     summary="$summary; $name $m µs ($(awk -v a="$m" -v b="$native" 'BEGIN { printf "%.2f", a / b }')x)"
 done
 echo "$summary"
+# the median of each round's own ratio: a round's paths ran back to back,
+# so this cancels the load that moved between rounds
+ratios="median per-round ratio to native:"
+for c in $(seq 2 $(($# + 2))); do
+    name=$([ "$c" = 2 ] && echo relayed || echo "DIR $((c - 2))")
+    r=$(awk -v c="$c" '{ printf "%.4f\n", $c / $1 }' "$results" | median)
+    ratios="$ratios $name $(awk -v r="$r" 'BEGIN { printf "%.2f", r }')x;"
+done
+echo "${ratios%;}"
