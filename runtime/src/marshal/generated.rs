@@ -81,6 +81,23 @@ pub(crate) fn load_plan(bytes: &[u8], table: &[Option<Generated>], who: &str) ->
     Ok(plan)
 }
 
+/// The generated code of each function of a plan (`table`, by function
+/// id), kept where `wanted` (the runtime's own decision that the function
+/// takes the path the code is for), unless `CAVA_GENERATED_LEAN=0`: for
+/// comparing with the interpreter. A table of another length was written
+/// for another plan: logged (`what` names it) and left out.
+pub(crate) fn per_function<T: Copy>(wanted: &[bool], table: &[Option<T>], who: &str, what: &str) -> Vec<Option<T>> {
+    let off = std::env::var_os("CAVA_GENERATED_LEAN").is_some_and(|v| v == "0");
+    if off || table.is_empty() {
+        return vec![None; wanted.len()];
+    }
+    if table.len() != wanted.len() {
+        super::log::log(who, format_args!("the generated {what} has {} entries for {} functions; interpreting", table.len(), wanted.len()));
+        return vec![None; wanted.len()];
+    }
+    wanted.iter().zip(table).map(|(w, code)| code.filter(|_| *w)).collect()
+}
+
 /// Utility `u` by the code installed for its body, which is not the
 /// generator's (the generator wrote none for it).
 pub fn utility(plan: &Plan, u: usize, env: &Env<'_>, host: &mut dyn Host) -> Result<V, EvalError> {

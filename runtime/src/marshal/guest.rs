@@ -175,7 +175,7 @@ impl State {
             // every call by the general encoder (for comparing the two)
             lean.fill(false);
         }
-        let lean_code = lean::generated_code(&lean, lean_table, name);
+        let lean_code = super::generated::per_function(&lean, lean_table, name, "lean encoding code");
         Ok(State {
             plan,
             slots,

@@ -219,7 +219,8 @@ impl Shared {
             // every call through the general path: for comparing, or ruling the lean path out
             lean.iter_mut().for_each(|l| *l = None);
         }
-        let lean_code = lean::generated_code(&lean, library.lean, library.name);
+        let leans: Vec<bool> = lean.iter().map(Option::is_some).collect();
+        let lean_code = super::generated::per_function(&leans, library.lean, library.name, "lean code");
         let recorded = plan.functions.iter().map(records).collect();
         let stepped = plan.functions.iter().map(stepped_arguments).collect();
         let releasers = departure::releasers(&plan);

@@ -36,21 +36,6 @@ pub fn has_lean_encoding(plan: &Plan, f: &Function) -> bool {
 /// `lean_encodings` test in `expr-check` compares the two).
 pub type LeanEncode = fn(&Plan, &mut Writer, &[V], &mut dyn Host, u64) -> bool;
 
-/// The generated lean encoding of each function (`table`, by function id)
-/// that is encoded the lean way (`lean`), unless `CAVA_GENERATED_LEAN=0`;
-/// a table of another length is logged and left out.
-pub(super) fn generated_code(lean: &[bool], table: &[Option<LeanEncode>], who: &str) -> Vec<Option<LeanEncode>> {
-    let off = std::env::var_os("CAVA_GENERATED_LEAN").is_some_and(|v| v == "0");
-    if off || table.is_empty() {
-        return vec![None; lean.len()];
-    }
-    if table.len() != lean.len() {
-        log(who, format_args!("the generated lean encodings have {} entries for {} functions; interpreting", table.len(), lean.len()));
-        return vec![None; lean.len()];
-    }
-    lean.iter().zip(table).map(|(l, code)| code.filter(|_| *l)).collect()
-}
-
 /// Whether calls of `f` may be encoded the lean way: decided once, when the
 /// plan loads. Each buffer argument needs a lean description among its
 /// branches; which branch applies is known per call.

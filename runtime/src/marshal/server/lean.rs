@@ -258,21 +258,6 @@ impl LeanArgs {
 /// test compares the two).
 pub type LeanFn = fn(&Plan, &Message<'_>, &mut dyn LeanCx, &mut LeanArgs) -> Option<()>;
 
-/// The generated lean code of each function (`table`, by function id) that
-/// the lean path serves (`lean`), unless `CAVA_GENERATED_LEAN=0` (for
-/// comparing the two); a table of another length is logged and left out.
-pub(super) fn generated_code(lean: &[Option<LeanCall>], table: &[Option<LeanFn>], who: &str) -> Vec<Option<LeanFn>> {
-    let off = std::env::var_os("CAVA_GENERATED_LEAN").is_some_and(|v| v == "0");
-    if off || table.is_empty() {
-        return vec![None; lean.len()];
-    }
-    if table.len() != lean.len() {
-        log(who, format_args!("the generated lean code has {} entries for {} functions; interpreting", table.len(), lean.len()));
-        return vec![None; lean.len()];
-    }
-    lean.iter().zip(table).map(|(l, code)| l.as_ref().and(*code)).collect()
-}
-
 /// Serves the call if it is lean; `None` when the general path must.
 pub(super) fn serve(
     shared: &Shared,
