@@ -61,7 +61,7 @@ impl V {
     #[inline(always)]
     pub fn to_raw_as(self, shape: Shape) -> u64 {
         match shape {
-            Shape::Float { size: 4 } => u64::from((self.as_float() as f32).to_bits()),
+            Shape::Float { size: 4 } => u64::from(narrow(self.as_float())),
             Shape::Float { .. } => self.as_float().to_bits(),
             Shape::Int { size, .. } => truncate(self.as_int(), size) as u64,
             Shape::Ptr | Shape::Aggregate => self.as_u64(),
@@ -77,12 +77,44 @@ impl V {
     #[inline(always)]
     pub fn from_raw_as(raw: u64, shape: Shape) -> V {
         match shape {
-            Shape::Float { size: 4 } => V::Float(f64::from(f32::from_bits(raw as u32))),
+            Shape::Float { size: 4 } => V::Float(widen(raw as u32)),
             Shape::Float { .. } => V::Float(f64::from_bits(raw)),
             Shape::Int { size, signed } => V::Int(normalize(i128::from(raw), size, signed)),
             Shape::Ptr | Shape::Aggregate => V::Ptr(raw),
         }
     }
+}
+
+/// The `float` with bits `bits` as a `double` of the same value. A NaN
+/// keeps its payload and its sign, and a signaling NaN stays signaling: the
+/// processor's conversion would quiet it, and a `float` argument that
+/// travels through the evaluator would reach the vendor with other bits
+/// than the application passed.
+fn widen(bits: u32) -> f64 {
+    let f = f32::from_bits(bits);
+    if !f.is_nan() {
+        return f64::from(f);
+    }
+    let sign = u64::from(bits >> 31) << 63;
+    let payload = u64::from(bits & 0x007f_ffff) << 29;
+    f64::from_bits(sign | 0x7ff0_0000_0000_0000 | payload)
+}
+
+/// The bits of `f` as a `float`: [`widen`]'s inverse for the values it
+/// makes (a NaN's payload and signaling bit kept); other values rounded as
+/// C converts.
+fn narrow(f: f64) -> u32 {
+    if !f.is_nan() {
+        return (f as f32).to_bits();
+    }
+    let bits = f.to_bits();
+    let sign = ((bits >> 63) as u32) << 31;
+    // a payload only in the low bits would read as infinity: quiet NaN
+    let payload = match ((bits >> 29) & 0x007f_ffff) as u32 {
+        0 => 0x0040_0000,
+        payload => payload,
+    };
+    sign | 0x7f80_0000 | payload
 }
 
 fn truncate(v: i128, size: u8) -> i128 {
@@ -257,7 +289,7 @@ pub fn load_as(addr: u64, shape: Shape, host: &dyn Host) -> Result<V, EvalError>
         Shape::Float { size: 4 } => {
             let mut b = [0u8; 4];
             host.read(addr, &mut b)?;
-            Ok(V::Float(f64::from(f32::from_le_bytes(b))))
+            Ok(V::Float(widen(u32::from_le_bytes(b))))
         }
         Shape::Float { .. } => {
             let mut b = [0u8; 8];
@@ -286,7 +318,7 @@ pub fn store_as(addr: u64, shape: Shape, v: V, host: &mut dyn Host) -> Result<()
     }
     match shape {
         Shape::Int { size, .. } => host.write(addr, &v.as_int().to_le_bytes()[..usize::from(size).min(16)]),
-        Shape::Float { size: 4 } => host.write(addr, &(v.as_float() as f32).to_le_bytes()),
+        Shape::Float { size: 4 } => host.write(addr, &narrow(v.as_float()).to_le_bytes()),
         Shape::Float { .. } => host.write(addr, &v.as_float().to_le_bytes()),
         Shape::Ptr => host.write(addr, &v.as_u64().to_le_bytes()),
         Shape::Aggregate => Err(EvalError::Plan("assignment to an aggregate")),
@@ -598,8 +630,25 @@ pub fn library(f: LibraryFn, elem: u64, values: &[V], host: &mut dyn Host) -> Re
 
 #[cfg(test)]
 mod tests {
-    use super::normalize;
+    use super::{normalize, Shape, V};
     use proptest::prelude::*;
+
+    #[test]
+    fn a_float_argument_keeps_its_bits_through_the_evaluator() {
+        let float = Shape::Float { size: 4 };
+        // signaling and quiet NaNs of both signs, infinities, zeros, a denormal, a number
+        for bits in [0x7f80_0001u32, 0xff80_0001, 0x7fa0_0000, 0x7fc0_0000, 0xffc0_1234, 0x7f80_0000, 0x8000_0000, 0, 1, 0x3fc0_0000] {
+            let raw = u64::from(bits);
+            assert_eq!(V::from_raw_as(raw, float).to_raw_as(float), raw, "{bits:#x}");
+        }
+        let double = Shape::Float { size: 8 };
+        for raw in [0x7ff0_0000_0000_0001u64, 0x7ff8_0000_0000_0000, 0x3ff8_0000_0000_0000] {
+            assert_eq!(V::from_raw_as(raw, double).to_raw_as(double), raw, "{raw:#x}");
+        }
+        // a double narrowed is C's conversion, and a NaN stays a NaN
+        assert_eq!(V::Float(1.5).to_raw_as(float), u64::from(1.5f32.to_bits()));
+        assert!(f32::from_bits(V::Float(f64::from_bits(0x7ff0_0000_0000_0001)).to_raw_as(float) as u32).is_nan());
+    }
 
     /// C's conversion to an integer of `size` bytes, written the slow way.
     fn reference(v: i128, size: u8, signed: bool) -> i128 {
