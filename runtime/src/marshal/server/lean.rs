@@ -133,8 +133,7 @@ impl LeanCall {
                     addr
                 }
                 (Kind::Opaque, SlotShape::Buffer) => message.buffer_key_at(self.offsets[i]).ok()?,
-                // the word as it came: a float's bits unchanged (a round
-                // trip through `V` would quiet a signaling NaN)
+                // the word as it came, not converted back from `V`
                 _ => out.raws[i],
             };
             if f.replaced_in_guest && guest_only_word(leaf) && raw != 0 {
