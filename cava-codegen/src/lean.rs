@@ -14,7 +14,6 @@ use std::collections::HashMap;
 
 use cava_runtime::marshal::server::{guest_only_word, handle_ids, lean_leaf, LeanCall};
 use cava_runtime::plan::{call_slots, walk, Expr, Function, Kind, Leaf, Plan, SlotShape, Ty, Value};
-use cava_runtime::wire::Layout;
 use proc_macro2::{Literal, TokenStream};
 use quote::{format_ident, quote};
 
@@ -119,14 +118,12 @@ impl Gen<'_> {
     /// must interpret it.
     fn function(&self, f: &Function) -> Option<TokenStream> {
         let shapes = call_slots(f).ok()?;
-        LeanCall::of(self.plan, f, &shapes)?;
-        let slots: Vec<_> = shapes.iter().filter_map(|s| s.slot()).collect();
-        let (slot_offsets, padded) = Layout::of(&slots);
-        let end = slots.iter().zip(&slot_offsets).map(|(s, o)| o + s.size()).max().unwrap_or(0) as usize;
-        let mut at = slot_offsets.into_iter();
-        let offsets: Vec<u32> = shapes.iter().map(|s| if s.slot().is_some() { at.next().unwrap_or(0) } else { 0 }).collect();
+        // the runtime's own layout of the call, which its reader holds messages to
+        let lean = LeanCall::of(self.plan, f, &shapes)?;
+        let offsets = lean.offsets();
+        let (end, padded) = lean.scalar_bounds();
+        let (end, padded) = (end as usize, padded as usize);
         let n = f.params.len();
-        let padded = padded as usize;
 
         // 1. what every argument holds, as expressions see it
         let mut reads = Vec::new();

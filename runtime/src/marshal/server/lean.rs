@@ -71,6 +71,20 @@ impl LeanCall {
         })
     }
 
+    /// Each argument's offset in the scalar area (0 for `void`).
+    pub fn offsets(&self) -> &[u32] {
+        &self.offsets
+    }
+
+    /// Where the scalar area of a call may end: after the last slot, and at
+    /// most at the area's padded length (the bounds `decode`'s reader holds
+    /// a message to, which generated code checks once).
+    pub fn scalar_bounds(&self) -> (u32, u32) {
+        let end = self.shapes.iter().zip(&self.offsets).filter_map(|(shape, at)| shape.slot().map(|slot| at + slot.size())).max();
+        let slots: Vec<Slot> = self.shapes.iter().filter_map(|s| s.slot()).collect();
+        (end.unwrap_or(0), Layout::of(&slots).1)
+    }
+
     /// Reads, checks and translates the arguments of a call of `f` (the
     /// function this was made for) into `out`, as the vendor call takes
     /// them; `None` when the general path must serve the call. `cx`'s
